@@ -1,0 +1,81 @@
+# flatfile-relay — every command sets up what it needs (a Python 3.13 venv, SAM CLI) on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+SAM_VENV  := .venv-sam
+PY        := $(VENV)/bin/python
+SAM       := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam
+PYTEST_ARGS ?=
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+# Python 3.13 matches the Lambda runtime: pyenv's 3.13 first, then any python3.13 on PATH.
+PYTHON313 := $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
+
+.PHONY: help run test lint typecheck validate build unit integration coverage bench emulator clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/runtime.txt requirements/dev.txt
+	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (looked in pyenv's versions and on PATH); install it, e.g. 'pyenv install 3.13'" >&2; exit 1; }
+	@echo "==> creating $(VENV) from $(PYTHON313)"
+	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip 2>/dev/null
+	@$(PY) -m pip install --quiet -r requirements/dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(PY) -c "import boto3, requests, aws_lambda_powertools, moto, pytest" || { echo "error: dependency install failed" >&2; exit 1; }
+	@# the library is importable from the venv as it is in Lambda's layer (no copy, edits apply at once)
+	@echo "$(CURDIR)/layers/relay" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/flatfile_relay.pth"
+	@touch $@
+
+$(SAM_VENV)/.installed: requirements/sam.txt
+	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found" >&2; exit 1; }
+	@echo "==> creating $(SAM_VENV) (SAM CLI)"
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON313) -m venv $(SAM_VENV)
+	@$(SAM_VENV)/bin/python -m pip install --quiet -r requirements/sam.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(SAM_VENV)/bin/sam --version >/dev/null || { echo "error: SAM CLI install failed" >&2; exit 1; }
+	@touch $@
+
+run: $(VENV)/.installed  ## the pipeline locally: moto + bundled emulator; poll, export, consume, summary in ./out
+	@$(PY) -m flatfile_relay.local
+
+test: lint typecheck validate build  ## every check and every test
+	@$(MAKE) --no-print-directory coverage
+
+lint: $(VENV)/.installed  ## ruff
+	@echo "==> ruff"
+	@$(VENV)/bin/ruff check .
+
+typecheck: $(VENV)/.installed  ## mypy (strict on the library)
+	@echo "==> mypy"
+	@$(VENV)/bin/mypy layers/relay/flatfile_relay functions
+
+validate: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam validate --lint
+	@echo "==> sam validate --lint"
+	@$(SAM) validate --lint
+
+build: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam build
+	@echo "==> sam build"
+	@$(SAM) build --cached >/tmp/flatfile-relay-sam-build.log 2>&1 || { cat /tmp/flatfile-relay-sam-build.log; exit 1; }
+	@tail -n 3 /tmp/flatfile-relay-sam-build.log | head -n 1
+
+coverage: $(VENV)/.installed  ## pytest with the library's coverage
+	@echo "==> pytest"
+	@$(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
+
+unit: $(VENV)/.installed  ## unit tests only
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(VENV)/.installed  ## integration tests only
+	@$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed  ## speed and memory benchmark (ratios measured in one run)
+	@$(PY) -m tests.bench
+
+emulator: $(VENV)/.installed  ## the Flatfile emulator on port 8765 (PORT=...)
+	@$(PY) -m flatfile_relay.emulator --port $${PORT:-8765}
+
+clean:  ## remove build output and caches (keeps the venvs)
+	rm -rf .aws-sam out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -1,0 +1,362 @@
+"""The ledger: one DynamoDB item per batch, moved through its states with conditional writes.
+
+States::
+
+    pending ──► queued ──► exporting ──► exported
+       │                      ▲  (lease; a crashed run is taken over when its lease expires)
+       └──► closed (cancelled) / ignored (created before EXPORT_SINCE)
+
+- `pending`: seen while the import was still in progress; the poller re-checks it (sparse index
+  `pending-by-created`) until it is submitted or cancelled, within the lookback window.
+- `queued`: an export job was sent. The job is sent *before* this mark, so a crash in between only
+  duplicates a job, which the exporter's claim absorbs.
+- `exporting`: one exporter holds the lease; finished parts are recorded as they land, so a run cut short
+  resumes from its last finished part.
+
+The reserved item ``#poller`` holds the poller's checkpoint.
+
+Example:
+    >>> ledger = Ledger("flatfile-relay-ledger", clients.dynamodb)        # doctest: +SKIP
+    >>> ledger.mark_queued(batch_id, created_at="2021-03-01T20:22:52.000Z")  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from flatfile_relay.settings import utc_now_iso
+
+PENDING_INDEX = "pending-by-created"
+CHECKPOINT_ID = "#poller"
+
+PENDING, QUEUED, EXPORTING, EXPORTED, CLOSED, IGNORED = (
+    "pending", "queued", "exporting", "exported", "closed", "ignored",
+)
+#: states in which the poller has nothing more to do for a batch
+SETTLED = frozenset({QUEUED, EXPORTING, EXPORTED, CLOSED, IGNORED})
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class LedgerError(RuntimeError):
+    """Base class of the ledger's refusals."""
+
+
+class AlreadyExportedError(LedgerError):
+    """The batch was exported before; only an explicit replay exports it again."""
+
+
+class BatchBusyError(LedgerError):
+    """Another invocation holds a live lease on the batch."""
+
+
+class LeaseLostError(LedgerError):
+    """This invocation's lease was taken over; it must stop writing."""
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """What the ledger knows of one batch."""
+
+    batch_id: str
+    state: str
+    batch_status: str | None = None
+    batch_created_at: str | None = None
+    trigger: str | None = None
+    parts: tuple[dict[str, Any], ...] = ()
+    next_skip: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: float = 0.0
+    manifest_uri: str | None = None
+    row_count: int | None = None
+    exported_at: str | None = None
+    updated_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def settled(self) -> bool:
+        """True when the poller has nothing more to do for this batch."""
+        return self.state in SETTLED
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> LedgerEntry:
+        data = {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+        return cls(
+            batch_id=data["batchId"],
+            state=data.get("state", PENDING),
+            batch_status=data.get("batchStatus"),
+            batch_created_at=data.get("batchCreatedAt"),
+            trigger=data.get("trigger"),
+            parts=tuple(data.get("parts") or ()),
+            next_skip=int(data.get("nextSkip", 0)),
+            lease_owner=data.get("leaseOwner"),
+            lease_expires_at=float(data.get("leaseExpiresAt", 0)),
+            manifest_uri=data.get("manifestUri"),
+            row_count=data.get("rowCount"),
+            exported_at=data.get("exportedAt"),
+            updated_at=data.get("updatedAt"),
+            extra=data,
+        )
+
+
+class Ledger:
+    """Batch states in a DynamoDB table keyed by `batchId`.
+
+    `dynamodb` is a low-level boto3 DynamoDB client; `clock` returns epoch seconds (tests may pass their own).
+    """
+
+    def __init__(self, table_name: str, dynamodb: Any, clock: Any = time.time) -> None:
+        self.table_name = table_name
+        self._db = dynamodb
+        self._clock = clock
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    def get(self, batch_id: str) -> LedgerEntry | None:
+        """The entry of one batch (strongly consistent), or None when the ledger never saw it."""
+        answer = self._db.get_item(TableName=self.table_name, Key=_key(batch_id), ConsistentRead=True)
+        item = answer.get("Item")
+        return LedgerEntry.from_item(item) if item else None
+
+    def get_many(self, batch_ids: Iterable[str]) -> dict[str, LedgerEntry]:
+        """Entries of many batches at once (BatchGetItem, 100 keys a call, unprocessed keys retried)."""
+        wanted = list(dict.fromkeys(batch_ids))
+        found: dict[str, LedgerEntry] = {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {
+                self.table_name: {"Keys": [_key(b) for b in wanted[start:start + 100]], "ConsistentRead": True}
+            }
+            for attempt in range(8):
+                answer = self._db.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table_name, []):
+                    entry = LedgerEntry.from_item(item)
+                    found[entry.batch_id] = entry
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(2.0, 0.05 * 2**attempt))
+            if request:
+                raise LedgerError("DynamoDB left ledger reads unprocessed after 8 attempts; try again")
+        return found
+
+    def pending(self, created_since: str | None = None) -> Iterator[LedgerEntry]:
+        """Batches seen in progress, oldest first; only those created at or after `created_since`."""
+        condition = "pendingKey = :p"
+        values: dict[str, Any] = {":p": {"S": PENDING}}
+        if created_since:
+            condition += " AND batchCreatedAt >= :since"
+            values[":since"] = {"S": created_since}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": PENDING_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        while True:
+            answer = self._db.query(**kwargs)
+            for item in answer.get("Items", []):
+                yield LedgerEntry.from_item(item)
+            if not answer.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    # -- poller ----------------------------------------------------------------------------------------
+
+    def mark_pending(self, batch_id: str, *, created_at: str | None, status: str | None) -> bool:
+        """Remember a batch still in progress. False when the ledger already has it past pending."""
+        return self._transition(
+            batch_id,
+            "SET #s = :pending, pendingKey = :pending, batchCreatedAt = :created, batchStatus = :status, "
+            "updatedAt = :now, firstSeenAt = if_not_exists(firstSeenAt, :now)",
+            "attribute_not_exists(batchId) OR #s = :pending",
+            {":pending": PENDING, ":created": created_at or utc_now_iso(), ":status": status},
+        )
+
+    def mark_closed(self, batch_id: str, *, created_at: str | None, status: str | None, state: str = CLOSED) -> bool:
+        """Settle a batch that will not be exported (cancelled, or created before EXPORT_SINCE)."""
+        if state not in (CLOSED, IGNORED):
+            raise ValueError(f"mark_closed takes {CLOSED!r} or {IGNORED!r}, not {state!r}")
+        return self._transition(
+            batch_id,
+            "SET #s = :state, batchCreatedAt = :created, batchStatus = :status, updatedAt = :now "
+            "REMOVE pendingKey",
+            "attribute_not_exists(batchId) OR #s = :pending",
+            {":state": state, ":pending": PENDING, ":created": created_at or utc_now_iso(), ":status": status},
+        )
+
+    def mark_queued(self, batch_id: str, *, created_at: str | None, trigger: str = "schedule") -> bool:
+        """Record that an export job was sent. Call only after the send succeeded.
+
+        False when another trigger got there first (the batch is already queued or further).
+        """
+        return self._transition(
+            batch_id,
+            "SET #s = :queued, batchCreatedAt = if_not_exists(batchCreatedAt, :created), "
+            "batchStatus = :submitted, #t = :trigger, queuedAt = :now, updatedAt = :now REMOVE pendingKey",
+            "attribute_not_exists(batchId) OR #s IN (:pending, :closed, :ignored)",
+            {
+                ":queued": QUEUED, ":pending": PENDING, ":closed": CLOSED, ":ignored": IGNORED,
+                ":created": created_at or utc_now_iso(), ":submitted": "submitted", ":trigger": trigger,
+            },
+            names={"#t": "trigger"},
+        )
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The poller's checkpoint (empty on a new deployment)."""
+        answer = self._db.get_item(TableName=self.table_name, Key=_key(CHECKPOINT_ID), ConsistentRead=True)
+        item = answer.get("Item") or {}
+        return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items() if k != "batchId"}
+
+    def save_checkpoint(self, **fields: Any) -> None:
+        """Set fields of the poller's checkpoint, keeping the others."""
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": _serializer.serialize(value) for i, value in enumerate(fields.values())}
+        self._db.update_item(
+            TableName=self.table_name,
+            Key=_key(CHECKPOINT_ID),
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    # -- exporter --------------------------------------------------------------------------------------
+
+    def claim(self, batch_id: str, *, owner: str, lease_seconds: float, trigger: str, replay: bool = False) -> LedgerEntry:
+        """Take the export lease of a batch and return its entry (with the parts already finished).
+
+        Raises AlreadyExportedError when the batch was exported (unless `replay`), BatchBusyError while
+        another invocation holds a live lease.
+        """
+        now = self._clock()
+        values: dict[str, Any] = {
+            ":exporting": EXPORTING, ":exported": EXPORTED, ":owner": owner, ":until": now + lease_seconds,
+            ":now_epoch": now, ":trigger": trigger, ":empty": [], ":zero": 0,
+        }
+        update = (
+            "SET #s = :exporting, leaseOwner = :owner, leaseExpiresAt = :until, #t = :trigger, "
+            "updatedAt = :now, exportStartedAt = if_not_exists(exportStartedAt, :now), "
+            "parts = if_not_exists(parts, :empty), nextSkip = if_not_exists(nextSkip, :zero) REMOVE pendingKey"
+        )
+        condition = (
+            "attribute_not_exists(batchId) OR (NOT #s IN (:exporting, :exported)) "
+            "OR (#s = :exporting AND (leaseExpiresAt < :now_epoch OR leaseOwner = :owner))"
+        )
+        if self._transition(batch_id, update, condition, values, names={"#t": "trigger"}):
+            return self._require(batch_id)
+        current = self._require(batch_id)
+        if current.state == EXPORTED and replay:
+            restart = (
+                "SET #s = :exporting, leaseOwner = :owner, leaseExpiresAt = :until, #t = :trigger, "
+                "updatedAt = :now, exportStartedAt = :now, parts = :empty, nextSkip = :zero "
+                "REMOVE manifestUri, rowCount, exportedAt"
+            )
+            if self._transition(batch_id, restart, "#s = :exported", values, names={"#t": "trigger"}):
+                return self._require(batch_id)
+            current = self._require(batch_id)
+        if current.state == EXPORTED:
+            raise AlreadyExportedError(f"batch {batch_id} was exported at {current.exported_at}")
+        raise BatchBusyError(
+            f"batch {batch_id} is being exported by another invocation (lease until {current.lease_expires_at:.0f})"
+        )
+
+    def record_part(self, batch_id: str, *, owner: str, part: Mapping[str, Any], next_skip: int,
+                    lease_seconds: float) -> None:
+        """Append a finished part and extend the lease; LeaseLostError if the lease was taken over."""
+        self._owned(
+            batch_id, owner,
+            "SET parts = list_append(parts, :part), nextSkip = :next, leaseExpiresAt = :until, updatedAt = :now",
+            {":part": [dict(part)], ":next": next_skip, ":until": self._clock() + lease_seconds},
+        )
+
+    def release(self, batch_id: str, *, owner: str) -> None:
+        """Give the lease up (the export continues in another invocation, which may claim it at once)."""
+        self._owned(batch_id, owner, "SET leaseExpiresAt = :zero, updatedAt = :now", {":zero": 0})
+
+    def mark_exported(self, batch_id: str, *, owner: str, manifest_uri: str, row_count: int, exported_at: str) -> None:
+        """Finish an export: the manifest is written and the notice sent."""
+        self._owned(
+            batch_id, owner,
+            "SET #s = :exported, manifestUri = :uri, rowCount = :rows, exportedAt = :at, updatedAt = :now "
+            "REMOVE leaseOwner, leaseExpiresAt",
+            {":exported": EXPORTED, ":uri": manifest_uri, ":rows": row_count, ":at": exported_at},
+        )
+
+    def return_to_pending(self, batch_id: str, *, owner: str, status: str | None) -> None:
+        """Hand a batch back to the poller: it turned out not to be submitted yet."""
+        self._owned(
+            batch_id, owner,
+            "SET #s = :pending, pendingKey = :pending, batchStatus = :status, updatedAt = :now "
+            "REMOVE leaseOwner, leaseExpiresAt",
+            {":pending": PENDING, ":status": status},
+        )
+
+    # -- plumbing --------------------------------------------------------------------------------------
+
+    def _require(self, batch_id: str) -> LedgerEntry:
+        entry = self.get(batch_id)
+        if entry is None:
+            raise LedgerError(f"ledger entry of batch {batch_id} vanished")
+        return entry
+
+    def _owned(self, batch_id: str, owner: str, update: str, values: dict[str, Any]) -> None:
+        values = {**values, ":owner": owner, ":exporting": EXPORTING}
+        if not self._transition(batch_id, update, "#s = :exporting AND leaseOwner = :owner", values):
+            raise LeaseLostError(f"lost the export lease of batch {batch_id} to another invocation")
+
+    def _transition(self, batch_id: str, update: str, condition: str, values: dict[str, Any],
+                    names: dict[str, str] | None = None) -> bool:
+        """One conditional UpdateItem; False when the condition did not hold."""
+        all_values = {":now": utc_now_iso(), **values}
+        tokens = set(re.findall(r"[:#]\w+", update + " " + condition))
+        used = {k: v for k, v in all_values.items() if k in tokens}
+        all_names = {"#s": "state", **(names or {})}
+        try:
+            self._db.update_item(
+                TableName=self.table_name,
+                Key=_key(batch_id),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={k: v for k, v in all_names.items() if k in tokens},
+                ExpressionAttributeValues={k: _serializer.serialize(_dynamo(v)) for k, v in used.items()},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _key(batch_id: str) -> dict[str, Any]:
+    return {"batchId": {"S": batch_id}}
+
+
+def _dynamo(value: Any) -> Any:
+    """Python values as DynamoDB accepts them (floats become Decimals)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_dynamo(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB values back as plain Python (Decimals become ints or floats)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,123 @@
+"""Create template.yaml's resources in moto and give each function the environment Lambda would.
+
+Example:
+    >>> deployment = LocalDeployment.create(Template.load("template.yaml"), AwsClients())   # doctest: +SKIP
+    >>> deployment.environment("ExporterFunction")["EXPORT_BUCKET"]                         # doctest: +SKIP
+    'flatfile-relay-exportbucket'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flatfile_relay.aws import AwsClients
+from flatfile_relay.local.moto import REGION
+from flatfile_relay.local.template import Template, TemplateError, resolve
+from flatfile_relay.settings import Settings
+
+ACCOUNT = "123456789012"
+_QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+
+
+@dataclass
+class LocalDeployment:
+    """The template's resources as created in moto, by logical id."""
+
+    template: Template
+    clients: AwsClients
+    parameters: dict[str, str]
+    stack: str = "flatfile-relay"
+    refs: dict[str, str] = field(default_factory=dict)
+    arns: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, template: Template, clients: AwsClients, parameters: Mapping[str, str] | None = None,
+               stack: str = "flatfile-relay") -> LocalDeployment:
+        """Create every bucket, queue, table and secret of the template (DLQs before their queues)."""
+        values = template.parameter_defaults()
+        values.update(parameters or {})
+        deployment = cls(template=template, clients=clients, parameters=values, stack=stack)
+        for name in template.of_type("AWS::S3::Bucket"):
+            deployment._bucket(name)
+        queues = template.of_type("AWS::SQS::Queue")
+        for name in sorted(queues, key=lambda q: "RedrivePolicy" in (queues[q].get("Properties") or {})):
+            deployment._queue(name, queues[name].get("Properties") or {})
+        for name, resource in template.of_type("AWS::DynamoDB::Table").items():
+            deployment._table(name, resource.get("Properties") or {})
+        for name in template.of_type("AWS::SecretsManager::Secret"):
+            deployment._secret(name)
+        return deployment
+
+    # -- what functions see ----------------------------------------------------------------------------
+
+    def environment(self, function: str) -> dict[str, str]:
+        """The function's Environment.Variables, resolved to the local resources."""
+        spec = self.template.function(function)
+        resolved = resolve(spec.environment, self.ref, self.getatt)
+        return {key: "" if value is None else str(value) for key, value in resolved.items()}
+
+    def settings(self, function: str = "ExporterFunction") -> Settings:
+        return Settings.from_env(self.environment(function))
+
+    def ref(self, name: str) -> str:
+        if name in self.refs:
+            return self.refs[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": self.stack,
+                  "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": ""}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.template.resources:
+            return f"{self.stack}-{name}"
+        raise TemplateError(f"!Ref {name} names no parameter or resource")
+
+    def getatt(self, name: str, attribute: str) -> str:
+        if attribute == "Arn" and name in self.arns:
+            return self.arns[name]
+        if attribute in ("QueueUrl",):
+            return self.refs[name]
+        if attribute in ("QueueName", "Name"):
+            return self.refs[name].rsplit("/", 1)[-1]
+        return f"arn:aws:local:{REGION}:{ACCOUNT}:{self.stack}/{name}/{attribute}"
+
+    # -- resources ---------------------------------------------------------------------------------------
+
+    def _bucket(self, name: str) -> None:
+        bucket = f"{self.stack}-{name}".lower()
+        self.clients.s3.create_bucket(Bucket=bucket)
+        self.refs[name], self.arns[name] = bucket, f"arn:aws:s3:::{bucket}"
+
+    def _queue(self, name: str, props: Mapping[str, Any]) -> None:
+        attributes = {key: str(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
+        if "RedrivePolicy" in props:
+            policy = resolve(props["RedrivePolicy"], self.ref, self.getatt)
+            attributes["RedrivePolicy"] = json.dumps(policy)
+        url = self.clients.sqs.create_queue(QueueName=f"{self.stack}-{name}", Attributes=attributes)["QueueUrl"]
+        arn = self.clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        self.refs[name], self.arns[name] = url, arn["Attributes"]["QueueArn"]
+
+    def _table(self, name: str, props: Mapping[str, Any]) -> None:
+        table = f"{self.stack}-{name}"
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            kwargs["GlobalSecondaryIndexes"] = [
+                {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
+                for index in props["GlobalSecondaryIndexes"]
+            ]
+        answer = self.clients.dynamodb.create_table(**kwargs)
+        self.refs[name], self.arns[name] = table, answer["TableDescription"]["TableArn"]
+
+    def _secret(self, name: str) -> None:
+        answer = self.clients.secretsmanager.create_secret(
+            Name=f"{self.stack}-{name}", SecretString='{"accessKeyId": "REPLACE_ME"}'
+        )
+        self.refs[name], self.arns[name] = answer["ARN"], answer["ARN"]

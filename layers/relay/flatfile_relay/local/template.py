@@ -1,0 +1,182 @@
+"""Read template.yaml the way the local runner needs it: resources to create and each function's setup.
+
+Only what the runner uses is interpreted: S3 buckets, SQS queues (with redrive), DynamoDB tables (with
+indexes), Secrets Manager secrets, and for each `AWS::Serverless::Function` its handler, code folder,
+timeout, environment (Globals merged) and SQS event sources. Intrinsics `!Ref`, `!GetAtt`, `!Sub`,
+`!If`-free templates only.
+
+Example:
+    >>> template = Template.load("template.yaml")          # doctest: +SKIP
+    >>> [f.name for f in template.functions()]             # doctest: +SKIP
+    ['PollerFunction', 'ExporterFunction', 'WebhookFunction', 'ConsumerFunction']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class TemplateError(ValueError):
+    """template.yaml holds something the local runner cannot interpret."""
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A YAML loader that keeps CloudFormation short-form tags as {"Fn::...": value} / {"Ref": value}."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@dataclass(frozen=True)
+class SqsSource:
+    """An SQS event source of a function."""
+
+    queue: str  # logical id of the queue
+    batch_size: int
+    report_failures: bool
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the runner needs to invoke one function like Lambda would."""
+
+    name: str
+    code_uri: str
+    handler: str
+    timeout: int
+    environment: dict[str, Any]
+    sqs_sources: tuple[SqsSource, ...] = ()
+    has_schedule: bool = False
+    has_url: bool = False
+
+
+@dataclass
+class Template:
+    """A parsed template.yaml."""
+
+    body: dict[str, Any]
+    root: Path = field(default_factory=Path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Template:
+        path = Path(path)
+        with path.open(encoding="utf-8") as handle:
+            body = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        if not isinstance(body, dict) or "Resources" not in body:
+            raise TemplateError(f"{path} is not a CloudFormation template (no Resources)")
+        return cls(body=body, root=path.parent)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        resources: dict[str, Any] = self.body["Resources"]
+        return resources
+
+    def parameter_defaults(self) -> dict[str, str]:
+        return {
+            name: str(spec.get("Default", ""))
+            for name, spec in (self.body.get("Parameters") or {}).items()
+        }
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: res for name, res in self.resources.items() if res.get("Type") == resource_type}
+
+    def functions(self) -> list[FunctionSpec]:
+        defaults = (self.body.get("Globals") or {}).get("Function") or {}
+        specs = []
+        for name, resource in self.of_type("AWS::Serverless::Function").items():
+            props = resource.get("Properties") or {}
+            env = dict(((defaults.get("Environment") or {}).get("Variables")) or {})
+            env.update(((props.get("Environment") or {}).get("Variables")) or {})
+            sources, schedule = [], False
+            for event in (props.get("Events") or {}).values():
+                kind, event_props = event.get("Type"), event.get("Properties") or {}
+                if kind == "SQS":
+                    queue = event_props.get("Queue")
+                    sources.append(
+                        SqsSource(
+                            queue=_logical_id(queue),
+                            batch_size=int(event_props.get("BatchSize", 10)),
+                            report_failures="ReportBatchItemFailures" in (event_props.get("FunctionResponseTypes") or []),
+                        )
+                    )
+                elif kind in ("Schedule", "ScheduleV2"):
+                    schedule = True
+            specs.append(
+                FunctionSpec(
+                    name=name,
+                    code_uri=str(props.get("CodeUri", defaults.get("CodeUri", ""))),
+                    handler=str(props.get("Handler", defaults.get("Handler", "app.handler"))),
+                    timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
+                    environment=env,
+                    sqs_sources=tuple(sources),
+                    has_schedule=schedule,
+                    has_url="FunctionUrlConfig" in props,
+                )
+            )
+        return specs
+
+    def function(self, name: str) -> FunctionSpec:
+        for spec in self.functions():
+            if spec.name == name:
+                return spec
+        raise TemplateError(f"template has no function {name!r}")
+
+
+def _logical_id(value: Any) -> str:
+    """The logical id a `!GetAtt Queue.Arn` / `!Ref Queue` points at."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            return str(value["Fn::GetAtt"][0])
+    raise TemplateError(f"cannot tell which resource {value!r} refers to")
+
+
+def resolve(value: Any, ref: Callable[[str], str], getatt: Callable[[str, str], str]) -> Any:
+    """Resolve `Ref`, `Fn::GetAtt` and `Fn::Sub` with the given lookups; other values pass through."""
+    if isinstance(value, dict) and len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Ref":
+            return ref(str(arg))
+        if key == "Fn::GetAtt":
+            return getatt(str(arg[0]), str(arg[1]))
+        if key == "Fn::Sub":
+            text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+            def substitute(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if name in local:
+                    return str(resolve(local[name], ref, getatt))
+                if "." in name:
+                    logical, attribute = name.split(".", 1)
+                    return getatt(logical, attribute)
+                return ref(name)
+
+            return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+        if key.startswith("Fn::"):
+            raise TemplateError(f"the local runner does not interpret {key}")
+    if isinstance(value, dict):
+        return {k: resolve(v, ref, getatt) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, ref, getatt) for v in value]
+    return value

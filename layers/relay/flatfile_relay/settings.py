@@ -1,0 +1,139 @@
+"""Configuration, resolved from the environment in one place.
+
+Every function reads the same variables (set by template.yaml, or by the local runner); defaults live
+here and nowhere else.
+
+Example:
+    >>> settings = Settings.from_env({"EXPORT_BUCKET": "my-bucket"})
+    >>> settings.flatfile_base_url
+    'https://api.us.flatfile.io'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+DEFAULT_BASE_URL = "https://api.us.flatfile.io"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the relay cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the functions need to know about their deployment."""
+
+    flatfile_base_url: str = DEFAULT_BASE_URL
+    secret_id: str = ""
+    auth_mode: str = "token"
+    token_ttl: int = 3600
+    page_size: int = 1000
+    batch_page_size: int = 100
+    request_timeout: float = 30.0
+    ledger_table: str = ""
+    export_jobs_queue_url: str = ""
+    notices_queue_url: str = ""
+    export_bucket: str = ""
+    export_prefix: str = "flatfile/"
+    lookback_hours: float = 168.0
+    export_since: datetime | None = None
+    part_max_rows: int = 50_000
+    full_walk_hours: float = 24.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from `environ` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+        auth_mode = env.get("FLATFILE_AUTH", "token").strip() or "token"
+        if auth_mode not in ("token", "api_key"):
+            raise SettingsError(f"FLATFILE_AUTH must be 'token' or 'api_key', not {auth_mode!r}")
+        prefix = env.get("EXPORT_PREFIX", "flatfile/").strip()
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return cls(
+            flatfile_base_url=(env.get("FLATFILE_BASE_URL", "").strip() or DEFAULT_BASE_URL).rstrip("/"),
+            secret_id=env.get("FLATFILE_SECRET_ID", "").strip(),
+            auth_mode=auth_mode,
+            token_ttl=_int(env, "FLATFILE_TOKEN_TTL", 3600, low=60, high=86400),
+            page_size=_int(env, "FLATFILE_PAGE_SIZE", 1000, low=1, high=100_000),
+            batch_page_size=_int(env, "FLATFILE_BATCH_PAGE_SIZE", 100, low=1, high=10_000),
+            request_timeout=float(_int(env, "FLATFILE_TIMEOUT", 30, low=1, high=900)),
+            ledger_table=env.get("LEDGER_TABLE", "").strip(),
+            export_jobs_queue_url=env.get("EXPORT_JOBS_QUEUE_URL", "").strip(),
+            notices_queue_url=env.get("NOTICES_QUEUE_URL", "").strip(),
+            export_bucket=env.get("EXPORT_BUCKET", "").strip(),
+            export_prefix=prefix,
+            lookback_hours=float(_int(env, "LOOKBACK_HOURS", 168, low=0, high=24 * 3660)),
+            export_since=_since(env.get("EXPORT_SINCE", "")),
+            part_max_rows=_int(env, "PART_MAX_ROWS", 50_000, low=1, high=10_000_000),
+            full_walk_hours=float(_int(env, "FULL_WALK_HOURS", 24, low=0, high=24 * 366)),
+        )
+
+    def require(self, *names: str) -> None:
+        """Fail with one clear message when any of the named settings is empty.
+
+        Example:
+            >>> Settings().require("export_bucket")
+            Traceback (most recent call last):
+            ...
+            flatfile_relay.settings.SettingsError: missing configuration: EXPORT_BUCKET ...
+        """
+        missing = [_ENV_NAMES[name] for name in names if not getattr(self, name)]
+        if missing:
+            raise SettingsError(
+                f"missing configuration: {', '.join(missing)} (set by template.yaml; locally by the runner)"
+            )
+
+
+_ENV_NAMES = {
+    "secret_id": "FLATFILE_SECRET_ID",
+    "ledger_table": "LEDGER_TABLE",
+    "export_jobs_queue_url": "EXPORT_JOBS_QUEUE_URL",
+    "notices_queue_url": "NOTICES_QUEUE_URL",
+    "export_bucket": "EXPORT_BUCKET",
+}
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _since(raw: str) -> datetime | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return parse_timestamp(raw)
+    except ValueError:
+        raise SettingsError(
+            f"EXPORT_SINCE must be an ISO-8601 date or date-time such as 2024-01-31, not {raw!r}"
+        ) from None
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an ISO-8601 timestamp as Flatfile writes it; naive values are taken as UTC.
+
+    Example:
+        >>> parse_timestamp("2021-03-01T20:22:52.000Z").isoformat()
+        '2021-03-01T20:22:52+00:00'
+    """
+    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def utc_now_iso() -> str:
+    """The current time as ISO-8601 UTC with milliseconds, like Flatfile's timestamps."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,46 @@
+"""Shared fixtures: one moto server per session (reset per test), the Flatfile emulator, a local deployment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[object]:
+    """moto in server mode on 127.0.0.1; AWS_ENDPOINT_URL points every boto3 client at it."""
+    from flatfile_relay.local.moto import MotoServer
+
+    server = MotoServer().start()
+    saved = {key: os.environ.get(key) for key in server.environment()}
+    os.environ.update(server.environment())
+    yield server
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server: object) -> object:
+    """Fresh AWS state for one test, and clients bound to it."""
+    from flatfile_relay.aws import AwsClients
+
+    moto_server.reset()  # type: ignore[attr-defined]
+    return AwsClients()
+
+
+@pytest.fixture
+def deployment(aws: object) -> object:
+    """template.yaml's buckets, queues, table and secret, created in moto."""
+    from flatfile_relay.local.deployment import LocalDeployment
+    from flatfile_relay.local.template import Template
+
+    return LocalDeployment.create(Template.load(ROOT / "template.yaml"), aws)  # type: ignore[arg-type]
