@@ -1,0 +1,205 @@
+"""Invoke the functions' handlers the way Lambda would, and feed SQS queues to them like event source mappings.
+
+No Docker here, so `sam local invoke` is out: handlers are imported from `functions/<dir>/app.py` and
+called in this process with the environment template.yaml gives them and a Lambda-like context.
+
+Example:
+    >>> runtime = LocalLambda(deployment, root=Path("."))                       # doctest: +SKIP
+    >>> runtime.invoke("PollerFunction", json.load(open("events/schedule.json")))  # doctest: +SKIP
+    >>> runtime.drain("ExporterFunction")                                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from flatfile_relay.local.deployment import ACCOUNT, LocalDeployment
+from flatfile_relay.local.moto import REGION
+from flatfile_relay.local.template import FunctionSpec, SqsSource
+
+
+@dataclass
+class LocalContext:
+    """The parts of Lambda's context object that handlers use."""
+
+    function_name: str
+    timeout: float
+    memory_limit_in_mb: int = 1024
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class DrainReport:
+    """What feeding one queue to its function did."""
+
+    function: str
+    invocations: int = 0
+    delivered: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class LocalLambda:
+    """Runs the template's functions in this process against a LocalDeployment."""
+
+    def __init__(self, deployment: LocalDeployment, root: Path, timeout: float | None = None) -> None:
+        self.deployment = deployment
+        self.root = root
+        self.timeout = timeout
+        self._modules: dict[str, ModuleType] = {}
+
+    def handler(self, function: str) -> Callable[[Any, Any], Any]:
+        """The handler callable of a function, imported once (like a warm execution environment)."""
+        spec = self.deployment.template.function(function)
+        module_file, _, attribute = spec.handler.rpartition(".")
+        if function not in self._modules:
+            path = self.root / spec.code_uri / f"{module_file.replace('.', '/')}.py"
+            with self.environment(function):
+                self._modules[function] = _import(f"_local_fn_{function}", path)
+        handler: Callable[[Any, Any], Any] = getattr(self._modules[function], attribute)
+        return handler
+
+    def context(self, function: str) -> LocalContext:
+        spec = self.deployment.template.function(function)
+        return LocalContext(function_name=function, timeout=self.timeout or spec.timeout)
+
+    @contextmanager
+    def environment(self, function: str) -> Iterator[None]:
+        """The function's environment variables, set for the duration of a call."""
+        variables = self.deployment.environment(function)
+        if not variables.get("AWS_ENDPOINT_URL"):
+            variables.pop("AWS_ENDPOINT_URL", None)  # declared empty for `sam local`; keep moto's
+        variables["AWS_LAMBDA_FUNCTION_NAME"] = function
+        saved = {key: os.environ.get(key) for key in variables}
+        os.environ.update(variables)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def invoke(self, function: str, event: Any) -> Any:
+        """Call the handler once with `event`; exceptions propagate as a failed invocation would."""
+        handler = self.handler(function)
+        with self.environment(function):
+            return handler(event, self.context(function))
+
+    def drain(self, function: str, max_invocations: int = 1000) -> DrainReport:
+        """Deliver the function's SQS queue to it until the queue is empty, like an event source mapping.
+
+        Messages in `batchItemFailures` (or all of a failed invocation) are made visible again at once —
+        the visibility timeout is compressed to zero — so retries and the redrive to the DLQ after
+        `maxReceiveCount` receives happen within the run.
+        """
+        spec = self.deployment.template.function(function)
+        if not spec.sqs_sources:
+            raise ValueError(f"{function} has no SQS event source")
+        report = DrainReport(function=function)
+        for source in spec.sqs_sources:
+            self._drain_source(spec, source, report, max_invocations)
+        return report
+
+    def _drain_source(self, spec: FunctionSpec, source: SqsSource, report: DrainReport, limit: int) -> None:
+        sqs = self.deployment.clients.sqs
+        url = self.deployment.refs[source.queue]
+        arn = self.deployment.arns[source.queue]
+        while report.invocations < limit:
+            received = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=min(source.batch_size, 10),
+                AttributeNames=["All"], MessageAttributeNames=["All"], WaitTimeSeconds=0,
+            ).get("Messages", [])
+            if not received:
+                return
+            event = {"Records": [_sqs_record(message, arn) for message in received]}
+            report.invocations += 1
+            report.delivered += len(received)
+            failed_ids: set[str]
+            try:
+                response = self.invoke(spec.name, event)
+            except Exception as error:  # noqa: BLE001 - a failed invocation: every message is retried
+                report.errors.append(f"{type(error).__name__}: {error}")
+                failed_ids = {m["MessageId"] for m in received}
+            else:
+                failures = (response or {}).get("batchItemFailures", []) if source.report_failures else []
+                failed_ids = {item["itemIdentifier"] for item in failures}
+            for message in received:
+                if message["MessageId"] in failed_ids:
+                    report.failed += 1
+                    sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+                else:
+                    report.succeeded += 1
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """An SQS message as Lambda's event source mapping hands it to the function."""
+    attributes = {
+        key: value for key, value in (message.get("Attributes") or {}).items()
+        if key in ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp")
+    }
+    message_attributes = {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value.get("DataType", "String"),
+        }
+        for name, value in (message.get("MessageAttributes") or {}).items()
+    }
+    body = message.get("Body", "")
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": body,
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),  # noqa: S324
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+def _import(name: str, path: Path) -> ModuleType:
+    if not path.is_file():
+        raise FileNotFoundError(f"handler module {path} does not exist")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,67 @@
+"""Logger, Metrics and Tracer for the functions, with secrets redacted from every log line.
+
+One Powertools Logger per execution environment; the library's own loggers (`flatfile_relay.*`) write
+through it, and the redaction filter sits on its handlers. The Tracer (which imports the X-Ray SDK and
+costs ~250 ms of cold start) is created only when tracing is enabled.
+
+Example:
+    >>> logger = get_logger()          # doctest: +SKIP
+    >>> tracer = get_tracer()          # None unless tracing is on     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics
+
+from flatfile_relay.redaction import install_redaction
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SERVICE = "flatfile-relay"
+NAMESPACE = "FlatfileRelay"
+
+
+@functools.cache
+def get_logger() -> Logger:
+    """The function's Powertools Logger; `flatfile_relay.*` loggers share its output and redaction."""
+    logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+    install_redaction(logger)
+    library = logging.getLogger("flatfile_relay")
+    library.setLevel(logger.log_level)
+    for handler in logger.handlers:
+        if handler not in library.handlers:
+            library.addHandler(handler)
+    library.propagate = False
+    return logger
+
+
+@functools.cache
+def get_metrics() -> Metrics:
+    """The function's Powertools Metrics (EMF to stdout)."""
+    return Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE), service=SERVICE)
+
+
+@functools.cache
+def get_tracer() -> Any | None:
+    """A Powertools Tracer when tracing is on (in Lambda, not disabled), else None."""
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true")
+    if disabled or not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return None
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+def traced(handler: F) -> F:
+    """Wrap a Lambda handler with the Tracer when tracing is on; otherwise return it unchanged."""
+    tracer = get_tracer()
+    if tracer is None:
+        return handler
+    wrapped: F = tracer.capture_lambda_handler(handler)
+    return wrapped
