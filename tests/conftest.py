@@ -44,3 +44,29 @@ def deployment(aws: object) -> object:
     from flatfile_relay.local.template import Template
 
     return LocalDeployment.create(Template.load(ROOT / "template.yaml"), aws)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def emulator() -> Iterator[object]:
+    """The bundled Flatfile emulator (seed 7, sample imports) on 127.0.0.1 and a free port, for one test."""
+    from flatfile_relay.emulator import Emulator
+
+    with Emulator(host="127.0.0.1", port=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator_factory() -> Iterator[object]:
+    """Start emulators with other knobs, e.g. ``emulator_factory(order="random")``; all stopped after."""
+    from flatfile_relay.emulator import Emulator, EmulatorConfig
+
+    started: list[Emulator] = []
+
+    def start(**config: object) -> Emulator:
+        emu = Emulator(EmulatorConfig(**config), host="127.0.0.1", port=0).start()  # type: ignore[arg-type]
+        started.append(emu)
+        return emu
+
+    yield start
+    for emu in started:
+        emu.stop()

@@ -231,7 +231,9 @@ class Ledger:
 
     # -- exporter --------------------------------------------------------------------------------------
 
-    def claim(self, batch_id: str, *, owner: str, lease_seconds: float, trigger: str, replay: bool = False) -> LedgerEntry:
+    def claim(
+        self, batch_id: str, *, owner: str, lease_seconds: float, trigger: str, replay: bool = False
+    ) -> LedgerEntry:
         """Take the export lease of a batch and return its entry (with the parts already finished).
 
         Raises AlreadyExportedError when the batch was exported (unless `replay`), BatchBusyError while

@@ -167,7 +167,8 @@ def summary(result: RunResult, out: Path | None) -> str:
     for drain in result.drains:
         lines.append(
             f"{drain.function}: {drain.invocations} invocations, {drain.delivered} messages, "
-            f"{drain.succeeded} ok, {drain.failed} failed" + (f" ({'; '.join(drain.errors[:3])})" if drain.errors else "")
+            f"{drain.succeeded} ok, {drain.failed} failed"
+            + (f" ({'; '.join(drain.errors[:3])})" if drain.errors else "")
         )
     total_rows = sum(int(facts["rows"] or 0) for facts in result.exported.values())
     lines.append(
@@ -181,7 +182,8 @@ def summary(result: RunResult, out: Path | None) -> str:
     lines.append(f"notices: {len(result.notices)} (one per exported batch)")
     lines.append("dead-letter queues: " + ", ".join(f"{k}={v}" for k, v in sorted(result.dead_letters.items())))
     if out is not None:
-        lines.append(f"copied to {out}/ (manifests, parts, decompressed .jsonl, notices/); function logs in {out}/logs.jsonl")
+        lines.append(f"copied to {out}/ (manifests, parts, decompressed .jsonl, notices/)")
+        lines.append(f"function logs: {out}/logs.jsonl")
     lines.append(f"took {result.seconds:.1f} s")
     return "\n".join(lines)
 

@@ -112,11 +112,12 @@ class Template:
                 kind, event_props = event.get("Type"), event.get("Properties") or {}
                 if kind == "SQS":
                     queue = event_props.get("Queue")
+                    response_types = event_props.get("FunctionResponseTypes") or []
                     sources.append(
                         SqsSource(
                             queue=_logical_id(queue),
                             batch_size=int(event_props.get("BatchSize", 10)),
-                            report_failures="ReportBatchItemFailures" in (event_props.get("FunctionResponseTypes") or []),
+                            report_failures="ReportBatchItemFailures" in response_types,
                         )
                     )
                 elif kind in ("Schedule", "ScheduleV2"):

@@ -1,0 +1,174 @@
+"""Flatfile credentials, parsed from the relay's Secrets Manager secret.
+
+The secret is a JSON object:
+
+    {"accessKeyId": "FF00...", "secretAccessKey": "...", "licenseKey": "<uuid>",
+     "webhookToken": "token-a,token-b"}
+
+`webhookToken` is optional: one token, or several separated by commas while rotating (a JSON list of
+strings is accepted too). Surrounding whitespace is ignored. Parsing registers the secret values for log
+redaction, and `repr()` / `str()` never show them.
+
+Example:
+    >>> credentials = Credentials.from_secret(
+    ...     '{"accessKeyId": "FF00AAAA", "secretAccessKey": "shh-secret", "licenseKey": "lic-1234",'
+    ...     ' "webhookToken": "one, two"}'
+    ... )
+    >>> credentials.webhook_tokens
+    ('one', 'two')
+    >>> print(credentials)  # doctest: +NORMALIZE_WHITESPACE
+    Credentials(access_key_id='FF00…', secret_access_key='***', license_key='lic-…',
+                webhook_tokens=<2 tokens>)
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flatfile_relay.flatfile.errors import MalformedSecretError
+from flatfile_relay.redaction import register_secret
+
+_REQUIRED = (
+    ("accessKeyId", "the Access Key ID from the Flatfile dashboard (starts FF00)"),
+    ("secretAccessKey", "the Secret Access Key shown when the access key was created"),
+    ("licenseKey", "the license key (a UUID) of the embed whose imports the relay exports"),
+)
+_EXPECTED = "a JSON object with keys accessKeyId, secretAccessKey, licenseKey and optional webhookToken"
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    """The access key, license key and webhook tokens of one Flatfile account."""
+
+    access_key_id: str
+    secret_access_key: str
+    license_key: str
+    webhook_tokens: tuple[str, ...] = ()
+
+    @classmethod
+    def from_secret(cls, value: str | bytes | bytearray | Mapping[str, Any]) -> Credentials:
+        """Parse the secret (its JSON text, or the already decoded object).
+
+        Raises:
+            MalformedSecretError: not JSON, not an object, or a key missing, empty or not a string;
+                `error.key` names the key and the message says what it should hold (never its value).
+        """
+        data = _load(value)
+        fields = [_required(data, key, meaning) for key, meaning in _REQUIRED]
+        credentials = cls(fields[0], fields[1], fields[2], _webhook_tokens(data.get("webhookToken")))
+        credentials.register_secrets()
+        return credentials
+
+    @property
+    def api_key_header(self) -> str:
+        """The `X-Api-Key` header value: `<accessKeyId>+<secretAccessKey>`."""
+        return f"{self.access_key_id}+{self.secret_access_key}"
+
+    @property
+    def redacted_access_key_id(self) -> str:
+        """The access key id as shown in messages: its first four characters (e.g. `FF00…`)."""
+        return _prefix(self.access_key_id, 4)
+
+    def accepts_webhook_token(self, token: str | None) -> bool:
+        """True if `token` is one of the configured webhook tokens (constant-time comparison).
+
+        Example:
+            >>> Credentials("FF00", "secret", "lic", ("tok-1",)).accepts_webhook_token("tok-1")
+            True
+        """
+        if not token:
+            return False
+        candidate = token.encode()
+        return any(hmac.compare_digest(candidate, known.encode()) for known in self.webhook_tokens)
+
+    def register_secrets(self) -> None:
+        """Register the secret values with `flatfile_relay.redaction` so log lines never show them."""
+        register_secret(self.secret_access_key)
+        register_secret(self.api_key_header)
+        for token in self.webhook_tokens:
+            register_secret(token)
+
+    def __repr__(self) -> str:
+        count = len(self.webhook_tokens)
+        return (
+            f"Credentials(access_key_id={self.redacted_access_key_id!r}, secret_access_key='***', "
+            f"license_key={_prefix(self.license_key, 4)!r}, "
+            f"webhook_tokens=<{count} token{'' if count == 1 else 's'}>)"
+        )
+
+    __str__ = __repr__
+
+
+def _prefix(value: str, keep: int) -> str:
+    return value[:keep] + "…" if len(value) > keep else "***"
+
+
+def _load(value: str | bytes | bytearray | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            value = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedSecretError(f"The Flatfile secret is not UTF-8 text: store {_EXPECTED}.") from None
+    if not isinstance(value, str):
+        raise MalformedSecretError(f"The Flatfile secret must be {_EXPECTED}, got a {type(value).__name__}.")
+    try:
+        data = json.loads(value)
+    except ValueError as error:
+        # No chaining: the JSON error object holds the whole secret text.
+        where = (
+            f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+        )
+        raise MalformedSecretError(
+            f"The Flatfile secret is not valid JSON{where}: store {_EXPECTED}."
+        ) from None
+    if not isinstance(data, dict):
+        raise MalformedSecretError(f"The Flatfile secret must be {_EXPECTED}, got a JSON {_json_type(data)}.")
+    return data
+
+
+def _required(data: Mapping[str, Any], key: str, meaning: str) -> str:
+    if key not in data or data[key] is None:
+        raise MalformedSecretError(f"The Flatfile secret has no {key!r}: add {meaning}.", key=key)
+    value = data[key]
+    if not isinstance(value, str):
+        raise MalformedSecretError(
+            f"{key!r} in the Flatfile secret must be a string, got a JSON {_json_type(value)}: "
+            f"set it to {meaning}.",
+            key=key,
+        )
+    if not value.strip():
+        raise MalformedSecretError(f"{key!r} in the Flatfile secret is empty: set it to {meaning}.", key=key)
+    return value.strip()
+
+
+def _webhook_tokens(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    elif isinstance(value, list):
+        items = value
+    else:
+        items = [value]
+    tokens: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise MalformedSecretError(
+                "'webhookToken' in the Flatfile secret must be a string (several tokens separated by "
+                f"commas), got a JSON {_json_type(item)}.",
+                key="webhookToken",
+            )
+        if item.strip() and item.strip() not in tokens:
+            tokens.append(item.strip())
+    return tuple(tokens)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -1,0 +1,122 @@
+"""Command line: run the emulator in the foreground, or replay a sample import as webhook POSTs.
+
+    python -m flatfile_relay.emulator --port 8765 [--host 127.0.0.1] [--seed 7] [--default-take 50]
+        [--max-take 1000] [--order newest|oldest|random] [--latency 0] [--token-lifetime-cap N]
+        [--anchor 2021-03-01T00:00:00Z] [--no-samples]
+    python -m flatfile_relay.emulator send-webhook --to URL --batch LABEL_OR_ID [--token T]
+        [--rows-per-post 1000] [--seed 7] [--anchor ...]
+    python -m flatfile_relay.emulator samples [--seed 7] [--anchor ...]
+
+``serve`` (the default) prints the URL on the first line of stdout and the sample credentials secret as
+JSON on the second (fake sample values), then serves until Ctrl-C or SIGTERM. ``send-webhook`` needs no
+running emulator: it rebuilds the seeded samples locally (imports added at run time are not available).
+``samples`` prints the sample labels and batch ids as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from .config import ORDERS, EmulatorConfig
+from .emulator import Emulator
+from .store import State
+from .webhook import send_webhook
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=7, help="seed of the sample data (default 7)")
+    parser.add_argument("--anchor", default=None, help="sample timestamps are offsets before this ISO time")
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m flatfile_relay.emulator", description="Run the emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    _add_data_options(parser)
+    parser.add_argument("--default-take", type=int, default=50)
+    parser.add_argument("--max-take", type=int, default=1000)
+    parser.add_argument("--order", choices=ORDERS, default="newest")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--token-lifetime-cap", type=float, default=None, help="max token lifetime (s)")
+    parser.add_argument("--no-samples", action="store_true", help="start with no imports")
+    return parser
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(argv: Sequence[str]) -> int:
+    """Run the emulator until interrupted."""
+    args = _serve_parser().parse_args(argv)
+    config = EmulatorConfig(
+        seed=args.seed,
+        default_take=args.default_take,
+        max_take=args.max_take,
+        order=args.order,
+        latency=args.latency,
+        token_lifetime_cap=args.token_lifetime_cap,
+        samples=not args.no_samples,
+        anchor=args.anchor,
+    )
+    emulator = Emulator(config, host=args.host, port=args.port).start()
+    signal.signal(signal.SIGTERM, _terminate)
+    print(emulator.url, flush=True)
+    print(json.dumps(emulator.secret), flush=True)
+    print(
+        f"Flatfile emulator (seed {args.seed}) serving on {emulator.url}; Ctrl-C to stop",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        emulator.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+def webhook(argv: Sequence[str]) -> int:
+    """Replay one sample import as webhook POSTs and print the statuses."""
+    parser = argparse.ArgumentParser(prog="python -m flatfile_relay.emulator send-webhook")
+    parser.add_argument("--to", required=True, help="webhook URL")
+    parser.add_argument("--batch", required=True, help="sample label (e.g. big) or batch id")
+    parser.add_argument("--token", default=None, help="added as the token query parameter")
+    parser.add_argument("--rows-per-post", type=int, default=1000)
+    _add_data_options(parser)
+    args = parser.parse_args(argv)
+    state = State.with_samples(args.seed, args.anchor)
+    batch_id = state.samples.get(args.batch, args.batch)
+    if batch_id not in state.batches and batch_id not in state.foreign_batches:
+        parser.error(f"unknown batch {args.batch!r}; labels: {', '.join(state.samples)}")
+    statuses = send_webhook(state, batch_id, args.to, args.rows_per_post, token=args.token)
+    print(json.dumps({"batchId": batch_id, "statuses": statuses}))
+    return 0 if all(200 <= status < 300 for status in statuses) else 1
+
+
+def samples(argv: Sequence[str]) -> int:
+    """Print sample labels and batch ids."""
+    parser = argparse.ArgumentParser(prog="python -m flatfile_relay.emulator samples")
+    _add_data_options(parser)
+    args = parser.parse_args(argv)
+    print(json.dumps(State.with_samples(args.seed, args.anchor).samples, indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m flatfile_relay.emulator``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands = {"serve": serve, "send-webhook": webhook, "samples": samples}
+    if args and args[0] in commands:
+        return commands[args[0]](args[1:])
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,633 @@
+"""FlatfileClient: the REST and GraphQL calls the relay makes to Flatfile.
+
+Every call takes a `Deadline` (the Lambda's time left): requests, retries and waits stop before it.
+Errors are grouped by what to do about them (see `flatfile_relay.flatfile.errors`).
+
+Example:
+    with FlatfileClient(settings.flatfile_base_url, credentials) as client:
+        deadline = Deadline.from_lambda_context(context)
+        for batch in client.iter_batches(deadline):
+            if batch["status"] == "submitted":
+                ...
+        for row in client.iter_rows(batch_id, deadline):
+            ...
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import requests
+
+from flatfile_relay.flatfile.auth import ApiKeyAuth, Auth, TokenAuth, server_message
+from flatfile_relay.flatfile.deadline import Deadline
+from flatfile_relay.flatfile.errors import (
+    BadRequestError,
+    ConfigurationError,
+    ContractError,
+    CredentialsRejectedError,
+    ForbiddenError,
+    GraphQLError,
+    LicenseForbiddenError,
+    NotFoundError,
+    RetriesExhaustedError,
+)
+from flatfile_relay.flatfile.pagination import BatchPage, RowPage, as_utc, parse_created_at, parse_envelope
+from flatfile_relay.flatfile.transport import Reply, Transport
+
+if TYPE_CHECKING:
+    from flatfile_relay.credentials import Credentials
+
+logger = logging.getLogger("flatfile_relay.flatfile")
+
+FilterValue = str | int | bool | None
+
+GET_BATCH_QUERY = "query GetBatch($batchId: UUID!) { getBatch(batchId: $batchId) { id status } }"
+FINAL_DATABASE_VIEW_QUERY = (
+    "query Rows($batchId: UUID, $skip: Int, $limit: Int!, $status: String) { "
+    "getFinalDatabaseView(batchId: $batchId, skip: $skip, limit: $limit, status: $status) "
+    "{ rows totalRows } }"
+)
+_RESERVED_PARAMS = frozenset({"licenseKey", "skip", "take"})
+_OPERATION = re.compile(r"^\s*(?:query|mutation)\s+([A-Za-z_][A-Za-z0-9_]*)")
+
+
+class FlatfileClient:
+    """A client of the legacy Flatfile API (REST + GraphQL) for one account and license.
+
+    Args:
+        base_url: e.g. `https://api.us.flatfile.io` (FLATFILE_BASE_URL).
+        credentials: `Credentials`, or the secret itself (JSON text or decoded object).
+        auth: "token" (access-key exchange, `Authorization: Bearer`) or "api_key" (`X-Api-Key`, REST only;
+            GraphQL always uses a token).
+        expires_in: token lifetime to ask for, 60..86400 s (FLATFILE_TOKEN_TTL).
+        timeout, connect_timeout: per-request read / connect timeouts, seconds (capped by the deadline).
+        max_attempts: attempts per request before `RetriesExhaustedError`.
+        backoff_base, backoff_cap: full-jitter backoff between attempts, seconds.
+        session: a `requests.Session` to use (the caller keeps ownership); default: a new pooled one.
+        token_auth: a `TokenAuth` to share (e.g. kept at module level so a warm Lambda reuses its token).
+        batch_page_size: `take` for the batch list (the server may return fewer).
+
+    A 401 makes the client forget the token, exchange the access key again and retry the request once; a
+    second 401 raises `CredentialsRejectedError` (with `auth="api_key"`, the first one does).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials | Mapping[str, Any] | str | bytes,
+        *,
+        auth: str = "token",
+        expires_in: int = 3600,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        max_attempts: int = 6,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        session: requests.Session | None = None,
+        token_auth: TokenAuth | None = None,
+        batch_page_size: int = 100,
+    ) -> None:
+        if auth not in ("token", "api_key"):
+            raise ConfigurationError(f"auth must be 'token' or 'api_key' (FLATFILE_AUTH), got {auth!r}.")
+        self.credentials = _as_credentials(credentials)
+        self.auth_mode = auth
+        self.batch_page_size = _positive(batch_page_size, "batch_page_size")
+        if token_auth is not None and (
+            token_auth.credentials.access_key_id != self.credentials.access_key_id
+            or token_auth.credentials.secret_access_key != self.credentials.secret_access_key
+        ):
+            raise ValueError("token_auth holds another access key than the client's credentials")
+        self.credentials.register_secrets()
+        self.transport = Transport(
+            base_url,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            session=session,
+        )
+        self.token_auth = token_auth or TokenAuth(self.credentials, self.transport, expires_in=expires_in)
+        self._rest_auth: Auth = self.token_auth if auth == "token" else ApiKeyAuth(self.credentials)
+
+    # -- batches -------------------------------------------------------------------------------------
+
+    def iter_batch_pages(
+        self, deadline: Deadline, page_size: int | None = None, **filters: FilterValue
+    ) -> Iterator[BatchPage]:
+        """Page through `GET /rest/batches` of the license, newest pages first as the server orders them.
+
+        Pages advance by the number of batches actually returned (the server may cap `take`), re-reading
+        `totalCount` on every page (it can grow), until a page is empty or the offset reaches `totalCount`.
+        Batches already seen on an earlier page (offsets shift when imports are added) are left out of
+        `items`. `filters` are passed as query parameters (e.g. `workspaceId`, `endUserId`, `search`).
+
+        Raises:
+            LicenseForbiddenError: 403, the licenseKey is not one of the account.
+            BadRequestError: 400.
+            ContractError: the answer is not a list envelope of batches with string ids.
+        """
+        take = self.batch_page_size if page_size is None else _positive(page_size, "page_size")
+        reserved = _RESERVED_PARAMS.intersection(filters)
+        if reserved:
+            raise ValueError(f"filters cannot set {sorted(reserved)}: the client sets them")
+        what = "GET /rest/batches"
+        seen: set[str] = set()
+        newest_first = True
+        previous: datetime | None = None
+        skip = 0
+        while True:
+            params = _params(licenseKey=self.credentials.license_key, skip=skip, take=take, **filters)
+            body = self._get(
+                "/rest/batches",
+                deadline,
+                what,
+                params=params,
+                on_403=self._license_forbidden,
+                on_404=self._wrong_base_url,
+            )
+            data, total = parse_envelope(body, what)
+            items: list[dict[str, Any]] = []
+            newest: datetime | None = None
+            page_dated = True
+            for batch in data:
+                if not isinstance(batch, dict) or not isinstance(batch.get("id"), str):
+                    raise ContractError(f"Flatfile answered {what} with a batch that has no string `id`.")
+                created = parse_created_at(batch.get("createdAt"))
+                if created is None:
+                    newest_first = page_dated = False
+                else:
+                    if previous is not None and created > previous:
+                        newest_first = False
+                    previous = created
+                    newest = created if newest is None or created > newest else newest
+                if batch["id"] not in seen:
+                    seen.add(batch["id"])
+                    items.append(batch)
+            logger.debug(
+                "Flatfile batches page at %d: %d batches (%d new) of %d", skip, len(data), len(items), total
+            )
+            yield BatchPage(
+                items=items,
+                raw_count=len(data),
+                offset=skip,
+                total_count=total,
+                newest_first_so_far=newest_first,
+                newest_created_at=newest if page_dated else None,
+            )
+            skip += len(data)
+            if not data or skip >= total:
+                return
+
+    def iter_batches(
+        self,
+        deadline: Deadline,
+        page_size: int | None = None,
+        created_since: datetime | None = None,
+        **filters: FilterValue,
+    ) -> Iterator[dict[str, Any]]:
+        """Every batch of the license, once each (see `iter_batch_pages`).
+
+        With `created_since`, only batches created at or after it are yielded (and those whose `createdAt`
+        is missing or unreadable: nothing is dropped silently), and paging stops early when the order seen
+        so far is newest-first and a whole page is older than `created_since`. In any other order the whole
+        list is walked. Naive datetimes are taken as UTC. (The order is judged from what was seen: with an
+        unordered list, a page of n batches looks newest-first by chance once in n!, so keep pages large.)
+
+        Example:
+            for batch in client.iter_batches(deadline, created_since=since):
+                ...
+        """
+        since = as_utc(created_since) if created_since is not None else None
+        for page in self.iter_batch_pages(deadline, page_size, **filters):
+            for batch in page.items:
+                if since is None:
+                    yield batch
+                    continue
+                created = parse_created_at(batch.get("createdAt"))
+                if created is None or created >= since:
+                    yield batch
+            if (
+                since is not None
+                and page.newest_first_so_far
+                and page.newest_created_at is not None
+                and page.newest_created_at < since
+            ):
+                logger.debug("Flatfile batches: stopped at offset %d, the rest is older", page.offset)
+                return
+
+    def get_batch(self, batch_id: str, deadline: Deadline) -> dict[str, Any]:
+        """`GET /rest/batch/{batch_id}`: one batch, with its `__endUser__`, `__schema__` and `__embed__`.
+
+        Raises:
+            NotFoundError: Flatfile does not know the batch (404).
+            ContractError: the answer is not an object.
+        """
+        path = f"/rest/batch/{_segment(batch_id)}"
+        what = "GET /rest/batch/{id}"
+        body = self._get(path, deadline, what, on_404=lambda: _batch_not_found(batch_id))
+        if not isinstance(body, dict):
+            raise ContractError(f"Flatfile answered {what} with {type(body).__name__} instead of an object.")
+        return body
+
+    # -- rows ----------------------------------------------------------------------------------------
+
+    def iter_row_pages(
+        self,
+        batch_id: str,
+        deadline: Deadline,
+        skip: int = 0,
+        page_size: int = 1000,
+        *,
+        check_order: bool = True,
+        **filters: FilterValue,
+    ) -> Iterator[RowPage]:
+        """Stream `GET /rest/batch/{batch_id}/rows` page by page, from offset `skip`.
+
+        Pages advance by the number of rows actually returned; iteration stops on an empty page or when
+        `next_skip` reaches `totalCount`. Only one page is held at a time: `page.next_skip` is a checkpoint
+        to resume from. `filters` are passed as query parameters (e.g. `valid=True`, `deleted=False`).
+
+        With `check_order` (the default), rows must come in non-decreasing `sequence` order (rows without
+        an integer `sequence` are not checked): otherwise ContractError, since an export in another order
+        would break the relay's output contract.
+
+        Raises:
+            NotFoundError: unknown batch (404).
+            ContractError: not a list envelope, a row that is not an object, or rows out of order.
+        """
+        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+            raise ValueError(f"skip must be a whole number of at least 0, got {skip!r}")
+        take = _positive(page_size, "page_size")
+        reserved = _RESERVED_PARAMS.intersection(filters)
+        if reserved:
+            raise ValueError(f"filters cannot set {sorted(reserved)}: the client sets them")
+        path = f"/rest/batch/{_segment(batch_id)}/rows"
+        what = "GET /rest/batch/{id}/rows"
+        last_sequence: int | None = None
+        while True:
+            body = self._get(
+                path,
+                deadline,
+                what,
+                params=_params(skip=skip, take=take, **filters),
+                on_404=lambda: _batch_not_found(batch_id),
+            )
+            data, total = parse_envelope(body, what)
+            for index, row in enumerate(data):
+                if not isinstance(row, dict):
+                    raise ContractError(f"Flatfile answered {what} with a row that is not an object.")
+                sequence = row.get("sequence")
+                if check_order and isinstance(sequence, int) and not isinstance(sequence, bool):
+                    if last_sequence is not None and sequence < last_sequence:
+                        raise ContractError(
+                            f"Flatfile returned the rows of batch {batch_id} out of `sequence` order (row "
+                            f"{skip + index} has sequence {sequence} after {last_sequence}); the export "
+                            "stops rather than write rows out of order."
+                        )
+                    last_sequence = sequence
+            page = RowPage(rows=data, skip=skip, next_skip=skip + len(data), total_count=total)
+            logger.debug("Flatfile rows page at %d: %d rows of %d", skip, len(data), total)
+            yield page
+            if page.last:
+                return
+            skip = page.next_skip
+
+    def iter_rows(self, batch_id: str, deadline: Deadline, page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every row of the batch, in the server's (`sequence`) order, streamed page by page."""
+        for page in self.iter_row_pages(batch_id, deadline, page_size=page_size):
+            yield from page.rows
+
+    # -- GraphQL -------------------------------------------------------------------------------------
+
+    def graphql(self, query: str, variables: Mapping[str, Any] | None, deadline: Deadline) -> dict[str, Any]:
+        """Run a GraphQL query (always with a bearer token) and return its `data`.
+
+        An `Unauthorized` error is handled like a 401: one re-exchange, one retry.
+
+        Raises:
+            GraphQLError: the answer holds `errors` (`error.messages`, partial `error.data`).
+            CredentialsRejectedError: still unauthorized with a fresh token.
+            ContractError: no `data` object.
+        """
+        what = f"POST /graphql ({_operation(query)})"
+        reply = self._send(
+            "POST",
+            "/graphql",
+            deadline,
+            what,
+            auth=self.token_auth,
+            json_body={"query": query, "variables": dict(variables or {})},
+            unauthorized=_graphql_unauthorized,
+        )
+        body = reply.body
+        if isinstance(body, dict) and body.get("errors"):
+            errors = body["errors"] if isinstance(body["errors"], list) else [body["errors"]]
+            messages = [_error_message(item) for item in errors]
+            raise GraphQLError(
+                f"Flatfile's GraphQL API answered {_operation(query)} with errors: "
+                f"{'; '.join(messages)[:500]}. Check the query and its variables.",
+                messages=messages,
+                codes=[code if isinstance(code := _error_code(item), str) else None for item in errors],
+                data=body.get("data"),
+            )
+        self._check(reply, what, on_404=self._wrong_base_url)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise ContractError(f"Flatfile answered {what} without a `data` object.")
+        return data
+
+    def graphql_get_batch(self, batch_id: str, deadline: Deadline) -> dict[str, Any]:
+        """`getBatch(batchId)` through GraphQL: `{"id", "status"}`.
+
+        NotFoundError if the batch is null, or if the only errors say it was not found.
+        """
+        data = self._graphql_batch_query(GET_BATCH_QUERY, {"batchId": batch_id}, batch_id, deadline)
+        batch = data.get("getBatch")
+        if batch is None:
+            raise _batch_not_found(batch_id)
+        if not isinstance(batch, dict):
+            raise ContractError("Flatfile's GraphQL getBatch answered something else than an object.")
+        return batch
+
+    def iter_final_database_view(
+        self, batch_id: str, deadline: Deadline, status: str | None = None, limit: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """The rows of `getFinalDatabaseView` (`{id, valid, status, data, info}`), paged `limit` at a time.
+
+        Pages advance by the rows actually returned while `skip < totalRows` (the same as the usual
+        `skip + limit < totalRows` when pages are full, and safe when the server returns fewer). `rows` may
+        come as a JSON list or as a string holding one.
+        """
+        limit = _positive(limit, "limit")
+        what = "getFinalDatabaseView"
+        skip = 0
+        while True:
+            variables = {"batchId": batch_id, "skip": skip, "limit": limit, "status": status}
+            data = self._graphql_batch_query(FINAL_DATABASE_VIEW_QUERY, variables, batch_id, deadline)
+            view = data.get("getFinalDatabaseView")
+            if view is None:
+                raise _batch_not_found(batch_id)
+            if not isinstance(view, dict):
+                raise ContractError(f"Flatfile's GraphQL {what} answered something else than an object.")
+            rows = _json_list(view.get("rows"), what)
+            total = _count(view.get("totalRows"), what)
+            for row in rows:
+                if not isinstance(row, dict):
+                    raise ContractError(f"Flatfile's GraphQL {what} answered a row that is not an object.")
+            yield from rows
+            skip += len(rows)
+            if not rows or skip >= total:
+                return
+
+    def _graphql_batch_query(
+        self, query: str, variables: Mapping[str, Any], batch_id: str, deadline: Deadline
+    ) -> dict[str, Any]:
+        try:
+            return self.graphql(query, variables, deadline)
+        except GraphQLError as error:
+            if _only_not_found(error):
+                raise _batch_not_found(batch_id) from error
+            raise
+
+    # -- misc ----------------------------------------------------------------------------------------
+
+    def health(self, deadline: Deadline) -> bool:
+        """`GET /health` (no auth, one attempt): True if Flatfile answered 2xx.
+
+        Raises DeadlineExceededError only if the deadline had already passed.
+        """
+        try:
+            reply = self.transport.request(
+                "GET", "/health", deadline=deadline, max_attempts=1, parse_json=False
+            )
+        except RetriesExhaustedError:
+            return False
+        return reply.ok
+
+    def close(self) -> None:
+        """Close the pooled connections (not a session supplied by the caller)."""
+        self.transport.close()
+
+    def __enter__(self) -> FlatfileClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"FlatfileClient(base_url={self.transport.base_url!r}, auth={self.auth_mode!r}, "
+            f"access_key_id={self.credentials.redacted_access_key_id!r})"
+        )
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _get(
+        self,
+        path: str,
+        deadline: Deadline,
+        what: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        on_403: Callable[[], Exception] | None = None,
+        on_404: Callable[[], Exception] | None = None,
+    ) -> Any:
+        reply = self._send("GET", path, deadline, what, auth=self._rest_auth, params=params)
+        return self._check(reply, what, on_403=on_403, on_404=on_404)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        deadline: Deadline,
+        what: str,
+        *,
+        auth: Auth,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        unauthorized: Callable[[Reply], bool] = lambda reply: reply.status == 401,
+    ) -> Reply:
+        """Send with auth; on 401, forget the token, exchange again and retry once."""
+        for round_number in (1, 2):
+            reply = self.transport.request(
+                method,
+                path,
+                deadline=deadline,
+                params=params,
+                json_body=json_body,
+                headers=lambda: auth.headers(deadline, self.transport),
+            )
+            if not unauthorized(reply):
+                return reply
+            key = self.credentials.redacted_access_key_id
+            if not auth.refreshable:
+                raise CredentialsRejectedError(
+                    f"Flatfile rejected the API key of access key {key} (HTTP 401 on {what}): check "
+                    "accessKeyId and secretAccessKey in the secret.",
+                    status=reply.status,
+                )
+            if round_number == 2:
+                raise CredentialsRejectedError(
+                    f"Flatfile rejected a freshly exchanged token of access key {key} ({what} unauthorized "
+                    "twice): check that the access key in the secret is active and belongs to this account.",
+                    status=reply.status,
+                )
+            logger.info("Flatfile answered %s: unauthorized; exchanging the access key again", what)
+            auth.invalidate(reply.sent_headers)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check(
+        self,
+        reply: Reply,
+        what: str,
+        *,
+        on_403: Callable[[], Exception] | None = None,
+        on_404: Callable[[], Exception] | None = None,
+    ) -> Any:
+        if reply.ok:
+            return reply.body
+        message = server_message(reply.body)
+        detail = f" ({message})" if message else ""
+        if reply.status == 400:
+            raise BadRequestError(
+                f"Flatfile refused {what} as a bad request{detail}: check the licenseKey in the secret "
+                "and the filters and page size passed to the client.",
+                server_message=message,
+            )
+        if reply.status == 403:
+            if on_403 is not None:
+                raise on_403()
+            raise ForbiddenError(
+                f"Flatfile refused {what} (HTTP 403){detail}: the access key in the secret may not read it; "
+                "check that accessKeyId and licenseKey belong to the same account.",
+                status=403,
+            )
+        if reply.status == 404 and on_404 is not None:
+            raise on_404()
+        raise ContractError(
+            f"Flatfile answered {what} with unexpected HTTP {reply.status}{detail}.", status=reply.status
+        )
+
+    def _license_forbidden(self) -> LicenseForbiddenError:
+        return LicenseForbiddenError(
+            "Flatfile refused the batch list (HTTP 403): the licenseKey in the secret is not a license of "
+            "the account that owns the access key. Copy the license key of this account's embed into the "
+            "secret.",
+            status=403,
+        )
+
+    def _wrong_base_url(self) -> ConfigurationError:
+        return ConfigurationError(
+            f"Flatfile answered HTTP 404 at {self.transport.base_url}: check FLATFILE_BASE_URL "
+            "(e.g. https://api.us.flatfile.io).",
+            status=404,
+        )
+
+
+def _as_credentials(value: Credentials | Mapping[str, Any] | str | bytes) -> Credentials:
+    from flatfile_relay.credentials import Credentials  # late: credentials imports this package's errors
+
+    if isinstance(value, Credentials):
+        return value
+    return Credentials.from_secret(value)
+
+
+def _positive(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+def _params(**values: FilterValue) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        params[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return params
+
+
+def _segment(batch_id: str) -> str:
+    if not isinstance(batch_id, str) or not batch_id.strip():
+        raise ValueError(f"batch_id must be a non-empty string, got {batch_id!r}")
+    return quote(batch_id.strip(), safe="")
+
+
+def _batch_not_found(batch_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"Flatfile has no batch {batch_id} for this account (HTTP 404): check the batch id, or that it "
+        "belongs to the license in the secret.",
+        status=404,
+    )
+
+
+def _operation(query: str) -> str:
+    match = _OPERATION.match(query)
+    return match.group(1) if match else "the query"
+
+
+def _error_message(error: Any) -> str:
+    if isinstance(error, dict):
+        message = error.get("message")
+        return str(message) if message is not None else json.dumps(error)[:200]
+    return str(error)[:200]
+
+
+def _error_code(error: Any) -> Any:
+    extensions = error.get("extensions") if isinstance(error, dict) else None
+    return extensions.get("code") if isinstance(extensions, dict) else None
+
+
+def _only_not_found(error: GraphQLError) -> bool:
+    """True if every error of the answer says "not found" (by code or by message)."""
+    pairs = list(zip(error.messages, error.codes, strict=False))
+    return bool(pairs) and all(
+        code == "NOT_FOUND" or "not found" in message.lower() for message, code in pairs
+    )
+
+
+def _graphql_unauthorized(reply: Reply) -> bool:
+    if reply.status == 401:
+        return True
+    body = reply.body
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return False
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        message = error.get("message")
+        code = _error_code(error)
+        if (isinstance(message, str) and message.strip().lower() == "unauthorized") or code in (
+            "UNAUTHENTICATED",
+            "UNAUTHORIZED",
+        ):
+            return True
+    return False
+
+
+def _json_list(value: Any, what: str) -> list[Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ContractError(f"Flatfile's GraphQL {what} answered `rows` that are not JSON.") from None
+    if not isinstance(value, list):
+        raise ContractError(f"Flatfile's GraphQL {what} answered without a `rows` list.")
+    return value
+
+
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ContractError(f"Flatfile's GraphQL {what} answered without an integer `totalRows`.")
+    return value

@@ -1,0 +1,118 @@
+"""Pages of the list endpoints, and checks of their envelope.
+
+Flatfile lists share one envelope, `{"pagination": {"totalCount": N, ...}, "data": [...]}`; only `data` and
+`totalCount` are relied on (the other pagination fields are hints). The server may return fewer items than
+asked, so paging advances by what actually came back.
+
+Example:
+    >>> parse_envelope({"pagination": {"totalCount": 1}, "data": [{"id": "a"}]}, "GET /rest/batches")
+    ([{'id': 'a'}], 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flatfile_relay.flatfile.errors import ContractError
+
+
+@dataclass(frozen=True)
+class BatchPage:
+    """One page of `GET /rest/batches`.
+
+    Attributes:
+        items: the batches on this page not seen on an earlier page (deduplicated by `id`).
+        raw_count: how many batches the page held, duplicates included.
+        offset: the `skip` the page was asked for.
+        total_count: `totalCount` as this page reported it (it can grow while paging).
+        newest_first_so_far: True while every `createdAt` seen so far, in list order, is not newer than the
+            one before it (False as soon as one is newer, missing or unreadable).
+        newest_created_at: the newest `createdAt` on this page (None if the page is empty or a `createdAt`
+            on it is missing or unreadable).
+    """
+
+    items: list[dict[str, Any]]
+    raw_count: int
+    offset: int
+    total_count: int
+    newest_first_so_far: bool
+    newest_created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RowPage:
+    """One page of `GET /rest/batch/{id}/rows`.
+
+    Attributes:
+        rows: the rows, in the order the server returned them.
+        skip: the offset of the first row.
+        next_skip: the offset to ask for next (`skip + len(rows)`): a checkpoint to resume from.
+        total_count: `totalCount` as this page reported it.
+    """
+
+    rows: list[dict[str, Any]]
+    skip: int
+    next_skip: int
+    total_count: int
+
+    @property
+    def last(self) -> bool:
+        """True if no page follows this one."""
+        return not self.rows or self.next_skip >= self.total_count
+
+
+def parse_envelope(body: Any, what: str) -> tuple[list[Any], int]:
+    """`(data, totalCount)` of a list envelope; ContractError if either is missing or of the wrong type.
+
+    A `totalCount` at the top level is accepted when `pagination` is absent.
+    """
+    if not isinstance(body, dict):
+        raise ContractError(f"Flatfile answered {what} with {_kind(body)} instead of a list envelope.")
+    data = body.get("data")
+    if not isinstance(data, list):
+        raise ContractError(f"Flatfile answered {what} without a `data` list (got {_kind(data)}).")
+    pagination = body.get("pagination")
+    source = pagination if isinstance(pagination, dict) else body
+    total = source.get("totalCount")
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise ContractError(
+            f"Flatfile answered {what} without an integer `pagination.totalCount` (got {_kind(total)})."
+        )
+    return data, total
+
+
+def parse_created_at(value: Any) -> datetime | None:
+    """A Flatfile timestamp (`2021-03-01T20:22:52.000Z`) as an aware datetime; None if unreadable.
+
+    Naive values are taken as UTC.
+
+    Example:
+        >>> parse_created_at("2021-03-01T20:22:52.000Z")
+        datetime.datetime(2021, 3, 1, 20, 22, 52, tzinfo=datetime.timezone.utc)
+        >>> parse_created_at("yesterday") is None
+        True
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return as_utc(parsed)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """`moment` made timezone-aware (naive values are taken as UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number"}
+    return names.get(type(value), f"a {type(value).__name__}")

@@ -1,0 +1,403 @@
+"""HTTP transport: one pooled session, a timeout on every call, retries bounded by the deadline.
+
+Retries are our own loop (not urllib3's `Retry`) so that every wait is capped by the caller's deadline and
+the auth headers are rebuilt before every attempt (a refreshed token is always used, never a stale one).
+
+Retried, with exponential backoff and full jitter (or the server's `Retry-After`): HTTP 408, 429, 500,
+502, 503 and 504, connection errors, timeouts, truncated bodies, and 2xx answers whose body is not JSON.
+Only send idempotent requests through it (the client sends GETs, the token exchange and GraphQL reads).
+
+Example:
+    >>> transport = Transport("https://api.us.flatfile.io", timeout=10)
+    >>> transport.url_for("/health")
+    'https://api.us.flatfile.io/health'
+    >>> transport.close()
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import math
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from flatfile_relay import __version__
+from flatfile_relay.flatfile.deadline import Deadline
+from flatfile_relay.flatfile.errors import (
+    ConfigurationError,
+    ContractError,
+    DeadlineExceededError,
+    RetriesExhaustedError,
+)
+from flatfile_relay.redaction import install_redaction
+
+logger = logging.getLogger("flatfile_relay.flatfile")
+install_redaction(logger)  # our own records are redacted before any handler sees them
+
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+USER_AGENT = f"flatfile-relay/{__version__} {requests.utils.default_user_agent()}"
+
+HeadersFactory = Callable[[], Mapping[str, str]]
+
+
+def backoff_delay(
+    attempt: int, *, base: float = 0.5, cap: float = 20.0, rand: Callable[[], float] = random.random
+) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): full jitter.
+
+    A uniform draw in `[0, min(cap, base * 2 ** (attempt - 1)))`.
+
+    Example:
+        >>> backoff_delay(3, base=0.5, cap=20.0, rand=lambda: 0.5)
+        1.0
+        >>> backoff_delay(30, base=0.5, cap=20.0, rand=lambda: 0.999)
+        19.98
+    """
+    exponent = min(attempt - 1, 62)  # avoid float overflow on absurd attempt numbers
+    return rand() * min(cap, base * 2.0**exponent)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait according to a `Retry-After` header (delta-seconds or an HTTP-date), or None.
+
+    Negative values and dates in the past give 0; values that are neither give None (use backoff).
+
+    Example:
+        >>> parse_retry_after("2")
+        2.0
+        >>> parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0)
+        10.0
+        >>> parse_retry_after("soon") is None
+        True
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer the transport does not retry: any status but 408, 429 and 5xx.
+
+    `body` is the decoded JSON (None when absent or, for non-2xx statuses, unreadable); `sent_headers` are
+    the request headers of the attempt that got this answer (they hold credentials: never log them).
+    """
+
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(repr=False)
+    sent_headers: Mapping[str, str] = field(repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx status."""
+        return 200 <= self.status < 300
+
+
+class _KeepHeaders(requests.auth.AuthBase):
+    """An auth that changes nothing: stops requests from replacing our Authorization header from ~/.netrc."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
+
+
+_KEEP_HEADERS = _KeepHeaders()
+_NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+_URL_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+)
+
+
+class Transport:
+    """Sends requests to one Flatfile base URL through one pooled `requests.Session`.
+
+    Args:
+        base_url: e.g. `https://api.us.flatfile.io` (a path prefix is allowed, a query is not).
+        timeout: read timeout per request, seconds (capped by the deadline).
+        connect_timeout: connect timeout per request, seconds (capped by the deadline).
+        max_attempts: attempts per request, the first included.
+        backoff_base, backoff_cap: full-jitter backoff parameters, seconds.
+        max_retry_after: a `Retry-After` longer than this (seconds) ends the retries at once.
+        session: a session to use instead of a new one; the caller keeps ownership (close() leaves it open).
+        pool_maxsize: connections kept per host.
+        sleep, rand: injectable for tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        max_attempts: int = 6,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 20.0,
+        max_retry_after: float = 300.0,
+        session: requests.Session | None = None,
+        pool_maxsize: int = 10,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.base_url = _check_base_url(base_url)
+        for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
+            if not value > 0:
+                raise ValueError(f"{name} must be more than 0 seconds, got {value!r}")
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ValueError(f"max_attempts must be a whole number of at least 1, got {max_attempts!r}")
+        if backoff_base < 0 or backoff_cap < 0 or max_retry_after < 0:
+            raise ValueError("backoff_base, backoff_cap and max_retry_after must not be negative")
+        self.timeout = float(timeout)
+        self.connect_timeout = float(connect_timeout)
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_retry_after = max_retry_after
+        self._sleep = sleep
+        self._rand = rand
+        self._owns_session = session is None
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_maxsize, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self._session = session
+
+    def url_for(self, path: str) -> str:
+        """The absolute URL of an API path such as `/rest/batches`."""
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        deadline: Deadline,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        headers: HeadersFactory | None = None,
+        max_attempts: int | None = None,
+        parse_json: bool = True,
+    ) -> Reply:
+        """Send the request, retrying what is worth retrying, and return the first other answer.
+
+        `headers` is called before every attempt (so a refreshed token is used). With `parse_json`, a 2xx
+        whose body is not JSON is retried; without it, `Reply.body` is None.
+
+        Raises:
+            RetriesExhaustedError: every attempt failed (its `__cause__` is a ContractError when the last
+                failure was an unreadable body).
+            DeadlineExceededError: the deadline passed, or the next wait would cross it.
+            ConfigurationError: the URL is unusable, or Flatfile answered with a redirect.
+        """
+        attempts = self.max_attempts if max_attempts is None else max_attempts
+        url = self.url_for(path)
+        what = f"{method} {path}"
+        failure = ""
+        for attempt in range(1, attempts + 1):
+            if deadline.expired:
+                raise _deadline_error(what, failure)
+            sent = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+            if headers is not None:
+                sent.update(headers())
+            timeout = (max(0.001, deadline.cap(self.connect_timeout)), max(0.001, deadline.cap(self.timeout)))
+            retry_after: float | None = None
+            cause: ContractError | None = None
+            status: int | None = None
+            started = time.monotonic()
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    headers=sent,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    auth=_KEEP_HEADERS,
+                )
+                try:
+                    content = response.content
+                finally:
+                    response.close()
+            except _NETWORK_ERRORS as exc:
+                failure = _summarise(exc)
+            except _URL_ERRORS:
+                raise ConfigurationError(
+                    f"Cannot send {what}: {self.base_url!r} is not a usable URL; "
+                    "set FLATFILE_BASE_URL to e.g. https://api.us.flatfile.io"
+                ) from None
+            else:
+                status = response.status_code
+                logger.debug("Flatfile %s -> HTTP %s in %.3fs", what, status, time.monotonic() - started)
+                if 300 <= status < 400:
+                    raise _redirect_error(what, response.headers.get("Location", ""))
+                if status in RETRYABLE_STATUSES:
+                    failure = f"HTTP {status}"
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                else:
+                    ok = 200 <= status < 300
+                    body, readable = _decode(content, expect_json=parse_json and ok and status != 204)
+                    if readable or not (parse_json and ok):
+                        return Reply(status, body if parse_json else None, response.headers, sent)
+                    failure = f"HTTP {status} with a body that is not JSON"
+                    cause = ContractError(
+                        f"Flatfile answered {what} with HTTP {status} but a body that is not JSON "
+                        f"({_describe(content)})."
+                    )
+            if attempt == attempts:
+                raise RetriesExhaustedError(
+                    f"Flatfile kept failing {what}: gave up after {attempts} attempt(s), last: {failure}. "
+                    "Try again later (the next invocation resumes); if it persists, check Flatfile's status "
+                    "and FLATFILE_BASE_URL.",
+                    attempts=attempts,
+                    last_status=status,
+                    last_error=failure,
+                ) from cause
+            if retry_after is not None and retry_after > self.max_retry_after:
+                raise RetriesExhaustedError(
+                    f"Flatfile answered {what} with {failure} and asked to wait {retry_after:.0f}s "
+                    f"(Retry-After), more than the {self.max_retry_after:.0f}s the relay waits. "
+                    "Try again later.",
+                    attempts=attempt,
+                    last_status=status,
+                    last_error=failure,
+                )
+            if retry_after is not None:
+                wait = retry_after
+            else:
+                wait = backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_cap, rand=self._rand)
+            remaining = deadline.remaining()
+            if wait >= remaining:
+                raise _deadline_error(
+                    what,
+                    failure,
+                    f"the next attempt would start in {wait:.2f}s, past the deadline ({remaining:.2f}s left)",
+                ) from cause
+            logger.warning(
+                "Flatfile %s failed (%s, attempt %d/%d); retrying in %.2fs",
+                what,
+                failure,
+                attempt,
+                attempts,
+                wait,
+                extra={"flatfile_status": status, "attempt": attempt, "wait_seconds": round(wait, 3)},
+            )
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close the pooled connections (unless the session was supplied by the caller)."""
+        if self._owns_session:
+            self._session.close()
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.base_url!r}, max_attempts={self.max_attempts})"
+
+
+def _check_base_url(base_url: str) -> str:
+    hint = "set FLATFILE_BASE_URL to e.g. https://api.us.flatfile.io"
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise ConfigurationError(f"The Flatfile base URL is empty: {hint}")
+    text = base_url.strip().rstrip("/")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigurationError(f"The Flatfile base URL is not a valid URL: {hint}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"The Flatfile base URL must start with https:// and name a host: {hint}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(
+            "The Flatfile base URL must not hold a user name or password (the credentials belong in the "
+            f"secret): {hint}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"The Flatfile base URL must not have a query or fragment: {hint}")
+    return text
+
+
+def _decode(content: bytes, *, expect_json: bool) -> tuple[Any, bool]:
+    """(decoded JSON, readable). An empty body is None, readable only when no JSON is expected."""
+    if not content.strip():
+        return None, not expect_json
+    try:
+        return json.loads(content), True
+    except (ValueError, RecursionError):
+        return None, False
+
+
+def _describe(content: bytes) -> str:
+    if not content.strip():
+        return "empty"
+    return f"{len(content)} bytes starting {content[:20]!r}"
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
+_INNER = re.compile(
+    r"\b(RemoteDisconnected|ConnectionResetError|NewConnectionError|NameResolutionError|"
+    r"ReadTimeoutError|ConnectTimeoutError|IncompleteRead|InvalidChunkLength|SSLError)\b"
+)
+
+
+def _summarise(exc: BaseException) -> str:
+    """A short description of a network error, without its URL (requests puts the query in it)."""
+    name = type(exc).__name__
+    text = str(exc)
+    errno = _ERRNO.search(text)
+    if errno:
+        return f"{name}: {errno.group(0).strip()}"
+    inner = _INNER.search(text)
+    if inner and inner.group(1) != name:
+        return f"{name}: {inner.group(1)}"
+    return name
+
+
+def _deadline_error(what: str, failure: str, reason: str = "") -> DeadlineExceededError:
+    last = f" after {failure}" if failure else ""
+    reason = reason or "the deadline (the Lambda's time left) has passed"
+    return DeadlineExceededError(
+        f"Stopped {what}{last}: {reason}. "
+        "The work resumes at the next invocation; if this keeps happening, raise the function timeout."
+    )
+
+
+def _redirect_error(what: str, location: str) -> ConfigurationError:
+    target = urlsplit(location)
+    where = f"{target.scheme}://{target.hostname}" if target.hostname else "another path"
+    return ConfigurationError(
+        f"Flatfile answered {what} with a redirect to {where}; the relay does not follow redirects "
+        "(they could carry the credentials elsewhere): set FLATFILE_BASE_URL to the final API address."
+    )
