@@ -58,7 +58,7 @@ validate: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam validate --lint
 build: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam build
 	@echo "==> sam build"
 	@$(SAM) build --cached >/tmp/flatfile-relay-sam-build.log 2>&1 || { cat /tmp/flatfile-relay-sam-build.log; exit 1; }
-	@tail -n 3 /tmp/flatfile-relay-sam-build.log | head -n 1
+	@grep -m1 "Build Succeeded" /tmp/flatfile-relay-sam-build.log
 
 coverage: $(VENV)/.installed  ## pytest with the library's coverage
 	@echo "==> pytest"

@@ -65,6 +65,8 @@ class FlatfileConnection:
                     auth=self.settings.auth_mode,
                     expires_in=self.settings.token_ttl,
                     timeout=self.settings.request_timeout,
+                    max_attempts=self.settings.max_attempts,
+                    batch_page_size=self.settings.batch_page_size,
                     session=self._session,
                 )
                 self._credentials = credentials

@@ -9,11 +9,19 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
+import random
+import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from flatfile_relay.settings import utc_now_iso
+
+logger = logging.getLogger("flatfile_relay.jobs")
 
 JOB_TYPE = "flatfile.export.job"
 TRIGGERS = ("schedule", "webhook", "replay")
@@ -21,6 +29,27 @@ TRIGGERS = ("schedule", "webhook", "replay")
 
 class InvalidJobError(ValueError):
     """A message on the export-jobs queue is not an export job."""
+
+
+class JobSendError(RuntimeError):
+    """Some export jobs could not be sent to the export-jobs queue.
+
+    Attributes:
+        queue_url: the queue.
+        sent: the jobs that *were* sent (the caller may record them as queued).
+        failed: the jobs that were not sent (send them again later).
+    """
+
+    def __init__(self, message: str, *, queue_url: str, sent: Sequence[ExportJob],
+                 failed: Sequence[ExportJob]) -> None:
+        super().__init__(message)
+        self.queue_url = queue_url
+        self.sent = list(sent)
+        self.failed = list(failed)
+
+
+class _DeadlineLike(Protocol):
+    def remaining(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -96,3 +125,111 @@ def _trigger(value: Any) -> str:
     if value not in TRIGGERS:
         raise InvalidJobError(f"export job trigger must be one of {', '.join(TRIGGERS)}, not {value!r}")
     return str(value)
+
+
+#: SendMessageBatch takes at most 10 entries.
+SQS_BATCH_LIMIT = 10
+#: attempts per group of 10 before giving up on the entries that keep failing
+SEND_ATTEMPTS = 5
+_BACKOFF_BASE, _BACKOFF_CAP = 0.2, 5.0
+
+
+def send_jobs(
+    sqs: Any,
+    queue_url: str,
+    jobs: Sequence[ExportJob],
+    deadline: _DeadlineLike | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[ExportJob]:
+    """Send export jobs with SendMessageBatch (10 a call) and return the jobs that were sent.
+
+    Entries that SQS reports as failed are sent again, alone, with capped exponential backoff and jitter
+    (waits never cross `deadline`; entries SQS blames on the sender are not retried). If any job is still
+    unsent, `JobSendError` names the queue and carries `.sent` and `.failed`: nothing is ever reported as
+    sent that SQS did not accept. Every message carries the `batchId` message attribute.
+
+    Example:
+        >>> sent = send_jobs(clients.sqs, settings.export_jobs_queue_url, [job])   # doctest: +SKIP
+    """
+    sent: list[ExportJob] = []
+    failed: list[ExportJob] = []
+    problems: list[str] = []
+    for start in range(0, len(jobs), SQS_BATCH_LIMIT):
+        group = list(jobs[start:start + SQS_BATCH_LIMIT])
+        try:
+            ok, bad, reasons = _send_group(sqs, queue_url, group, deadline, sleep)
+        except (ClientError, BotoCoreError) as error:
+            unsent = list(jobs[start:])
+            raise JobSendError(
+                f"could not send {len(unsent)} of {len(jobs)} export jobs to SQS queue {queue_url}: "
+                f"{_describe(error)}",
+                queue_url=queue_url, sent=sent, failed=unsent,
+            ) from error
+        sent.extend(ok)
+        failed.extend(bad)
+        problems.extend(reasons)
+    if failed:
+        detail = "; ".join(dict.fromkeys(problems))
+        raise JobSendError(
+            f"could not send {len(failed)} of {len(jobs)} export jobs to SQS queue {queue_url}: {detail}",
+            queue_url=queue_url, sent=sent, failed=failed,
+        )
+    return sent
+
+
+def _send_group(
+    sqs: Any, queue_url: str, group: list[ExportJob], deadline: _DeadlineLike | None,
+    sleep: Callable[[float], None],
+) -> tuple[list[ExportJob], list[ExportJob], list[str]]:
+    """Send up to 10 jobs, retrying the entries that failed; returns (sent, unsent, reasons)."""
+    waiting = dict(enumerate(group))
+    given_up: dict[int, ExportJob] = {}
+    reasons: dict[int, str] = {}
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        answer = sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {
+                    "Id": str(index),
+                    "MessageBody": job.to_message(),
+                    "MessageAttributes": {"batchId": {"DataType": "String", "StringValue": job.batch_id}},
+                }
+                for index, job in waiting.items()
+            ],
+        )
+        for entry in answer.get("Successful") or []:
+            index = int(entry["Id"])
+            waiting.pop(index, None)
+            reasons.pop(index, None)
+        for entry in answer.get("Failed") or []:
+            index = int(entry["Id"])
+            if index not in waiting:
+                continue
+            reasons[index] = f"{entry.get('Code') or 'error'}: {entry.get('Message') or 'no message'}"
+            if entry.get("SenderFault"):  # the request itself is wrong: retrying will not help
+                given_up[index] = waiting.pop(index)
+        # an entry SQS mentions in neither list stays waiting: it was not sent
+        if not waiting or attempt == SEND_ATTEMPTS:
+            break
+        delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1)))
+        if deadline is not None and deadline.remaining() <= delay:
+            for index in waiting:
+                reasons[index] = reasons.get(index, "not sent") + " (no time left to retry)"
+            break
+        logger.warning(
+            "SQS did not accept %d of %d export jobs (attempt %d of %d): retrying in %.2f s",
+            len(waiting), len(group), attempt, SEND_ATTEMPTS, delay,
+        )
+        sleep(delay)
+    unsent = {**waiting, **given_up}
+    sent = [job for index, job in enumerate(group) if index not in unsent]
+    order = sorted(unsent)
+    return sent, [unsent[index] for index in order], [reasons.get(index, "not sent") for index in order]
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        return f"{info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(": ")
+    return f"{type(error).__name__}: {error}"

@@ -218,9 +218,11 @@ class Ledger:
         return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items() if k != "batchId"}
 
     def save_checkpoint(self, **fields: Any) -> None:
-        """Set fields of the poller's checkpoint, keeping the others."""
+        """Set fields of the poller's checkpoint, keeping the others (floats are stored as numbers)."""
+        if not fields:
+            return
         names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":v{i}": _serializer.serialize(value) for i, value in enumerate(fields.values())}
+        values = {f":v{i}": _serializer.serialize(_dynamo(value)) for i, value in enumerate(fields.values())}
         self._db.update_item(
             TableName=self.table_name,
             Key=_key(CHECKPOINT_ID),
@@ -293,13 +295,21 @@ class Ledger:
             {":exported": EXPORTED, ":uri": manifest_uri, ":rows": row_count, ":at": exported_at},
         )
 
-    def return_to_pending(self, batch_id: str, *, owner: str, status: str | None) -> None:
-        """Hand a batch back to the poller: it turned out not to be submitted yet."""
+    def return_to_pending(
+        self, batch_id: str, *, owner: str, status: str | None, created_at: str | None = None
+    ) -> None:
+        """Hand a batch back to the poller: it turned out not to be submitted yet.
+
+        The entry keeps the creation time it has; one claimed without any (a job that reached the exporter
+        before the ledger saw the batch) gets `created_at`, else now, so that the poller's pending index
+        (keyed by creation time) lists it.
+        """
         self._owned(
             batch_id, owner,
-            "SET #s = :pending, pendingKey = :pending, batchStatus = :status, updatedAt = :now "
+            "SET #s = :pending, pendingKey = :pending, batchStatus = :status, updatedAt = :now, "
+            "batchCreatedAt = if_not_exists(batchCreatedAt, :created) "
             "REMOVE leaseOwner, leaseExpiresAt",
-            {":pending": PENDING, ":status": status},
+            {":pending": PENDING, ":status": status, ":created": created_at or utc_now_iso()},
         )
 
     # -- plumbing --------------------------------------------------------------------------------------

@@ -47,11 +47,26 @@ def get_metrics() -> Metrics:
     return Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE), service=SERVICE)
 
 
+#: values of POWERTOOLS_TRACE_DISABLED that Powertools reads as true
+_TRUTHY = frozenset({"1", "true", "t", "yes", "y", "on"})
+
+
+def tracing_enabled() -> bool:
+    """Whether Powertools would trace here: inside Lambda (not `sam local`), not disabled by environment.
+
+    The same test as Powertools' own Tracer, so that a Tracer is never created only to disable itself.
+    """
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in _TRUTHY:
+        return False
+    if os.environ.get("AWS_SAM_LOCAL") or os.environ.get("AWS_CHALICE_CLI_MODE"):
+        return False
+    return bool(os.environ.get("LAMBDA_TASK_ROOT"))
+
+
 @functools.cache
 def get_tracer() -> Any | None:
     """A Powertools Tracer when tracing is on (in Lambda, not disabled), else None."""
-    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true")
-    if disabled or not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    if not tracing_enabled():
         return None
     from aws_lambda_powertools import Tracer
 

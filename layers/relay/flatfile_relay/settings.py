@@ -34,6 +34,7 @@ class Settings:
     page_size: int = 1000
     batch_page_size: int = 100
     request_timeout: float = 30.0
+    max_attempts: int = 6
     ledger_table: str = ""
     export_jobs_queue_url: str = ""
     notices_queue_url: str = ""
@@ -62,6 +63,7 @@ class Settings:
             page_size=_int(env, "FLATFILE_PAGE_SIZE", 1000, low=1, high=100_000),
             batch_page_size=_int(env, "FLATFILE_BATCH_PAGE_SIZE", 100, low=1, high=10_000),
             request_timeout=float(_int(env, "FLATFILE_TIMEOUT", 30, low=1, high=900)),
+            max_attempts=_int(env, "FLATFILE_MAX_ATTEMPTS", 6, low=1, high=20),
             ledger_table=env.get("LEDGER_TABLE", "").strip(),
             export_jobs_queue_url=env.get("EXPORT_JOBS_QUEUE_URL", "").strip(),
             notices_queue_url=env.get("NOTICES_QUEUE_URL", "").strip(),
@@ -82,7 +84,7 @@ class Settings:
             ...
             flatfile_relay.settings.SettingsError: missing configuration: EXPORT_BUCKET ...
         """
-        missing = [_ENV_NAMES[name] for name in names if not getattr(self, name)]
+        missing = [_ENV_NAMES.get(name, name.upper()) for name in names if not getattr(self, name)]
         if missing:
             raise SettingsError(
                 f"missing configuration: {', '.join(missing)} (set by template.yaml; locally by the runner)"
@@ -90,11 +92,15 @@ class Settings:
 
 
 _ENV_NAMES = {
+    "flatfile_base_url": "FLATFILE_BASE_URL",
+    "auth_mode": "FLATFILE_AUTH",
     "secret_id": "FLATFILE_SECRET_ID",
     "ledger_table": "LEDGER_TABLE",
     "export_jobs_queue_url": "EXPORT_JOBS_QUEUE_URL",
     "notices_queue_url": "NOTICES_QUEUE_URL",
     "export_bucket": "EXPORT_BUCKET",
+    "export_prefix": "EXPORT_PREFIX",
+    "export_since": "EXPORT_SINCE",
 }
 
 

@@ -69,10 +69,12 @@ class DrainReport:
 class LocalLambda:
     """Runs the template's functions in this process against a LocalDeployment."""
 
-    def __init__(self, deployment: LocalDeployment, root: Path, timeout: float | None = None) -> None:
+    def __init__(self, deployment: LocalDeployment, root: Path, timeout: float | None = None,
+                 env_overrides: dict[str, str] | None = None) -> None:
         self.deployment = deployment
         self.root = root
         self.timeout = timeout
+        self.env_overrides = dict(env_overrides or {})
         self._modules: dict[str, ModuleType] = {}
 
     def handler(self, function: str) -> Callable[[Any, Any], Any]:
@@ -97,6 +99,7 @@ class LocalLambda:
         if not variables.get("AWS_ENDPOINT_URL"):
             variables.pop("AWS_ENDPOINT_URL", None)  # declared empty for `sam local`; keep moto's
         variables["AWS_LAMBDA_FUNCTION_NAME"] = function
+        variables.update(self.env_overrides)
         saved = {key: os.environ.get(key) for key in variables}
         os.environ.update(variables)
         try:
@@ -150,8 +153,11 @@ class LocalLambda:
                 report.errors.append(f"{type(error).__name__}: {error}")
                 failed_ids = {m["MessageId"] for m in received}
             else:
-                failures = (response or {}).get("batchItemFailures", []) if source.report_failures else []
-                failed_ids = {item["itemIdentifier"] for item in failures}
+                failed_ids = set()
+                if source.report_failures:
+                    failed_ids, problem = _failed_ids(response, {m["MessageId"] for m in received})
+                    if problem:
+                        report.errors.append(f"{problem}: the whole batch is retried")
             for message in received:
                 if message["MessageId"] in failed_ids:
                     report.failed += 1
@@ -161,6 +167,31 @@ class LocalLambda:
                 else:
                     report.succeeded += 1
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _failed_ids(response: Any, received: set[str]) -> tuple[set[str], str]:
+    """The messages a ReportBatchItemFailures response asks to retry, as Lambda reads it, and what was wrong.
+
+    No response, no `batchItemFailures` or an empty list: every message succeeded. An item whose
+    `itemIdentifier` is missing, empty or not a message of the batch, or a response of another shape:
+    the whole batch failed (the second value then says why).
+    """
+    if response is None:
+        return set(), ""
+    if not isinstance(response, dict):
+        return set(received), f"invalid batch response {str(response)[:200]!r}"
+    failures = response.get("batchItemFailures")
+    if failures is None:
+        return set(), ""
+    if not isinstance(failures, list):
+        return set(received), f"invalid batch response {str(response)[:200]!r}"
+    failed: set[str] = set()
+    for item in failures:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or identifier not in received:
+            return set(received), f"batchItemFailures names no message of the batch: {str(item)[:200]!r}"
+        failed.add(identifier)
+    return failed, ""
 
 
 def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:

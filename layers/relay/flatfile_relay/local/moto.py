@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import urllib.request
 from types import TracebackType
 
@@ -23,6 +24,7 @@ class MotoServer:
         self.url = ""
 
     def start(self) -> MotoServer:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"

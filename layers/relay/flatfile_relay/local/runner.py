@@ -50,14 +50,14 @@ class LocalRun:
     """One deployment in moto plus one emulator; poll, export and consume as often as asked."""
 
     def __init__(self, root: Path, emulator: Emulator, moto: MotoServer, parameters: dict[str, str] | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, env_overrides: dict[str, str] | None = None) -> None:
         os.environ.update(moto.environment())
         self.root = root
         self.emulator = emulator
         self.clients = AwsClients()
         params = {"FlatfileBaseUrl": emulator.url, **(parameters or {})}
         self.deployment = LocalDeployment.create(Template.load(root / "template.yaml"), self.clients, params)
-        self.lambdas = LocalLambda(self.deployment, root, timeout=timeout)
+        self.lambdas = LocalLambda(self.deployment, root, timeout=timeout, env_overrides=env_overrides)
         self.settings = self.deployment.settings("PollerFunction")
         self.clients.secretsmanager.put_secret_value(
             SecretId=self.settings.secret_id, SecretString=json.dumps(emulator.secret)
@@ -202,6 +202,19 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
     terminal: IO[str] = sys.stdout
+    saved_environment = dict(os.environ)
+    try:
+        result = _run(args, terminal)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environment)
+    result.seconds = time.monotonic() - started
+    print(summary(result, args.out), file=terminal)
+    failures = sum(result.dead_letters.values()) + sum(d.failed for d in result.drains)
+    return 1 if failures or len(result.exported) != result.submitted_in_emulator else 0
+
+
+def _run(args: Any, terminal: IO[str]) -> RunResult:
     with MotoServer() as moto, Emulator(EmulatorConfig(seed=args.seed)) as emulator, \
             (args.out / "logs.jsonl").open("w", encoding="utf-8") as logs, redirect_stdout(logs):
         print(f"moto on {moto.url}, Flatfile emulator on {emulator.url}", file=terminal)
@@ -212,7 +225,4 @@ def main(argv: list[str] | None = None) -> int:
         run.cycle()
         result = run.collect()
         run.copy_out(args.out)
-    result.seconds = time.monotonic() - started
-    print(summary(result, args.out), file=terminal)
-    failures = sum(result.dead_letters.values()) + sum(d.failed for d in result.drains)
-    return 1 if failures or len(result.exported) != result.submitted_in_emulator else 0
+    return result

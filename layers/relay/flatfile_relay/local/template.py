@@ -149,7 +149,8 @@ def _logical_id(value: Any) -> str:
         if "Ref" in value:
             return str(value["Ref"])
         if "Fn::GetAtt" in value:
-            return str(value["Fn::GetAtt"][0])
+            target = value["Fn::GetAtt"]
+            return str(target.split(".", 1)[0] if isinstance(target, str) else target[0])
     raise TemplateError(f"cannot tell which resource {value!r} refers to")
 
 
@@ -160,12 +161,15 @@ def resolve(value: Any, ref: Callable[[str], str], getatt: Callable[[str, str], 
         if key == "Ref":
             return ref(str(arg))
         if key == "Fn::GetAtt":
-            return getatt(str(arg[0]), str(arg[1]))
+            logical, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
+            return getatt(str(logical), str(attribute))
         if key == "Fn::Sub":
             text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
 
             def substitute(match: re.Match[str]) -> str:
-                name = match.group(1)
+                if match.group(1):  # ${!Literal} is the literal text ${Literal}
+                    return "${" + match.group(2) + "}"
+                name = match.group(2)
                 if name in local:
                     return str(resolve(local[name], ref, getatt))
                 if "." in name:
@@ -173,7 +177,7 @@ def resolve(value: Any, ref: Callable[[str], str], getatt: Callable[[str, str], 
                     return getatt(logical, attribute)
                 return ref(name)
 
-            return re.sub(r"\$\{([^}!]+)\}", substitute, text)
+            return re.sub(r"\$\{(!?)([^}]+)\}", substitute, text)
         if key.startswith("Fn::"):
             raise TemplateError(f"the local runner does not interpret {key}")
     if isinstance(value, dict):

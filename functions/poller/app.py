@@ -1,0 +1,107 @@
+"""Poller function: one scheduled poll of Flatfile that queues an export job per newly submitted batch.
+
+The event is ignored (a ScheduleV2 sends its `Input`; correctness never depends on the time inside it).
+Everything lives in `flatfile_relay.poller`; this module wires it to Lambda: settings, AWS clients, the
+Flatfile connection and the ledger are created on the first invocation and reused while the execution
+environment stays warm. Errors propagate, so the asynchronous invocation is retried and then lands in the
+poller's DLQ; a configuration problem is logged at ERROR with its message first.
+
+Example (what the scheduler does):
+    >>> handler({}, context)          # doctest: +SKIP
+    {'pages': 1, 'batches_seen': 13, 'jobs_sent': [], ...}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from flatfile_relay.aws import AwsClients
+from flatfile_relay.connection import FlatfileConnection
+from flatfile_relay.flatfile import ConfigurationError, Deadline
+from flatfile_relay.ledger import Ledger
+from flatfile_relay.observability import get_logger, get_metrics, traced
+from flatfile_relay.poller import PollReport, poll
+from flatfile_relay.settings import Settings, SettingsError
+
+logger = get_logger()
+metrics = get_metrics()
+
+#: seconds of the invocation kept back to send collected jobs, save progress and answer
+RESERVE_SECONDS = 15.0
+#: batch ids listed in the summary log line at most (the handler's answer lists them all)
+LOGGED_IDS = 100
+
+_singletons: dict[str, Any] = {}
+
+
+def reset() -> None:
+    """Forget the warm singletons, as a new execution environment would (tests use it)."""
+    _singletons.clear()
+
+
+def _runtime() -> dict[str, Any]:
+    """Settings, AWS clients, Flatfile connection and ledger, created on first use."""
+    if not _singletons:
+        settings = Settings.from_env()
+        settings.require("secret_id", "ledger_table", "export_jobs_queue_url")
+        clients = AwsClients()
+        _singletons.update(
+            settings=settings,
+            clients=clients,
+            connection=FlatfileConnection(settings),
+            ledger=Ledger(settings.ledger_table, clients.dynamodb),
+        )
+    return _singletons
+
+
+@traced
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """Run one poll; return its report (see `flatfile_relay.poller.PollReport`)."""
+    try:
+        runtime = _runtime()
+        settings: Settings = runtime["settings"]
+        clients: AwsClients = runtime["clients"]
+        connection: FlatfileConnection = runtime["connection"]
+        ledger: Ledger = runtime["ledger"]
+        remaining = context.get_remaining_time_in_millis() / 1000.0
+        deadline = Deadline.from_lambda_context(context, reserve=min(RESERVE_SECONDS, remaining / 4))
+        report = connection.run(lambda client: poll(client, ledger, clients.sqs, settings, deadline))
+    except (ConfigurationError, SettingsError) as error:
+        metrics.add_metric(name="PollFailures", unit=MetricUnit.Count, value=1)
+        logger.error(f"{error} (the poll cannot run until the configuration is fixed)",
+                     extra={"error_type": type(error).__name__})
+        raise
+    except Exception as error:
+        metrics.add_metric(name="PollFailures", unit=MetricUnit.Count, value=1)
+        kind = type(error).__name__
+        logger.exception(f"poll failed: {kind}: {error}", extra={"error_type": kind})
+        raise
+    _publish(report)
+    return report.as_dict()
+
+
+def _publish(report: PollReport) -> None:
+    summary = report.as_dict()
+    summary["jobs_sent_count"] = len(report.jobs_sent)
+    if len(report.jobs_sent) > LOGGED_IDS:  # keep the log line well under CloudWatch's event size limit
+        summary["jobs_sent"] = [*report.jobs_sent[:LOGGED_IDS], "..."]
+    if report.complete:
+        logger.info("poll finished", extra={"poll": summary})
+    else:
+        logger.warning("poll stopped before finishing (out of time): the next poll carries on",
+                       extra={"poll": summary})
+    for name, value in (
+        ("BatchesQueued", len(report.jobs_sent)),
+        ("PendingBatches", report.pending),
+        ("Pages", report.pages),
+        ("BatchesSeen", report.batches_seen),
+        ("PendingRechecked", report.rechecked),
+        ("BatchesClosed", report.closed + report.ignored),
+        ("BatchesSkipped", report.errors),
+        ("PollIncomplete", 0 if report.complete else 1),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

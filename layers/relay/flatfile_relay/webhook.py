@@ -1,0 +1,437 @@
+"""The webhook trigger: check the token, keep the raw payload, queue one export job per batch.
+
+Flatfile Portal v2 POSTs a JSON payload when an import is submitted, at most 1,000 rows per request, so a
+big import arrives as several POSTs sharing ``event.id`` (``event.sequence.index`` 0, 1, ...). There is
+no signature: a shared secret in the URL (``?token=...``) or the ``X-Webhook-Token`` header is the only
+authentication, compared in constant time with every token configured in the secret's ``webhookToken``
+(several, comma-separated, while rotating). The body is an untrusted hint: only its batch id is used; the
+exporter reads the authoritative batch and rows from the REST API.
+
+Accepting a delivery stores the raw body at ``{prefix}webhooks/{batchId}/{eventId}-{index}.json`` (a
+redelivery overwrites the same object) and then, unless the ledger already has the batch queued, exporting
+or exported, sends one export job (trigger ``webhook``) and only after that marks the batch queued. The
+second and later parts of an import find it queued and send nothing.
+
+Example:
+    >>> body = (b'{"event": {"type": "batch:v1:upload", "id": "3b9c1f0e-6d2a-4e8b-9f7c-51a0d4e2b8c6",'
+    ...         b' "sequence": {"length": 3, "index": 1}},'
+    ...         b' "data": {"meta": {"batch": {"id": "8F14E45F-CEEA-4E67-A2B5-0C8D6F1E3A27"}}}}')
+    >>> delivery = WebhookDelivery.parse(body)
+    >>> delivery.batch_id, delivery.part
+    ('8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27', '2/3')
+    >>> delivery.storage_key("flatfile/")
+    'flatfile/webhooks/8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27/3b9c1f0e-6d2a-4e8b-9f7c-51a0d4e2b8c6-1.json'
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from flatfile_relay.credentials import Credentials
+from flatfile_relay.flatfile.deadline import Deadline
+from flatfile_relay.flatfile.errors import ConfigurationError
+from flatfile_relay.jobs import ExportJob, send_jobs
+from flatfile_relay.ledger import EXPORTED, EXPORTING, IGNORED, QUEUED, Ledger
+from flatfile_relay.settings import Settings, SettingsError, utc_now_iso
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+"""Largest body accepted (decoded bytes). Lambda refuses requests over 6 MB itself; a Portal v2 POST holds at
+most 1,000 rows, far below this unless its cells are huge."""
+
+MAX_SEQUENCE_LENGTH = 100_000
+"""More parts than this (100 million rows) is not a real import."""
+
+EVENT_TYPE_UPLOAD = "batch:v1:upload"
+"""The event type Portal v2 sends when an import is submitted (others are accepted and treated alike)."""
+
+NO_NEW_JOB_STATES = frozenset({QUEUED, EXPORTING, EXPORTED, IGNORED})
+"""Ledger states in which a webhook sends no job: already on its way or done, or before EXPORT_SINCE."""
+
+TokenVerdict = Literal["accepted", "missing", "rejected", "not-configured"]
+
+_EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_EVENT_TYPE = re.compile(r"[\x21-\x7e]{1,100}")  # printable ASCII, no spaces
+
+
+class WebhookError(ValueError):
+    """A delivery the relay refuses; `status` is the HTTP status to answer with."""
+
+    status = 400
+
+
+class InvalidPayloadError(WebhookError):
+    """The body is not a Portal v2 webhook payload (400)."""
+
+    status = 400
+
+
+class PayloadTooLargeError(WebhookError):
+    """The body is larger than the relay accepts (413)."""
+
+    status = 413
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One webhook POST, checked: which batch, which event and which part of it.
+
+    Attributes:
+        event_type: `event.type` (``batch:v1:upload`` for a submitted import).
+        event_id: `event.id`, shared by every part of one delivery.
+        batch_id: `data.meta.batch.id` in canonical (lower-case) UUID form.
+        index: `event.sequence.index` (from 0; 0 when the payload has no sequence).
+        length: `event.sequence.length` (1 when the payload has no sequence).
+        total_rows: `data.meta.length` when present (rows delivered in all parts).
+        rows: rows in this part (`validRows` + `invalidRows`).
+        size: the body's size in bytes.
+    """
+
+    event_type: str
+    event_id: str
+    batch_id: str
+    index: int = 0
+    length: int = 1
+    total_rows: int | None = None
+    rows: int = 0
+    size: int = 0
+
+    @classmethod
+    def parse(cls, body: bytes | str, *, max_bytes: int = MAX_BODY_BYTES) -> WebhookDelivery:
+        """Check a webhook body and return what it says.
+
+        Raises:
+            PayloadTooLargeError: more than `max_bytes` bytes.
+            InvalidPayloadError: not UTF-8 JSON, or not the Portal v2 shape; the message says what is wrong
+                (it may quote a short field value, never the body).
+
+        Example:
+            >>> WebhookDelivery.parse(b'{"event": {}}')
+            Traceback (most recent call last):
+            ...
+            flatfile_relay.webhook.InvalidPayloadError: event.type is missing: expected a Portal v2 ...
+        """
+        raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        if len(raw) > max_bytes:
+            raise PayloadTooLargeError(f"body is {len(raw)} bytes; the webhook accepts at most {max_bytes}")
+        if not raw.strip():
+            raise InvalidPayloadError("body is empty: expected a Portal v2 webhook JSON payload")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidPayloadError("body is not UTF-8: expected a Portal v2 webhook payload") from None
+        try:
+            data = json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as error:
+            where = ""
+            if isinstance(error, json.JSONDecodeError):
+                where = f" (line {error.lineno}, column {error.colno})"
+            raise InvalidPayloadError(f"body is not valid JSON{where}") from None
+        payload = _object(data, "the body")
+        event = _object(payload.get("event"), "event")
+        event_type = _string(event.get("type"), "event.type")
+        if not _EVENT_TYPE.fullmatch(event_type):
+            raise InvalidPayloadError("event.type must be a short word such as 'batch:v1:upload'")
+        event_id = _event_id(event.get("id"))
+        index, length = _sequence(event.get("sequence"))
+        content = _object(payload.get("data"), "data")
+        meta = _object(content.get("meta"), "data.meta")
+        batch = _object(meta.get("batch"), "data.meta.batch")
+        batch_id = _uuid(batch.get("id"), "data.meta.batch.id")
+        total_rows = _whole(meta.get("length"))
+        if meta.get("length") is not None and total_rows is None:
+            raise InvalidPayloadError("data.meta.length must be a whole number of rows (0 or more)")
+        rows = 0
+        for name in ("validRows", "invalidRows"):
+            value = content.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, list):
+                raise InvalidPayloadError(f"data.{name} must be a list, not a JSON {_json_type(value)}")
+            rows += len(value)
+        return cls(
+            event_type=event_type, event_id=event_id, batch_id=batch_id, index=index, length=length,
+            total_rows=total_rows, rows=rows, size=len(raw),
+        )
+
+    @property
+    def part(self) -> str:
+        """Which part this is, counted from 1 (e.g. ``2/3``)."""
+        return f"{self.index + 1}/{self.length}"
+
+    def storage_key(self, prefix: str) -> str:
+        """The S3 key of the raw payload; it depends only on the delivery, so redeliveries overwrite it."""
+        return f"{prefix}webhooks/{self.batch_id}/{self.event_id}-{self.index}.json"
+
+    def describe(self) -> dict[str, Any]:
+        """Fields for log lines and responses (no secrets: the body's ids and sizes only)."""
+        return {
+            "batchId": self.batch_id, "eventId": self.event_id, "eventType": self.event_type,
+            "part": self.part, "rows": self.rows, "bytes": self.size,
+        }
+
+
+def authenticate(presented: str | None, credentials: Credentials) -> bool:
+    """True when `presented` equals one of the webhook tokens in `credentials`.
+
+    Each configured token is compared in constant time (`hmac.compare_digest`), all of them every time. No
+    token presented, or none configured: False.
+
+    Example:
+        >>> credentials = Credentials("FF00", "secret", "lic", ("old-token", "new-token"))
+        >>> [authenticate(token, credentials) for token in ("new-token", "old-token", "guess", None)]
+        [True, True, False, False]
+    """
+    if not presented or not credentials.webhook_tokens:
+        return False
+    candidate = presented.encode("utf-8", "surrogatepass")
+    matched = False
+    for known in credentials.webhook_tokens:
+        matched |= hmac.compare_digest(candidate, known.encode("utf-8", "surrogatepass"))
+    return matched
+
+
+class TokenGate:
+    """Checks tokens against the secret; on a mismatch re-reads it (at most every `refresh_after` s).
+
+    The secret is cached (Powertools, 300 s by default). When a token does not match, the gate reads the
+    secret once more bypassing the cache, so a token just added while rotating works at once; the interval
+    stops wrong tokens from turning into a Secrets Manager read each. A token removed from the secret may
+    still be accepted until the cache expires.
+
+    `credentials` is a callable like `FlatfileConnection.credentials` (keyword `force` bypasses the cache).
+
+    Example:
+        >>> gate = TokenGate(lambda force=False: Credentials("FF00", "s", "l", ("tok-1",)))
+        >>> gate.check("tok-1"), gate.check("tok-2"), gate.check(None)
+        ('accepted', 'rejected', 'missing')
+    """
+
+    def __init__(
+        self,
+        credentials: Callable[..., Credentials],
+        *,
+        refresh_after: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._credentials = credentials
+        self._refresh_after = refresh_after
+        self._clock = clock
+        self._last_refresh: float | None = None
+        self._lock = threading.Lock()
+
+    def check(self, presented: str | None) -> TokenVerdict:
+        """Judge a presented token: ``accepted``, ``missing``, ``rejected`` or ``not-configured``.
+
+        No token presented: ``missing`` without reading the secret. Raises what reading the secret raises
+        (`MalformedSecretError`, Powertools `GetParameterError`).
+        """
+        if not presented:
+            return "missing"
+        credentials = self._credentials()
+        if authenticate(presented, credentials):
+            return "accepted"
+        with self._lock:
+            now = self._clock()
+            refresh = self._last_refresh is None or now - self._last_refresh >= self._refresh_after
+            if refresh:
+                self._last_refresh = now
+        if refresh:
+            credentials = self._credentials(force=True)
+            if authenticate(presented, credentials):
+                return "accepted"
+        return "rejected" if credentials.webhook_tokens else "not-configured"
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    """What accepting one delivery did.
+
+    Attributes:
+        delivery: the delivery.
+        key: the S3 key of the stored payload.
+        queued: True when this delivery sent an export job.
+        ledger_state: the batch's ledger state before (None: unknown batch).
+        marked: True when the ledger was moved to ``queued`` by this delivery (False: another trigger was
+            first; the exporter deduplicates the extra job).
+        job: the export job sent, if any.
+    """
+
+    delivery: WebhookDelivery
+    key: str
+    queued: bool
+    ledger_state: str | None = None
+    marked: bool = False
+    job: ExportJob | None = None
+
+    @property
+    def reason(self) -> str:
+        """Why a job was or was not sent (e.g. ``job sent``, ``already exported``)."""
+        if self.queued:
+            return "job sent"
+        return f"already {self.ledger_state}"
+
+    def describe(self) -> dict[str, Any]:
+        """Fields for log lines and responses."""
+        return {**self.delivery.describe(), "queued": self.queued, "reason": self.reason, "key": self.key}
+
+
+def accept_delivery(
+    delivery: WebhookDelivery,
+    raw_body: bytes,
+    s3: Any,
+    sqs: Any,
+    ledger: Ledger,
+    settings: Settings,
+    *,
+    deadline: Deadline | None = None,
+) -> WebhookOutcome:
+    """Store an authenticated delivery's raw body, then queue one export job unless the batch has one.
+
+    Order matters: the payload is stored first (a failure queues nothing and the sender may retry), the job
+    is sent before the ledger says ``queued`` (a crash in between only duplicates a job, which the exporter
+    absorbs). Parts of a batch arriving at the same moment may each send a job; the exporter's claim makes
+    that one export.
+
+    Raises whatever S3, SQS or DynamoDB raise (botocore errors): nothing after the failing step happened.
+    """
+    settings.require("export_bucket", "export_jobs_queue_url", "ledger_table")
+    key = delivery.storage_key(settings.export_prefix)
+    s3.put_object(
+        Bucket=settings.export_bucket,
+        Key=key,
+        Body=raw_body,
+        ContentType="application/json",
+        ServerSideEncryption="AES256",
+        Metadata={
+            "batch-id": delivery.batch_id,
+            "event-id": delivery.event_id,
+            "event-type": delivery.event_type,
+            "sequence": delivery.part,
+            "received-at": utc_now_iso(),
+        },
+    )
+    entry = ledger.get(delivery.batch_id)
+    state = entry.state if entry is not None else None
+    if state in NO_NEW_JOB_STATES:
+        return WebhookOutcome(delivery=delivery, key=key, queued=False, ledger_state=state)
+    job = ExportJob.create(delivery.batch_id, trigger="webhook")
+    send_jobs(sqs, settings.export_jobs_queue_url, [job], deadline=deadline)
+    marked = ledger.mark_queued(delivery.batch_id, created_at=None, trigger="webhook")
+    if not marked:
+        logger.info("batch %s was queued by another trigger meanwhile; the exporter deduplicates",
+                    delivery.batch_id)
+    return WebhookOutcome(delivery=delivery, key=key, queued=True, ledger_state=state, marked=marked, job=job)
+
+
+CONFIGURATION_ERROR_CODES = frozenset({
+    "ResourceNotFoundException", "AccessDeniedException", "AccessDenied", "DecryptionFailure",
+    "InvalidRequestException", "KMS.AccessDeniedException", "NoSuchBucket", "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue",
+})
+"""AWS error codes a human must fix: the secret, bucket, queue or table is missing, or not allowed."""
+
+
+def failure_status(error: BaseException) -> int:
+    """The HTTP status for an unexpected failure: 500 when a human must fix the configuration, else 503.
+
+    Configuration: bad settings, a malformed secret, or an AWS error in `CONFIGURATION_ERROR_CODES` — also
+    when wrapped (Powertools' `GetParameterError` around the Secrets Manager error, `JobSendError` around
+    the SQS one). Everything else (throttling, network, 5xx) is taken as transient: 503, retry later.
+
+    Example:
+        >>> failure_status(SettingsError("missing configuration: EXPORT_BUCKET"))
+        500
+        >>> failure_status(TimeoutError())
+        503
+    """
+    current: BaseException | None = error
+    for _ in range(8):
+        if current is None:
+            break
+        if isinstance(current, (SettingsError, ConfigurationError)):
+            return 500
+        if isinstance(current, ClientError):
+            code = str(current.response.get("Error", {}).get("Code", ""))
+            if code in CONFIGURATION_ERROR_CODES:
+                return 500
+        current = current.__cause__ or current.__context__
+    return 503
+
+
+# -- parsing helpers ---------------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _object(value: Any, name: str) -> Mapping[str, Any]:
+    if value is None:
+        raise InvalidPayloadError(f"{name} is missing: expected a Portal v2 webhook payload")
+    if not isinstance(value, dict):
+        raise InvalidPayloadError(f"{name} must be a JSON object, got a JSON {_json_type(value)}")
+    return value
+
+
+def _string(value: Any, name: str) -> str:
+    if value is None:
+        raise InvalidPayloadError(f"{name} is missing: expected a Portal v2 webhook payload")
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidPayloadError(f"{name} must be a non-empty string, got a JSON {_json_type(value)}")
+    return value.strip()
+
+
+def _event_id(value: Any) -> str:
+    text = _string(value, "event.id")
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        pass
+    if not _EVENT_ID.fullmatch(text) or ".." in text:
+        raise InvalidPayloadError("event.id must be a UUID (or up to 128 letters, digits, '.', '_' and '-')")
+    return text
+
+
+def _uuid(value: Any, name: str) -> str:
+    text = _string(value, name)
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise InvalidPayloadError(f"{name} must be a UUID, got {text[:40]!r}") from None
+
+
+def _whole(value: Any) -> int | None:
+    """`value` when it is a whole number of 0 or more (JSON true/false are not numbers), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _sequence(value: Any) -> tuple[int, int]:
+    if value is None:
+        return 0, 1
+    sequence = _object(value, "event.sequence")
+    length, index = _whole(sequence.get("length")), _whole(sequence.get("index"))
+    if length is None or not 1 <= length <= MAX_SEQUENCE_LENGTH:
+        raise InvalidPayloadError(f"event.sequence.length must be a whole number, 1 to {MAX_SEQUENCE_LENGTH}")
+    if index is None or index >= length:
+        raise InvalidPayloadError("event.sequence.index must be a whole number, 0 to sequence.length - 1")
+    return index, length
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -1,0 +1,146 @@
+"""functions/poller/app.py invoked like Lambda: scheduled event, fake context, the template's environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+from poller_harness import ROOT, FakeContext, Records
+
+from flatfile_relay.flatfile import CredentialsRejectedError, MalformedSecretError
+from flatfile_relay.jobs import ExportJob
+from flatfile_relay.settings import SettingsError
+
+
+def schedule_event() -> Any:
+    path = ROOT / "events" / "schedule.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+@pytest.fixture
+def records(poller_app: ModuleType) -> Iterator[Records]:
+    handler = Records()
+    poller_app.logger.addHandler(handler)
+    yield handler
+    poller_app.logger.removeHandler(handler)
+
+
+@pytest.fixture
+def put_secret(deployment: Any, poller_app: ModuleType) -> Any:
+    def put(secret: dict[str, str]) -> None:
+        secret_id = deployment.environment("PollerFunction")["FLATFILE_SECRET_ID"]
+        secrets = deployment.clients.secretsmanager
+        secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(secret))
+
+    return put
+
+
+def queued(deployment: Any) -> list[str]:
+    sqs, url = deployment.clients.sqs, deployment.refs["ExportJobsQueue"]
+    ids = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            ids.append(ExportJob.from_message(message["Body"]).batch_id)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return ids
+
+
+def emf_metrics(output: str) -> dict[str, float]:
+    """The metric values in the EMF lines Powertools printed."""
+    values: dict[str, float] = {}
+    for line in output.splitlines():
+        if '"_aws"' not in line:
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                values[metric["Name"]] = value[0] if isinstance(value, list) else value
+    return values
+
+
+def test_a_scheduled_invocation_queues_the_submitted_batches(
+    poller_app: ModuleType, put_secret: Any, emulator: Any, deployment: Any, records: Records,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    put_secret(emulator.secret)
+    submitted = {b["id"] for b in emulator.state.account_batches() if b["status"] == "submitted"}
+
+    result = poller_app.handler(schedule_event(), FakeContext())
+
+    assert sorted(result["jobs_sent"]) == sorted(submitted)
+    assert result["complete"] is True
+    assert json.loads(json.dumps(result)) == result
+    assert sorted(queued(deployment)) == sorted(submitted)
+    assert "poll finished" in records.at("INFO")
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["BatchesQueued"] == len(submitted)
+    assert metrics["PendingBatches"] == 1
+    assert metrics["Pages"] >= 1
+
+    # a warm container reuses what it built; the event's content does not matter
+    connection = poller_app._singletons["connection"]
+    again = poller_app.handler({"anything": "ignored", "time": "1999-01-01T00:00:00Z"}, FakeContext())
+    assert again["jobs_sent"] == []
+    assert poller_app._singletons["connection"] is connection
+    assert queued(deployment) == []
+
+
+def test_nothing_is_built_before_the_first_invocation(poller_app: ModuleType) -> None:
+    assert poller_app._singletons == {}
+
+
+def test_a_malformed_secret_is_logged_and_raised_then_fixing_it_works_at_once(
+    poller_app: ModuleType, put_secret: Any, emulator: Any, records: Records
+) -> None:
+    put_secret({key: value for key, value in emulator.secret.items() if key != "accessKeyId"})
+
+    with pytest.raises(MalformedSecretError) as caught:
+        poller_app.handler(schedule_event(), FakeContext())
+
+    assert caught.value.key == "accessKeyId"
+    errors = records.at("ERROR")
+    assert len(errors) == 1
+    assert errors[0].startswith(str(caught.value))
+    assert emulator.secret["secretAccessKey"] not in errors[0]
+
+    put_secret(emulator.secret)  # no cold start, no 5-minute cache: the next poll reads it again
+    assert poller_app.handler(schedule_event(), FakeContext())["jobs_sent"]
+
+
+def test_rejected_credentials_propagate_then_fixing_the_secret_works(
+    poller_app: ModuleType, put_secret: Any, emulator: Any, records: Records
+) -> None:
+    put_secret({**emulator.secret, "secretAccessKey": "X" * 40})
+
+    with pytest.raises(CredentialsRejectedError):
+        poller_app.handler(schedule_event(), FakeContext())
+    assert records.at("ERROR")
+
+    put_secret(emulator.secret)
+    assert poller_app.handler(schedule_event(), FakeContext())["complete"] is True
+
+
+def test_missing_configuration_is_logged_and_raised(
+    poller_app: ModuleType, monkeypatch: pytest.MonkeyPatch, records: Records
+) -> None:
+    monkeypatch.setenv("EXPORT_JOBS_QUEUE_URL", "")
+
+    with pytest.raises(SettingsError, match="EXPORT_JOBS_QUEUE_URL"):
+        poller_app.handler(schedule_event(), FakeContext())
+
+    assert records.at("ERROR")[0].startswith("missing configuration: EXPORT_JOBS_QUEUE_URL")
+    assert poller_app._singletons == {}
+
+
+def test_a_short_invocation_stops_cleanly_and_says_so(
+    poller_app: ModuleType, put_secret: Any, emulator: Any, records: Records
+) -> None:
+    put_secret(emulator.secret)
+    result = poller_app.handler(schedule_event(), FakeContext(remaining_ms=0))
+    assert result["complete"] is False
+    assert result["jobs_sent"] == []
+    assert any("stopped before finishing" in message for message in records.at("WARNING"))

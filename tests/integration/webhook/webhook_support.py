@@ -1,0 +1,245 @@
+"""Webhook test helpers: the handler module, Function URL events, and a view of what it stored and queued."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import json
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[3]
+TOKEN = "wh-token-0123456789abcdef-SECRET"
+OTHER_TOKEN = "wh-rotated-token-fedcba9876543210"
+
+
+def load_handler_module() -> ModuleType:
+    """functions/webhook/app.py under a name of its own (every function's module is called `app`)."""
+    name = "flatfile_relay_webhook_app"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / "webhook" / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeContext:
+    """The parts of the Lambda context the handler and Powertools read."""
+
+    function_name = "flatfile-relay-WebhookFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:flatfile-relay-WebhookFunction"
+    log_group_name = "/aws/lambda/flatfile-relay-WebhookFunction"
+    log_stream_name = "2021/03/01/[$LATEST]0123456789abcdef"
+
+    def __init__(self, remaining_ms: int = 30_000) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining_ms
+
+
+def payload(batch_id: str, *, event_id: str | None = None, index: int = 0, length: int = 1,
+            rows: int = 2) -> dict[str, Any]:
+    """A Portal v2 webhook payload (shape as documented in shared/flatfile-api.md)."""
+    return {
+        "event": {"type": "batch:v1:upload", "id": event_id or str(uuid.uuid4()),
+                  "sequence": {"length": length, "index": index}},
+        "data": {
+            "customer": {"id": str(uuid.uuid4()), "userId": "cust-1", "name": "Zoë O'Neil", "email": None,
+                         "companyId": None, "companyName": None, "teamId": 6607,
+                         "createdAt": "2021-02-11T09:14:03.000Z", "updatedAt": "2021-03-01T20:21:07.000Z"},
+            "meta": {"batch": {"id": batch_id}, "settings": {"id": None}, "length": rows * length},
+            "validRows": [{"sku": f"A-{i}", "note": "quote \" newline \n emoji 🚀"} for i in range(rows)],
+            "invalidRows": [],
+        },
+    }
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """JSON bytes as a sender might write them (non-ASCII kept, spaces after separators)."""
+    return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def function_url_event(
+    body: bytes | str | None,
+    *,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+    path: str = "/",
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """A Lambda Function URL event (payload format 2.0)."""
+    from urllib.parse import urlencode
+
+    raw_query = urlencode(query or {})
+    all_headers = {"content-type": "application/json", "host": "abc.lambda-url.us-east-1.on.aws",
+                   "user-agent": "axios/0.21.1", "x-forwarded-for": "203.0.113.25"}
+    all_headers.update({k.lower(): v for k, v in (headers or {}).items()})
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": all_headers,
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "abc", "domainName": "abc.lambda-url.us-east-1.on.aws",
+            "domainPrefix": "abc",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.25",
+                     "userAgent": "axios/0.21.1"},
+            "requestId": str(uuid.uuid4()), "routeKey": "$default", "stage": "$default",
+            "time": "01/Mar/2021:20:22:53 +0000", "timeEpoch": 1614630173000,
+        },
+        "isBase64Encoded": base64_body,
+    }
+    if query:
+        event["queryStringParameters"] = dict(query)
+    if body is not None:
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        event["body"] = base64.b64encode(data).decode("ascii") if base64_body else data.decode("utf-8")
+    return event
+
+
+@dataclass
+class Answer:
+    """A handler response, decoded."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+    text: str
+
+
+@dataclass
+class WebhookHarness:
+    """The webhook handler wired to a moto deployment, and views of what it stored and queued."""
+
+    module: ModuleType
+    deployment: Any
+    aws: Any
+    settings: Any
+    logs: io.StringIO
+    resources: Any = None
+    received: list[str] = field(default_factory=list)
+
+    def broke_resources(self) -> None:
+        """This test deletes AWS resources: the next test gets a new deployment."""
+        self.resources.broken = True
+
+    @property
+    def bucket(self) -> str:
+        return str(self.settings.export_bucket)
+
+    @property
+    def queue_url(self) -> str:
+        return str(self.settings.export_jobs_queue_url)
+
+    def set_secret(self, webhook_token: Any = None, **overrides: Any) -> None:
+        """Store the credentials secret (no `webhookToken` key when `webhook_token` is None)."""
+        secret: dict[str, Any] = {"accessKeyId": "FF00AAAABBBB", "secretAccessKey": "secret-access-key-value",
+                                  "licenseKey": str(uuid.uuid4())}
+        if webhook_token is not None:
+            secret["webhookToken"] = webhook_token
+        secret.update(overrides)
+        self.set_raw_secret(json.dumps(secret))
+
+    def set_raw_secret(self, text: str) -> None:
+        self.aws.secretsmanager.put_secret_value(SecretId=self.settings.secret_id, SecretString=text)
+
+    def invoke(self, event: dict[str, Any]) -> Answer:
+        response = self.module.handler(event, FakeContext())
+        text = response.get("body") or ""
+        if response.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode("utf-8")
+        body = json.loads(text) if text else {}
+        return Answer(response["statusCode"], body, dict(response.get("headers") or {}), text)
+
+    def post(self, body: bytes | str | None, *, token: str | None = TOKEN, header: str | None = None,
+             **kwargs: Any) -> Answer:
+        """POST `body` with `token` in the query string (and/or `header` as X-Webhook-Token)."""
+        query = {"token": token} if token is not None else None
+        headers = {"X-Webhook-Token": header} if header is not None else None
+        return self.invoke(function_url_event(body, query=query, headers=headers, **kwargs))
+
+    def objects(self) -> dict[str, bytes]:
+        """Every object in the export bucket, by key."""
+        listing = self.aws.s3.list_objects_v2(Bucket=self.bucket)
+        return {
+            item["Key"]: self.aws.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+            for item in listing.get("Contents", [])
+        }
+
+    def jobs(self) -> list[str]:
+        """Bodies of every message now on the export-jobs queue (received and deleted)."""
+        while True:
+            answer = self.aws.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                                  WaitTimeSeconds=0, MessageAttributeNames=["All"])
+            messages = answer.get("Messages", [])
+            if not messages:
+                return list(self.received)
+            for message in messages:
+                self.received.append(message["Body"])
+                self.aws.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def ledger(self) -> Any:
+        from flatfile_relay.ledger import Ledger
+
+        return Ledger(self.settings.ledger_table, self.aws.dynamodb)
+
+
+class Resources:
+    """template.yaml's resources in moto, created once per test module and emptied between its tests.
+
+    Creating the whole deployment costs a dozen AWS calls; emptying the bucket, queue and table a few. A test
+    that deletes a resource calls `WebhookHarness.broke_resources()` and the next test starts from scratch.
+    """
+
+    def __init__(self, moto_server: Any) -> None:
+        self._moto = moto_server
+        self.deployment: Any = None
+        self.broken = True
+
+    def fresh(self) -> Any:
+        from flatfile_relay.aws import AwsClients
+        from flatfile_relay.local.deployment import LocalDeployment
+        from flatfile_relay.local.template import Template
+
+        if self.broken or self.deployment is None:
+            self._moto.reset()
+            self.deployment = LocalDeployment.create(Template.load(ROOT / "template.yaml"), AwsClients())
+            self.broken = False
+        else:
+            self._empty()
+        return self.deployment
+
+    def _empty(self) -> None:
+        clients, refs = self.deployment.clients, self.deployment.refs
+        listing = clients.s3.list_objects_v2(Bucket=refs["ExportBucket"])
+        keys = [{"Key": item["Key"]} for item in listing.get("Contents", [])]
+        if keys:
+            clients.s3.delete_objects(Bucket=refs["ExportBucket"], Delete={"Objects": keys})
+        while True:  # PurgeQueue is allowed once a minute; drain instead
+            answer = clients.sqs.receive_message(QueueUrl=refs["ExportJobsQueue"], MaxNumberOfMessages=10,
+                                                 WaitTimeSeconds=0, VisibilityTimeout=0)
+            messages = answer.get("Messages", [])
+            if not messages:
+                break
+            clients.sqs.delete_message_batch(
+                QueueUrl=refs["ExportJobsQueue"],
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        items = clients.dynamodb.scan(TableName=refs["LedgerTable"], ProjectionExpression="batchId")["Items"]
+        for item in items:
+            clients.dynamodb.delete_item(TableName=refs["LedgerTable"], Key={"batchId": item["batchId"]})
