@@ -1,0 +1,58 @@
+"""Consumer function (sample): notices from SQS → verify and read the batch → one summary log line each.
+
+A notice fails alone (it shows up in `batchItemFailures`, comes back later, then goes to the DLQ) when
+its manifest or one of its parts does not check out; the other notices of the event are processed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from flatfile_relay.aws import AwsClients
+from flatfile_relay.consumer import handle_notice
+from flatfile_relay.observability import get_logger, get_metrics, traced
+
+logger = get_logger()
+metrics = get_metrics()
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+_clients: AwsClients | None = None
+
+
+def clients() -> AwsClients:
+    """The AWS clients, built on first use and reused while the execution environment lives."""
+    global _clients
+    if _clients is None:
+        _clients = AwsClients()
+    return _clients
+
+
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    """Summarise the batch of one notice; raise to fail this notice only."""
+    try:
+        summary = handle_notice(record.body, clients().s3)
+    except Exception as error:
+        metrics.add_metric(name="NoticesRejected", unit=MetricUnit.Count, value=1)
+        logger.error(f"notice rejected: {type(error).__name__}: {error}",
+                     extra={"messageId": record.message_id})
+        raise
+    metrics.add_metric(name="RowsConsumed", unit=MetricUnit.Count, value=summary.rows)
+    logger.info(f"batch {summary.batch_id}: {summary.rows} rows consumed",
+                extra={"summary": summary.to_dict()})
+    return summary.to_dict()
+
+
+@traced
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    """SQS event in, `{"batchItemFailures": [...]}` out."""
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,110 @@
+"""Exporter function: export jobs from SQS (BatchSize 1) → `flatfile_relay.exporter.export_batch`.
+
+Each record is one export job. A record fails by raising (it comes back after the visibility timeout and
+lands in the DLQ after maxReceiveCount); the others in the same event are not affected. Every outcome of
+`export_batch` (exported, skipped, busy, continued, ...) acknowledges the job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from flatfile_relay.aws import AwsClients
+from flatfile_relay.connection import FlatfileConnection
+from flatfile_relay.exporter import EXPORTED, ExportOutcome, export_batch
+from flatfile_relay.flatfile import ConfigurationError, Deadline, FlatfileClient
+from flatfile_relay.jobs import ExportJob, InvalidJobError
+from flatfile_relay.ledger import Ledger
+from flatfile_relay.observability import get_logger, get_metrics, traced
+from flatfile_relay.settings import Settings
+
+#: Seconds of the Lambda's time kept back from the exporter (to log, flush metrics and answer).
+DEADLINE_RESERVE = 10.0
+
+logger = get_logger()
+metrics = get_metrics()
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@dataclass
+class _Runtime:
+    settings: Settings
+    clients: AwsClients
+    connection: FlatfileConnection
+    ledger: Ledger
+
+
+_runtime: _Runtime | None = None
+
+
+def runtime() -> _Runtime:
+    """Settings, AWS clients, the Flatfile connection and the ledger: built on first use, then reused."""
+    global _runtime
+    if _runtime is None:
+        settings = Settings.from_env()
+        settings.require(
+            "secret_id", "ledger_table", "export_bucket", "notices_queue_url", "export_jobs_queue_url"
+        )
+        clients = AwsClients()
+        _runtime = _Runtime(
+            settings=settings,
+            clients=clients,
+            connection=FlatfileConnection(settings),
+            ledger=Ledger(settings.ledger_table, clients.dynamodb),
+        )
+    return _runtime
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str, Any]:
+    """Export the batch of one job; raise to fail this record only."""
+    try:
+        job = ExportJob.from_message(record.body)
+    except InvalidJobError as error:
+        metrics.add_metric(name="ExportJobsFailed", unit=MetricUnit.Count, value=1)
+        logger.error(f"invalid export job: {error}", extra={"messageId": record.message_id})
+        raise
+    deadline = Deadline.from_lambda_context(lambda_context, reserve=DEADLINE_RESERVE)
+    owner = lambda_context.aws_request_id
+    run = runtime()
+
+    def work(client: FlatfileClient) -> ExportOutcome:
+        return export_batch(
+            job, client, run.clients.s3, run.clients.sqs, run.ledger, run.settings, deadline, owner
+        )
+
+    try:
+        outcome = run.connection.run(work)
+    except ConfigurationError as error:
+        metrics.add_metric(name="ExportJobsFailed", unit=MetricUnit.Count, value=1)
+        logger.error(f"export of batch {job.batch_id} needs a configuration fix: {error}",
+                     extra={"batchId": job.batch_id, "messageId": record.message_id})
+        raise
+    except Exception as error:
+        metrics.add_metric(name="ExportJobsFailed", unit=MetricUnit.Count, value=1)
+        logger.exception(f"export of batch {job.batch_id} failed: {type(error).__name__}: {error}",
+                         extra={"batchId": job.batch_id, "messageId": record.message_id})
+        raise
+    metrics.add_metric(name="RowsExported", unit=MetricUnit.Count, value=outcome.rows_written)
+    metrics.add_metric(name="PartsWritten", unit=MetricUnit.Count, value=outcome.parts_written)
+    if outcome.status == EXPORTED:
+        metrics.add_metric(name="BatchesExported", unit=MetricUnit.Count, value=1)
+    logger.info(f"export job for batch {job.batch_id}: {outcome.status}",
+                extra={"outcome": outcome.to_dict(), "trigger": job.trigger, "resume": job.resume})
+    return outcome.to_dict()
+
+
+@traced
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    """SQS event in, `{"batchItemFailures": [...]}` out."""
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,397 @@
+"""Export one submitted batch: rows as gzip JSON Lines parts in S3, the manifest last, one notice.
+
+`export_batch` is safe to run any number of times for the same batch:
+
+1. It claims the batch's lease in the ledger. A batch already exported is skipped (unless the job is a
+   replay); a batch another invocation is exporting is left to it ("busy": that invocation's own job is
+   still in flight and comes back if it dies).
+2. It reads the batch from Flatfile. Not `submitted` (yet): the batch goes back to the poller (pending).
+3. It streams the rows from the first row not yet in a finished part (the ledger records each part as it
+   lands), `PART_MAX_ROWS` rows per part, a page at a time. Rows must come in strictly increasing
+   `sequence` order. Part keys depend only on the batch and the part number, and the gzip bytes only on the
+   rows, so a rerun rewrites identical objects.
+4. When the Lambda's time runs short it drops the unfinished part, gives the lease up and sends itself a
+   continuation job, which resumes after the last finished part.
+5. After the last row it writes the manifest (so a reader never sees a partial export), sends the notice
+   and marks the batch exported.
+
+Example:
+    >>> outcome = export_batch(job, client, clients.s3, clients.sqs, ledger, settings,   # doctest: +SKIP
+    ...                        Deadline.from_lambda_context(context), owner=context.aws_request_id)
+    >>> outcome.status                                                                    # doctest: +SKIP
+    'exported'
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from flatfile_relay.flatfile import (
+    ContractError,
+    Deadline,
+    DeadlineExceededError,
+    FlatfileClient,
+    NotFoundError,
+)
+from flatfile_relay.jobs import ExportJob
+from flatfile_relay.layout import manifest_key, part_key, s3_uri
+from flatfile_relay.ledger import (
+    EXPORTING,
+    IGNORED,
+    AlreadyExportedError,
+    BatchBusyError,
+    LeaseLostError,
+    Ledger,
+    LedgerEntry,
+    LedgerError,
+)
+from flatfile_relay.manifest import Manifest, Notice, Part
+from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
+from flatfile_relay.settings import Settings, parse_timestamp, utc_now_iso
+
+logger = logging.getLogger("flatfile_relay.exporter")
+
+#: Seconds kept free before the deadline to finish a part upload, the manifest, the notice and the ledger.
+DEFAULT_RESERVE = 20.0
+#: The lease outlives the invocation's own deadline by this much (so nobody takes over a live export).
+LEASE_MARGIN = 60.0
+#: Lease length when the deadline is `Deadline.never()` (scripts, tests).
+UNBOUNDED_LEASE = 900.0
+
+EXPORTED = "exported"
+SKIPPED = "skipped"
+BUSY = "busy"
+NOT_SUBMITTED = "not-submitted"
+NOT_FOUND = "not-found"
+IGNORED_OUTCOME = "ignored"
+CONTINUED = "continued"
+LEASE_LOST = "lease-lost"
+
+
+class ExportStalledError(RuntimeError):
+    """The invocation ran out of time before finishing a single part: continuing would loop forever.
+
+    Lower PART_MAX_ROWS or raise the function timeout; the job is retried by SQS meanwhile.
+    """
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    """What one `export_batch` call did.
+
+    Attributes:
+        status: `exported`, `skipped` (already exported), `busy` (another invocation holds the lease),
+            `not-submitted` / `not-found` (handed back to the poller), `ignored` (created before
+            EXPORT_SINCE), `continued` (a continuation job was sent), `lease-lost` (another invocation took
+            the export over). Every one of them means "acknowledge the job".
+        rows_written, parts_written: what this invocation added (rows in finished parts only).
+        row_count, manifest_uri: the batch's totals once `exported`.
+    """
+
+    status: str
+    batch_id: str
+    rows_written: int = 0
+    parts_written: int = 0
+    row_count: int | None = None
+    manifest_uri: str | None = None
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "batchId": self.batch_id, "rowsWritten": self.rows_written,
+            "partsWritten": self.parts_written, "rowCount": self.row_count, "manifestUri": self.manifest_uri,
+            "detail": self.detail,
+        }
+
+
+def export_batch(
+    job: ExportJob,
+    client: FlatfileClient,
+    s3: Any,
+    sqs: Any,
+    ledger: Ledger,
+    settings: Settings,
+    deadline: Deadline,
+    owner: str,
+    *,
+    reserve: float = DEFAULT_RESERVE,
+) -> ExportOutcome:
+    """Export the batch of `job` (see the module docs). `owner` identifies this invocation's lease.
+
+    Raises (the job should be retried later): Flatfile client errors, `ContractError` (rows out of order or
+    incomplete), `ExportStalledError`, AWS errors. The lease is given up first, so a retry resumes at once.
+    """
+    settings.require("export_bucket", "notices_queue_url", "export_jobs_queue_url")
+    batch_id = job.batch_id
+    # A continuation of a replay resumes the replay; only the replay's first job restarts an export.
+    replay = job.trigger == "replay" and not job.resume
+    try:
+        entry = ledger.claim(
+            batch_id, owner=owner, lease_seconds=_lease_seconds(deadline), trigger=job.trigger, replay=replay
+        )
+    except AlreadyExportedError as error:
+        logger.info("batch %s already exported; nothing to do", batch_id)
+        return ExportOutcome(SKIPPED, batch_id, detail=str(error))
+    except BatchBusyError as error:
+        logger.info("batch %s is being exported by another invocation; leaving it to it", batch_id)
+        return ExportOutcome(BUSY, batch_id, detail=str(error))
+    run = _Export(job, client, s3, sqs, ledger, settings, deadline, owner, reserve, entry)
+    try:
+        return run.run()
+    except LeaseLostError as error:
+        logger.warning("batch %s: %s; stopping without writing more", batch_id, error)
+        return ExportOutcome(LEASE_LOST, batch_id, run.rows_written, run.parts_written, detail=str(error))
+    except BaseException:
+        _release_quietly(ledger, batch_id, owner)
+        raise
+
+
+class _Export:
+    """One invocation's work on one claimed batch."""
+
+    def __init__(
+        self, job: ExportJob, client: FlatfileClient, s3: Any, sqs: Any, ledger: Ledger, settings: Settings,
+        deadline: Deadline, owner: str, reserve: float, entry: LedgerEntry,
+    ) -> None:
+        self.job, self.client, self.s3, self.sqs, self.ledger = job, client, s3, sqs, ledger
+        self.settings, self.deadline, self.owner, self.reserve = settings, deadline, owner, reserve
+        self.batch_id = job.batch_id
+        self.parts: list[dict[str, Any]] = [dict(part) for part in entry.parts]
+        self.next_skip = entry.next_skip
+        self.rows_written = 0
+        self.parts_written = 0
+        done = sum(int(part.get("rows", 0)) for part in self.parts)
+        if done != self.next_skip:
+            raise LedgerError(
+                f"ledger entry of batch {self.batch_id} is inconsistent: its parts hold {done} rows but "
+                f"nextSkip is {self.next_skip}; replay the batch to export it from scratch"
+            )
+        last = self.parts[-1].get("lastSequence") if self.parts else None
+        self.last_sequence: int | None = last if isinstance(last, int) else None
+
+    # -- the steps -------------------------------------------------------------------------------------
+
+    def run(self) -> ExportOutcome:
+        try:
+            batch = self.client.get_batch(self.batch_id, self.deadline)
+        except NotFoundError:
+            self.ledger.return_to_pending(self.batch_id, owner=self.owner, status=None)
+            logger.warning("batch %s: Flatfile does not know it (404); back to the poller", self.batch_id)
+            return self._outcome(NOT_FOUND, detail="Flatfile answered 404 for the batch")
+        except DeadlineExceededError:
+            return self._out_of_time()
+        status = batch.get("status")
+        if status != "submitted":
+            known = status if isinstance(status, str) else None
+            self.ledger.return_to_pending(self.batch_id, owner=self.owner, status=known)
+            logger.info("batch %s has status %r, not submitted; back to the poller", self.batch_id, status)
+            return self._outcome(NOT_SUBMITTED, detail=f"status {status!r}")
+        if self._before_export_since(batch):
+            created = batch.get("createdAt")
+            self.ledger.return_to_pending(self.batch_id, owner=self.owner, status=status)
+            self.ledger.mark_closed(self.batch_id, created_at=created, status=status, state=IGNORED)
+            logger.info("batch %s was created before EXPORT_SINCE; ignored", self.batch_id)
+            return self._outcome(IGNORED_OUTCOME, detail=f"created {created} before EXPORT_SINCE")
+        finished = self._stream_rows()
+        if not finished:
+            return self._out_of_time()
+        return self._finish(batch)
+
+    def _stream_rows(self) -> bool:
+        """Write every remaining row into parts; False when the time ran short first."""
+        writer: PartWriter | None = None
+        last_written = -1
+        max_rows = self.settings.part_max_rows
+        pages = self.client.iter_row_pages(
+            self.batch_id, self.deadline, skip=self.next_skip, page_size=self.settings.page_size
+        )
+        try:
+            for page in pages:
+                self._check_rows(page.rows, page.skip)
+                position = 0
+                while position < len(page.rows):
+                    if writer is None:
+                        writer = PartWriter()
+                    chunk = page.rows[position:position + max_rows - writer.rows]
+                    writer.write_rows(chunk)
+                    position += len(chunk)
+                    last_written = chunk[-1]["sequence"]
+                    if writer.rows >= max_rows:
+                        self._store_part(writer.finish(), last_written)
+                        writer.close()
+                        writer = None
+                if page.last:
+                    done = self.next_skip + (writer.rows if writer is not None else 0)
+                    if done < page.total_count:
+                        raise ContractError(
+                            f"Flatfile's rows of batch {self.batch_id} ended at row {done} although it "
+                            f"announced {page.total_count}; the export stops rather than write an incomplete "
+                            "batch."
+                        )
+                    if writer is not None:
+                        self._store_part(writer.finish(), last_written)
+                    return True
+                if self.deadline.remaining() < self.reserve:
+                    return False
+            return True
+        except DeadlineExceededError:
+            return False
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
+            if writer is not None:
+                writer.close()
+
+    def _check_rows(self, rows: list[dict[str, Any]], skip: int) -> None:
+        """Rows must belong to the batch and come in strictly increasing `sequence` order."""
+        for offset, row in enumerate(rows):
+            sequence = row.get("sequence")
+            if isinstance(sequence, bool) or not isinstance(sequence, int):
+                raise ContractError(
+                    f"Flatfile returned row {skip + offset} of batch {self.batch_id} without an integer "
+                    "`sequence`; the export cannot check the row order."
+                )
+            if self.last_sequence is not None and sequence <= self.last_sequence:
+                kind = "again" if sequence == self.last_sequence else "out of order"
+                raise ContractError(
+                    f"Flatfile returned row {skip + offset} of batch {self.batch_id} with sequence "
+                    f"{sequence} {kind} (after {self.last_sequence}); the export stops rather than "
+                    "duplicate or reorder rows."
+                )
+            row_batch = row.get("batchId")
+            if row_batch is not None and row_batch != self.batch_id:
+                raise ContractError(
+                    f"Flatfile returned row {skip + offset} of batch {self.batch_id} marked as a row of "
+                    f"batch {str(row_batch)[:64]}."
+                )
+            self.last_sequence = sequence
+
+    def _store_part(self, part: FinishedPart, last_sequence: int) -> None:
+        index = len(self.parts)
+        key = part_key(self.settings.export_prefix, self.batch_id, index)
+        self.s3.put_object(
+            Bucket=self.settings.export_bucket,
+            Key=key,
+            Body=part.file,
+            ContentLength=part.size,
+            ContentType=CONTENT_TYPE,
+            ChecksumSHA256=part.sha256_base64,
+            Metadata={"rows": str(part.rows), "sha256": part.sha256, "batch-id": self.batch_id},
+        )
+        # kept small: the ledger item (400 KB at most) holds one of these per finished part
+        record = {
+            "uri": s3_uri(self.settings.export_bucket, key),
+            "key": key,
+            "rows": part.rows,
+            "bytes": part.size,
+            "sha256": part.sha256,
+            "lastSequence": last_sequence,
+        }
+        self.next_skip += part.rows
+        self.ledger.record_part(
+            self.batch_id, owner=self.owner, part=record, next_skip=self.next_skip,
+            lease_seconds=_lease_seconds(self.deadline),
+        )
+        self.parts.append(record)
+        self.rows_written += part.rows
+        self.parts_written += 1
+        logger.debug("batch %s: part %d stored (%d rows, %d bytes)", self.batch_id, index, part.rows,
+                     part.size)
+
+    def _finish(self, batch: dict[str, Any]) -> ExportOutcome:
+        current = self.ledger.get(self.batch_id)
+        if current is None or current.state != EXPORTING or current.lease_owner != self.owner:
+            raise LeaseLostError(f"lost the export lease of batch {self.batch_id} to another invocation")
+        manifest = Manifest(
+            batch_id=self.batch_id,
+            batch=batch,
+            row_count=self.next_skip,
+            parts=tuple(
+                Part(uri=p["uri"], rows=int(p["rows"]), bytes=int(p["bytes"]), sha256=p["sha256"])
+                for p in self.parts
+            ),
+            exported_at=utc_now_iso(),
+            trigger=self.job.trigger,
+        )
+        key = manifest_key(self.settings.export_prefix, self.batch_id)
+        uri = s3_uri(self.settings.export_bucket, key)
+        body = manifest.to_json().encode("utf-8")
+        self.s3.put_object(
+            Bucket=self.settings.export_bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode("ascii"),
+        )
+        self.sqs.send_message(
+            QueueUrl=self.settings.notices_queue_url,
+            MessageBody=Notice.for_manifest(manifest, uri).to_json(),
+            MessageAttributes={
+                "batchId": {"DataType": "String", "StringValue": self.batch_id},
+                "trigger": {"DataType": "String", "StringValue": self.job.trigger},
+            },
+        )
+        self.ledger.mark_exported(
+            self.batch_id, owner=self.owner, manifest_uri=uri, row_count=manifest.row_count,
+            exported_at=manifest.exported_at,
+        )
+        logger.info(
+            "batch %s exported: %d rows in %d parts (%d rows written now), manifest %s",
+            self.batch_id, manifest.row_count, len(self.parts), self.rows_written, uri,
+        )
+        return self._outcome(EXPORTED, row_count=manifest.row_count, manifest_uri=uri)
+
+    def _out_of_time(self) -> ExportOutcome:
+        """Stop cleanly: give the lease up and let a continuation job carry on from the last part."""
+        if self.parts_written == 0:
+            raise ExportStalledError(
+                f"batch {self.batch_id}: the invocation ran out of time before finishing a single part "
+                f"({self.settings.part_max_rows} rows, PART_MAX_ROWS); lower PART_MAX_ROWS or raise the "
+                "exporter's timeout. The job will be retried."
+            )
+        self.ledger.release(self.batch_id, owner=self.owner)
+        # Sent after the release, so the continuation never finds the batch busy.
+        self.sqs.send_message(
+            QueueUrl=self.settings.export_jobs_queue_url,
+            MessageBody=self.job.continuation().to_message(),
+            MessageAttributes={"batchId": {"DataType": "String", "StringValue": self.batch_id}},
+        )
+        logger.info(
+            "batch %s: time is short after %d rows; continuation job sent (resumes at row %d)",
+            self.batch_id, self.rows_written, self.next_skip,
+        )
+        return self._outcome(CONTINUED, detail=f"resumes at row {self.next_skip}")
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def _before_export_since(self, batch: dict[str, Any]) -> bool:
+        since = self.settings.export_since
+        if since is None or self.job.trigger == "replay":
+            return False
+        created = batch.get("createdAt")
+        try:
+            return isinstance(created, str) and parse_timestamp(created) < since
+        except ValueError:
+            return False
+
+    def _outcome(self, status: str, **fields: Any) -> ExportOutcome:
+        return ExportOutcome(status, self.batch_id, self.rows_written, self.parts_written, **fields)
+
+
+def _lease_seconds(deadline: Deadline) -> float:
+    remaining = deadline.remaining()
+    return (UNBOUNDED_LEASE if math.isinf(remaining) else remaining) + LEASE_MARGIN
+
+
+def _release_quietly(ledger: Ledger, batch_id: str, owner: str) -> None:
+    """Give the lease up after a failure so the retry can resume at once (best effort)."""
+    try:
+        ledger.release(batch_id, owner=owner)
+    except Exception:  # the original error matters more
+        logger.debug("batch %s: could not release the lease after a failure", batch_id, exc_info=True)

@@ -1,0 +1,137 @@
+"""export_batch against the emulator (HTTP) and moto (HTTP): what lands in S3 and SQS, per the contract."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flatfile_relay_export_harness import Relay
+
+from flatfile_relay.emulator import LONG_CELL
+from flatfile_relay.ledger import EXPORTED
+
+MANIFEST_KEYS = {"schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger"}
+PART_KEYS = {"uri", "rows", "bytes", "sha256"}
+NOTICE_KEYS = {"type", "schemaVersion", "batchId", "manifestUri", "rowCount", "trigger", "exportedAt"}
+
+
+def canonical(rows: list[dict[str, Any]]) -> list[str]:
+    """Rows as canonical JSON text: equal only when the JSON values are equal (True is not 1)."""
+    return [json.dumps(row, sort_keys=True, ensure_ascii=False) for row in rows]
+
+
+def check_exported_at(value: str) -> None:
+    assert value.endswith("Z")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    assert moment.tzinfo is not None
+    assert moment.utcoffset().total_seconds() == 0
+    assert abs((datetime.now(UTC) - moment).total_seconds()) < 120
+
+
+def test_a_submitted_batch_exports_every_row_exactly_with_manifest_and_notice(relay: Relay) -> None:
+    batch_id = relay.emu.samples["nasty"]
+    expected_rows = relay.api_rows(batch_id)
+
+    outcome = relay.export(batch_id, trigger="webhook")
+
+    assert outcome.status == "exported"
+    prefix = f"flatfile/batches/{batch_id}/"
+    assert relay.object_keys() == [prefix + "manifest.json", prefix + "part-00000.jsonl.gz"]
+    # the manifest: exactly the contract's fields
+    manifest = relay.manifest_dict(batch_id)
+    assert set(manifest) == MANIFEST_KEYS
+    assert manifest["schemaVersion"] == 1
+    assert manifest["batchId"] == batch_id
+    assert manifest["batch"] == relay.api_batch(batch_id)
+    assert "__endUser__" in manifest["batch"]
+    assert manifest["rowCount"] == len(expected_rows) == 31
+    assert manifest["trigger"] == "webhook"
+    check_exported_at(manifest["exportedAt"])
+    [part] = manifest["parts"]
+    assert set(part) == PART_KEYS
+    assert part["uri"] == f"s3://{relay.bucket}/{prefix}part-00000.jsonl.gz"
+    assert part["rows"] == 31
+    stored = relay.object_bytes(prefix + "part-00000.jsonl.gz")
+    assert part["bytes"] == len(stored)
+    assert part["sha256"] == hashlib.sha256(stored).hexdigest()
+    head = relay.clients.s3.head_object(Bucket=relay.bucket, Key=prefix + "part-00000.jsonl.gz")
+    assert head["ContentType"] == "application/gzip"
+    assert "ContentEncoding" not in head
+    # the rows: the same JSON values as the endpoint returned, in sequence order, nothing filtered
+    rows = relay.exported_rows(batch_id)
+    assert canonical(rows) == canonical(expected_rows)
+    assert [row["sequence"] for row in rows] == sorted(row["sequence"] for row in rows)
+    assert any(not row["valid"] for row in rows)
+    assert any(row["deleted"] for row in rows)
+    notes = [row["mapped"].get("notes") for row in rows]
+    assert LONG_CELL in notes
+    assert "line one\nline two" in notes
+    assert 'He said "hi", then left' in notes
+    assert "🧪𝄞 lab kit 👩‍👩‍👧 🇳🇴" in notes
+    # one JSON object per line, even with U+2028 / newlines in cells
+    lines = gzip.decompress(stored).split(b"\n")
+    assert lines[-1] == b""
+    assert len(lines) == 32
+    # exactly one notice, per the contract
+    [message] = relay.notices()
+    notice = json.loads(message["Body"])
+    assert set(notice) == NOTICE_KEYS
+    assert notice == {
+        "type": "flatfile.batch.exported", "schemaVersion": 1, "batchId": batch_id,
+        "manifestUri": f"s3://{relay.bucket}/{prefix}manifest.json", "rowCount": 31, "trigger": "webhook",
+        "exportedAt": manifest["exportedAt"],
+    }
+    assert message["MessageAttributes"]["batchId"]["StringValue"] == batch_id
+    # the ledger
+    entry = relay.ledger.get(batch_id)
+    assert entry is not None
+    assert entry.state == EXPORTED
+    assert entry.manifest_uri == notice["manifestUri"]
+    assert entry.row_count == 31
+    assert entry.lease_owner is None
+
+
+def test_an_empty_batch_has_row_count_zero_and_no_parts(relay: Relay) -> None:
+    batch_id = relay.emu.samples["empty"]
+
+    outcome = relay.export(batch_id)
+
+    assert outcome.status == "exported"
+    assert outcome.row_count == 0
+    assert relay.object_keys() == [f"flatfile/batches/{batch_id}/manifest.json"]
+    manifest = relay.manifest_dict(batch_id)
+    assert manifest["rowCount"] == 0
+    assert manifest["parts"] == []
+    [message] = relay.notices()
+    assert json.loads(message["Body"])["rowCount"] == 0
+
+
+def test_a_large_batch_is_split_into_parts_in_row_order(relay: Relay) -> None:
+    relay = relay.with_settings(part_max_rows=700, page_size=300)
+    batch_id = relay.emu.samples["big"]
+
+    outcome = relay.export(batch_id)
+
+    assert outcome.status == "exported"
+    assert (outcome.rows_written, outcome.parts_written, outcome.row_count) == (2500, 4, 2500)
+    manifest = relay.manifest_dict(batch_id)
+    prefix = f"s3://{relay.bucket}/flatfile/batches/{batch_id}/"
+    assert [p["uri"] for p in manifest["parts"]] == [f"{prefix}part-{i:05d}.jsonl.gz" for i in range(4)]
+    assert [p["rows"] for p in manifest["parts"]] == [700, 700, 700, 400]
+    last_sequence = -1
+    for part in manifest["parts"]:
+        stored = relay.object_bytes(part["uri"].split("/", 3)[3])
+        assert part["bytes"] == len(stored)
+        assert part["sha256"] == hashlib.sha256(stored).hexdigest()
+        # deterministic gzip: no file name, mtime 0
+        assert stored[:4] == b"\x1f\x8b\x08\x00"
+        assert stored[4:8] == b"\x00\x00\x00\x00"
+        rows = relay.part_rows(part["uri"])
+        assert len(rows) == part["rows"]
+        assert rows[0]["sequence"] > last_sequence
+        last_sequence = rows[-1]["sequence"]
+    assert canonical(relay.exported_rows(batch_id)) == canonical(relay.api_rows(batch_id))
+    assert len(relay.notices()) == 1

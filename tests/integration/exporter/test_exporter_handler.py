@@ -1,0 +1,122 @@
+"""functions/exporter/app.py invoked like Lambda: SQS events, the template's environment, a fake context."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flatfile_relay_export_harness import ROOT, FakeContext, Relay, load_function, sqs_event
+
+from flatfile_relay.jobs import ExportJob
+from flatfile_relay.ledger import EXPORTED
+
+
+def job_body(batch_id: str, trigger: str = "schedule") -> str:
+    return ExportJob.create(batch_id, trigger=trigger).to_message()
+
+
+def metrics_lines(output: str) -> list[dict[str, Any]]:
+    """The EMF metric documents printed by Powertools Metrics."""
+    documents = []
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            documents.append(json.loads(line))
+    return documents
+
+
+def test_the_handler_exports_a_job_and_reports_no_failures(
+    relay: Relay, function_env: dict[str, str], captured_logs: pytest.CaptureFixture[str]
+) -> None:
+    app = load_function("exporter")
+    batch_id = relay.emu.samples["medium"]
+    context = FakeContext()
+
+    response = app.handler(sqs_event("sqs_export_job.json", [job_body(batch_id)]), context)
+
+    assert response == {"batchItemFailures": []}
+    manifest = relay.manifest(batch_id)
+    assert manifest.row_count == 250
+    assert len(manifest.parts) == 3
+    assert len(relay.notices()) == 1
+    entry = relay.ledger.get(batch_id)
+    assert entry is not None
+    assert entry.state == EXPORTED
+    [document] = metrics_lines(captured_logs.readouterr().out)
+    assert document["RowsExported"] == [250.0]
+    assert document["PartsWritten"] == [3.0]
+    assert document["BatchesExported"] == [1.0]
+
+
+def test_an_invalid_job_fails_only_its_own_record_with_a_clear_error(
+    relay: Relay, function_env: dict[str, str], captured_logs: pytest.CaptureFixture[str]
+) -> None:
+    app = load_function("exporter")
+    batch_id = relay.emu.samples["single"]
+    bodies = [
+        "this is not json",
+        json.dumps({"type": "flatfile.export.job", "schemaVersion": 1, "batchId": "not-a-uuid"}),
+        job_body(batch_id),
+    ]
+
+    response = app.handler(sqs_event("sqs_export_job.json", bodies), FakeContext())
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}, {"itemIdentifier": "m-1"}]}
+    assert relay.manifest(batch_id).row_count == 1
+    logged = captured_logs.readouterr().out
+    assert "invalid export job: export job is not JSON" in logged
+    assert "invalid export job: batchId 'not-a-uuid' is not a UUID" in logged
+
+
+def test_every_record_failing_still_answers_with_batch_item_failures(
+    relay: Relay, function_env: dict[str, str]
+) -> None:
+    app = load_function("exporter")
+
+    response = app.handler(sqs_event("sqs_export_job.json", ["{}"]), FakeContext())
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+
+
+def test_a_duplicate_and_a_busy_job_are_acknowledged(relay: Relay, function_env: dict[str, str]) -> None:
+    app = load_function("exporter")
+    done = relay.emu.samples["single"]
+    busy = relay.emu.samples["old"]
+    relay.ledger.claim(busy, owner="another-invocation", lease_seconds=600, trigger="schedule")
+    assert app.handler(sqs_event("sqs_export_job.json", [job_body(done)]), FakeContext()) == {
+        "batchItemFailures": []
+    }
+
+    response = app.handler(
+        sqs_event("sqs_export_job.json", [job_body(done, "webhook"), job_body(busy, "webhook")]), FakeContext()
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert len(relay.notices()) == 1
+    assert relay.object_keys(f"flatfile/batches/{busy}/") == []
+
+
+def test_an_invocation_without_time_for_a_part_fails_the_record(
+    relay: Relay, function_env: dict[str, str], captured_logs: pytest.CaptureFixture[str]
+) -> None:
+    app = load_function("exporter")
+    batch_id = relay.emu.samples["single"]
+
+    response = app.handler(sqs_event("sqs_export_job.json", [job_body(batch_id)]), FakeContext(remaining_ms=3000))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    assert "ExportStalledError" in captured_logs.readouterr().out
+    assert relay.jobs() == []
+    assert relay.object_keys() == []
+    # the redelivery, with time enough, exports it
+    assert app.handler(sqs_event("sqs_export_job.json", [job_body(batch_id)]), FakeContext()) == {
+        "batchItemFailures": []
+    }
+    assert relay.manifest(batch_id).row_count == 1
+
+
+def test_the_sample_event_is_a_valid_export_job() -> None:
+    event = json.loads((ROOT / "events" / "sqs_export_job.json").read_text())
+    [record] = event["Records"]
+    job = ExportJob.from_message(record["body"])
+    assert (job.trigger, job.resume) == ("schedule", False)

@@ -1,0 +1,169 @@
+"""S3 layout, manifest and notice: the contract's keys and schemas, and clear validation errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from flatfile_relay.layout import manifest_key, parse_s3_uri, part_key, s3_uri, webhook_key
+from flatfile_relay.manifest import Manifest, ManifestError, Notice, Part, UnsupportedSchemaError
+
+BATCH = "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"
+SHA = "ab" * 32
+
+
+def test_keys_depend_only_on_prefix_batch_and_index() -> None:
+    assert part_key("flatfile/", BATCH, 0) == f"flatfile/batches/{BATCH}/part-00000.jsonl.gz"
+    assert part_key("flatfile/", BATCH, 123456) == f"flatfile/batches/{BATCH}/part-123456.jsonl.gz"
+    assert manifest_key("flatfile/", BATCH) == f"flatfile/batches/{BATCH}/manifest.json"
+    assert manifest_key("", BATCH) == f"batches/{BATCH}/manifest.json"
+    assert manifest_key("a/b", BATCH) == f"a/b/batches/{BATCH}/manifest.json"
+    assert webhook_key("flatfile/", BATCH, "e-1", 2) == f"flatfile/webhooks/{BATCH}/e-1-2.json"
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "..", ".", "x\ny"])
+def test_path_segments_that_would_escape_the_batch_folder_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="cannot be used in an S3 key"):
+        manifest_key("flatfile/", bad)
+    with pytest.raises(ValueError, match="cannot be used in an S3 key"):
+        webhook_key("flatfile/", BATCH, bad, 0)
+
+
+@pytest.mark.parametrize("index", [-1, True, 1.5])
+def test_part_indexes_are_whole_numbers(index: Any) -> None:
+    with pytest.raises(ValueError, match="part index"):
+        part_key("", BATCH, index)
+
+
+def test_s3_uris_round_trip_and_bad_ones_are_refused() -> None:
+    assert parse_s3_uri(s3_uri("bucket", "a/b c/ü.json")) == ("bucket", "a/b c/ü.json")
+    for bad in ("bucket/key", "https://bucket/key"):
+        with pytest.raises(ValueError, match="not an s3:// URI"):
+            parse_s3_uri(bad)
+    for bad in ("s3://bucket", "s3:///key", "s3://bucket/"):
+        with pytest.raises(ValueError, match="needs a bucket and a key"):
+            parse_s3_uri(bad)
+    with pytest.raises(ValueError, match="not an S3 bucket name"):
+        s3_uri("", "key")
+    with pytest.raises(ValueError, match="cannot be empty"):
+        s3_uri("bucket", "")
+
+
+def manifest_dict(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "schemaVersion": 1,
+        "batchId": BATCH,
+        "batch": {"id": BATCH, "status": "submitted", "filename": "Søren's.csv"},
+        "rowCount": 3,
+        "parts": [
+            {"uri": f"s3://b/flatfile/batches/{BATCH}/part-00000.jsonl.gz", "rows": 2, "bytes": 50, "sha256": SHA},
+            {"uri": f"s3://b/flatfile/batches/{BATCH}/part-00001.jsonl.gz", "rows": 1, "bytes": 30, "sha256": SHA},
+        ],
+        "exportedAt": "2021-03-01T20:23:04.512Z",
+        "trigger": "schedule",
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_manifest_round_trips_with_exactly_the_contract_fields() -> None:
+    manifest = Manifest.from_json(json.dumps(manifest_dict()))
+
+    assert manifest.parts[1] == Part(uri=f"s3://b/flatfile/batches/{BATCH}/part-00001.jsonl.gz", rows=1,
+                                     bytes=30, sha256=SHA)
+    data = json.loads(manifest.to_json())
+    assert data == manifest_dict()
+    assert list(data) == ["schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger"]
+    assert list(data["parts"][0]) == ["uri", "rows", "bytes", "sha256"]
+    assert "Søren" in manifest.to_json()  # UTF-8, not escaped
+
+
+def test_unknown_extra_fields_are_ignored_by_readers() -> None:
+    data = manifest_dict(futureField=1)
+    data["parts"][0]["compression"] = "gzip"
+    assert Manifest.from_json(json.dumps(data)).row_count == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"schemaVersion": 2}, "schemaVersion is 2"),
+        ({"schemaVersion": True}, "schemaVersion is True"),
+        ({"batchId": ""}, "manifest.batchId must be a non-empty string"),
+        ({"batch": []}, "manifest.batch must be a JSON object"),
+        ({"batch": {"id": "other"}}, "differs from batchId"),
+        ({"rowCount": 4}, "rowCount 4 differs from the sum of its parts' rows 3"),
+        ({"rowCount": "3"}, "manifest.rowCount must be a whole number"),
+        ({"rowCount": True}, "manifest.rowCount must be a whole number"),
+        ({"parts": {}}, "manifest.parts must be a list"),
+        ({"trigger": "manual"}, "manifest.trigger must be one of schedule, webhook, replay"),
+        ({"exportedAt": None}, "manifest.exportedAt must be a non-empty string"),
+    ],
+)
+def test_an_invalid_manifest_names_what_is_wrong(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ManifestError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Manifest.from_json(json.dumps(manifest_dict(**changes)))
+
+
+@pytest.mark.parametrize(
+    ("part", "message"),
+    [
+        ({"uri": "https://x/y", "rows": 3, "bytes": 1, "sha256": SHA}, r"parts\[0\]\.uri must be an s3://"),
+        ({"uri": "s3://b/k", "rows": -3, "bytes": 1, "sha256": SHA}, r"parts\[0\]\.rows must be a whole number"),
+        ({"uri": "s3://b/k", "rows": 3, "bytes": 1.5, "sha256": SHA}, r"parts\[0\]\.bytes must be a whole"),
+        ({"uri": "s3://b/k", "rows": 3, "bytes": 1, "sha256": SHA.upper()}, "64 lowercase hex digits"),
+        ({"uri": "s3://b/k", "rows": 3, "bytes": 1}, r"parts\[0\]\.sha256 must be a non-empty string"),
+        ("s3://b/k", r"parts\[0\] must be a JSON object"),
+    ],
+)
+def test_an_invalid_part_names_the_part_and_field(part: Any, message: str) -> None:
+    with pytest.raises(ManifestError, match=message):
+        Manifest.from_json(json.dumps(manifest_dict(parts=[part])))
+
+
+def test_not_json_and_not_an_object_are_refused() -> None:
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        Manifest.from_json(b"{")
+    with pytest.raises(ManifestError, match="must be a JSON object"):
+        Manifest.from_json("[]")
+
+
+def notice_dict(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "type": "flatfile.batch.exported", "schemaVersion": 1, "batchId": BATCH,
+        "manifestUri": f"s3://b/flatfile/batches/{BATCH}/manifest.json", "rowCount": 3, "trigger": "webhook",
+        "exportedAt": "2021-03-01T20:23:04.512Z",
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_notice_is_built_from_its_manifest_with_exactly_the_contract_fields() -> None:
+    manifest = Manifest.from_dict(manifest_dict(trigger="webhook"))
+
+    notice = Notice.for_manifest(manifest, f"s3://b/flatfile/batches/{BATCH}/manifest.json")
+
+    assert json.loads(notice.to_json()) == notice_dict()
+    assert Notice.from_json(notice.to_json()) == notice
+
+
+def test_a_notice_with_more_fields_is_accepted_and_keeps_them() -> None:
+    notice = Notice.from_json(json.dumps(notice_dict(region="eu-west-1")))
+    assert notice.extra == {"region": "eu-west-1"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"type": "flatfile.export.job"}, UnsupportedSchemaError, "notice.type is 'flatfile.export.job'"),
+        ({"schemaVersion": 2}, UnsupportedSchemaError, "notice.schemaVersion is 2"),
+        ({"manifestUri": "/tmp/manifest.json"}, ManifestError, "notice.manifestUri must be an s3://"),
+        ({"rowCount": -1}, ManifestError, "notice.rowCount must be a whole number"),
+        ({"batchId": None}, ManifestError, "notice.batchId must be a non-empty string"),
+    ],
+)
+def test_an_invalid_notice_names_what_is_wrong(changes: dict[str, Any], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        Notice.from_json(json.dumps(notice_dict(**changes)))
