@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,11 +28,33 @@ SERVICE = "flatfile-relay"
 NAMESPACE = "FlatfileRelay"
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each record to the `sys.stdout` of that moment.
+
+    In Lambda stdout never changes; under the local runner and in tests it is redirected per run, and a
+    handler bound to the stream of its creation would keep writing to a closed file.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        """The stream is always the current stdout."""
+
+
 @functools.cache
 def get_logger() -> Logger:
     """The function's Powertools Logger; `flatfile_relay.*` loggers share its output and redaction."""
-    logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+    logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE), logger_handler=_StdoutHandler())
     install_redaction(logger)
+    # botocore at DEBUG would log whole API answers, secret values included
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger(noisy).level))
     library = logging.getLogger("flatfile_relay")
     library.setLevel(logger.log_level)
     for handler in logger.handlers:

@@ -11,7 +11,6 @@ import dataclasses
 import gzip
 import importlib.util
 import json
-import logging
 import sys
 import uuid
 from collections.abc import Iterator
@@ -211,25 +210,9 @@ def relay(deployment: Any, emulator: Any) -> Iterator[Relay]:
     client.close()
 
 
-class _CurrentStdout:
-    """Writes to whatever sys.stdout is now (pytest swaps it for every test and capsys)."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
 @pytest.fixture
 def captured_logs(capsys: pytest.CaptureFixture[str]) -> pytest.CaptureFixture[str]:
-    """capsys, with the functions' Powertools Logger writing into it (its handler otherwise keeps the
-    stdout of the test that created it)."""
-    from flatfile_relay.observability import get_logger
-
-    for handler in get_logger().handlers:
-        if isinstance(handler, logging.StreamHandler) and not isinstance(handler.stream, _CurrentStdout):
-            handler.stream = _CurrentStdout()
+    """capsys: the functions' Powertools Logger writes to the current sys.stdout, so capsys sees it."""
     return capsys
 
 

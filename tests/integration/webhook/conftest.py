@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-import io
-import logging
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
 from webhook_support import TOKEN, Resources, WebhookHarness, load_handler_module
+
+
+class CapturedLogs:
+    """What the functions logged during this test (read from capsys, accumulated)."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys = capsys
+        self._text = ""
+
+    def getvalue(self) -> str:
+        self._text += self._capsys.readouterr().out
+        return self._text
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +34,7 @@ def webhook_resources(moto_server: Any) -> Resources:
 
 @pytest.fixture
 def webhook(webhook_resources: Resources, webhook_module: ModuleType,
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookHarness]:
+            monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[WebhookHarness]:
     """The handler with the deployment's environment, a secret holding TOKEN, and cold lazy state."""
     deployment = webhook_resources.fresh()
     environment = deployment.environment("WebhookFunction")
@@ -33,16 +43,11 @@ def webhook(webhook_resources: Resources, webhook_module: ModuleType,
             continue
         monkeypatch.setenv(key, value)
     webhook_module.reset()
-    # The Powertools Logger writes to the stream it was built with: send it to a buffer for this test.
-    logger = webhook_module.logger
-    logs = io.StringIO()
-    saved = [(handler, handler.setStream(logs)) for handler in logger.handlers
-             if isinstance(handler, logging.StreamHandler)]
+    # The functions' Logger writes to the current sys.stdout, which capsys captures.
+    logs = CapturedLogs(capsys)
     harness = WebhookHarness(module=webhook_module, deployment=deployment, aws=deployment.clients,
                              settings=deployment.settings("WebhookFunction"), logs=logs,
                              resources=webhook_resources)
     harness.set_secret(TOKEN)
     yield harness
-    for handler, stream in saved:
-        handler.setStream(stream)
     webhook_module.reset()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import io
 import json
 import sys
 import uuid
@@ -130,7 +129,7 @@ class WebhookHarness:
     deployment: Any
     aws: Any
     settings: Any
-    logs: io.StringIO
+    logs: Any
     resources: Any = None
     received: list[str] = field(default_factory=list)
 
