@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from flatfile_relay.local.template import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = {
@@ -37,31 +38,6 @@ SETTING_VARS = {
     "PART_MAX_ROWS": "PartMaxRows",
     "POWERTOOLS_LOG_LEVEL": "LogLevel",
 }
-
-
-class CfnLoader(yaml.SafeLoader):
-    """A YAML loader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub, ...) into their long form."""
-
-
-def _construct_cfn_tag(loader: CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{tag_suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _construct_cfn_tag)
-
-
-def load_yaml(path: Path) -> Any:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from flatfile_relay_export_harness import FakeContext, Relay, load_function, sqs_event
+from support.export_harness import Relay, sqs_event
+from support.functions import function_app, lambda_context
 
 from flatfile_relay.consumer import handle_notice
 from flatfile_relay.layout import parse_s3_uri
@@ -53,9 +54,9 @@ def test_the_handler_fails_only_the_notice_whose_part_was_corrupted(
     part_uri = relay.manifest(bad_id).parts[0].uri
     bucket, key = parse_s3_uri(part_uri)
     relay.clients.s3.put_object(Bucket=bucket, Key=key, Body=b"\x1f\x8b not the exported rows")
-    app = load_function("consumer")
+    app = function_app("consumer", fresh=True)
 
-    response = app.handler(sqs_event("sqs_notice.json", [bad_body, good_body]), FakeContext())
+    response = app.handler(sqs_event("sqs_notice.json", [bad_body, good_body]), lambda_context("ConsumerFunction"))
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
     lines = [json.loads(line) for line in captured_logs.readouterr().out.splitlines() if line.startswith("{")]
@@ -72,11 +73,11 @@ def test_the_handler_fails_only_the_notice_whose_part_was_corrupted(
 
 
 def test_the_handler_rejects_what_is_not_a_notice(relay: Relay, captured_logs: pytest.CaptureFixture[str]) -> None:
-    app = load_function("consumer")
+    app = function_app("consumer", fresh=True)
     other = json.dumps({"type": "something.else", "schemaVersion": 1})
     future = json.dumps({"type": "flatfile.batch.exported", "schemaVersion": 2})
 
-    response = app.handler(sqs_event("sqs_notice.json", [other, future, "{"]), FakeContext())
+    response = app.handler(sqs_event("sqs_notice.json", [other, future, "{"]), lambda_context("ConsumerFunction"))
 
     assert response == {"batchItemFailures": [{"itemIdentifier": f"m-{i}"} for i in range(3)]}
     logged = captured_logs.readouterr().out

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from flatfile_relay_export_harness import Relay
+from support.export_harness import Relay
 
 from flatfile_relay.emulator import LONG_CELL
 from flatfile_relay.ledger import EXPORTED

@@ -1,4 +1,4 @@
-"""functions/exporter/app.py invoked like Lambda: SQS events, the template's environment, a fake context."""
+"""functions/exporter/app.py invoked like Lambda: SQS events, the template's environment, a Lambda-like context."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from flatfile_relay_export_harness import ROOT, FakeContext, Relay, load_function, sqs_event
+from support.export_harness import Relay, sqs_event
+from support.functions import ROOT, function_app, lambda_context
 
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import EXPORTED
@@ -28,9 +29,9 @@ def metrics_lines(output: str) -> list[dict[str, Any]]:
 def test_the_handler_exports_a_job_and_reports_no_failures(
     relay: Relay, function_env: dict[str, str], captured_logs: pytest.CaptureFixture[str]
 ) -> None:
-    app = load_function("exporter")
+    app = function_app("exporter", fresh=True)
     batch_id = relay.emu.samples["medium"]
-    context = FakeContext()
+    context = lambda_context("ExporterFunction")
 
     response = app.handler(sqs_event("sqs_export_job.json", [job_body(batch_id)]), context)
 
@@ -51,7 +52,7 @@ def test_the_handler_exports_a_job_and_reports_no_failures(
 def test_an_invalid_job_fails_only_its_own_record_with_a_clear_error(
     relay: Relay, function_env: dict[str, str], captured_logs: pytest.CaptureFixture[str]
 ) -> None:
-    app = load_function("exporter")
+    app = function_app("exporter", fresh=True)
     batch_id = relay.emu.samples["single"]
     bodies = [
         "this is not json",
@@ -59,7 +60,7 @@ def test_an_invalid_job_fails_only_its_own_record_with_a_clear_error(
         job_body(batch_id),
     ]
 
-    response = app.handler(sqs_event("sqs_export_job.json", bodies), FakeContext())
+    response = app.handler(sqs_event("sqs_export_job.json", bodies), lambda_context("ExporterFunction"))
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}, {"itemIdentifier": "m-1"}]}
     assert relay.manifest(batch_id).row_count == 1
@@ -71,24 +72,25 @@ def test_an_invalid_job_fails_only_its_own_record_with_a_clear_error(
 def test_every_record_failing_still_answers_with_batch_item_failures(
     relay: Relay, function_env: dict[str, str]
 ) -> None:
-    app = load_function("exporter")
+    app = function_app("exporter", fresh=True)
 
-    response = app.handler(sqs_event("sqs_export_job.json", ["{}"]), FakeContext())
+    response = app.handler(sqs_event("sqs_export_job.json", ["{}"]), lambda_context("ExporterFunction"))
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
 
 
 def test_a_duplicate_and_a_busy_job_are_acknowledged(relay: Relay, function_env: dict[str, str]) -> None:
-    app = load_function("exporter")
+    app = function_app("exporter", fresh=True)
     done = relay.emu.samples["single"]
     busy = relay.emu.samples["old"]
     relay.ledger.claim(busy, owner="another-invocation", lease_seconds=600, trigger="schedule")
-    assert app.handler(sqs_event("sqs_export_job.json", [job_body(done)]), FakeContext()) == {
+    assert app.handler(sqs_event("sqs_export_job.json", [job_body(done)]), lambda_context("ExporterFunction")) == {
         "batchItemFailures": []
     }
 
     response = app.handler(
-        sqs_event("sqs_export_job.json", [job_body(done, "webhook"), job_body(busy, "webhook")]), FakeContext()
+        sqs_event("sqs_export_job.json", [job_body(done, "webhook"), job_body(busy, "webhook")]),
+        lambda_context("ExporterFunction"),
     )
 
     assert response == {"batchItemFailures": []}
@@ -99,17 +101,18 @@ def test_a_duplicate_and_a_busy_job_are_acknowledged(relay: Relay, function_env:
 def test_an_invocation_without_time_for_a_part_fails_the_record(
     relay: Relay, function_env: dict[str, str], captured_logs: pytest.CaptureFixture[str]
 ) -> None:
-    app = load_function("exporter")
+    app = function_app("exporter", fresh=True)
     batch_id = relay.emu.samples["single"]
 
-    response = app.handler(sqs_event("sqs_export_job.json", [job_body(batch_id)]), FakeContext(remaining_ms=3000))
+    short = lambda_context("ExporterFunction", timeout=3)
+    response = app.handler(sqs_event("sqs_export_job.json", [job_body(batch_id)]), short)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
     assert "ExportStalledError" in captured_logs.readouterr().out
     assert relay.jobs() == []
     assert relay.object_keys() == []
     # the redelivery, with time enough, exports it
-    assert app.handler(sqs_event("sqs_export_job.json", [job_body(batch_id)]), FakeContext()) == {
+    assert app.handler(sqs_event("sqs_export_job.json", [job_body(batch_id)]), lambda_context("ExporterFunction")) == {
         "batchItemFailures": []
     }
     assert relay.manifest(batch_id).row_count == 1

@@ -6,7 +6,7 @@ import json
 import uuid
 
 import pytest
-from flatfile_relay_export_harness import Relay, rows_of
+from support.export_harness import Relay, rows_of
 
 from flatfile_relay.emulator import FaultRule
 from flatfile_relay.exporter import ExportStalledError

@@ -10,7 +10,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from poller_harness import PAGE, ROOT, Relay, load_poller_app
+from poller_harness import PAGE, Relay
+from support.functions import ROOT, function_app
 
 from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.ledger import Ledger
@@ -78,7 +79,7 @@ def poller_app(monkeypatch: pytest.MonkeyPatch, deployment: Any, emulator: Any) 
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
     library = logging.getLogger("flatfile_relay")  # get_logger() rewires it: put it back afterwards
     saved = (list(library.handlers), library.level, library.propagate)
-    module = load_poller_app()
+    module = function_app("poller")
     module.reset()
     yield module
     module.reset()

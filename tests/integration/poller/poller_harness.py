@@ -1,15 +1,10 @@
-"""Poller test helpers: a moto deployment wired to the emulator, the handler module, a fake context."""
+"""Poller test helpers: a moto deployment wired to the emulator, counting secrets, captured log records."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import logging
-import sys
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from flatfile_relay.flatfile import Deadline, FlatfileClient
@@ -18,41 +13,8 @@ from flatfile_relay.ledger import Ledger, LedgerEntry
 from flatfile_relay.poller import PollReport, poll
 from flatfile_relay.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[3]
 #: small pages, so a few dozen batches make a multi-page list
 PAGE = 5
-
-
-def load_poller_app() -> ModuleType:
-    """functions/poller/app.py under a name of its own (every function's module is called `app`)."""
-    name = "flatfile_relay_poller_app"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / "poller" / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-class FakeContext:
-    """The parts of the Lambda context the handler and Powertools read."""
-
-    function_name = "flatfile-relay-PollerFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:flatfile-relay-PollerFunction"
-    log_group_name = "/aws/lambda/flatfile-relay-PollerFunction"
-    log_stream_name = "2021/03/01/[$LATEST]0123456789abcdef"
-
-    def __init__(self, remaining_ms: int = 300_000) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-        self._remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._remaining_ms
 
 
 @dataclass
@@ -110,8 +72,6 @@ class Relay:
 
     def add_batches(self, count: int, status: str | None = "submitted") -> list[str]:
         return [self.emu.state.add_batch(status, [{"sku": f"N-{i}"}])["id"] for i in range(count)]
-
-
 
 
 def counting_secrets() -> Any:

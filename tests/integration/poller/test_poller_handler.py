@@ -1,4 +1,4 @@
-"""functions/poller/app.py invoked like Lambda: scheduled event, fake context, the template's environment."""
+"""functions/poller/app.py invoked like Lambda: scheduled event, a Lambda-like context, the template's environment."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from poller_harness import ROOT, FakeContext, Records
+from poller_harness import Records
+from support.functions import ROOT, lambda_context
 
 from flatfile_relay.flatfile import CredentialsRejectedError, MalformedSecretError
 from flatfile_relay.jobs import ExportJob
@@ -69,7 +70,7 @@ def test_a_scheduled_invocation_queues_the_submitted_batches(
     put_secret(emulator.secret)
     submitted = {b["id"] for b in emulator.state.account_batches() if b["status"] == "submitted"}
 
-    result = poller_app.handler(schedule_event(), FakeContext())
+    result = poller_app.handler(schedule_event(), lambda_context("PollerFunction"))
 
     assert sorted(result["jobs_sent"]) == sorted(submitted)
     assert result["complete"] is True
@@ -83,7 +84,8 @@ def test_a_scheduled_invocation_queues_the_submitted_batches(
 
     # a warm container reuses what it built; the event's content does not matter
     connection = poller_app._singletons["connection"]
-    again = poller_app.handler({"anything": "ignored", "time": "1999-01-01T00:00:00Z"}, FakeContext())
+    event = {"anything": "ignored", "time": "1999-01-01T00:00:00Z"}
+    again = poller_app.handler(event, lambda_context("PollerFunction"))
     assert again["jobs_sent"] == []
     assert poller_app._singletons["connection"] is connection
     assert queued(deployment) == []
@@ -99,7 +101,7 @@ def test_a_malformed_secret_is_logged_and_raised_then_fixing_it_works_at_once(
     put_secret({key: value for key, value in emulator.secret.items() if key != "accessKeyId"})
 
     with pytest.raises(MalformedSecretError) as caught:
-        poller_app.handler(schedule_event(), FakeContext())
+        poller_app.handler(schedule_event(), lambda_context("PollerFunction"))
 
     assert caught.value.key == "accessKeyId"
     errors = records.at("ERROR")
@@ -108,7 +110,7 @@ def test_a_malformed_secret_is_logged_and_raised_then_fixing_it_works_at_once(
     assert emulator.secret["secretAccessKey"] not in errors[0]
 
     put_secret(emulator.secret)  # no cold start, no 5-minute cache: the next poll reads it again
-    assert poller_app.handler(schedule_event(), FakeContext())["jobs_sent"]
+    assert poller_app.handler(schedule_event(), lambda_context("PollerFunction"))["jobs_sent"]
 
 
 def test_rejected_credentials_propagate_then_fixing_the_secret_works(
@@ -117,11 +119,11 @@ def test_rejected_credentials_propagate_then_fixing_the_secret_works(
     put_secret({**emulator.secret, "secretAccessKey": "X" * 40})
 
     with pytest.raises(CredentialsRejectedError):
-        poller_app.handler(schedule_event(), FakeContext())
+        poller_app.handler(schedule_event(), lambda_context("PollerFunction"))
     assert records.at("ERROR")
 
     put_secret(emulator.secret)
-    assert poller_app.handler(schedule_event(), FakeContext())["complete"] is True
+    assert poller_app.handler(schedule_event(), lambda_context("PollerFunction"))["complete"] is True
 
 
 def test_missing_configuration_is_logged_and_raised(
@@ -130,7 +132,7 @@ def test_missing_configuration_is_logged_and_raised(
     monkeypatch.setenv("EXPORT_JOBS_QUEUE_URL", "")
 
     with pytest.raises(SettingsError, match="EXPORT_JOBS_QUEUE_URL"):
-        poller_app.handler(schedule_event(), FakeContext())
+        poller_app.handler(schedule_event(), lambda_context("PollerFunction"))
 
     assert records.at("ERROR")[0].startswith("missing configuration: EXPORT_JOBS_QUEUE_URL")
     assert poller_app._singletons == {}
@@ -140,7 +142,7 @@ def test_a_short_invocation_stops_cleanly_and_says_so(
     poller_app: ModuleType, put_secret: Any, emulator: Any, records: Records
 ) -> None:
     put_secret(emulator.secret)
-    result = poller_app.handler(schedule_event(), FakeContext(remaining_ms=0))
+    result = poller_app.handler(schedule_event(), lambda_context("PollerFunction", timeout=0))
     assert result["complete"] is False
     assert result["jobs_sent"] == []
     assert any("stopped before finishing" in message for message in records.at("WARNING"))

@@ -6,7 +6,7 @@ import gzip
 import json
 
 import pytest
-from flatfile_relay_export_harness import Relay
+from support.export_harness import Relay
 
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.manifest import ManifestError

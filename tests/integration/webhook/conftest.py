@@ -7,7 +7,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from webhook_support import TOKEN, Resources, WebhookHarness, load_handler_module
+from support.functions import function_app
+from webhook_support import TOKEN, Resources, WebhookHarness
 
 
 class CapturedLogs:
@@ -24,7 +25,7 @@ class CapturedLogs:
 
 @pytest.fixture(scope="session")
 def webhook_module() -> ModuleType:
-    return load_handler_module()
+    return function_app("webhook")
 
 
 @pytest.fixture(scope="module")

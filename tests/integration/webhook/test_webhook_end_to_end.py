@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from webhook_support import FakeContext, WebhookHarness
+from support.functions import lambda_context
+from webhook_support import WebhookHarness
 
 from flatfile_relay.jobs import ExportJob
 
@@ -89,7 +90,7 @@ class FunctionUrl:
         if query:
             event["queryStringParameters"] = query
         with self.lock:
-            result: dict[str, Any] = self.handler(event, FakeContext())
+            result: dict[str, Any] = self.handler(event, lambda_context("WebhookFunction"))
         return result
 
 

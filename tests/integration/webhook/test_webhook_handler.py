@@ -8,7 +8,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from webhook_support import OTHER_TOKEN, ROOT, TOKEN, WebhookHarness, encode, function_url_event, payload
+from support.functions import ROOT
+from webhook_support import OTHER_TOKEN, TOKEN, WebhookHarness, encode, function_url_event, payload
 
 from flatfile_relay.jobs import ExportJob
 

@@ -1,52 +1,18 @@
-"""Webhook test helpers: the handler module, Function URL events, and a view of what it stored and queued."""
+"""Webhook test helpers: Function URL events, and a view of what the handler stored and queued."""
 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import sys
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[3]
+from support.functions import ROOT, lambda_context
+
 TOKEN = "wh-token-0123456789abcdef-SECRET"
 OTHER_TOKEN = "wh-rotated-token-fedcba9876543210"
-
-
-def load_handler_module() -> ModuleType:
-    """functions/webhook/app.py under a name of its own (every function's module is called `app`)."""
-    name = "flatfile_relay_webhook_app"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / "webhook" / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-class FakeContext:
-    """The parts of the Lambda context the handler and Powertools read."""
-
-    function_name = "flatfile-relay-WebhookFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:flatfile-relay-WebhookFunction"
-    log_group_name = "/aws/lambda/flatfile-relay-WebhookFunction"
-    log_stream_name = "2021/03/01/[$LATEST]0123456789abcdef"
-
-    def __init__(self, remaining_ms: int = 30_000) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-        self._remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._remaining_ms
 
 
 def payload(batch_id: str, *, event_id: str | None = None, index: int = 0, length: int = 1,
@@ -158,7 +124,7 @@ class WebhookHarness:
         self.aws.secretsmanager.put_secret_value(SecretId=self.settings.secret_id, SecretString=text)
 
     def invoke(self, event: dict[str, Any]) -> Answer:
-        response = self.module.handler(event, FakeContext())
+        response = self.module.handler(event, lambda_context("WebhookFunction"))
         text = response.get("body") or ""
         if response.get("isBase64Encoded"):
             text = base64.b64decode(text).decode("utf-8")

@@ -84,7 +84,7 @@ class LocalLambda:
         if function not in self._modules:
             path = self.root / spec.code_uri / f"{module_file.replace('.', '/')}.py"
             with self.environment(function):
-                self._modules[function] = _import(f"_local_fn_{function}", path)
+                self._modules[function] = load_module(f"_local_fn_{function}", path)
         handler: Callable[[Any, Any], Any] = getattr(self._modules[function], attribute)
         return handler
 
@@ -224,7 +224,12 @@ def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     }
 
 
-def _import(name: str, path: Path) -> ModuleType:
+def load_module(name: str, path: Path) -> ModuleType:
+    """Import the Python file at `path` as module `name`, afresh (module-level code runs again).
+
+    Every function's module is called `app`, so each gets a name of its own. The module is registered in
+    `sys.modules` under that name, as an import would (dataclasses and pickling look their module up there).
+    """
     if not path.is_file():
         raise FileNotFoundError(f"handler module {path} does not exist")
     spec = importlib.util.spec_from_file_location(name, path)

@@ -47,6 +47,12 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _CfnLoader.add_multi_constructor("!", _tag)
 
 
+def load_yaml(path: str | Path) -> Any:
+    """A YAML file with CloudFormation short-form tags read as their long form (`!Ref X` -> {"Ref": "X"})."""
+    with Path(path).open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
 @dataclass(frozen=True)
 class SqsSource:
     """An SQS event source of a function."""
@@ -80,8 +86,7 @@ class Template:
     @classmethod
     def load(cls, path: str | Path) -> Template:
         path = Path(path)
-        with path.open(encoding="utf-8") as handle:
-            body = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        body = load_yaml(path)
         if not isinstance(body, dict) or "Resources" not in body:
             raise TemplateError(f"{path} is not a CloudFormation template (no Resources)")
         return cls(body=body, root=path.parent)

@@ -1,7 +1,7 @@
 """Test harness shared by the exporter, reader and consumer integration tests.
 
 A `Relay` is template.yaml's resources in moto (over HTTP) plus the Flatfile emulator (over HTTP), wired
-the way the exporter sees them in Lambda. Loaded by the conftest.py of each of those test folders.
+the way the exporter sees them in Lambda. The conftest.py of each of those test folders imports its fixtures.
 """
 
 from __future__ import annotations
@@ -9,14 +9,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import gzip
-import importlib.util
 import json
-import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -28,25 +24,7 @@ from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.ledger import Ledger
 from flatfile_relay.manifest import Manifest
 from flatfile_relay.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-@dataclass
-class FakeContext:
-    """The parts of Lambda's context object the handlers use."""
-
-    remaining_ms: int = 600_000
-    function_name: str = "flatfile-relay-ExporterFunction"
-    memory_limit_in_mb: int = 1024
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:flatfile-relay-ExporterFunction"
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/flatfile-relay"
-    log_stream_name: str = "test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+from support.functions import ROOT
 
 
 @dataclass
@@ -165,18 +143,6 @@ class Relay:
 def rows_of(count: int, start: int = 0) -> list[dict[str, Any]]:
     """`mapped` dicts for the emulator's add_rows."""
     return [{"sku": f"S-{i:05d}", "name": f"Item {i}", "qty": str(i % 7)} for i in range(start, start + count)]
-
-
-def load_function(name: str) -> ModuleType:
-    """A fresh import of functions/<name>/app.py (a cold start: new singletons)."""
-    path = ROOT / "functions" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"_test_{name}_app_{uuid.uuid4().hex}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # as an import would (dataclasses look their module up)
-    spec.loader.exec_module(module)
-    return module
 
 
 def sqs_event(sample: str, bodies: list[str]) -> dict[str, Any]:
