@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,18 +71,6 @@ class Credentials:
     def redacted_access_key_id(self) -> str:
         """The access key id as shown in messages: its first four characters (e.g. `FF00…`)."""
         return _prefix(self.access_key_id, 4)
-
-    def accepts_webhook_token(self, token: str | None) -> bool:
-        """True if `token` is one of the configured webhook tokens (constant-time comparison).
-
-        Example:
-            >>> Credentials("FF00", "secret", "lic", ("tok-1",)).accepts_webhook_token("tok-1")
-            True
-        """
-        if not token:
-            return False
-        candidate = token.encode()
-        return any(hmac.compare_digest(candidate, known.encode()) for known in self.webhook_tokens)
 
     def register_secrets(self) -> None:
         """Register the secret values with `flatfile_relay.redaction` so log lines never show them."""

@@ -165,15 +165,6 @@ def test_logging_credentials_is_safe(caplog: pytest.LogCaptureFixture) -> None:
         assert secret not in caplog.text
 
 
-def test_accepts_webhook_token() -> None:
-    credentials = Credentials.from_secret(with_(webhookToken="tok-alpha-123, tok-beta-456"))
-    assert credentials.accepts_webhook_token("tok-beta-456")
-    assert not credentials.accepts_webhook_token("tok-beta-45")
-    assert not credentials.accepts_webhook_token("")
-    assert not credentials.accepts_webhook_token(None)
-    assert not Credentials.from_secret(VALID).accepts_webhook_token("tok-alpha-123")
-
-
 def test_frozen() -> None:
     credentials = Credentials.from_secret(VALID)
     with pytest.raises(AttributeError):
