@@ -14,29 +14,20 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from flatfile_relay.aws import AwsClients
 from flatfile_relay.consumer import handle_notice
 from flatfile_relay.observability import get_logger, get_metrics, traced
+from flatfile_relay.runtime import Runtime
 
 logger = get_logger()
 metrics = get_metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-_clients: AwsClients | None = None
-
-
-def clients() -> AwsClients:
-    """The AWS clients, built on first use and reused while the execution environment lives."""
-    global _clients
-    if _clients is None:
-        _clients = AwsClients()
-    return _clients
-
+runtime = Runtime()
+reset = runtime.reset
 
 def record_handler(record: SQSRecord) -> dict[str, Any]:
     """Summarise the batch of one notice; raise to fail this notice only."""
     try:
-        summary = handle_notice(record.body, clients().s3)
+        summary = handle_notice(record.body, runtime.clients.s3)
     except Exception as error:
         metrics.add_metric(name="NoticesRejected", unit=MetricUnit.Count, value=1)
         logger.error(f"notice rejected: {type(error).__name__}: {error}",

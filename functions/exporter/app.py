@@ -7,7 +7,6 @@ lands in the DLQ after maxReceiveCount); the others in the same event are not af
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,14 +15,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from flatfile_relay.aws import AwsClients
-from flatfile_relay.connection import FlatfileConnection
 from flatfile_relay.exporter import EXPORTED, ExportOutcome, export_batch
 from flatfile_relay.flatfile import ConfigurationError, Deadline, FlatfileClient
 from flatfile_relay.jobs import ExportJob, InvalidJobError
-from flatfile_relay.ledger import Ledger
 from flatfile_relay.observability import get_logger, get_metrics, traced
-from flatfile_relay.settings import Settings
+from flatfile_relay.runtime import Runtime
 
 #: Seconds of the Lambda's time kept back from the exporter (to log, flush metrics and answer).
 DEADLINE_RESERVE = 10.0
@@ -31,35 +27,8 @@ DEADLINE_RESERVE = 10.0
 logger = get_logger()
 metrics = get_metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-
-@dataclass
-class _Runtime:
-    settings: Settings
-    clients: AwsClients
-    connection: FlatfileConnection
-    ledger: Ledger
-
-
-_runtime: _Runtime | None = None
-
-
-def runtime() -> _Runtime:
-    """Settings, AWS clients, the Flatfile connection and the ledger: built on first use, then reused."""
-    global _runtime
-    if _runtime is None:
-        settings = Settings.from_env()
-        settings.require(
-            "secret_id", "ledger_table", "export_bucket", "notices_queue_url", "export_jobs_queue_url"
-        )
-        clients = AwsClients()
-        _runtime = _Runtime(
-            settings=settings,
-            clients=clients,
-            connection=FlatfileConnection(settings),
-            ledger=Ledger(settings.ledger_table, clients.dynamodb),
-        )
-    return _runtime
+runtime = Runtime("secret_id", "ledger_table", "export_bucket", "notices_queue_url", "export_jobs_queue_url")
+reset = runtime.reset
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str, Any]:
@@ -72,15 +41,14 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
         raise
     deadline = Deadline.from_lambda_context(lambda_context, reserve=DEADLINE_RESERVE)
     owner = lambda_context.aws_request_id
-    run = runtime()
 
     def work(client: FlatfileClient) -> ExportOutcome:
         return export_batch(
-            job, client, run.clients.s3, run.clients.sqs, run.ledger, run.settings, deadline, owner
+            job, client, runtime.clients.s3, runtime.clients.sqs, runtime.ledger, runtime.settings, deadline, owner
         )
 
     try:
-        outcome = run.connection.run(work)
+        outcome = runtime.connection.run(work)
     except ConfigurationError as error:
         metrics.add_metric(name="ExportJobsFailed", unit=MetricUnit.Count, value=1)
         logger.error(f"export of batch {job.batch_id} needs a configuration fix: {error}",

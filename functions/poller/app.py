@@ -17,13 +17,11 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from flatfile_relay.aws import AwsClients
-from flatfile_relay.connection import FlatfileConnection
 from flatfile_relay.flatfile import ConfigurationError, Deadline
-from flatfile_relay.ledger import Ledger
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.poller import PollReport, poll
-from flatfile_relay.settings import Settings, SettingsError
+from flatfile_relay.runtime import Runtime
+from flatfile_relay.settings import SettingsError
 
 logger = get_logger()
 metrics = get_metrics()
@@ -33,27 +31,8 @@ RESERVE_SECONDS = 15.0
 #: batch ids listed in the summary log line at most (the handler's answer lists them all)
 LOGGED_IDS = 100
 
-_singletons: dict[str, Any] = {}
-
-
-def reset() -> None:
-    """Forget the warm singletons, as a new execution environment would (tests use it)."""
-    _singletons.clear()
-
-
-def _runtime() -> dict[str, Any]:
-    """Settings, AWS clients, Flatfile connection and ledger, created on first use."""
-    if not _singletons:
-        settings = Settings.from_env()
-        settings.require("secret_id", "ledger_table", "export_jobs_queue_url")
-        clients = AwsClients()
-        _singletons.update(
-            settings=settings,
-            clients=clients,
-            connection=FlatfileConnection(settings),
-            ledger=Ledger(settings.ledger_table, clients.dynamodb),
-        )
-    return _singletons
+runtime = Runtime("secret_id", "ledger_table", "export_jobs_queue_url")
+reset = runtime.reset
 
 
 @traced
@@ -62,14 +41,10 @@ def _runtime() -> dict[str, Any]:
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Run one poll; return its report (see `flatfile_relay.poller.PollReport`)."""
     try:
-        runtime = _runtime()
-        settings: Settings = runtime["settings"]
-        clients: AwsClients = runtime["clients"]
-        connection: FlatfileConnection = runtime["connection"]
-        ledger: Ledger = runtime["ledger"]
+        settings, sqs, ledger = runtime.settings, runtime.clients.sqs, runtime.ledger
         remaining = context.get_remaining_time_in_millis() / 1000.0
         deadline = Deadline.from_lambda_context(context, reserve=min(RESERVE_SECONDS, remaining / 4))
-        report = connection.run(lambda client: poll(client, ledger, clients.sqs, settings, deadline))
+        report = runtime.connection.run(lambda client: poll(client, ledger, sqs, settings, deadline))
     except (ConfigurationError, SettingsError) as error:
         metrics.add_metric(name="PollFailures", unit=MetricUnit.Count, value=1)
         logger.error(f"{error} (the poll cannot run until the configuration is fixed)",

@@ -30,19 +30,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from flatfile_relay.aws import AwsClients
-from flatfile_relay.connection import FlatfileConnection
 from flatfile_relay.flatfile.deadline import Deadline
-from flatfile_relay.ledger import Ledger
 from flatfile_relay.observability import get_logger, get_metrics, traced
-from flatfile_relay.settings import Settings
+from flatfile_relay.runtime import Runtime
 from flatfile_relay.webhook import (
     MAX_BODY_BYTES,
     InvalidPayloadError,
@@ -64,40 +61,20 @@ metrics = get_metrics()
 app = LambdaFunctionUrlResolver()
 
 
-@dataclass
-class _Runtime:
-    """What the handler keeps warm between invocations (built on first use)."""
+class _WebhookRuntime(Runtime):
+    """The function's warm state, plus the token gate (which remembers when it last re-read the secret)."""
 
-    settings: Settings
-    clients: AwsClients
-    ledger: Ledger
-    gate: TokenGate
+    @cached_property
+    def gate(self) -> TokenGate:
+        return TokenGate(self.connection.credentials)
 
-
-_runtime: _Runtime | None = None
-
-
-def _get_runtime() -> _Runtime:
-    """The lazy singletons; a configuration error is raised (and nothing cached) so a fix applies at once."""
-    global _runtime
-    if _runtime is None:
-        settings = Settings.from_env()
-        settings.require("secret_id", "ledger_table", "export_jobs_queue_url", "export_bucket")
-        clients = AwsClients()
-        connection = FlatfileConnection(settings)
-        _runtime = _Runtime(
-            settings=settings,
-            clients=clients,
-            ledger=Ledger(settings.ledger_table, clients.dynamodb),
-            gate=TokenGate(connection.credentials),
-        )
-    return _runtime
+    def reset(self) -> None:
+        super().reset()
+        self.__dict__.pop("gate", None)
 
 
-def reset() -> None:
-    """Forget the warm state (settings, clients, cached secret): the next request starts cold. For tests."""
-    global _runtime
-    _runtime = None
+runtime = _WebhookRuntime("secret_id", "ledger_table", "export_jobs_queue_url", "export_bucket")
+reset = runtime.reset
 
 
 # -- routes ---------------------------------------------------------------------------------------------
@@ -111,7 +88,6 @@ def receive() -> Response[str]:
         return _reject(401, f"missing webhook token: pass it in the {TOKEN_PARAMETER!r} query parameter "
                             f"or the {TOKEN_HEADER} header", "missing token")
     try:
-        runtime = _get_runtime()
         verdict = runtime.gate.check(presented)
     except Exception as error:  # noqa: BLE001 - mapped to 500/503 with a logged reason
         return _failure(error, "reading the settings and the webhook token from the secret")

@@ -83,16 +83,16 @@ def test_a_scheduled_invocation_queues_the_submitted_batches(
     assert metrics["Pages"] >= 1
 
     # a warm container reuses what it built; the event's content does not matter
-    connection = poller_app._singletons["connection"]
+    connection = poller_app.runtime.connection
     event = {"anything": "ignored", "time": "1999-01-01T00:00:00Z"}
     again = poller_app.handler(event, lambda_context("PollerFunction"))
     assert again["jobs_sent"] == []
-    assert poller_app._singletons["connection"] is connection
+    assert poller_app.runtime.connection is connection
     assert queued(deployment) == []
 
 
 def test_nothing_is_built_before_the_first_invocation(poller_app: ModuleType) -> None:
-    assert poller_app._singletons == {}
+    assert not vars(poller_app.runtime).keys() & {"settings", "clients", "connection", "ledger"}
 
 
 def test_a_malformed_secret_is_logged_and_raised_then_fixing_it_works_at_once(
@@ -135,7 +135,7 @@ def test_missing_configuration_is_logged_and_raised(
         poller_app.handler(schedule_event(), lambda_context("PollerFunction"))
 
     assert records.at("ERROR")[0].startswith("missing configuration: EXPORT_JOBS_QUEUE_URL")
-    assert poller_app._singletons == {}
+    assert not vars(poller_app.runtime).keys() & {"settings", "clients", "connection", "ledger"}
 
 
 def test_a_short_invocation_stops_cleanly_and_says_so(

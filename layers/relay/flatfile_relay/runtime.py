@@ -1,0 +1,49 @@
+"""What a function keeps warm between invocations: settings, AWS clients, the Flatfile connection, the ledger.
+
+Each part is built on first use (never at import) and then reused while the execution environment lives.
+A part whose construction fails (a missing setting, say) is not kept, so a fix applies at the next
+invocation.
+
+Example:
+    >>> runtime = Runtime("ledger_table")   # nothing is read or created yet
+    >>> runtime.ledger                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from flatfile_relay.aws import AwsClients
+from flatfile_relay.connection import FlatfileConnection
+from flatfile_relay.ledger import Ledger
+from flatfile_relay.settings import Settings
+
+
+class Runtime:
+    """The lazily built state of one function; `required` names the settings it cannot do without."""
+
+    def __init__(self, *required: str) -> None:
+        self._required = required
+
+    @cached_property
+    def settings(self) -> Settings:
+        settings = Settings.from_env()
+        settings.require(*self._required)
+        return settings
+
+    @cached_property
+    def clients(self) -> AwsClients:
+        return AwsClients()
+
+    @cached_property
+    def connection(self) -> FlatfileConnection:
+        return FlatfileConnection(self.settings)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.settings.ledger_table, self.clients.dynamodb)
+
+    def reset(self) -> None:
+        """Forget everything built so far, as a new execution environment would (tests use it)."""
+        for name in ("settings", "clients", "connection", "ledger"):
+            self.__dict__.pop(name, None)
