@@ -73,6 +73,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS event in, `{"batchItemFailures": [...]}` out."""
+    if isinstance(event, dict) and event.get("Records") == []:  # nothing to process, nothing failed
+        return {"batchItemFailures": []}
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

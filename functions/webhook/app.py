@@ -32,6 +32,7 @@ import binascii
 import json
 from functools import cached_property
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
@@ -58,7 +59,7 @@ DEADLINE_RESERVE = 2.0
 
 logger = get_logger()
 metrics = get_metrics()
-app = LambdaFunctionUrlResolver()
+app = LambdaFunctionUrlResolver(debug=False)  # POWERTOOLS_DEV would print every event, token included
 
 
 class _WebhookRuntime(Runtime):
@@ -145,6 +146,8 @@ def _presented_token() -> str | None:
     if header and header.strip():
         return header.strip()
     query = event.query_string_parameters or {}
+    if not query and event.raw_query_string:  # an event built by hand may carry only the raw query string
+        query = dict(parse_qsl(event.raw_query_string, keep_blank_values=True))
     value = query.get(TOKEN_PARAMETER)
     return value if value else None
 

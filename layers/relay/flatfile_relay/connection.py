@@ -17,10 +17,20 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flatfile_relay.credentials import Credentials
-from flatfile_relay.flatfile import CredentialsRejectedError, FlatfileClient, MalformedSecretError
+from flatfile_relay.flatfile import (
+    BadRequestError,
+    CredentialsRejectedError,
+    FlatfileClient,
+    ForbiddenError,
+    MalformedSecretError,
+)
 from flatfile_relay.settings import Settings
 
 T = TypeVar("T")
+
+#: Flatfile refusing what the secret holds: the access key (401), the license key (403, or 400 when it is not
+#: even a UUID). Each makes the next read of the secret bypass the cache.
+REJECTED = (CredentialsRejectedError, ForbiddenError, BadRequestError)
 
 
 class FlatfileConnection:
@@ -75,14 +85,14 @@ class FlatfileConnection:
     def run(self, work: Callable[[FlatfileClient], T]) -> T:
         """Run `work(client)`; if Flatfile rejects the credentials, re-read the secret once and retry.
 
-        `work` must be safe to start again (the relay's work is idempotent). When the fresh secret holds
-        the same credentials, or they are rejected again, the error propagates and the next invocation
-        reads the secret afresh.
+        Rejected means the access key (401) or the license key (403, 400) was refused. `work` must be safe to
+        start again (the relay's work is idempotent). When the fresh secret holds the same credentials, or
+        they are rejected again, the error propagates and the next invocation reads the secret afresh.
         """
         client = self.client()
         try:
             return work(client)
-        except CredentialsRejectedError:
+        except REJECTED:
             self._distrust_cache = True
             fresh = self.credentials(force=True)
             if fresh == self._credentials:
@@ -90,7 +100,7 @@ class FlatfileConnection:
                 raise
             try:
                 return work(self.client())
-            except CredentialsRejectedError:
+            except REJECTED:
                 self._distrust_cache = True
                 raise
 

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,8 @@ _REQUIRED = (
     ("secretAccessKey", "the Secret Access Key shown when the access key was created"),
     ("licenseKey", "the license key (a UUID) of the embed whose imports the relay exports"),
 )
+_HEADER_KEYS = frozenset({"accessKeyId", "secretAccessKey"})
+_PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
 _EXPECTED = "a JSON object with keys accessKeyId, secretAccessKey, licenseKey and optional webhookToken"
 
 
@@ -71,6 +74,11 @@ class Credentials:
     def redacted_access_key_id(self) -> str:
         """The access key id as shown in messages: its first four characters (e.g. `FF00…`)."""
         return _prefix(self.access_key_id, 4)
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every value that must never be shown: the secret access key, the API key header, the webhook tokens."""
+        return (self.secret_access_key, self.api_key_header, *self.webhook_tokens)
 
     def register_secrets(self) -> None:
         """Register the secret values with `flatfile_relay.redaction` so log lines never show them."""
@@ -131,7 +139,16 @@ def _required(data: Mapping[str, Any], key: str, meaning: str) -> str:
         )
     if not value.strip():
         raise MalformedSecretError(f"{key!r} in the Flatfile secret is empty: set it to {meaning}.", key=key)
-    return value.strip()
+    value = value.strip()
+    # Both travel in a header (X-Api-Key); a line break there would make the HTTP library fail with an
+    # error that quotes the whole header, secret included.
+    if key in _HEADER_KEYS and not _PRINTABLE_ASCII.fullmatch(value):
+        raise MalformedSecretError(
+            f"{key!r} in the Flatfile secret holds a space, a line break, a control or a non-ASCII character, "
+            f"which Flatfile keys never do (pasted with extra text?): set it to {meaning}.",
+            key=key,
+        )
+    return value
 
 
 def _webhook_tokens(value: Any) -> tuple[str, ...]:

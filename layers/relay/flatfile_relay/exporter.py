@@ -28,6 +28,7 @@ import base64
 import hashlib
 import logging
 import math
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,7 @@ from flatfile_relay.ledger import (
 )
 from flatfile_relay.manifest import Manifest, Notice, Part
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
+from flatfile_relay.redaction import scrub
 from flatfile_relay.settings import Settings, parse_timestamp, utc_now_iso
 
 logger = logging.getLogger("flatfile_relay.exporter")
@@ -161,6 +163,7 @@ class _Export:
         self.job, self.client, self.s3, self.sqs, self.ledger = job, client, s3, sqs, ledger
         self.settings, self.deadline, self.owner, self.reserve = settings, deadline, owner, reserve
         self.batch_id = job.batch_id
+        self.output_id = job.batch_id  # the id as Flatfile writes it (see `_output_id`), once the batch is read
         self.parts: list[dict[str, Any]] = [dict(part) for part in entry.parts]
         self.next_skip = entry.next_skip
         self.rows_written = 0
@@ -185,6 +188,7 @@ class _Export:
             return self._outcome(NOT_FOUND, detail="Flatfile answered 404 for the batch")
         except DeadlineExceededError:
             return self._out_of_time()
+        self.output_id = _output_id(batch, self.batch_id)
         status = batch.get("status")
         if status != "submitted":
             known = status if isinstance(status, str) else None
@@ -265,7 +269,7 @@ class _Export:
                     "duplicate or reorder rows."
                 )
             row_batch = row.get("batchId")
-            if row_batch is not None and row_batch != self.batch_id:
+            if row_batch is not None and not _same_batch(row_batch, self.batch_id):
                 raise ContractError(
                     f"Flatfile returned row {skip + offset} of batch {self.batch_id} marked as a row of "
                     f"batch {str(row_batch)[:64]}."
@@ -274,7 +278,7 @@ class _Export:
 
     def _store_part(self, part: FinishedPart, last_sequence: int) -> None:
         index = len(self.parts)
-        key = part_key(self.settings.export_prefix, self.batch_id, index)
+        key = part_key(self.settings.export_prefix, self.output_id, index)
         self.s3.put_object(
             Bucket=self.settings.export_bucket,
             Key=key,
@@ -282,7 +286,7 @@ class _Export:
             ContentLength=part.size,
             ContentType=CONTENT_TYPE,
             ChecksumSHA256=part.sha256_base64,
-            Metadata={"rows": str(part.rows), "sha256": part.sha256, "batch-id": self.batch_id},
+            Metadata={"rows": str(part.rows), "sha256": part.sha256, "batch-id": self.output_id},
         )
         # kept small: the ledger item (400 KB at most) holds one of these per finished part
         record = {
@@ -309,8 +313,8 @@ class _Export:
         if current is None or current.state != EXPORTING or current.lease_owner != self.owner:
             raise LeaseLostError(f"lost the export lease of batch {self.batch_id} to another invocation")
         manifest = Manifest(
-            batch_id=self.batch_id,
-            batch=batch,
+            batch_id=self.output_id,
+            batch=scrub(batch, self.client.credentials.secret_values),  # Flatfile shows the webhook URL
             row_count=self.next_skip,
             parts=tuple(
                 Part(uri=p["uri"], rows=int(p["rows"]), bytes=int(p["bytes"]), sha256=p["sha256"])
@@ -319,7 +323,7 @@ class _Export:
             exported_at=utc_now_iso(),
             trigger=self.job.trigger,
         )
-        key = manifest_key(self.settings.export_prefix, self.batch_id)
+        key = manifest_key(self.settings.export_prefix, self.output_id)
         uri = s3_uri(self.settings.export_bucket, key)
         body = manifest.to_json().encode("utf-8")
         self.s3.put_object(
@@ -333,7 +337,7 @@ class _Export:
             QueueUrl=self.settings.notices_queue_url,
             MessageBody=Notice.for_manifest(manifest, uri).to_json(),
             MessageAttributes={
-                "batchId": {"DataType": "String", "StringValue": self.batch_id},
+                "batchId": {"DataType": "String", "StringValue": self.output_id},
                 "trigger": {"DataType": "String", "StringValue": self.job.trigger},
             },
         )
@@ -387,6 +391,24 @@ class _Export:
 def _lease_seconds(deadline: Deadline) -> float:
     remaining = deadline.remaining()
     return (UNBOUNDED_LEASE if math.isinf(remaining) else remaining) + LEASE_MARGIN
+
+
+def _same_batch(value: Any, batch_id: str) -> bool:
+    """True when `value` names `batch_id` (a canonical UUID); UUIDs compare whatever their letter case."""
+    try:
+        return str(uuid.UUID(str(value))) == batch_id
+    except ValueError:
+        return False
+
+
+def _output_id(batch: dict[str, Any], batch_id: str) -> str:
+    """The batch id for keys, manifest and notice: as Flatfile writes it, so `batchId` equals `batch.id`.
+
+    The ledger and the jobs use the canonical (lower-case) UUID; Flatfile's own form differs at most in letter
+    case, and it is the same for every read of the batch, so keys still depend only on the batch.
+    """
+    value = batch.get("id")
+    return value if isinstance(value, str) and value.lower() == batch_id else batch_id
 
 
 def _release_quietly(ledger: Ledger, batch_id: str, owner: str) -> None:

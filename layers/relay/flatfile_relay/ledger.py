@@ -48,6 +48,17 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+class _Anything:
+    """The type of `ANYTHING`."""
+
+    def __repr__(self) -> str:
+        return "ANYTHING"
+
+
+ANYTHING = _Anything()
+"""`Ledger.mark_queued(seen=ANYTHING)`: mark whatever happened to the entry since it was read."""
+
+
 class LedgerError(RuntimeError):
     """Base class of the ledger's refusals."""
 
@@ -194,19 +205,34 @@ class Ledger:
             {":state": state, ":pending": PENDING, ":created": created_at or utc_now_iso(), ":status": status},
         )
 
-    def mark_queued(self, batch_id: str, *, created_at: str | None, trigger: str = "schedule") -> bool:
+    def mark_queued(
+        self, batch_id: str, *, created_at: str | None, trigger: str = "schedule",
+        seen: LedgerEntry | _Anything | None = ANYTHING,
+    ) -> bool:
         """Record that an export job was sent. Call only after the send succeeded.
 
-        False when another trigger got there first (the batch is already queued or further).
+        `seen` is the entry the caller read before sending the job (None: there was none). The mark then
+        lands only if nobody changed the entry since: the job may already have reached an exporter that
+        handed the batch back to the poller (pending), and marking it queued after that would leave it
+        queued with no job in flight, never exported.
+
+        False when the batch is already queued or further, or (with `seen`) when the entry changed.
         """
+        condition = "attribute_not_exists(batchId) OR #s IN (:pending, :closed, :ignored)"
+        if seen is None:
+            condition = "attribute_not_exists(batchId)"
+        elif isinstance(seen, LedgerEntry):
+            unchanged = "updatedAt = :seen" if seen.updated_at is not None else "attribute_not_exists(updatedAt)"
+            condition = f"#s IN (:pending, :closed, :ignored) AND {unchanged}"
         return self._transition(
             batch_id,
             "SET #s = :queued, batchCreatedAt = if_not_exists(batchCreatedAt, :created), "
             "batchStatus = :submitted, #t = :trigger, queuedAt = :now, updatedAt = :now REMOVE pendingKey",
-            "attribute_not_exists(batchId) OR #s IN (:pending, :closed, :ignored)",
+            condition,
             {
                 ":queued": QUEUED, ":pending": PENDING, ":closed": CLOSED, ":ignored": IGNORED,
                 ":created": created_at or utc_now_iso(), ":submitted": "submitted", ":trigger": trigger,
+                ":seen": seen.updated_at if isinstance(seen, LedgerEntry) else None,
             },
             names={"#t": "trigger"},
         )

@@ -10,8 +10,10 @@ One poll:
    page (SendMessageBatch) and only then marked `queued`. Batch ids are used in canonical UUID form (the
    ledger key the webhook and exporter use too); a listed batch whose id is not a UUID is logged and skipped.
    Paging stops early only when the order observed so far is newest-first, the list starts at (or above)
-   the newest batch ever seen, and a whole page holds batches the ledger already knew: every batch
-   created before them was seen by an earlier walk. Any other order walks the whole list.
+   the newest batch ever seen, and a whole page holds batches the ledger already knew, none created after
+   the newest batch an earlier walk saw (a batch known only from a webhook proves nothing about the ones
+   below it): every batch created before them was seen by an earlier walk. Any other order walks the
+   whole list.
 3. A walk that reached the end of the list records `lastFullWalkAt` (and `baselineCompletedAt` once).
    A walk cut short remembers where it stopped, so the next poll does not stop early above that point.
 4. Re-checks the `pending` batches created within `LOOKBACK_HOURS` that the walk did not show, one
@@ -35,7 +37,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flatfile_relay.flatfile.deadline import Deadline
-from flatfile_relay.flatfile.errors import ContractError, DeadlineExceededError, NotFoundError
+from flatfile_relay.flatfile.errors import (
+    ContractError,
+    DeadlineExceededError,
+    NotFoundError,
+    RetriesExhaustedError,
+)
 from flatfile_relay.flatfile.pagination import parse_created_at
 from flatfile_relay.jobs import ExportJob, InvalidJobError, JobSendError, require_batch_id, send_jobs
 from flatfile_relay.ledger import CLOSED, IGNORED, PENDING, Ledger, LedgerEntry
@@ -150,6 +157,7 @@ class _Poll:
         self.report = PollReport()
         self.seen: set[str] = set()
         self.outbox: list[tuple[ExportJob, str | None]] = []
+        self.read: dict[str, LedgerEntry | None] = {}  # the entry of each job's batch, as read before sending
         self.since = settings.export_since.astimezone(UTC) if settings.export_since else None
 
     # -- the poll ------------------------------------------------------------------------------------
@@ -201,6 +209,10 @@ class _Poll:
                     and page.newest_first_so_far
                     and page.items
                     and known_before
+                    # known from a walk, not only from a webhook or a job: a batch created after the newest
+                    # one any walk saw may sit above an older one no walk has seen yet
+                    and newest_known is not None
+                    and _all_older(page, newest_known, or_equal=True)
                     and (resume_below is None or _all_older(page, resume_below))
                 ):
                     self.report.early_stop = finished = True
@@ -251,6 +263,7 @@ class _Poll:
         elif status == SUBMITTED:
             if entry is None or entry.state in _NEEDS_JOB:
                 self.outbox.append((ExportJob.create(batch_id, trigger="schedule"), created_at))
+                self.read[batch_id] = entry
         elif status in FINAL_STATUSES:
             if open_ and self.ledger.mark_closed(batch_id, created_at=created_at, status=_status_text(status)):
                 self.report.closed += 1
@@ -282,7 +295,9 @@ class _Poll:
                 except DeadlineExceededError as error:
                     logger.info("poll: pending re-check cut short: %s", error)
                     return False
-                except ContractError as error:  # one unreadable batch must not block the others
+                # One batch Flatfile keeps answering garbage or 5xx for must not block the others (the walk
+                # just worked, so Flatfile itself is up); it stays pending and is re-checked next poll.
+                except (ContractError, RetriesExhaustedError) as error:
                     logger.error("poll: skipped the re-check of batch %s: %s", entry.batch_id, error)
                     self.report.errors += 1
                     continue
@@ -313,7 +328,9 @@ class _Poll:
 
     def _mark_queued(self, sent: list[ExportJob], created: dict[str, str | None]) -> None:
         for job in sent:
-            self.ledger.mark_queued(job.batch_id, created_at=created.get(job.batch_id), trigger=job.trigger)
+            # only if the entry is as read: an exporter may have handed the batch back meanwhile (pending)
+            self.ledger.mark_queued(job.batch_id, created_at=created.get(job.batch_id), trigger=job.trigger,
+                                    seen=self.read.get(job.batch_id))
             self.report.jobs_sent.append(job.batch_id)
 
     def _save_walk(self, checkpoint: dict[str, Any], finished: bool, newest_seen: datetime | None,
@@ -344,10 +361,11 @@ class _Poll:
             self.ledger.save_checkpoint(**fields)
 
 
-def _all_older(page: BatchPage, moment: datetime) -> bool:
-    """True when every batch on the page was created before `moment` (an unreadable date: False)."""
+def _all_older(page: BatchPage, moment: datetime, *, or_equal: bool = False) -> bool:
+    """True when every batch on the page was created before `moment` (or at it, with `or_equal`; an
+    unreadable date: False)."""
     dates = [parse_created_at(b.get("createdAt")) for b in page.items]
-    return bool(dates) and all(d is not None and d < moment for d in dates)
+    return bool(dates) and all(d is not None and (d < moment or (or_equal and d == moment)) for d in dates)
 
 
 def _status_text(status: Any) -> str | None:

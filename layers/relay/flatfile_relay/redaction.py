@@ -115,6 +115,33 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def scrub(value: Any, secrets: Iterable[str]) -> Any:
+    """A copy of a JSON value whose strings (keys included) have every occurrence of `secrets` replaced by `***`.
+
+    For documents the relay stores that come from elsewhere (Flatfile shows the webhook URL, token and
+    all, on a batch): the exact values, not the log patterns, so nothing else in the document changes.
+
+    Example:
+        >>> scrub({"hook": "https://relay.example/?token=tok-123", "n": [1, "tok-123"]}, ["tok-123"])
+        {'hook': 'https://relay.example/?token=***', 'n': [1, '***']}
+    """
+    wanted = sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+    if not wanted:
+        return value
+    pattern = re.compile("|".join(re.escape(secret) for secret in wanted))
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return pattern.sub(REDACTED, item)
+        if isinstance(item, dict):
+            return {walk(key): walk(inner) for key, inner in item.items()}
+        if isinstance(item, list):
+            return [walk(inner) for inner in item]
+        return item
+
+    return walk(value)
+
+
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",

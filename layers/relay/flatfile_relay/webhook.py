@@ -209,7 +209,9 @@ class TokenGate:
     The secret is cached (Powertools, 300 s by default). When a token does not match, the gate reads the
     secret once more bypassing the cache, so a token just added while rotating works at once; the interval
     stops wrong tokens from turning into a Secrets Manager read each. A token removed from the secret may
-    still be accepted until the cache expires.
+    still be accepted until the cache expires. A secret with no `webhookToken` at all is a configuration to
+    fix, like a malformed one: while it lasts, every check reads the secret afresh, so the token added to it
+    works at the next request.
 
     `credentials` is a callable like `FlatfileConnection.credentials` (keyword `force` bypasses the cache).
 
@@ -230,6 +232,7 @@ class TokenGate:
         self._refresh_after = refresh_after
         self._clock = clock
         self._last_refresh: float | None = None
+        self._unconfigured = False
         self._lock = threading.Lock()
 
     def check(self, presented: str | None) -> TokenVerdict:
@@ -240,7 +243,8 @@ class TokenGate:
         """
         if not presented:
             return "missing"
-        credentials = self._credentials()
+        credentials = self._credentials(force=self._unconfigured)
+        self._unconfigured = not credentials.webhook_tokens
         if authenticate(presented, credentials):
             return "accepted"
         with self._lock:
@@ -250,6 +254,7 @@ class TokenGate:
                 self._last_refresh = now
         if refresh:
             credentials = self._credentials(force=True)
+            self._unconfigured = not credentials.webhook_tokens
             if authenticate(presented, credentials):
                 return "accepted"
         return "rejected" if credentials.webhook_tokens else "not-configured"
@@ -329,10 +334,10 @@ def accept_delivery(
         return WebhookOutcome(delivery=delivery, key=key, queued=False, ledger_state=state)
     job = ExportJob.create(delivery.batch_id, trigger="webhook")
     send_jobs(sqs, settings.export_jobs_queue_url, [job], deadline=deadline)
-    marked = ledger.mark_queued(delivery.batch_id, created_at=None, trigger="webhook")
+    marked = ledger.mark_queued(delivery.batch_id, created_at=None, trigger="webhook", seen=entry)
     if not marked:
-        logger.info("batch %s was queued by another trigger meanwhile; the exporter deduplicates",
-                    delivery.batch_id)
+        logger.info("batch %s changed in the ledger meanwhile (another trigger queued it, or the exporter "
+                    "already took the job); left as it is", delivery.batch_id)
     return WebhookOutcome(delivery=delivery, key=key, queued=True, ledger_state=state, marked=marked, job=job)
 
 

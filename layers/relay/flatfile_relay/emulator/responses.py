@@ -56,8 +56,16 @@ class Response:
 
 
 def dump_json(value: Any) -> bytes:
-    """Compact UTF-8 JSON (non-ASCII characters sent as-is)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON (non-ASCII characters sent as-is).
+
+    A string holding a lone surrogate, which UTF-8 cannot carry, is sent as a ``\\udXXX`` escape (what
+    Node's ``JSON.stringify`` does) instead of failing the request.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def json_response(status: int, value: Any) -> Response:

@@ -99,16 +99,27 @@ class State:
     def _home(self, batch: dict[str, Any]) -> dict[str, dict[str, Any]]:
         return self.batches if self.is_visible(batch) else self.foreign_batches
 
+    def _key(self, batch_id: str) -> str:
+        """The stored key of ``batch_id``: UUIDs match whatever their letter case, as on a real server."""
+        if batch_id in self.batches or batch_id in self.foreign_batches:
+            return batch_id
+        folded = batch_id.lower()
+        for key in (*self.batches, *self.foreign_batches):
+            if key.lower() == folded:
+                return key
+        return batch_id
+
     def _find(self, batch_id: str) -> dict[str, Any]:
-        batch = self.batches.get(batch_id)
+        key = self._key(batch_id)
+        batch = self.batches.get(key)
         if batch is None:
-            batch = self.foreign_batches[batch_id]
+            batch = self.foreign_batches[key]
         return batch
 
     def has_batch(self, batch_id: str) -> bool:
-        """Whether the account has this batch (what the API can show)."""
+        """Whether the account has this batch (what the API can show); ids match whatever their case."""
         with self.lock:
-            return batch_id in self.batches
+            return self._key(batch_id) in self.batches
 
     def batch(self, batch_id: str) -> dict[str, Any]:
         """A deep copy of one batch, the account's or a foreign one (``KeyError`` if unknown)."""
@@ -128,7 +139,7 @@ class State:
         """All rows of a batch in ``sequence`` order (a new list; treat the row dicts as read-only)."""
         with self.lock:
             self._find(batch_id)
-            return list(self._materialize(batch_id))
+            return list(self._materialize(self._key(batch_id)))
 
     def end_user(self, end_user_id: str | None) -> dict[str, Any] | None:
         """The end user with that id, if known."""
@@ -165,7 +176,7 @@ class State:
         for offset, spec in enumerate(specs):
             row = {
                 "id": str(first_id + offset),
-                "batchId": batch_id,
+                "batchId": batch["id"],
                 "raw": spec["raw"],
                 "mapped": spec["mapped"],
                 "valid": spec["valid"],
@@ -189,7 +200,7 @@ class State:
         label: str | None = None,
         **fields: Any,
     ) -> dict[str, Any]:
-        """Create a batch (``fields`` override any wire field) and return a copy.
+        """Create a batch (``fields`` override any wire field, ``id`` included) and return a copy.
 
         The batch belongs to the account unless ``fields`` give another ``licenseId`` (then it goes to
         ``foreign_batches``).
@@ -219,6 +230,7 @@ class State:
             if status == "failed":
                 batch["failedAt"] = created_iso
             batch.update(fields)
+            batch_id = str(batch["id"])
             self._home(batch)[batch_id] = batch
             self._rows[batch_id] = []
             if label is not None:
@@ -246,6 +258,7 @@ class State:
             for mapped, ok, gone in zip(rows, valid_flags, deleted_flags, strict=True)
         ]
         with self.lock:
+            batch_id = self._key(batch_id)
             self._materialize(batch_id)
             added = self._append(batch_id, specs, self._next_row_id)
             self._next_row_id += len(added)
@@ -283,6 +296,7 @@ class State:
         """Forget a batch and its rows (as if the import was deleted)."""
         with self.lock:
             self._find(batch_id)
+            batch_id = self._key(batch_id)
             self.batches.pop(batch_id, None)
             self.foreign_batches.pop(batch_id, None)
             self._rows.pop(batch_id, None)

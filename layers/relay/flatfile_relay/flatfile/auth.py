@@ -19,6 +19,7 @@ import binascii
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flatfile_relay.flatfile")
 
 EXCHANGE_PATH = "/auth/access-key/exchange"
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # printable ASCII: what a bearer token can be
 MIN_EXPIRES_IN = 60
 MAX_EXPIRES_IN = 86_400
 
@@ -311,7 +313,15 @@ class TokenAuth:
                 f"Flatfile's token exchange answered HTTP {reply.status} without an `accessToken` string "
                 f"(got {_shape(body)}); the API may have changed."
             )
-        return token.strip()
+        token = token.strip()
+        if not _HEADER_SAFE.fullmatch(token):
+            # Sent as is, the HTTP library would refuse the header with an error quoting the token.
+            raise ContractError(
+                f"Flatfile's token exchange answered HTTP {reply.status} with an `accessToken` holding spaces, "
+                "line breaks, control or non-ASCII characters, which cannot be sent in a header; the API may "
+                "have changed."
+            )
+        return token
 
     def __repr__(self) -> str:
         state = "None" if self._token is None else "'***'"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -127,7 +128,9 @@ class FlatfileClient:
         Pages advance by the number of batches actually returned (the server may cap `take`), re-reading
         `totalCount` on every page (it can grow), until a page is empty or the offset reaches `totalCount`.
         Batches already seen on an earlier page (offsets shift when imports are added) are left out of
-        `items`. `filters` are passed as query parameters (e.g. `workspaceId`, `endUserId`, `search`).
+        `items`. When `totalCount` shrinks (imports deleted while paging moved the rest up), the page is
+        read again from as many places earlier, so no batch slips past unseen. `filters` are passed as
+        query parameters (e.g. `workspaceId`, `endUserId`, `search`).
 
         Raises:
             LicenseForbiddenError: 403, the licenseKey is not one of the account.
@@ -142,6 +145,8 @@ class FlatfileClient:
         seen: set[str] = set()
         newest_first = True
         previous: datetime | None = None
+        previous_total: int | None = None
+        rewound_at = 0
         skip = 0
         while True:
             params = _params(licenseKey=self.credentials.license_key, skip=skip, take=take, **filters)
@@ -154,6 +159,17 @@ class FlatfileClient:
                 on_404=self._wrong_base_url,
             )
             data, total = parse_envelope(body, what)
+            if previous_total is not None and total < previous_total and skip > rewound_at:
+                # Batches were deleted since the last page: those listed after them moved up, and up to
+                # that many unseen ones now sit before `skip`. Step back and read again (dedup by id);
+                # once per offset reached, so a count that keeps flapping cannot hold the walk in place.
+                logger.info("Flatfile batches: the list shrank by %d while paging; stepping back",
+                            previous_total - total)
+                rewound_at = skip
+                skip = max(0, skip - (previous_total - total))
+                previous_total = total
+                continue
+            previous_total = total
             items: list[dict[str, Any]] = []
             newest: datetime | None = None
             page_dated = True
@@ -228,13 +244,18 @@ class FlatfileClient:
 
         Raises:
             NotFoundError: Flatfile does not know the batch (404).
-            ContractError: the answer is not an object.
+            ContractError: the answer is not an object, or it is another batch (its `id` differs).
         """
         path = f"/rest/batch/{_segment(batch_id)}"
         what = "GET /rest/batch/{id}"
         body = self._get(path, deadline, what, on_404=lambda: _batch_not_found(batch_id))
         if not isinstance(body, dict):
             raise ContractError(f"Flatfile answered {what} with {type(body).__name__} instead of an object.")
+        if "id" in body and not _same_id(body["id"], batch_id):
+            raise ContractError(
+                f"Flatfile answered {what} for batch {batch_id} with another batch "
+                f"({str(body['id'])[:64]!r}); nothing is decided from it."
+            )
         return body
 
     # -- rows ----------------------------------------------------------------------------------------
@@ -559,6 +580,18 @@ def _segment(batch_id: str) -> str:
     if not isinstance(batch_id, str) or not batch_id.strip():
         raise ValueError(f"batch_id must be a non-empty string, got {batch_id!r}")
     return quote(batch_id.strip(), safe="")
+
+
+def _same_id(value: Any, batch_id: str) -> bool:
+    """True when `value` names `batch_id` (UUIDs compare whatever their letter case)."""
+    if not isinstance(value, str):
+        return False
+    if value.strip() == batch_id.strip():
+        return True
+    try:
+        return uuid.UUID(value) == uuid.UUID(batch_id)
+    except ValueError:
+        return False
 
 
 def _batch_not_found(batch_id: str) -> NotFoundError:
