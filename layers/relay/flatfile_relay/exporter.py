@@ -43,7 +43,6 @@ from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import manifest_key, part_key, s3_uri
 from flatfile_relay.ledger import (
     EXPORTING,
-    IGNORED,
     AlreadyExportedError,
     BatchBusyError,
     LeaseLostError,
@@ -54,7 +53,7 @@ from flatfile_relay.ledger import (
 from flatfile_relay.manifest import Manifest, Notice, Part
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
 from flatfile_relay.redaction import scrub
-from flatfile_relay.settings import Settings, parse_timestamp, utc_now_iso
+from flatfile_relay.settings import Settings, utc_now_iso
 
 logger = logging.getLogger("flatfile_relay.exporter")
 
@@ -70,7 +69,6 @@ SKIPPED = "skipped"
 BUSY = "busy"
 NOT_SUBMITTED = "not-submitted"
 NOT_FOUND = "not-found"
-IGNORED_OUTCOME = "ignored"
 CONTINUED = "continued"
 LEASE_LOST = "lease-lost"
 
@@ -88,9 +86,9 @@ class ExportOutcome:
 
     Attributes:
         status: `exported`, `skipped` (already exported), `busy` (another invocation holds the lease),
-            `not-submitted` / `not-found` (handed back to the poller), `ignored` (created before
-            EXPORT_SINCE), `continued` (a continuation job was sent), `lease-lost` (another invocation took
-            the export over). Every one of them means "acknowledge the job".
+            `not-submitted` / `not-found` (handed back to the poller), `continued` (a continuation job was
+            sent), `lease-lost` (another invocation took the export over).
+            Every one of them means "acknowledge the job".
         rows_written, parts_written: what this invocation added (rows in finished parts only).
         row_count, manifest_uri: the batch's totals once `exported`.
     """
@@ -195,12 +193,6 @@ class _Export:
             self.ledger.return_to_pending(self.batch_id, owner=self.owner, status=known)
             logger.info("batch %s has status %r, not submitted; back to the poller", self.batch_id, status)
             return self._outcome(NOT_SUBMITTED, detail=f"status {status!r}")
-        if self._before_export_since(batch):
-            created = batch.get("createdAt")
-            self.ledger.return_to_pending(self.batch_id, owner=self.owner, status=status)
-            self.ledger.mark_closed(self.batch_id, created_at=created, status=status, state=IGNORED)
-            logger.info("batch %s was created before EXPORT_SINCE; ignored", self.batch_id)
-            return self._outcome(IGNORED_OUTCOME, detail=f"created {created} before EXPORT_SINCE")
         finished = self._stream_rows()
         if not finished:
             return self._out_of_time()
@@ -373,16 +365,6 @@ class _Export:
         return self._outcome(CONTINUED, detail=f"resumes at row {self.next_skip}")
 
     # -- helpers ---------------------------------------------------------------------------------------
-
-    def _before_export_since(self, batch: dict[str, Any]) -> bool:
-        since = self.settings.export_since
-        if since is None or self.job.trigger == "replay":
-            return False
-        created = batch.get("createdAt")
-        try:
-            return isinstance(created, str) and parse_timestamp(created) < since
-        except ValueError:
-            return False
 
     def _outcome(self, status: str, **fields: Any) -> ExportOutcome:
         return ExportOutcome(status, self.batch_id, self.rows_written, self.parts_written, **fields)

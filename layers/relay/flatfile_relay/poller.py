@@ -5,7 +5,9 @@ One poll:
 1. Reads the checkpoint. A *full walk* (no early stop) is due until a first walk of the whole list has
    completed (the baseline), and then every `FULL_WALK_HOURS`.
 2. Pages through `GET /rest/batches`. For each batch, against what the ledger knew before this poll:
-   created before `EXPORT_SINCE` → `ignored`; `submitted` and not queued yet → export job; `cancelled` or
+   submitted and created before `EXPORT_SINCE` when the baseline walk first sees it → `ignored` (the first
+   copy is limited to batches created since then; batches submitted later are exported whatever their
+   age); `submitted` and not queued yet → export job; `cancelled` or
    `failed` → `closed`; in progress (`null`) or an unknown status → `pending`. Jobs are sent after each
    page (SendMessageBatch) and only then marked `queued`. Batch ids are used in canonical UUID form (the
    ledger key the webhook and exporter use too); a listed batch whose id is not a UUID is logged and skipped.
@@ -83,7 +85,7 @@ class PollReport:
         jobs_sent: ids of the batches whose export job was sent, in sending order.
         pending: batches found still in progress (on the pages or by re-check).
         closed: batches settled as cancelled, failed or deleted.
-        ignored: batches settled as created before EXPORT_SINCE.
+        ignored: batches left out of the first copy by EXPORT_SINCE (created before it, already submitted).
         rechecked: pending batches re-checked one by one.
         full_walk: the poll had to walk the whole list (baseline, or the periodic full walk was due).
         reached_end: the walk reached the end of the list.
@@ -159,11 +161,13 @@ class _Poll:
         self.outbox: list[tuple[ExportJob, str | None]] = []
         self.read: dict[str, LedgerEntry | None] = {}  # the entry of each job's batch, as read before sending
         self.since = settings.export_since.astimezone(UTC) if settings.export_since else None
+        self.baseline_done = False
 
     # -- the poll ------------------------------------------------------------------------------------
 
     def run(self) -> PollReport:
         checkpoint = self.ledger.checkpoint()
+        self.baseline_done = bool(checkpoint.get(BASELINE_COMPLETED_AT))
         self.report.full_walk = self._full_walk_due(checkpoint)
         walked = self._walk(checkpoint)
         if walked:
@@ -255,8 +259,8 @@ class _Poll:
         created = parse_created_at(batch.get("createdAt"))
         created_at = _iso(created) if created else (entry.batch_created_at if entry else None)
         open_ = entry is None or entry.state == PENDING
-        if self.since is not None and created is not None and created < self.since:
-            if open_ and self.ledger.mark_closed(
+        if status == SUBMITTED and self._outside_first_copy(created, entry):
+            if entry is None and self.ledger.mark_closed(
                 batch_id, created_at=created_at, status=_status_text(status), state=IGNORED
             ):
                 self.report.ignored += 1
@@ -273,6 +277,16 @@ class _Poll:
         elif entry.state == PENDING:
             self.report.pending += 1
         # queued / exporting / exported with a status other than submitted: the exporter decides
+
+    def _outside_first_copy(self, created: datetime | None, entry: LedgerEntry | None) -> bool:
+        """A submitted batch that EXPORT_SINCE keeps out: created before it and already submitted when the
+        baseline walk first saw it (or ignored then). Batches submitted later — seen in progress first, or new
+        to the list after the baseline — are exported whatever their age."""
+        if self.since is None or created is None or created >= self.since:
+            return False
+        if entry is None:
+            return not self.baseline_done
+        return entry.state == IGNORED
 
     def _recheck_pending(self) -> bool:
         """Re-check pending batches the walk did not show; False if the deadline cut it short."""

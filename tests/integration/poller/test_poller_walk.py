@@ -130,6 +130,23 @@ def test_export_since_ignores_older_batches(relay: Relay) -> None:
     assert relay.poll().jobs_sent == []
 
 
+def test_export_since_limits_only_the_first_copy(relay: Relay) -> None:
+    """An old batch still in progress at the first poll is exported once submitted: "later polls export
+    batches submitted since, including old batches submitted late"."""
+    emu = relay.emu
+    since = datetime.now(UTC) + timedelta(days=1)  # every sample batch is older
+    in_progress = emu.samples["in_progress"]
+    relay.configure(export_since=since)
+
+    first = relay.poll()
+    assert first.jobs_sent == []
+    assert relay.entry(in_progress).state == PENDING
+
+    emu.state.set_status(in_progress, "submitted")
+    assert relay.poll().jobs_sent == [in_progress]
+    assert relay.poll().jobs_sent == []  # the ignored ones stay ignored
+
+
 @pytest.mark.parametrize(
     ("order", "max_take"), [("newest", 1000), ("random", 1000), ("oldest", 1000), ("oldest", 1)]
 )
