@@ -62,7 +62,8 @@ build: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam build
 
 coverage: $(VENV)/.installed  ## pytest with the library's coverage
 	@echo "==> pytest"
-	@$(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS); rc=$$?; \
+	@# sys.monitoring-based line coverage: close to no overhead on 3.12+ (branch coverage would not be)
+	@COVERAGE_CORE=sysmon $(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
 
 unit: $(VENV)/.installed  ## unit tests only
