@@ -42,6 +42,7 @@ from flatfile_relay.credentials import Credentials
 from flatfile_relay.flatfile.deadline import Deadline
 from flatfile_relay.flatfile.errors import ConfigurationError
 from flatfile_relay.jobs import ExportJob, send_jobs
+from flatfile_relay.layout import webhook_key
 from flatfile_relay.ledger import EXPORTED, EXPORTING, IGNORED, QUEUED, Ledger
 from flatfile_relay.settings import Settings, SettingsError, utc_now_iso
 
@@ -53,9 +54,6 @@ most 1,000 rows, far below this unless its cells are huge."""
 
 MAX_SEQUENCE_LENGTH = 100_000
 """More parts than this (100 million rows) is not a real import."""
-
-EVENT_TYPE_UPLOAD = "batch:v1:upload"
-"""The event type Portal v2 sends when an import is submitted (others are accepted and treated alike)."""
 
 NO_NEW_JOB_STATES = frozenset({QUEUED, EXPORTING, EXPORTED, IGNORED})
 """Ledger states in which a webhook sends no job: already on its way or done, or before EXPORT_SINCE."""
@@ -173,7 +171,7 @@ class WebhookDelivery:
 
     def storage_key(self, prefix: str) -> str:
         """The S3 key of the raw payload; it depends only on the delivery, so redeliveries overwrite it."""
-        return f"{prefix}webhooks/{self.batch_id}/{self.event_id}-{self.index}.json"
+        return webhook_key(prefix, self.batch_id, self.event_id, self.index)
 
     def describe(self) -> dict[str, Any]:
         """Fields for log lines and responses (no secrets: the body's ids and sizes only)."""

@@ -62,7 +62,6 @@ class LocalRun:
         self.clients.secretsmanager.put_secret_value(
             SecretId=self.settings.secret_id, SecretString=json.dumps(emulator.secret)
         )
-        self.notices_tap = self.clients.sqs.create_queue(QueueName="flatfile-relay-local-notices-tap")["QueueUrl"]
         self.result = RunResult()
 
     def poll(self, event: Any | None = None) -> dict[str, Any]:
