@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,13 +19,13 @@ from flatfile_relay.flatfile import ConfigurationError, Deadline, FlatfileClient
 from flatfile_relay.jobs import ExportJob, InvalidJobError
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.runtime import Runtime
+from flatfile_relay.sqs_batch import partial_batch_response
 
 #: Seconds of the Lambda's time kept back from the exporter (to log, flush metrics and answer).
 DEADLINE_RESERVE = 10.0
 
 logger = get_logger()
 metrics = get_metrics()
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 runtime = Runtime("secret_id", "ledger_table", "export_bucket", "notices_queue_url", "export_jobs_queue_url")
 reset = runtime.reset
 
@@ -73,8 +72,4 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS event in, `{"batchItemFailures": [...]}` out."""
-    if isinstance(event, dict) and event.get("Records") == []:  # nothing to process, nothing failed
-        return {"batchItemFailures": []}
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return partial_batch_response(event, context, record_handler)

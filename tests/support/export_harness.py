@@ -188,8 +188,6 @@ def function_env(
 ) -> dict[str, str]:
     """The exporter's Lambda environment (template.yaml), pointed at the emulator, in os.environ."""
     env = relay.deployment.environment("ExporterFunction")
-    if not env.get("AWS_ENDPOINT_URL"):
-        env.pop("AWS_ENDPOINT_URL", None)  # declared empty for `sam local`; keep moto's
     env["FLATFILE_BASE_URL"] = relay.emu.url
     env["PART_MAX_ROWS"] = "100"
     env["FLATFILE_PAGE_SIZE"] = "50"

@@ -38,7 +38,6 @@ def poller_function(monkeypatch: pytest.MonkeyPatch, deployment: Any, emulator: 
     """functions/poller/app.py with PollerFunction's environment, pointed at moto and the emulator."""
     env = deployment.environment("PollerFunction")
     env["FLATFILE_BASE_URL"] = emulator.url
-    env.pop("AWS_ENDPOINT_URL", None)  # declared empty for `sam local`; keep moto's
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     library = logging.getLogger("flatfile_relay")  # get_logger() rewires it: put it back afterwards

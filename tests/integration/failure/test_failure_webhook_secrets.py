@@ -36,8 +36,7 @@ def test_verbosity_switches_do_not_print_the_token(
     switch: str,
 ) -> None:
     for key, value in deployment.environment("WebhookFunction").items():
-        if key != "AWS_ENDPOINT_URL":  # empty in the template; the moto fixture set the real one
-            monkeypatch.setenv(key, value)
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv(switch, "true")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     settings = deployment.settings("WebhookFunction")

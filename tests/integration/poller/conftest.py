@@ -73,7 +73,6 @@ def poller_app(monkeypatch: pytest.MonkeyPatch, deployment: Any, emulator: Any) 
     """The handler module with PollerFunction's environment (pointed at moto and the emulator)."""
     env = deployment.environment("PollerFunction")
     env["FLATFILE_BASE_URL"] = emulator.url
-    env.pop("AWS_ENDPOINT_URL", None)  # declared empty for `sam local`; keep moto's
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)

@@ -40,8 +40,6 @@ def webhook(webhook_resources: Resources, webhook_module: ModuleType,
     deployment = webhook_resources.fresh()
     environment = deployment.environment("WebhookFunction")
     for key, value in environment.items():
-        if key == "AWS_ENDPOINT_URL":  # empty in the template; the moto fixture set the real one
-            continue
         monkeypatch.setenv(key, value)
     webhook_module.reset()
     # The functions' Logger writes to the current sys.stdout, which capsys captures.

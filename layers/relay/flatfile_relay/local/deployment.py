@@ -54,10 +54,17 @@ class LocalDeployment:
     # -- what functions see ----------------------------------------------------------------------------
 
     def environment(self, function: str) -> dict[str, str]:
-        """The function's Environment.Variables, resolved to the local resources."""
+        """The function's Environment.Variables, resolved to the local resources.
+
+        `AWS_ENDPOINT_URL` is declared empty in the template only so that `sam local invoke --env-vars` can
+        set it; an empty one is left out here, so the endpoint of this process (moto's) applies.
+        """
         spec = self.template.function(function)
         resolved = resolve(spec.environment, self.ref, self.getatt)
-        return {key: "" if value is None else str(value) for key, value in resolved.items()}
+        variables = {key: "" if value is None else str(value) for key, value in resolved.items()}
+        if not variables.get("AWS_ENDPOINT_URL"):
+            variables.pop("AWS_ENDPOINT_URL", None)
+        return variables
 
     def settings(self, function: str = "ExporterFunction") -> Settings:
         return Settings.from_env(self.environment(function))

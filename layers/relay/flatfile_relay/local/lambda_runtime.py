@@ -96,8 +96,6 @@ class LocalLambda:
     def environment(self, function: str) -> Iterator[None]:
         """The function's environment variables, set for the duration of a call."""
         variables = self.deployment.environment(function)
-        if not variables.get("AWS_ENDPOINT_URL"):
-            variables.pop("AWS_ENDPOINT_URL", None)  # declared empty for `sam local`; keep moto's
         variables["AWS_LAMBDA_FUNCTION_NAME"] = function
         variables.update(self.env_overrides)
         saved = {key: os.environ.get(key) for key in variables}

@@ -1,0 +1,31 @@
+"""Handlers fed by SQS: Powertools' partial batch response, written once for the exporter and the consumer.
+
+A record fails by raising; it is reported in `batchItemFailures` (SQS delivers it again, then to the DLQ)
+while the other records of the event are acknowledged.
+
+Example:
+    >>> def handler(event, context):                                          # doctest: +SKIP
+    ...     return partial_batch_response(event, context, record_handler)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
+
+def partial_batch_response(
+    event: dict[str, Any], context: Any, record_handler: Callable[..., Any]
+) -> PartialItemFailureResponse:
+    """Run `record_handler` on every record of an SQS event and report the ones that raised.
+
+    An event without records answers an empty `batchItemFailures` (Powertools would raise on it), and a
+    batch whose every record failed is reported like any other (not raised).
+    """
+    if isinstance(event, dict) and event.get("Records") == []:
+        return {"batchItemFailures": []}
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
