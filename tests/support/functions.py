@@ -6,10 +6,15 @@ context handed to a handler is the local runner's `LocalContext` too.
 
 from __future__ import annotations
 
+import logging
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+import pytest
 
 from flatfile_relay.local.lambda_runtime import LocalContext, load_module
 
@@ -30,3 +35,23 @@ def function_app(name: str, *, fresh: bool = False) -> ModuleType:
 def lambda_context(function: str, timeout: float | None = None) -> LocalContext:
     """The context Lambda hands `function` (its logical id); a small `timeout` makes a short invocation."""
     return LocalContext(function_name=function, timeout=TIMEOUTS[function] if timeout is None else timeout)
+
+
+def function_with_environment(
+    monkeypatch: pytest.MonkeyPatch, deployment: Any, name: str, function: str, **overrides: str
+) -> Iterator[ModuleType]:
+    """For a fixture (`yield from`): functions/<name>/app.py, cold, with `function`'s environment from the
+    local deployment (plus `overrides`); the library logger's state is put back afterwards."""
+    env = {**deployment.environment(function), **overrides}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    library = logging.getLogger("flatfile_relay")  # get_logger() rewires it: put it back afterwards
+    saved = (list(library.handlers), library.level, library.propagate)
+    module = function_app(name)
+    module.reset()
+    yield module
+    module.reset()
+    library.handlers[:] = saved[0]
+    library.setLevel(saved[1])
+    library.propagate = saved[2]

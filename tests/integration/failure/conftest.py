@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
 from failure_world import PAGE, World
-from support.functions import function_app
+from support.functions import function_with_environment
 
 from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.ledger import Ledger
@@ -36,16 +35,6 @@ def world(deployment: Any, emulator: Any) -> Iterator[World]:
 @pytest.fixture
 def poller_function(monkeypatch: pytest.MonkeyPatch, deployment: Any, emulator: Any) -> Iterator[ModuleType]:
     """functions/poller/app.py with PollerFunction's environment, pointed at moto and the emulator."""
-    env = deployment.environment("PollerFunction")
-    env["FLATFILE_BASE_URL"] = emulator.url
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    library = logging.getLogger("flatfile_relay")  # get_logger() rewires it: put it back afterwards
-    saved = (list(library.handlers), library.level, library.propagate)
-    module = function_app("poller")
-    module.reset()
-    yield module
-    module.reset()
-    library.handlers[:] = saved[0]
-    library.setLevel(saved[1])
-    library.propagate = saved[2]
+    yield from function_with_environment(
+        monkeypatch, deployment, "poller", "PollerFunction", FLATFILE_BASE_URL=emulator.url
+    )
