@@ -37,6 +37,20 @@ def aws(moto_server: object) -> object:
     return AwsClients()
 
 
+@pytest.fixture(scope="module")
+def module_deployment(moto_server: object) -> object:
+    """template.yaml's resources in a freshly reset moto, created once per test module (~0.4 s saved a test).
+
+    Pair it with a `deployment` fixture that returns `module_deployment.empty()`.
+    """
+    from flatfile_relay.aws import AwsClients
+    from flatfile_relay.local.deployment import LocalDeployment
+    from flatfile_relay.local.template import Template
+
+    moto_server.reset()  # type: ignore[attr-defined]
+    return LocalDeployment.create(Template.load(ROOT / "template.yaml"), AwsClients())
+
+
 @pytest.fixture
 def deployment(aws: object) -> object:
     """template.yaml's buckets, queues, table and secret, created in moto."""

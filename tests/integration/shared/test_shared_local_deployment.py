@@ -119,3 +119,22 @@ def test_refs_and_getatts(deployment: LocalDeployment) -> None:
     assert deployment.getatt("NoticesQueue", "QueueUrl") == deployment.refs["NoticesQueue"]
     with pytest.raises(TemplateError, match="NoSuchThing"):
         deployment.ref("NoSuchThing")
+
+
+def test_empty_removes_objects_items_and_messages_but_keeps_the_resources(deployment: LocalDeployment) -> None:
+    clients, refs = deployment.clients, deployment.refs
+    for index in range(3):
+        clients.s3.put_object(Bucket=refs["ExportBucket"], Key=f"flatfile/x-{index}", Body=b"x")
+    for index in range(30):  # more than one BatchWriteItem
+        clients.dynamodb.put_item(TableName=refs["LedgerTable"], Item={"batchId": {"S": f"b-{index}"}})
+    for name in ("ExportJobsQueue", "NoticesDLQ"):
+        for index in range(12):  # more than one receive
+            clients.sqs.send_message(QueueUrl=refs[name], MessageBody=str(index))
+
+    assert deployment.empty() is deployment
+
+    assert clients.s3.list_objects_v2(Bucket=refs["ExportBucket"]).get("KeyCount") == 0
+    assert clients.dynamodb.scan(TableName=refs["LedgerTable"])["Count"] == 0
+    for name in QUEUES:
+        assert queue_attributes(deployment, name)["ApproximateNumberOfMessages"] == "0"
+    clients.s3.put_object(Bucket=refs["ExportBucket"], Key="still-there", Body=b"")  # the resources remain

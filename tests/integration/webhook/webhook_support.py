@@ -186,25 +186,6 @@ class Resources:
             self.deployment = LocalDeployment.create(Template.load(ROOT / "template.yaml"), AwsClients())
             self.broken = False
         else:
-            self._empty()
+            self.deployment.empty()
         return self.deployment
 
-    def _empty(self) -> None:
-        clients, refs = self.deployment.clients, self.deployment.refs
-        listing = clients.s3.list_objects_v2(Bucket=refs["ExportBucket"])
-        keys = [{"Key": item["Key"]} for item in listing.get("Contents", [])]
-        if keys:
-            clients.s3.delete_objects(Bucket=refs["ExportBucket"], Delete={"Objects": keys})
-        while True:  # PurgeQueue is allowed once a minute; drain instead
-            answer = clients.sqs.receive_message(QueueUrl=refs["ExportJobsQueue"], MaxNumberOfMessages=10,
-                                                 WaitTimeSeconds=0, VisibilityTimeout=0)
-            messages = answer.get("Messages", [])
-            if not messages:
-                break
-            clients.sqs.delete_message_batch(
-                QueueUrl=refs["ExportJobsQueue"],
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-            )
-        items = clients.dynamodb.scan(TableName=refs["LedgerTable"], ProjectionExpression="batchId")["Items"]
-        for item in items:
-            clients.dynamodb.delete_item(TableName=refs["LedgerTable"], Key={"batchId": item["batchId"]})

@@ -91,6 +91,38 @@ class LocalDeployment:
             return self.refs[name].rsplit("/", 1)[-1]
         return f"arn:aws:local:{REGION}:{ACCOUNT}:{self.stack}/{name}/{attribute}"
 
+    def empty(self) -> LocalDeployment:
+        """Delete every object, ledger item and queued message, keeping the resources (cheaper than creating
+        them again; SQS's PurgeQueue is allowed once a minute, so queues are drained)."""
+        clients = self.clients
+        for name in self.template.of_type("AWS::S3::Bucket"):
+            for page in clients.s3.get_paginator("list_objects_v2").paginate(Bucket=self.refs[name]):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    clients.s3.delete_objects(Bucket=self.refs[name], Delete={"Objects": keys})
+        for name, resource in self.template.of_type("AWS::DynamoDB::Table").items():
+            table = self.refs[name]
+            key_names = [key["AttributeName"] for key in resource["Properties"]["KeySchema"]]
+            pages = clients.dynamodb.get_paginator("scan").paginate(
+                TableName=table, ProjectionExpression=", ".join(f"#k{i}" for i in range(len(key_names))),
+                ExpressionAttributeNames={f"#k{i}": key for i, key in enumerate(key_names)},
+            )
+            keys = [item for page in pages for item in page["Items"]]
+            for start in range(0, len(keys), 25):
+                clients.dynamodb.batch_write_item(
+                    RequestItems={table: [{"DeleteRequest": {"Key": key}} for key in keys[start:start + 25]]}
+                )
+        for name in self.template.of_type("AWS::SQS::Queue"):
+            url = self.refs[name]
+            while messages := clients.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=0
+            ).get("Messages"):
+                clients.sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
+        return self
+
     # -- resources ---------------------------------------------------------------------------------------
 
     def _bucket(self, name: str) -> None:
