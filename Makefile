@@ -26,7 +26,8 @@ $(VENV)/.installed: requirements/runtime.txt requirements/dev.txt
 	@$(PY) -m pip install --quiet -r requirements/dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
 	@$(PY) -c "import boto3, requests, aws_lambda_powertools, moto, pytest" || { echo "error: dependency install failed" >&2; exit 1; }
 	@# the library is importable from the venv as it is in Lambda's layer (no copy, edits apply at once)
-	@echo "$(CURDIR)/layers/relay" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/flatfile_relay.pth"
+	@# the development kit (emulator, local runner) too: it lives outside the layer, in devkit/
+	@printf '%s\n' "$(CURDIR)/layers/relay" "$(CURDIR)/devkit" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/flatfile_relay.pth"
 	@touch $@
 
 $(SAM_VENV)/.installed: requirements/sam.txt
@@ -38,7 +39,7 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	@touch $@
 
 run: $(VENV)/.installed  ## the pipeline locally: moto + bundled emulator; poll, export, consume, summary in ./out
-	@$(PY) -m flatfile_relay.local
+	@$(PY) -m flatfile_relay_devkit.local
 
 test: lint typecheck validate build  ## every check and every test
 	@$(MAKE) --no-print-directory coverage
@@ -49,7 +50,7 @@ lint: $(VENV)/.installed  ## ruff
 
 typecheck: $(VENV)/.installed  ## mypy (strict on the library)
 	@echo "==> mypy"
-	@$(VENV)/bin/mypy layers/relay/flatfile_relay functions
+	@$(VENV)/bin/mypy layers/relay/flatfile_relay devkit/flatfile_relay_devkit functions
 
 validate: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam validate --lint
 	@echo "==> sam validate --lint"
@@ -76,7 +77,7 @@ bench: $(VENV)/.installed  ## speed and memory benchmark (ratios measured in one
 	@$(PY) -m tests.bench
 
 emulator: $(VENV)/.installed  ## the Flatfile emulator on port 8765 (PORT=...)
-	@$(PY) -m flatfile_relay.emulator --port $${PORT:-8765}
+	@$(PY) -m flatfile_relay_devkit.emulator --port $${PORT:-8765}
 
 clean:  ## remove build output and caches (keeps the venvs)
 	rm -rf .aws-sam out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[object]:
     """moto in server mode on 127.0.0.1; AWS_ENDPOINT_URL points every boto3 client at it."""
-    from flatfile_relay.local.moto import MotoServer
+    from flatfile_relay_devkit.local.moto import MotoServer
 
     server = MotoServer().start()
     saved = {key: os.environ.get(key) for key in server.environment()}
@@ -44,8 +44,8 @@ def module_deployment(moto_server: object) -> object:
     Pair it with a `deployment` fixture that returns `module_deployment.empty()`.
     """
     from flatfile_relay.aws import AwsClients
-    from flatfile_relay.local.deployment import LocalDeployment
-    from flatfile_relay.local.template import Template
+    from flatfile_relay_devkit.local.deployment import LocalDeployment
+    from flatfile_relay_devkit.local.template import Template
 
     moto_server.reset()  # type: ignore[attr-defined]
     return LocalDeployment.create(Template.load(ROOT / "template.yaml"), AwsClients())
@@ -54,8 +54,8 @@ def module_deployment(moto_server: object) -> object:
 @pytest.fixture
 def deployment(aws: object) -> object:
     """template.yaml's buckets, queues, table and secret, created in moto."""
-    from flatfile_relay.local.deployment import LocalDeployment
-    from flatfile_relay.local.template import Template
+    from flatfile_relay_devkit.local.deployment import LocalDeployment
+    from flatfile_relay_devkit.local.template import Template
 
     return LocalDeployment.create(Template.load(ROOT / "template.yaml"), aws)  # type: ignore[arg-type]
 
@@ -63,7 +63,7 @@ def deployment(aws: object) -> object:
 @pytest.fixture
 def emulator() -> Iterator[object]:
     """The bundled Flatfile emulator (seed 7, sample imports) on 127.0.0.1 and a free port, for one test."""
-    from flatfile_relay.emulator import Emulator
+    from flatfile_relay_devkit.emulator import Emulator
 
     with Emulator(host="127.0.0.1", port=0) as emu:
         yield emu
@@ -72,7 +72,7 @@ def emulator() -> Iterator[object]:
 @pytest.fixture
 def emulator_factory() -> Iterator[object]:
     """Start emulators with other knobs, e.g. ``emulator_factory(order="random")``; all stopped after."""
-    from flatfile_relay.emulator import Emulator, EmulatorConfig
+    from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
 
     started: list[Emulator] = []
 

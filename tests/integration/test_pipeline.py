@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import requests
 
-from flatfile_relay.emulator import FaultRule
+from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.ledger import EXPORTED, Ledger
-from flatfile_relay.local.runner import LocalRun
+from flatfile_relay_devkit.local.runner import LocalRun
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -205,7 +205,7 @@ def test_consumer_rejects_a_corrupted_part_and_it_lands_in_the_dlq(pipeline: Any
 
 def test_make_run_entry_point_prints_the_summary_and_copies_out(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "flatfile_relay.local", "--root", str(ROOT), "--out", str(tmp_path / "out")],
+        [sys.executable, "-m", "flatfile_relay_devkit.local", "--root", str(ROOT), "--out", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=120, check=False,
     )
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.local.lambda_runtime import LocalContext, load_module
+from flatfile_relay_devkit.local.lambda_runtime import LocalContext, load_module
 
 ROOT = Path(__file__).resolve().parents[2]
 #: seconds a test invocation has, by function (the remaining time then decreases with real time)

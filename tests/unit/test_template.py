@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.local.template import load_yaml
+from flatfile_relay_devkit.local.template import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = {

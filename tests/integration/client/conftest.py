@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.emulator import Emulator, EmulatorConfig
+from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
 from flatfile_relay.flatfile import FlatfileClient
 
 ClientFactory = Callable[..., FlatfileClient]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from flatfile_relay.credentials import Credentials
-from flatfile_relay.emulator import Emulator
+from flatfile_relay_devkit.emulator import Emulator
 from flatfile_relay.flatfile import (
     CredentialsRejectedError,
     Deadline,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.emulator import Emulator, FaultRule
+from flatfile_relay_devkit.emulator import Emulator, FaultRule
 from flatfile_relay.flatfile import (
     BadRequestError,
     CredentialsRejectedError,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from contract_stack import FUNCTIONS, ROOT, Stack, event_file, sqs_event
 
-from flatfile_relay.local.template import load_yaml
+from flatfile_relay_devkit.local.template import load_yaml
 
 ODD_EVENTS: list[Any] = [
     None,

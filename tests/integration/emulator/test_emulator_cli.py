@@ -1,4 +1,4 @@
-"""python -m flatfile_relay.emulator: serve, samples and send-webhook."""
+"""python -m flatfile_relay_devkit.emulator: serve, samples and send-webhook."""
 
 from __future__ import annotations
 
@@ -14,18 +14,18 @@ from typing import Any
 
 import requests
 
-from flatfile_relay.emulator import State
+from flatfile_relay_devkit.emulator import State
 
 ROOT = Path(__file__).resolve().parents[3]
 ENV = {
     **os.environ,
-    "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "relay"), os.environ.get("PYTHONPATH", "")]),
+    "PYTHONPATH": os.pathsep.join([str(ROOT / "devkit"), os.environ.get("PYTHONPATH", "")]),
 }
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "flatfile_relay.emulator", *args],
+        [sys.executable, "-m", "flatfile_relay_devkit.emulator", *args],
         capture_output=True,
         text=True,
         env=ENV,
@@ -36,7 +36,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_serve_prints_url_and_secret_then_stops_on_sigterm() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "flatfile_relay.emulator", "--port", "0", "--seed", "9", "--max-take", "3"],
+        [sys.executable, "-m", "flatfile_relay_devkit.emulator", "--port", "0", "--seed", "9", "--max-take", "3"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from flatfile_relay.emulator import Emulator, jwt
+from flatfile_relay_devkit.emulator import Emulator, jwt
 
 UNAUTHORIZED = {"statusCode": 401, "message": "Unauthorized", "error": "Unauthorized"}
 

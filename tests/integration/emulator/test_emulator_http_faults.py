@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from flatfile_relay.emulator import Emulator, FaultRule
+from flatfile_relay_devkit.emulator import Emulator, FaultRule
 
 
 def list_batches(emu: Emulator, session: requests.Session | None = None) -> requests.Response:

@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from flatfile_relay.emulator import Emulator
+from flatfile_relay_devkit.emulator import Emulator
 
 GET_BATCH = "query GetBatch($batchId: UUID!) { getBatch(batchId: $batchId) { id status } }"
 ROWS = """query Rows($batchId: UUID, $skip: Int, $limit: Int!, $status: String) {

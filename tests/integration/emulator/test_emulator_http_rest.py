@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from flatfile_relay.emulator import SAMPLE_LABELS, Emulator
+from flatfile_relay_devkit.emulator import SAMPLE_LABELS, Emulator
 
 EXTRAS = {"__endUser__", "__has_endUser__", "__schema__", "__embed__"}
 PAGINATION = {

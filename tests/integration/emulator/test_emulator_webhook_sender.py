@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from flatfile_relay.emulator import Emulator, send_webhook
+from flatfile_relay_devkit.emulator import Emulator, send_webhook
 
 
 class Receiver:

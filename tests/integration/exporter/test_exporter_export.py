@@ -10,7 +10,7 @@ from typing import Any
 
 from support.export_harness import Relay
 
-from flatfile_relay.emulator import LONG_CELL
+from flatfile_relay_devkit.emulator import LONG_CELL
 from flatfile_relay.ledger import EXPORTED
 
 MANIFEST_KEYS = {"schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger"}

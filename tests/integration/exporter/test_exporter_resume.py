@@ -8,7 +8,7 @@ import uuid
 import pytest
 from support.export_harness import Relay, rows_of
 
-from flatfile_relay.emulator import FaultRule
+from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay.exporter import ExportStalledError
 from flatfile_relay.flatfile import ContractError, Deadline, RetriesExhaustedError
 from flatfile_relay.jobs import ExportJob

@@ -12,8 +12,8 @@ import pytest
 import requests
 from failure_world import PAGE, ScriptedServer, World
 
-from flatfile_relay.emulator import FaultRule
-from flatfile_relay.emulator.webhook import build_payloads
+from flatfile_relay_devkit.emulator import FaultRule
+from flatfile_relay_devkit.emulator.webhook import build_payloads
 from flatfile_relay.flatfile import Deadline, FlatfileClient
 from flatfile_relay.ledger import PENDING, QUEUED
 from flatfile_relay.webhook import WebhookDelivery, accept_delivery

@@ -9,7 +9,7 @@ from typing import Any
 from failure_world import World
 
 from flatfile_relay.aws import AwsClients
-from flatfile_relay.emulator.webhook import build_payloads
+from flatfile_relay_devkit.emulator.webhook import build_payloads
 from flatfile_relay.exporter import NOT_SUBMITTED, export_batch
 from flatfile_relay.flatfile import Deadline
 from flatfile_relay.ledger import EXPORTED, PENDING

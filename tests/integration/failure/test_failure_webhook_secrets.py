@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from support.functions import function_app, lambda_context
 
-from flatfile_relay.emulator.webhook import build_payloads
+from flatfile_relay_devkit.emulator.webhook import build_payloads
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "wh-" + uuid.uuid4().hex + "-Failure"

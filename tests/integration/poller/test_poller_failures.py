@@ -8,7 +8,7 @@ import pytest
 from poller_harness import Relay, counting_secrets
 
 from flatfile_relay.connection import FlatfileConnection
-from flatfile_relay.emulator import FaultRule
+from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay.flatfile import CredentialsRejectedError, Deadline, MalformedSecretError
 from flatfile_relay.jobs import JobSendError, send_jobs
 from flatfile_relay.ledger import PENDING, QUEUED

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from flatfile_relay.aws import AwsClients
-from flatfile_relay.local.deployment import LocalDeployment
-from flatfile_relay.local.template import Template
+from flatfile_relay_devkit.local.deployment import LocalDeployment
+from flatfile_relay_devkit.local.template import Template
 
 ROOT = Path(__file__).resolve().parents[3]
 

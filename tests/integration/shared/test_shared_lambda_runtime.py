@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.local.deployment import LocalDeployment
-from flatfile_relay.local.lambda_runtime import LocalContext, LocalLambda
-from flatfile_relay.local.template import Template
+from flatfile_relay_devkit.local.deployment import LocalDeployment
+from flatfile_relay_devkit.local.lambda_runtime import LocalContext, LocalLambda
+from flatfile_relay_devkit.local.template import Template
 
 MAX_RECEIVES = 3
 

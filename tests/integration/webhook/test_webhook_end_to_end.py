@@ -103,7 +103,7 @@ def function_url(webhook: WebhookHarness) -> Iterator[FunctionUrl]:
 def test_the_emulator_webhook_for_a_big_batch_queues_one_export(
     webhook: WebhookHarness, emulator: Any, function_url: FunctionUrl
 ) -> None:
-    from flatfile_relay.emulator import build_payloads, send_webhook
+    from flatfile_relay_devkit.emulator import build_payloads, send_webhook
 
     token = emulator.secret["webhookToken"]
     webhook.set_secret(token)
@@ -134,7 +134,7 @@ def test_the_emulator_webhook_for_a_big_batch_queues_one_export(
 def test_the_emulator_webhook_with_a_wrong_token_is_refused(
     webhook: WebhookHarness, emulator: Any, function_url: FunctionUrl
 ) -> None:
-    from flatfile_relay.emulator import send_webhook
+    from flatfile_relay_devkit.emulator import send_webhook
 
     webhook.set_secret(emulator.secret["webhookToken"])
     statuses = send_webhook(emulator, emulator.samples["big"], function_url.url, token="not-the-token")

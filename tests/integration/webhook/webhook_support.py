@@ -178,8 +178,8 @@ class Resources:
 
     def fresh(self) -> Any:
         from flatfile_relay.aws import AwsClients
-        from flatfile_relay.local.deployment import LocalDeployment
-        from flatfile_relay.local.template import Template
+        from flatfile_relay_devkit.local.deployment import LocalDeployment
+        from flatfile_relay_devkit.local.template import Template
 
         if self.broken or self.deployment is None:
             self._moto.reset()

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from flatfile_relay.emulator import FAULT_KINDS, FaultRule
-from flatfile_relay.emulator.faults import FaultPlan
+from flatfile_relay_devkit.emulator import FAULT_KINDS, FaultRule
+from flatfile_relay_devkit.emulator.faults import FaultPlan
 
 
 def kinds(plan: FaultPlan, n: int, method: str = "GET", path: str = "/rest/batches") -> list[str | None]:

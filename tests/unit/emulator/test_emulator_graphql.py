@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flatfile_relay.emulator import State
-from flatfile_relay.emulator.graphql import execute
+from flatfile_relay_devkit.emulator import State
+from flatfile_relay_devkit.emulator.graphql import execute
 
 GET_BATCH = "query GetBatch($batchId: UUID!) { getBatch(batchId: $batchId) { id status } }"
 ROWS = """query Rows($batchId: UUID, $skip: Int, $limit: Int!, $status: String) {

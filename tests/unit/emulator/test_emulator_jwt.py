@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flatfile_relay.emulator import jwt
+from flatfile_relay_devkit.emulator import jwt
 
 KEY = b"k" * 32
 

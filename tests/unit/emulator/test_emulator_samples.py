@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from flatfile_relay.emulator import FIELD_KEYS, LONG_CELL, NASTY_VALUES, SAMPLE_LABELS, State
-from flatfile_relay.emulator.samples import build_account
+from flatfile_relay_devkit.emulator import FIELD_KEYS, LONG_CELL, NASTY_VALUES, SAMPLE_LABELS, State
+from flatfile_relay_devkit.emulator.samples import build_account
 
 ANCHOR = "2021-03-08T00:00:00.000Z"
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

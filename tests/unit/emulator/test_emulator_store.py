@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flatfile_relay.emulator import State
+from flatfile_relay_devkit.emulator import State
 
 ANCHOR = "2021-03-08T00:00:00.000Z"
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from flatfile_relay.emulator import State, build_payloads
-from flatfile_relay.emulator.webhook import EVENT_TYPE, with_token
+from flatfile_relay_devkit.emulator import State, build_payloads
+from flatfile_relay_devkit.emulator.webhook import EVENT_TYPE, with_token
 
 
 @pytest.fixture(scope="module")

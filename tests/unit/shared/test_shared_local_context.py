@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flatfile_relay.local.lambda_runtime import LocalContext
+from flatfile_relay_devkit.local.lambda_runtime import LocalContext
 
 
 def test_remaining_time_starts_at_the_timeout_and_decreases() -> None:

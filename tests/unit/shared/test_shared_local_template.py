@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.local.template import SqsSource, Template, TemplateError, resolve
+from flatfile_relay_devkit.local.template import SqsSource, Template, TemplateError, resolve
 
 ROOT = Path(__file__).resolve().parents[3]
 

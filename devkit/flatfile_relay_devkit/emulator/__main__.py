@@ -1,11 +1,11 @@
 """Command line: run the emulator in the foreground, or replay a sample import as webhook POSTs.
 
-    python -m flatfile_relay.emulator --port 8765 [--host 127.0.0.1] [--seed 7] [--default-take 50]
+    python -m flatfile_relay_devkit.emulator --port 8765 [--host 127.0.0.1] [--seed 7] [--default-take 50]
         [--max-take 1000] [--order newest|oldest|random] [--latency 0] [--token-lifetime-cap N]
         [--anchor 2021-03-01T00:00:00Z] [--no-samples]
-    python -m flatfile_relay.emulator send-webhook --to URL --batch LABEL_OR_ID [--token T]
+    python -m flatfile_relay_devkit.emulator send-webhook --to URL --batch LABEL_OR_ID [--token T]
         [--rows-per-post 1000] [--seed 7] [--anchor ...]
-    python -m flatfile_relay.emulator samples [--seed 7] [--anchor ...]
+    python -m flatfile_relay_devkit.emulator samples [--seed 7] [--anchor ...]
 
 ``serve`` (the default) prints the URL on the first line of stdout and the sample credentials secret as
 JSON on the second (fake sample values), then serves until Ctrl-C or SIGTERM. ``send-webhook`` needs no
@@ -34,7 +34,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m flatfile_relay.emulator", description="Run the emulator")
+    parser = argparse.ArgumentParser(prog="python -m flatfile_relay_devkit.emulator", description="Run the emulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     _add_data_options(parser)
@@ -84,7 +84,7 @@ def serve(argv: Sequence[str]) -> int:
 
 def webhook(argv: Sequence[str]) -> int:
     """Replay one sample import as webhook POSTs and print the statuses."""
-    parser = argparse.ArgumentParser(prog="python -m flatfile_relay.emulator send-webhook")
+    parser = argparse.ArgumentParser(prog="python -m flatfile_relay_devkit.emulator send-webhook")
     parser.add_argument("--to", required=True, help="webhook URL")
     parser.add_argument("--batch", required=True, help="sample label (e.g. big) or batch id")
     parser.add_argument("--token", default=None, help="added as the token query parameter")
@@ -102,7 +102,7 @@ def webhook(argv: Sequence[str]) -> int:
 
 def samples(argv: Sequence[str]) -> int:
     """Print sample labels and batch ids."""
-    parser = argparse.ArgumentParser(prog="python -m flatfile_relay.emulator samples")
+    parser = argparse.ArgumentParser(prog="python -m flatfile_relay_devkit.emulator samples")
     _add_data_options(parser)
     args = parser.parse_args(argv)
     print(json.dumps(State.with_samples(args.seed, args.anchor).samples, indent=2))
@@ -110,7 +110,7 @@ def samples(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m flatfile_relay.emulator``."""
+    """Entry point of ``python -m flatfile_relay_devkit.emulator``."""
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {"serve": serve, "send-webhook": webhook, "samples": samples}
     if args and args[0] in commands:

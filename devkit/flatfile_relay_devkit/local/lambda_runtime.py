@@ -24,9 +24,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from flatfile_relay.local.deployment import ACCOUNT, LocalDeployment
-from flatfile_relay.local.moto import REGION
-from flatfile_relay.local.template import FunctionSpec, SqsSource
+from flatfile_relay_devkit.local.deployment import ACCOUNT, LocalDeployment
+from flatfile_relay_devkit.local.moto import REGION
+from flatfile_relay_devkit.local.template import FunctionSpec, SqsSource
 
 
 @dataclass

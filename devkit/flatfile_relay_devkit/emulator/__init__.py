@@ -3,7 +3,7 @@
 It serves the access-key exchange, the REST batch and row endpoints, the two GraphQL operations and
 ``/health`` over real HTTP, with seeded sample imports, run-time knobs (page sizes, order, latency, token
 lifetime), fault injection and a request log; :func:`send_webhook` replays an import as Portal v2 webhook
-POSTs. ``python -m flatfile_relay.emulator --port 8765`` runs it from the command line.
+POSTs. ``python -m flatfile_relay_devkit.emulator --port 8765`` runs it from the command line.
 
 Example:
     >>> import requests

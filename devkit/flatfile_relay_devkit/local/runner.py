@@ -7,7 +7,7 @@ mappings), poll once more to show nothing is exported twice, then print a summar
 to ./out/.
 
 Example:
-    $ python -m flatfile_relay.local --out out
+    $ python -m flatfile_relay_devkit.local --out out
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from flatfile_relay.aws import AwsClients
-from flatfile_relay.emulator import Emulator, EmulatorConfig
+from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
 from flatfile_relay.ledger import EXPORTED, Ledger
-from flatfile_relay.local.deployment import LocalDeployment
-from flatfile_relay.local.lambda_runtime import DrainReport, LocalLambda
-from flatfile_relay.local.moto import MotoServer
-from flatfile_relay.local.template import Template
+from flatfile_relay_devkit.local.deployment import LocalDeployment
+from flatfile_relay_devkit.local.lambda_runtime import DrainReport, LocalLambda
+from flatfile_relay_devkit.local.moto import MotoServer
+from flatfile_relay_devkit.local.template import Template
 
 
 @dataclass
@@ -188,10 +188,10 @@ def summary(result: RunResult, out: Path | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m flatfile_relay.local` (what `make run` calls)."""
+    """Entry point of `python -m flatfile_relay_devkit.local` (what `make run` calls)."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m flatfile_relay.local", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m flatfile_relay_devkit.local", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="project folder holding template.yaml")
     parser.add_argument("--out", type=Path, default=Path("out"), help="where to copy what landed (default ./out)")
     parser.add_argument("--seed", type=int, default=7, help="emulator sample data seed")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flatfile_relay.aws import AwsClients
-from flatfile_relay.local.moto import REGION
-from flatfile_relay.local.template import Template, TemplateError, resolve
+from flatfile_relay_devkit.local.moto import REGION
+from flatfile_relay_devkit.local.template import Template, TemplateError, resolve
 from flatfile_relay.settings import Settings
 
 ACCOUNT = "123456789012"
