@@ -43,16 +43,16 @@ from pathlib import Path
 from typing import Any
 
 from flatfile_relay.aws import AwsClients
-from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
 from flatfile_relay.exporter import EXPORTED, export_batch
 from flatfile_relay.flatfile import Deadline, FlatfileClient
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import Ledger
+from flatfile_relay.poller import poll
+from flatfile_relay.settings import Settings
+from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
 from flatfile_relay_devkit.local.deployment import LocalDeployment
 from flatfile_relay_devkit.local.moto import MotoServer
 from flatfile_relay_devkit.local.template import Template
-from flatfile_relay.poller import poll
-from flatfile_relay.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import requests
 
-from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.ledger import EXPORTED, Ledger
+from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay_devkit.local.runner import LocalRun
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flatfile_relay.aws import AwsClients
+from flatfile_relay.settings import Settings
 from flatfile_relay_devkit.local.moto import REGION
 from flatfile_relay_devkit.local.template import Template, TemplateError, resolve
-from flatfile_relay.settings import Settings
 
 ACCOUNT = "123456789012"
 _QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")

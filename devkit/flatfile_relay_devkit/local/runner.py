@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from flatfile_relay.aws import AwsClients
-from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
 from flatfile_relay.ledger import EXPORTED, Ledger
+from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
 from flatfile_relay_devkit.local.deployment import LocalDeployment
 from flatfile_relay_devkit.local.lambda_runtime import DrainReport, LocalLambda
 from flatfile_relay_devkit.local.moto import MotoServer

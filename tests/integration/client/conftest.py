@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
 from flatfile_relay.flatfile import FlatfileClient
+from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
 
 ClientFactory = Callable[..., FlatfileClient]
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from flatfile_relay.credentials import Credentials
-from flatfile_relay_devkit.emulator import Emulator
 from flatfile_relay.flatfile import (
     CredentialsRejectedError,
     Deadline,
@@ -17,6 +16,7 @@ from flatfile_relay.flatfile import (
     NotFoundError,
     TokenAuth,
 )
+from flatfile_relay_devkit.emulator import Emulator
 
 NEVER = Deadline.never()
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay_devkit.emulator import Emulator, FaultRule
 from flatfile_relay.flatfile import (
     ContractError,
     Deadline,
     DeadlineExceededError,
     RetriesExhaustedError,
 )
+from flatfile_relay_devkit.emulator import Emulator, FaultRule
 
 NEVER = Deadline.never()
 

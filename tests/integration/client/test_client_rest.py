@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay_devkit.emulator import Emulator, FaultRule
 from flatfile_relay.flatfile import (
     BadRequestError,
     CredentialsRejectedError,
@@ -18,6 +17,7 @@ from flatfile_relay.flatfile import (
     NotFoundError,
 )
 from flatfile_relay.flatfile.pagination import parse_created_at
+from flatfile_relay_devkit.emulator import Emulator, FaultRule
 
 NEVER = Deadline.never()
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from support.export_harness import Relay
 
-from flatfile_relay_devkit.emulator import LONG_CELL
 from flatfile_relay.ledger import EXPORTED
+from flatfile_relay_devkit.emulator import LONG_CELL
 
 MANIFEST_KEYS = {"schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger"}
 PART_KEYS = {"uri", "rows", "bytes", "sha256"}

@@ -8,11 +8,11 @@ import uuid
 import pytest
 from support.export_harness import Relay, rows_of
 
-from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay.exporter import ExportStalledError
 from flatfile_relay.flatfile import ContractError, Deadline, RetriesExhaustedError
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import EXPORTED, EXPORTING, PENDING
+from flatfile_relay_devkit.emulator import FaultRule
 
 
 def rows_requests(relay: Relay, batch_id: str) -> list[int]:

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from support.functions import lambda_context
 
+from flatfile_relay.flatfile import Deadline
 from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay_devkit.emulator.jwt import b64url_encode
 from flatfile_relay_devkit.emulator.webhook import build_payloads
-from flatfile_relay.flatfile import Deadline
 from flatfile_relay_devkit.local.runner import LocalRun
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from support.functions import lambda_context
 
-from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay.ledger import Ledger
+from flatfile_relay_devkit.emulator import FaultRule
 
 TIMEOUT = 8.0  # the invocation's whole time; the handler keeps 2 s of it back (a quarter)
 

@@ -12,11 +12,11 @@ import pytest
 import requests
 from failure_world import PAGE, ScriptedServer, World
 
-from flatfile_relay_devkit.emulator import FaultRule
-from flatfile_relay_devkit.emulator.webhook import build_payloads
 from flatfile_relay.flatfile import Deadline, FlatfileClient
 from flatfile_relay.ledger import PENDING, QUEUED
 from flatfile_relay.webhook import WebhookDelivery, accept_delivery
+from flatfile_relay_devkit.emulator import FaultRule
+from flatfile_relay_devkit.emulator.webhook import build_payloads
 
 
 @pytest.mark.parametrize("kind", ["invalid_json", "500", "truncated"])

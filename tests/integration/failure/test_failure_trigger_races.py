@@ -9,11 +9,11 @@ from typing import Any
 from failure_world import World
 
 from flatfile_relay.aws import AwsClients
-from flatfile_relay_devkit.emulator.webhook import build_payloads
 from flatfile_relay.exporter import NOT_SUBMITTED, export_batch
 from flatfile_relay.flatfile import Deadline
 from flatfile_relay.ledger import EXPORTED, PENDING
 from flatfile_relay.webhook import WebhookDelivery, accept_delivery
+from flatfile_relay_devkit.emulator.webhook import build_payloads
 
 
 def test_a_job_handed_back_by_the_exporter_before_the_webhook_marks_it_queued_is_not_lost(world: World) -> None:

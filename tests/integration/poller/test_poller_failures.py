@@ -8,11 +8,11 @@ import pytest
 from poller_harness import Relay, counting_secrets
 
 from flatfile_relay.connection import FlatfileConnection
-from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay.flatfile import CredentialsRejectedError, Deadline, MalformedSecretError
 from flatfile_relay.jobs import JobSendError, send_jobs
 from flatfile_relay.ledger import PENDING, QUEUED
 from flatfile_relay.poller import poll
+from flatfile_relay_devkit.emulator import FaultRule
 
 
 def test_a_missing_queue_is_a_clear_error_and_nothing_is_marked_queued(relay: Relay) -> None:

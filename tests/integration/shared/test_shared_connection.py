@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from flatfile_relay.connection import FlatfileConnection
 from flatfile_relay.credentials import Credentials
-from flatfile_relay_devkit.emulator import Emulator
 from flatfile_relay.flatfile import CredentialsRejectedError, Deadline, FlatfileClient, MalformedSecretError
 from flatfile_relay.settings import SettingsError
+from flatfile_relay_devkit.emulator import Emulator
 
 WRONG_KEY = "W" * 40
 

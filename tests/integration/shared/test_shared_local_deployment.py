@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from flatfile_relay.settings import Settings
 from flatfile_relay_devkit.local.deployment import ACCOUNT, LocalDeployment
 from flatfile_relay_devkit.local.moto import REGION
 from flatfile_relay_devkit.local.template import TemplateError
-from flatfile_relay.settings import Settings
 
 FUNCTIONS = ("PollerFunction", "ExporterFunction", "WebhookFunction", "ConsumerFunction")
 QUEUES = ("ExportJobsQueue", "ExportJobsDLQ", "NoticesQueue", "NoticesDLQ", "PollerDLQ")
