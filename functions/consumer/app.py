@@ -40,7 +40,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 
 @traced
 @logger.inject_lambda_context
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS event in, `{"batchItemFailures": [...]}` out."""
     return partial_batch_response(event, context, record_handler)

@@ -14,10 +14,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from flatfile_relay.exporter import EXPORTED, ExportOutcome, export_batch
-from flatfile_relay.flatfile import ConfigurationError, Deadline, FlatfileClient
+from flatfile_relay.exporter import ExportOutcome, export_batch
+from flatfile_relay.flatfile import ConfigurationError, Deadline, FlatfileClient, NotConfiguredError
 from flatfile_relay.jobs import ExportJob, InvalidJobError
-from flatfile_relay.observability import get_logger, get_metrics, traced
+from flatfile_relay.measurements import request_measurements
+from flatfile_relay.observability import get_logger, get_metrics, publish, traced
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.sqs_batch import partial_batch_response
 
@@ -48,6 +49,12 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
 
     try:
         outcome = runtime.connection.run(work)
+    except NotConfiguredError as error:
+        # The job fails (kept: retried, then in the DLQ to redrive once the secret is filled in).
+        metrics.add_metric(name="NotConfigured", unit=MetricUnit.Count, value=1)
+        logger.warning(f"not configured, export of batch {job.batch_id} postponed: {error}",
+                       extra={"batchId": job.batch_id, "messageId": record.message_id})
+        raise
     except ConfigurationError as error:
         metrics.add_metric(name="ExportJobsFailed", unit=MetricUnit.Count, value=1)
         logger.error(f"export of batch {job.batch_id} needs a configuration fix: {error}",
@@ -58,10 +65,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
         logger.exception(f"export of batch {job.batch_id} failed: {type(error).__name__}: {error}",
                          extra={"batchId": job.batch_id, "messageId": record.message_id})
         raise
-    metrics.add_metric(name="RowsExported", unit=MetricUnit.Count, value=outcome.rows_written)
-    metrics.add_metric(name="PartsWritten", unit=MetricUnit.Count, value=outcome.parts_written)
-    if outcome.status == EXPORTED:
-        metrics.add_metric(name="BatchesExported", unit=MetricUnit.Count, value=1)
+    publish(metrics, outcome.measurements())
     logger.info(f"export job for batch {job.batch_id}: {outcome.status}",
                 extra={"outcome": outcome.to_dict(), "trigger": job.trigger, "resume": job.resume})
     return outcome.to_dict()
@@ -69,7 +73,10 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
 
 @traced
 @logger.inject_lambda_context
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS event in, `{"batchItemFailures": [...]}` out."""
-    return partial_batch_response(event, context, record_handler)
+    try:
+        return partial_batch_response(event, context, record_handler)
+    finally:
+        publish(metrics, request_measurements(runtime.take_request_counts()))

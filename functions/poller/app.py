@@ -4,7 +4,9 @@ The event is ignored (a ScheduleV2 sends its `Input`; correctness never depends 
 Everything lives in `flatfile_relay.poller`; this module wires it to Lambda: settings, AWS clients, the
 Flatfile connection and the ledger are created on the first invocation and reused while the execution
 environment stays warm. Errors propagate, so the asynchronous invocation is retried and then lands in the
-poller's DLQ; a configuration problem is logged at ERROR with its message first.
+poller's DLQ; a configuration problem is logged at ERROR with its message first. A secret that still holds
+the stack's placeholders is not an error: one WARNING line, the `NotConfigured` metric, and the invocation
+succeeds (every scheduled poll would otherwise land in the DLQ until someone fills the secret in).
 
 Example (what the scheduler does):
     >>> handler({}, context)          # doctest: +SKIP
@@ -17,8 +19,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from flatfile_relay.flatfile import ConfigurationError, Deadline
-from flatfile_relay.observability import get_logger, get_metrics, traced
+from flatfile_relay.flatfile import ConfigurationError, Deadline, NotConfiguredError
+from flatfile_relay.measurements import request_measurements
+from flatfile_relay.observability import get_logger, get_metrics, publish, traced
 from flatfile_relay.poller import PollReport, poll
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.settings import SettingsError
@@ -37,14 +40,25 @@ reset = runtime.reset
 
 @traced
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Run one poll; return its report (see `flatfile_relay.poller.PollReport`)."""
+    try:
+        return _poll(context)
+    finally:
+        publish(metrics, request_measurements(runtime.take_request_counts()))
+
+
+def _poll(context: Any) -> dict[str, Any]:
     try:
         settings, sqs, ledger = runtime.settings, runtime.clients.sqs, runtime.ledger
         remaining = context.get_remaining_time_in_millis() / 1000.0
         deadline = Deadline.from_lambda_context(context, reserve=min(RESERVE_SECONDS, remaining / 4))
         report = runtime.connection.run(lambda client: poll(client, ledger, sqs, settings, deadline))
+    except NotConfiguredError as error:
+        metrics.add_metric(name="NotConfigured", unit=MetricUnit.Count, value=1)
+        logger.warning(f"not configured, poll skipped: {error}", extra={"error_type": type(error).__name__})
+        return {"status": "not-configured", "message": str(error)}
     except (ConfigurationError, SettingsError) as error:
         metrics.add_metric(name="PollFailures", unit=MetricUnit.Count, value=1)
         logger.error(f"{error} (the poll cannot run until the configuration is fixed)",
@@ -69,14 +83,4 @@ def _publish(report: PollReport) -> None:
     else:
         logger.warning("poll stopped before finishing (out of time): the next poll carries on",
                        extra={"poll": summary})
-    for name, value in (
-        ("BatchesQueued", len(report.jobs_sent)),
-        ("PendingBatches", report.pending),
-        ("Pages", report.pages),
-        ("BatchesSeen", report.batches_seen),
-        ("PendingRechecked", report.rechecked),
-        ("BatchesClosed", report.closed + report.ignored),
-        ("BatchesSkipped", report.errors),
-        ("PollIncomplete", 0 if report.complete else 1),
-    ):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    publish(metrics, report.measurements())

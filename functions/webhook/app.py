@@ -17,7 +17,9 @@ Responses (JSON; none ever echoes the token):
     413 body too large — nothing stored or queued.
     500 the deployment is misconfigured (a setting missing; the secret missing, malformed or not readable
         under the policy; bucket, queue or table missing): a human must fix it and the log says what.
-        Nothing is queued (a secret problem is found before anything is stored).
+        Nothing is queued (a secret problem is found before anything is stored). A secret still holding the
+        stack's placeholders is logged as one "not configured" WARNING with the `NotConfigured` metric:
+        the first poll after it is filled in exports every submitted batch, so nothing is lost.
     503 AWS failed for a while (throttling, network): retry later. The payload may be stored, but a job is
         only ever recorded as queued after SQS accepted it; the poller is the safety net either way.
 
@@ -38,6 +40,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
+from flatfile_relay.flatfile import NotConfiguredError
 from flatfile_relay.flatfile.deadline import Deadline
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.runtime import Runtime
@@ -184,6 +187,10 @@ def _reject(status: int, message: str, reason: str, headers: dict[str, str] | No
 
 def _failure(error: Exception, doing: str) -> Response[str]:
     """Map an unexpected error to 500 (a human must fix the configuration) or 503 (try again later)."""
+    if isinstance(error, NotConfiguredError):
+        metrics.add_metric(name="NotConfigured", unit=MetricUnit.Count, value=1)
+        logger.warning(f"webhook refused, not configured: {error}", extra={"status": 500})
+        return _json(500, {"error": "the webhook is misconfigured; the function's log says what to fix"})
     metrics.add_metric(name="WebhookFailed", unit=MetricUnit.Count, value=1)
     if failure_status(error) == 500:
         logger.error(f"webhook misconfigured while {doing}: {error}", extra={"status": 500})
@@ -213,7 +220,7 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 
 @traced
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(log_event=False, clear_state=True,
                               correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ The secret is read through Powertools Parameters (cached, `POWERTOOLS_PARAMETERS
 300 s). A secret that turned out malformed, or whose credentials Flatfile rejected, is never served from
 the cache again: the next read bypasses it, so fixing the secret takes effect at the next invocation.
 The client (and so its bearer token) lives as long as the execution environment and the credentials.
+`connection.counts` counts the requests of every client it made (`counts.take()` once per invocation).
 
 Example:
     >>> connection = FlatfileConnection(Settings.from_env())           # doctest: +SKIP
@@ -23,6 +24,7 @@ from flatfile_relay.flatfile import (
     FlatfileClient,
     ForbiddenError,
     MalformedSecretError,
+    RequestCounts,
 )
 from flatfile_relay.settings import Settings
 
@@ -49,6 +51,7 @@ class FlatfileConnection:
         self._client: FlatfileClient | None = None
         self._credentials: Credentials | None = None
         self._lock = threading.Lock()
+        self.counts = RequestCounts()
 
     def credentials(self, *, force: bool = False) -> Credentials:
         """The credentials in the secret; `force` (or an earlier bad secret) bypasses the cache."""
@@ -78,6 +81,7 @@ class FlatfileConnection:
                     max_attempts=self.settings.max_attempts,
                     batch_page_size=self.settings.batch_page_size,
                     session=self._session,
+                    counts=self.counts,
                 )
                 self._credentials = credentials
             return self._client

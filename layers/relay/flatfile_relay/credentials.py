@@ -6,8 +6,9 @@ The secret is a JSON object:
      "webhookToken": "token-a,token-b"}
 
 `webhookToken` is optional: one token, or several separated by commas while rotating (a JSON list of
-strings is accepted too). Surrounding whitespace is ignored. Parsing registers the secret values for log
-redaction, and `repr()` / `str()` never show them.
+strings is accepted too). Surrounding whitespace is ignored. A secret that still holds the `REPLACE_ME`
+placeholders the stack created raises `NotConfiguredError` (nobody has filled it in yet). Parsing
+registers the secret values for log redaction, and `repr()` / `str()` never show them.
 
 Example:
     >>> credentials = Credentials.from_secret(
@@ -29,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flatfile_relay.flatfile.errors import MalformedSecretError
+from flatfile_relay.flatfile.errors import MalformedSecretError, NotConfiguredError
 from flatfile_relay.redaction import register_secret
 
 _REQUIRED = (
@@ -39,6 +40,8 @@ _REQUIRED = (
 )
 _HEADER_KEYS = frozenset({"accessKeyId", "secretAccessKey"})
 _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
+#: the value template.yaml's secret holds until someone puts the real credentials in it
+PLACEHOLDER = "REPLACE_ME"
 _EXPECTED = "a JSON object with keys accessKeyId, secretAccessKey, licenseKey and optional webhookToken"
 
 
@@ -58,9 +61,18 @@ class Credentials:
         Raises:
             MalformedSecretError: not JSON, not an object, or a key missing, empty or not a string;
                 `error.key` names the key and the message says what it should hold (never its value).
+            NotConfiguredError: a key still holds the `REPLACE_ME` placeholder of a new deployment.
         """
         data = _load(value)
         fields = [_required(data, key, meaning) for key, meaning in _REQUIRED]
+        placeholders = [key for (key, _), field in zip(_REQUIRED, fields, strict=True) if field == PLACEHOLDER]
+        if placeholders:
+            raise NotConfiguredError(
+                f"The Flatfile secret is not configured yet: {', '.join(map(repr, placeholders))} still "
+                f"hold{'s' if len(placeholders) == 1 else ''} the {PLACEHOLDER} placeholder the stack created. "
+                "Put your Flatfile access key, secret access key and license key in it (README, 'Deploying').",
+                key=placeholders[0],
+            )
         credentials = cls(fields[0], fields[1], fields[2], _webhook_tokens(data.get("webhookToken")))
         credentials.register_secrets()
         return credentials

@@ -39,6 +39,7 @@ from flatfile_relay.flatfile import (
     FlatfileClient,
     NotFoundError,
 )
+from flatfile_relay.flatfile.pagination import parse_created_at
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import manifest_key, part_key, s3_uri
 from flatfile_relay.ledger import (
@@ -51,7 +52,9 @@ from flatfile_relay.ledger import (
     LedgerError,
 )
 from flatfile_relay.manifest import Manifest, Notice, Part
+from flatfile_relay.measurements import SECONDS, Measurement
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
+from flatfile_relay.poller import BASELINE_COMPLETED_AT
 from flatfile_relay.redaction import scrub
 from flatfile_relay.settings import Settings, utc_now_iso
 
@@ -91,6 +94,8 @@ class ExportOutcome:
             Every one of them means "acknowledge the job".
         rows_written, parts_written: what this invocation added (rows in finished parts only).
         row_count, manifest_uri: the batch's totals once `exported`.
+        lag_seconds: once `exported`, seconds from submission to export (see `export_lag`); None when the
+            export says nothing about the relay's lag.
     """
 
     status: str
@@ -100,13 +105,66 @@ class ExportOutcome:
     row_count: int | None = None
     manifest_uri: str | None = None
     detail: str = ""
+    lag_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status, "batchId": self.batch_id, "rowsWritten": self.rows_written,
             "partsWritten": self.parts_written, "rowCount": self.row_count, "manifestUri": self.manifest_uri,
-            "detail": self.detail,
+            "detail": self.detail, "lagSeconds": self.lag_seconds,
         }
+
+    def measurements(self) -> list[Measurement]:
+        """The export's metrics: rows and parts written, batches exported, and the export lag when known.
+
+        Example:
+            >>> [m.name for m in ExportOutcome(EXPORTED, "b", 10, 1, lag_seconds=2.5).measurements()]
+            ['RowsExported', 'PartsWritten', 'BatchesExported', 'ExportLag']
+        """
+        measured = [
+            Measurement("RowsExported", self.rows_written),
+            Measurement("PartsWritten", self.parts_written),
+            Measurement("BatchesExported", 1 if self.status == EXPORTED else 0),
+        ]
+        if self.lag_seconds is not None:
+            measured.append(Measurement("ExportLag", self.lag_seconds, SECONDS))
+        return measured
+
+
+#: triggers whose exports measure the lag; a replay or a backfill exports old batches on purpose
+LAG_TRIGGERS = frozenset({"schedule", "webhook"})
+
+
+def export_lag(submitted_at: Any, exported_at: str, trigger: str, baseline_completed_at: Any) -> float | None:
+    """Seconds from a batch's submission to its export, or None when this export says nothing about lag.
+
+    A replay or a backfill exports old batches on purpose: None. A webhook export counts from the submission
+    (Flatfile sends the webhook when it happens). A scheduled export counts from the submission, but a first
+    copy (the poller's baseline walk) exports batches submitted before the relay existed: such a batch counts
+    from the end of the first copy (`baselineCompletedAt` in the poller's checkpoint), and none counts before
+    the first copy has completed. No or an unreadable `submittedAt`: None.
+
+    Example:
+        >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "webhook", None)
+        300.0
+        >>> export_lag("2020-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "schedule", "2026-01-01T00:04:00Z")
+        60.0
+        >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "schedule", None) is None
+        True
+        >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "replay", "2025-01-01T00:00:00Z") is None
+        True
+    """
+    submitted = parse_created_at(submitted_at)
+    exported = parse_created_at(exported_at)
+    if trigger not in LAG_TRIGGERS or submitted is None or exported is None:
+        return None
+    start = submitted
+    if trigger != "webhook":
+        baseline = parse_created_at(baseline_completed_at)
+        if baseline is None:
+            return None
+        start = max(submitted, baseline)
+    return max(0.0, (exported - start).total_seconds())
 
 
 def export_batch(
@@ -341,7 +399,16 @@ class _Export:
             "batch %s exported: %d rows in %d parts (%d rows written now), manifest %s",
             self.batch_id, manifest.row_count, len(self.parts), self.rows_written, uri,
         )
-        return self._outcome(EXPORTED, row_count=manifest.row_count, manifest_uri=uri)
+        return self._outcome(EXPORTED, row_count=manifest.row_count, manifest_uri=uri,
+                             lag_seconds=self._lag(batch, manifest.exported_at))
+
+    def _lag(self, batch: dict[str, Any], exported_at: str) -> float | None:
+        """`export_lag` of this export (reads the poller's checkpoint only for a scheduled export)."""
+        trigger = self.job.trigger
+        if trigger not in LAG_TRIGGERS:
+            return None
+        baseline = self.ledger.checkpoint().get(BASELINE_COMPLETED_AT) if trigger != "webhook" else None
+        return export_lag(batch.get("submittedAt"), exported_at, trigger, baseline)
 
     def _out_of_time(self) -> ExportOutcome:
         """Stop cleanly: give the lease up and let a continuation job carry on from the last part."""

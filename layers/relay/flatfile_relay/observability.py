@@ -15,11 +15,13 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
+from flatfile_relay.measurements import Measurement
 from flatfile_relay.redaction import install_redaction
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -68,6 +70,16 @@ def get_logger() -> Logger:
 def get_metrics() -> Metrics:
     """The function's Powertools Metrics (EMF to stdout)."""
     return Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE), service=SERVICE)
+
+
+def publish(metrics: Metrics, measurements: Iterable[Measurement]) -> None:
+    """Add the library's measurements to the function's metrics (flushed when the invocation ends).
+
+    Example:
+        >>> publish(get_metrics(), report.measurements())      # doctest: +SKIP
+    """
+    for measurement in measurements:
+        metrics.add_metric(name=measurement.name, unit=MetricUnit(measurement.unit), value=measurement.value)
 
 
 #: values of POWERTOOLS_TRACE_DISABLED that Powertools reads as true

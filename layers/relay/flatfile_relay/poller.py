@@ -48,6 +48,7 @@ from flatfile_relay.flatfile.errors import (
 from flatfile_relay.flatfile.pagination import parse_created_at
 from flatfile_relay.jobs import ExportJob, InvalidJobError, JobSendError, require_batch_id, send_jobs
 from flatfile_relay.ledger import CLOSED, IGNORED, PENDING, Ledger, LedgerEntry
+from flatfile_relay.measurements import Measurement
 from flatfile_relay.settings import Settings
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ class PollReport:
         early_stop: the walk stopped early on a page of known batches.
         complete: the poll did everything it set out to do (False: stopped by the deadline).
         errors: batches skipped because Flatfile answered something unusable about them (logged).
+        baseline: the poll belongs to the first copy: no walk had reached the end of the list before it.
     """
 
     pages: int = 0
@@ -106,6 +108,7 @@ class PollReport:
     early_stop: bool = False
     complete: bool = False
     errors: int = 0
+    baseline: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (the handler's answer and the summary log line).
@@ -115,6 +118,37 @@ class PollReport:
             1
         """
         return asdict(self)
+
+    def measurements(self) -> list[Measurement]:
+        """The poll's metrics, as the poller publishes them after every poll that returned a report.
+
+        `PollSucceeded` is the heartbeat: 1 for every such poll (the stale-poller alarm fires when it is
+        missing). `PollIncomplete` is 1 for any poll the deadline cut short. `PollIncompleteAfterBaseline`
+        is 1 only for one cut short after the first copy had completed (a walk had reached the end of the
+        list before the poll started): a first copy of a large account spans several polls by design and
+        must not alarm, while later polls finish unless the list or the pending re-checks outgrow a poll.
+
+        Example:
+            >>> cut = PollReport(complete=False, baseline=True).measurements()
+            >>> [m.value for m in cut if m.name.startswith("PollIncomplete")]
+            [1, 0]
+            >>> cut = PollReport(complete=False, baseline=False).measurements()
+            >>> [m.value for m in cut if m.name.startswith("PollIncomplete")]
+            [1, 1]
+        """
+        incomplete = 0 if self.complete else 1
+        return [
+            Measurement("PollSucceeded", 1),
+            Measurement("BatchesQueued", len(self.jobs_sent)),
+            Measurement("PendingBatches", self.pending),
+            Measurement("Pages", self.pages),
+            Measurement("BatchesSeen", self.batches_seen),
+            Measurement("PendingRechecked", self.rechecked),
+            Measurement("BatchesClosed", self.closed + self.ignored),
+            Measurement("BatchesSkipped", self.errors),
+            Measurement("PollIncomplete", incomplete),
+            Measurement("PollIncompleteAfterBaseline", 0 if self.baseline else incomplete),
+        ]
 
 
 def poll(
@@ -168,6 +202,7 @@ class _Poll:
     def run(self) -> PollReport:
         checkpoint = self.ledger.checkpoint()
         self.baseline_done = bool(checkpoint.get(BASELINE_COMPLETED_AT))
+        self.report.baseline = not self.baseline_done
         self.report.full_walk = self._full_walk_due(checkpoint)
         walked = self._walk(checkpoint)
         if walked:

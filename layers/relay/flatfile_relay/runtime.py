@@ -15,6 +15,7 @@ from functools import cached_property
 
 from flatfile_relay.aws import AwsClients
 from flatfile_relay.connection import FlatfileConnection
+from flatfile_relay.flatfile.transport import RequestCounts
 from flatfile_relay.ledger import Ledger
 from flatfile_relay.settings import Settings
 
@@ -42,6 +43,11 @@ class Runtime:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.settings.ledger_table, self.clients.dynamodb)
+
+    def take_request_counts(self) -> RequestCounts:
+        """Flatfile requests, retries and throttles since the last call (zero while no connection exists)."""
+        connection = self.__dict__.get("connection")
+        return connection.counts.take() if isinstance(connection, FlatfileConnection) else RequestCounts()
 
     def reset(self) -> None:
         """Forget everything built so far, as a new execution environment would (tests use it)."""

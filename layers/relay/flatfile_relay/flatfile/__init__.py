@@ -25,12 +25,13 @@ from flatfile_relay.flatfile.errors import (
     GraphQLError,
     LicenseForbiddenError,
     MalformedSecretError,
+    NotConfiguredError,
     NotFoundError,
     RetriesExhaustedError,
     TransientError,
 )
 from flatfile_relay.flatfile.pagination import BatchPage, RowPage
-from flatfile_relay.flatfile.transport import Reply, Transport, backoff_delay, parse_retry_after
+from flatfile_relay.flatfile.transport import Reply, RequestCounts, Transport, backoff_delay, parse_retry_after
 
 __all__ = [
     "ApiKeyAuth",
@@ -48,8 +49,10 @@ __all__ = [
     "GraphQLError",
     "LicenseForbiddenError",
     "MalformedSecretError",
+    "NotConfiguredError",
     "NotFoundError",
     "Reply",
+    "RequestCounts",
     "RetriesExhaustedError",
     "RowPage",
     "TokenAuth",

@@ -40,7 +40,7 @@ from flatfile_relay.flatfile.errors import (
     RetriesExhaustedError,
 )
 from flatfile_relay.flatfile.pagination import BatchPage, RowPage, as_utc, parse_created_at, parse_envelope
-from flatfile_relay.flatfile.transport import Reply, Transport
+from flatfile_relay.flatfile.transport import Reply, RequestCounts, Transport
 
 if TYPE_CHECKING:
     from flatfile_relay.credentials import Credentials
@@ -74,6 +74,8 @@ class FlatfileClient:
         session: a `requests.Session` to use (the caller keeps ownership); default: a new pooled one.
         token_auth: a `TokenAuth` to share (e.g. kept at module level so a warm Lambda reuses its token).
         batch_page_size: `take` for the batch list (the server may return fewer).
+        counts: where the transport counts requests, retries and throttles (default: its own,
+            `client.transport.counts`).
 
     A 401 makes the client forget the token, exchange the access key again and retry the request once; a
     second 401 raises `CredentialsRejectedError` (with `auth="api_key"`, the first one does).
@@ -94,6 +96,7 @@ class FlatfileClient:
         session: requests.Session | None = None,
         token_auth: TokenAuth | None = None,
         batch_page_size: int = 100,
+        counts: RequestCounts | None = None,
     ) -> None:
         if auth not in ("token", "api_key"):
             raise ConfigurationError(f"auth must be 'token' or 'api_key' (FLATFILE_AUTH), got {auth!r}.")
@@ -114,6 +117,7 @@ class FlatfileClient:
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             session=session,
+            counts=counts,
         )
         self.token_auth = token_auth or TokenAuth(self.credentials, self.transport, expires_in=expires_in)
         self._rest_auth: Auth = self.token_auth if auth == "token" else ApiKeyAuth(self.credentials)

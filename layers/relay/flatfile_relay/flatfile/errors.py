@@ -3,6 +3,7 @@
     FlatfileError
     ├── ConfigurationError        a human must fix the configuration; retrying will not help
     │   ├── MalformedSecretError      the credentials secret is not what the relay expects
+    │   │   └── NotConfiguredError        it still holds the stack's REPLACE_ME placeholders
     │   ├── CredentialsRejectedError  Flatfile refuses the access key (401 even after a fresh token)
     │   ├── ForbiddenError            Flatfile refuses access (403)
     │   │   └── LicenseForbiddenError     the licenseKey is not a license of this account
@@ -60,6 +61,14 @@ class MalformedSecretError(ConfigurationError):
     def __init__(self, message: str, *, key: str | None = None) -> None:
         super().__init__(message)
         self.key = key
+
+
+class NotConfiguredError(MalformedSecretError):
+    """The secret still holds the `REPLACE_ME` placeholders the stack created: nobody has filled it in yet.
+
+    Expected right after a deployment, so the functions report it as a warning (metric `NotConfigured`)
+    rather than a failure; `key` names the first key still holding a placeholder.
+    """
 
 
 class CredentialsRejectedError(ConfigurationError):

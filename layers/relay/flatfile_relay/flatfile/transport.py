@@ -7,6 +7,9 @@ Retried, with exponential backoff and full jitter (or the server's `Retry-After`
 502, 503 and 504, connection errors, timeouts, truncated bodies, and 2xx answers whose body is not JSON.
 Only send idempotent requests through it (the client sends GETs, the token exchange and GraphQL reads).
 
+Every attempt is counted in a `RequestCounts` (requests sent, retries, throttled answers): the functions
+publish those counts as metrics after each invocation (this package itself publishes nothing).
+
 Example:
     >>> transport = Transport("https://api.us.flatfile.io", timeout=10)
     >>> transport.url_for("/health")
@@ -101,6 +104,29 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
+@dataclass
+class RequestCounts:
+    """What a transport sent: HTTP requests (every attempt), retries, throttled answers (HTTP 429).
+
+    Several transports may share one (a client replaced after the secret changed keeps counting in it).
+
+    Example:
+        >>> counts = RequestCounts(requests=3, retries=1, throttles=1)
+        >>> counts.take(), counts.requests
+        (RequestCounts(requests=3, retries=1, throttles=1), 0)
+    """
+
+    requests: int = 0
+    retries: int = 0
+    throttles: int = 0
+
+    def take(self) -> RequestCounts:
+        """The counts so far, then start again from zero (once per invocation)."""
+        taken = RequestCounts(self.requests, self.retries, self.throttles)
+        self.requests = self.retries = self.throttles = 0
+        return taken
+
+
 @dataclass(frozen=True)
 class Reply:
     """An answer the transport does not retry: any status but 408, 429 and 5xx.
@@ -153,6 +179,7 @@ class Transport:
         max_retry_after: a `Retry-After` longer than this (seconds) ends the retries at once.
         session: a session to use instead of a new one; the caller keeps ownership (close() leaves it open).
         pool_maxsize: connections kept per host.
+        counts: where attempts are counted (default: a `RequestCounts` of its own, `transport.counts`).
         sleep, rand: injectable for tests.
     """
 
@@ -168,6 +195,7 @@ class Transport:
         max_retry_after: float = 300.0,
         session: requests.Session | None = None,
         pool_maxsize: int = 10,
+        counts: RequestCounts | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -185,6 +213,7 @@ class Transport:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
+        self.counts = RequestCounts() if counts is None else counts
         self._sleep = sleep
         self._rand = rand
         self._owns_session = session is None
@@ -237,6 +266,7 @@ class Transport:
             cause: ContractError | None = None
             status: int | None = None
             started = time.monotonic()
+            self.counts.requests += 1
             try:
                 response = self._session.request(
                     method,
@@ -266,6 +296,8 @@ class Transport:
                     raise _redirect_error(what, response.headers.get("Location", ""))
                 if status in RETRYABLE_STATUSES:
                     failure = f"HTTP {status}"
+                    if status == 429:
+                        self.counts.throttles += 1
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 else:
                     ok = 200 <= status < 300
@@ -315,6 +347,7 @@ class Transport:
                 wait,
                 extra={"flatfile_status": status, "attempt": attempt, "wait_seconds": round(wait, 3)},
             )
+            self.counts.retries += 1
             self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
