@@ -75,7 +75,8 @@ def referenced_ids(value: Any) -> set[str]:
     if isinstance(value, dict):
         for key, inner in value.items():
             if key == "Ref" and isinstance(inner, str):
-                found.add(inner)
+                if not inner.startswith("AWS::"):  # pseudo parameters (AWS::NoValue, AWS::Region, ...)
+                    found.add(inner)
             elif key == "Fn::GetAtt":
                 found.add(inner[0] if isinstance(inner, list) else str(inner).split(".")[0])
             elif key == "Fn::Sub":
@@ -160,7 +161,14 @@ def test_poller_is_a_scheduled_singleton(template: dict[str, Any]) -> None:
     assert len(schedules) == 1
     assert schedules[0]["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
     props = template["Resources"]["PollerFunction"]["Properties"]
-    assert props["ReservedConcurrentExecutions"] == 1
+    # one reserved execution only when asked for: a new account (concurrency quota 10) cannot reserve any
+    assert props["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservePollerConcurrency", 1, {"Ref": "AWS::NoValue"}]
+    }
+    assert template["Conditions"]["ReservePollerConcurrency"] == {
+        "Fn::Equals": [{"Ref": "PollerReservedConcurrency"}, "1"]
+    }
+    assert template["Parameters"]["PollerReservedConcurrency"]["Default"] == 0
     invoke = props["EventInvokeConfig"]
     assert 0 <= invoke["MaximumRetryAttempts"] <= 2
     assert 60 <= invoke["MaximumEventAgeInSeconds"] <= 21600
