@@ -123,3 +123,30 @@ def test_the_sample_event_is_a_valid_export_job() -> None:
     [record] = event["Records"]
     job = ExportJob.from_message(record["body"])
     assert (job.trigger, job.resume) == ("schedule", False)
+
+
+def test_a_secret_still_holding_its_placeholders_fails_the_job_with_one_not_configured_warning(
+    relay: Relay, function_env: dict[str, str], captured_logs: pytest.CaptureFixture[str]
+) -> None:
+    """The job is kept (retried, then in the DLQ for a redrive): nothing is lost while nobody filled the secret."""
+    relay.deployment.clients.secretsmanager.put_secret_value(
+        SecretId=relay.settings.secret_id,
+        SecretString=json.dumps({"accessKeyId": "REPLACE_ME", "secretAccessKey": "REPLACE_ME",
+                                 "licenseKey": "REPLACE_ME", "webhookToken": "tok"}),
+    )
+    app = function_app("exporter", fresh=True)
+    batch_id = relay.emu.samples["single"]
+
+    response = app.handler(sqs_event("sqs_export_job.json", [job_body(batch_id)]), lambda_context("ExporterFunction"))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    output = captured_logs.readouterr().out
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"level"' in line]
+    warnings = [line["message"] for line in lines if line["level"] == "WARNING"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"not configured, export of batch {batch_id} postponed")
+    assert not [line for line in lines if line["level"] == "ERROR"]
+    values = {name: doc[name] for doc in metrics_lines(output) for name in doc if not name.startswith("_")}
+    assert values["NotConfigured"] == [1.0]
+    assert "ExportJobsFailed" not in values
+    assert relay.ledger.get(batch_id) is None  # not claimed: the retry starts from scratch

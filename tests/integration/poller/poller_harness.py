@@ -35,7 +35,8 @@ class Relay:
 
     def poll(self, deadline: Deadline | None = None, **kwargs: Any) -> PollReport:
         settings = kwargs.pop("settings", self.settings)
-        return poll(self.client, self.ledger, self.sqs, settings, deadline or Deadline.never(), **kwargs)
+        client = kwargs.pop("client", self.client)
+        return poll(client, self.ledger, self.sqs, settings, deadline or Deadline.never(), **kwargs)
 
     def configure(self, **changes: Any) -> Settings:
         self.settings = dataclasses.replace(self.settings, **changes)

@@ -146,3 +146,44 @@ def test_a_short_invocation_stops_cleanly_and_says_so(
     assert result["complete"] is False
     assert result["jobs_sent"] == []
     assert any("stopped before finishing" in message for message in records.at("WARNING"))
+
+
+def test_a_secret_still_holding_its_placeholders_is_one_warning_a_metric_and_a_successful_invocation(
+    poller_app: ModuleType, put_secret: Any, emulator: Any, deployment: Any, records: Records,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Right after a deployment: no failure (nothing floods the poller's DLQ), but NotConfigured says it."""
+    placeholders = {"accessKeyId": "REPLACE_ME", "secretAccessKey": "REPLACE_ME", "licenseKey": "REPLACE_ME",
+                    "webhookToken": "generated-by-the-stack"}
+    put_secret(placeholders)
+
+    result = poller_app.handler(schedule_event(), lambda_context("PollerFunction"))
+
+    assert result["status"] == "not-configured"
+    assert "REPLACE_ME" in result["message"]
+    warnings = records.at("WARNING")
+    assert len(warnings) == 1
+    assert warnings[0].startswith("not configured, poll skipped: The Flatfile secret is not configured yet")
+    assert "'accessKeyId', 'secretAccessKey', 'licenseKey'" in warnings[0]
+    assert records.at("ERROR") == []
+    assert "generated-by-the-stack" not in capsys.readouterr().out  # the token never reaches a log line
+    assert queued(deployment) == []
+    assert emulator.requests_to("/auth/access-key/exchange") == []  # Flatfile is not even asked
+
+    put_secret(emulator.secret)  # filling the secret in takes effect at the next poll (never cached)
+    assert poller_app.handler(schedule_event(), lambda_context("PollerFunction"))["complete"] is True
+
+
+def test_the_placeholder_warning_comes_with_the_not_configured_metric_and_no_heartbeat(
+    poller_app: ModuleType, put_secret: Any, capsys: pytest.CaptureFixture[str],
+) -> None:
+    put_secret({"accessKeyId": "FF00REALKEY", "secretAccessKey": "REPLACE_ME", "licenseKey": "REPLACE_ME"})
+    capsys.readouterr()
+
+    poller_app.handler(schedule_event(), lambda_context("PollerFunction"))
+
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert metrics["NotConfigured"] == 1
+    assert "PollSucceeded" not in metrics  # no poll ran: the stale-poller alarm is right to fire
+    assert "PollFailures" not in metrics
+    assert metrics["FlatfileRequests"] == 0

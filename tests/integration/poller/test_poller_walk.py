@@ -312,3 +312,77 @@ def test_unusual_batches_do_not_block_the_others(relay: Relay) -> None:
     again = relay.poll()
     assert again.jobs_sent == []
     assert again.errors == 1
+
+
+def test_only_polls_cut_short_after_the_first_copy_count_toward_the_incomplete_polls_alarm(relay: Relay) -> None:
+    """A first copy spanning several polls is expected; a poll cut short once a walk has completed is not."""
+    from flatfile_relay.flatfile import Deadline
+
+    def incomplete(report: Any) -> tuple[float, float]:
+        values = {m.name: m.value for m in report.measurements()}
+        return values["PollIncomplete"], values["PollIncompleteAfterBaseline"]
+
+    relay.add_batches(4 * PAGE)
+    relay.client.get_batch(relay.emu.samples["big"], Deadline.never())  # token exchanged beforehand
+    relay.emu.set(latency=0.1)
+    first = relay.poll(Deadline.after(0.25), reserve=0.0)  # the first copy, cut short
+    assert (first.baseline, first.complete) == (True, False)
+    assert incomplete(first) == (1, 0)
+    relay.emu.set(latency=0.0)
+    finished = relay.poll()  # the first copy completes
+    assert (finished.baseline, finished.complete) == (True, True)
+    assert incomplete(finished) == (0, 0)
+
+    relay.add_batches(4 * PAGE)
+    relay.emu.set(latency=0.1)
+    later = relay.poll(Deadline.after(0.25), reserve=0.0)  # cut short after the first copy: counts
+    assert (later.baseline, later.complete) == (False, False)
+    assert incomplete(later) == (1, 1)
+    relay.emu.set(latency=0.0)
+    assert incomplete(relay.poll()) == (0, 0)
+    assert {m.name: m.value for m in relay.poll().measurements()}["PollSucceeded"] == 1
+
+
+def test_two_overlapping_polls_queue_every_batch_and_leave_the_ledger_consistent(relay: Relay) -> None:
+    """Without reserved concurrency two polls can run at once (a manual invoke during a scheduled one): two
+    execution environments, each with its own client, sharing only the ledger and the queue. The ledger's
+    conditional writes settle each batch once; a job sent by both is absorbed by the exporter's claim."""
+    import threading
+
+    from flatfile_relay.flatfile import FlatfileClient
+
+    relay.add_batches(3 * PAGE)
+    relay.add_batches(2, status=None)  # in progress: pending
+    relay.emu.set(latency=0.02)
+    reports: list[Any] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def one_poll() -> None:
+        client = FlatfileClient(relay.emu.url, relay.emu.secret, timeout=5, backoff_base=0.01, backoff_cap=0.05)
+        try:
+            start.wait()
+            reports.append(relay.poll(client=client))
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=one_poll) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    relay.emu.set(latency=0.0)
+
+    assert errors == []
+    assert [report.complete for report in reports] == [True, True]
+    jobs = _all_jobs(relay)
+    assert set(jobs) == relay.submitted_ids()  # nothing lost; a duplicate job at most, never a missing one
+    for batch_id in relay.submitted_ids():
+        assert relay.entry(batch_id).state == QUEUED
+    in_progress = {b["id"] for b in relay.emu.state.account_batches() if b["status"] is None}
+    for batch_id in in_progress:
+        assert relay.entry(batch_id).state == PENDING
+    assert relay.ledger.checkpoint().get("baselineCompletedAt")
+    assert relay.poll().jobs_sent == []  # and the next poll finds nothing left to queue

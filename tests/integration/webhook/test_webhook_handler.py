@@ -272,3 +272,22 @@ def test_the_token_never_appears_in_responses_or_logs(
         for text in [a.text for a in answers] + [logged, caplog.text]:
             assert secret not in text
     assert "token=" not in logged  # no query string
+
+
+def test_a_secret_still_holding_its_placeholders_is_500_with_one_not_configured_warning(
+    webhook: WebhookHarness,
+) -> None:
+    """Decided: nothing is stored or queued; the first poll after the secret is filled in exports the batch."""
+    webhook.set_secret(TOKEN, accessKeyId="REPLACE_ME", secretAccessKey="REPLACE_ME", licenseKey="REPLACE_ME")
+
+    answer = webhook.post(encode(payload(str(uuid.uuid4()))))
+
+    assert answer.status == 500
+    lines = [json.loads(line) for line in webhook.logs.getvalue().splitlines() if line.startswith("{")]
+    logged = [(line["level"], line["message"]) for line in lines if "level" in line]
+    assert [level for level, _ in logged] == ["WARNING"]
+    assert logged[0][1].startswith("webhook refused, not configured: The Flatfile secret is not configured yet")
+    metrics = {name: line[name] for line in lines if "_aws" in line for name in line if not name.startswith("_")}
+    assert metrics["NotConfigured"] == [1.0]
+    assert "WebhookFailed" not in metrics
+    assert_nothing_stored_or_queued(webhook)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from flatfile_relay.credentials import Credentials
-from flatfile_relay.flatfile import ConfigurationError, MalformedSecretError
+from flatfile_relay.flatfile import ConfigurationError, MalformedSecretError, NotConfiguredError
 from flatfile_relay.redaction import redact
 
 ACCESS_KEY_ID = "FF00" + "A1b2C3d4E5" * 3 + "zzzzzz"
@@ -169,3 +169,27 @@ def test_frozen() -> None:
     credentials = Credentials.from_secret(VALID)
     with pytest.raises(AttributeError):
         credentials.license_key = "other"  # type: ignore[misc]
+
+
+def test_placeholders_left_by_the_stack_mean_not_configured() -> None:
+    template_value = {"accessKeyId": "REPLACE_ME", "secretAccessKey": "REPLACE_ME", "licenseKey": "REPLACE_ME",
+                      "webhookToken": "generated-token"}
+    with pytest.raises(NotConfiguredError) as caught:
+        Credentials.from_secret(json.dumps(template_value))
+    assert isinstance(caught.value, MalformedSecretError)  # never served from cache, a configuration problem
+    assert caught.value.key == "accessKeyId"
+    assert str(caught.value).startswith("The Flatfile secret is not configured yet: 'accessKeyId', ")
+    assert "generated-token" not in str(caught.value)
+
+
+def test_one_key_still_holding_its_placeholder_is_named() -> None:
+    with pytest.raises(NotConfiguredError, match="'licenseKey' still holds the REPLACE_ME placeholder") as caught:
+        Credentials.from_secret(with_(licenseKey="REPLACE_ME"))
+    assert caught.value.key == "licenseKey"
+
+
+def test_a_missing_key_is_reported_before_placeholders() -> None:
+    with pytest.raises(MalformedSecretError) as caught:
+        Credentials.from_secret({"accessKeyId": "REPLACE_ME", "licenseKey": "REPLACE_ME"})
+    assert not isinstance(caught.value, NotConfiguredError)
+    assert caught.value.key == "secretAccessKey"

@@ -17,6 +17,7 @@ from flatfile_relay.flatfile import (
     ContractError,
     Deadline,
     DeadlineExceededError,
+    RequestCounts,
     RetriesExhaustedError,
     Transport,
     backoff_delay,
@@ -332,3 +333,29 @@ def test_scripted_calls_are_recorded(fake: FakeFlatfile, sleeps: list[float]) ->
     fake.route("/x", lambda call: OK)
     make(fake, sleeps).request("GET", "/x", deadline=NEVER, params={"a": "1"})
     assert fake.calls[0] == Call("GET", "/x", {"a": "1"}, fake.calls[0].headers, None, (5.0, 30.0))
+
+
+# -- counts ---------------------------------------------------------------------------------------------
+
+
+def test_every_attempt_retry_and_throttle_is_counted(fake: FakeFlatfile, sleeps: list[float]) -> None:
+    fake.queue("/x", (429, {"statusCode": 429}), (503, "busy"), (429, {"statusCode": 429}))
+    fake.route("/x", lambda call: OK)
+    transport = make(fake, sleeps)
+    transport.request("GET", "/x", deadline=NEVER)
+    transport.request("GET", "/x", deadline=NEVER)
+
+    assert transport.counts.take() == RequestCounts(requests=5, retries=3, throttles=2)
+    assert transport.counts == RequestCounts()  # taken: the next invocation starts from zero
+
+
+def test_a_request_that_gives_up_counts_its_attempts_but_no_retry_after_the_last(
+    fake: FakeFlatfile, sleeps: list[float]
+) -> None:
+    fake.queue("/x", *[(429, {"statusCode": 429})] * 3)
+    counts = RequestCounts()
+    transport = make(fake, sleeps, max_attempts=3, counts=counts)
+    with pytest.raises(RetriesExhaustedError):
+        transport.request("GET", "/x", deadline=NEVER)
+    assert counts == RequestCounts(requests=3, retries=2, throttles=3)
+    assert transport.counts is counts  # shared: a client made after a secret change counts on
