@@ -24,6 +24,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from aws_lambda_powertools.metrics.provider import cold_start
+
 from flatfile_relay_devkit.local.deployment import ACCOUNT, LocalDeployment
 from flatfile_relay_devkit.local.moto import REGION
 from flatfile_relay_devkit.local.template import FunctionSpec, SqsSource
@@ -78,13 +80,18 @@ class LocalLambda:
         self._modules: dict[str, ModuleType] = {}
 
     def handler(self, function: str) -> Callable[[Any, Any], Any]:
-        """The handler callable of a function, imported once (like a warm execution environment)."""
+        """The handler callable of a function, imported once (like a warm execution environment).
+
+        Its first invocation is a cold start, as in a new execution environment: Powertools keeps that flag
+        per process, and here one process runs every function.
+        """
         spec = self.deployment.template.function(function)
         module_file, _, attribute = spec.handler.rpartition(".")
         if function not in self._modules:
             path = self.root / spec.code_uri / f"{module_file.replace('.', '/')}.py"
             with self.environment(function):
                 self._modules[function] = load_module(f"_local_fn_{function}", path)
+            cold_start.is_cold_start = True
         handler: Callable[[Any, Any], Any] = getattr(self._modules[function], attribute)
         return handler
 

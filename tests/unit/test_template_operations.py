@@ -1,0 +1,229 @@
+"""Operating the stack: alarms, dashboard, alert topic, architecture, and the README that documents them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.cloudwatch import NAMESPACE, alarm_metrics, alarms, dashboard_body, dashboard_metrics
+
+from flatfile_relay_devkit.local.template import load_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+FUNCTIONS = ("PollerFunction", "ExporterFunction", "WebhookFunction", "ConsumerFunction")
+DLQS = ("PollerDLQ", "ExportJobsDLQ", "NoticesDLQ")
+NO_VALUE = {"Ref": "AWS::NoValue"}
+#: the resource type a dimension of an AWS namespace must name, and the attribute that gives its value
+AWS_DIMENSIONS = {
+    "QueueName": ("AWS::SQS::Queue", "!GetAtt {}.QueueName"),
+    "FunctionName": ("AWS::Serverless::Function", "!Ref {}"),
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded = load_yaml(ROOT / "template.yaml")
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def props(template: dict[str, Any], name: str) -> dict[str, Any]:
+    return dict(template["Resources"][name]["Properties"])
+
+
+def by_metric(template: dict[str, Any], metric: str) -> dict[str, dict[str, Any]]:
+    return {name: a["Properties"] for name, a in alarms(template).items() if a["Properties"]["MetricName"] == metric}
+
+
+# ---------------------------------------------------------------- what is watched
+
+
+def test_any_message_in_each_dlq_alarms(template: dict[str, Any]) -> None:
+    dlqs = {name for name, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue" and "DLQ" in name}
+    assert dlqs == set(DLQS)
+    watched = {}
+    for name, alarm in by_metric(template, "ApproximateNumberOfMessagesVisible").items():
+        assert alarm["Namespace"] == "AWS/SQS"
+        assert (alarm["Statistic"], alarm["Threshold"], alarm["ComparisonOperator"]) == (
+            "Maximum", 1, "GreaterThanOrEqualToThreshold"), name
+        [dimension] = alarm["Dimensions"]
+        watched[dimension["Value"]["Fn::GetAtt"][0]] = name
+    assert set(watched) == dlqs
+
+
+def test_errors_of_each_function_alarm(template: dict[str, Any]) -> None:
+    watched = {a["Dimensions"][0]["Value"]["Ref"] for a in by_metric(template, "Errors").values()}
+    assert watched == set(FUNCTIONS)
+    for alarm in by_metric(template, "Errors").values():
+        assert alarm["Namespace"] == "AWS/Lambda"
+        assert alarm["Statistic"] == "Sum"
+
+
+def test_the_stale_poller_alarm_exists_only_while_the_schedule_is_enabled(template: dict[str, Any]) -> None:
+    [(name, alarm)] = by_metric(template, "PollSucceeded").items()
+    assert template["Resources"][name]["Condition"] == "PollingEnabled"
+    assert template["Conditions"]["PollingEnabled"] == {"Fn::Equals": [{"Ref": "ScheduleState"}, "ENABLED"]}
+    [schedule] = props(template, "PollerFunction")["Events"].values()
+    assert schedule["Properties"]["State"] == {"Ref": "ScheduleState"}  # the same parameter turns polls off
+    # missing for StalePollerMinutes one-minute periods in a row, missing data counting as breaching
+    assert alarm["Namespace"] == NAMESPACE
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 60, 1)
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "StalePollerMinutes"}
+    assert alarm["TreatMissingData"] == "breaching"
+    assert template["Parameters"]["StalePollerMinutes"]["MaxValue"] <= 1440  # 1-minute periods span a day at most
+
+
+def test_backlog_lag_rejections_incomplete_polls_and_placeholders_alarm(template: dict[str, Any]) -> None:
+    backlog = by_metric(template, "ApproximateAgeOfOldestMessage")
+    assert [a["Dimensions"][0]["Value"] for a in backlog.values()] == [{"Fn::GetAtt": ["ExportJobsQueue", "QueueName"]}]
+    assert next(iter(backlog.values()))["Threshold"] == {"Ref": "ExportBacklogSeconds"}
+    [lag] = by_metric(template, "ExportLag").values()
+    assert (lag["Statistic"], lag["Threshold"]) == ("Maximum", {"Ref": "ExportLagSeconds"})
+    [rejected] = by_metric(template, "WebhookRejected").values()
+    assert (rejected["Statistic"], rejected["Threshold"]) == ("Sum", {"Ref": "WebhookRejectedThreshold"})
+    # polls cut short after the first copy only: a first copy spanning several polls must not alarm
+    assert by_metric(template, "PollIncomplete") == {}
+    [incomplete] = by_metric(template, "PollIncompleteAfterBaseline").values()
+    assert (incomplete["Statistic"], incomplete["Threshold"]) == ("Sum", 3)
+    [placeholders] = by_metric(template, "NotConfigured").values()
+    assert (placeholders["Statistic"], placeholders["Threshold"]) == ("Sum", 1)
+    for name in ("ExportLag", "WebhookRejected", "PollIncompleteAfterBaseline", "NotConfigured"):
+        assert next(iter(by_metric(template, name).values()))["TreatMissingData"] == "notBreaching"
+
+
+def test_relay_metrics_carry_the_service_dimension_powertools_adds(template: dict[str, Any]) -> None:
+    service = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    for watched in alarm_metrics(template) + dashboard_metrics(template):
+        if watched.namespace == NAMESPACE:
+            assert watched.dimension("service") == service, watched.where
+
+
+def test_aws_namespace_dimensions_name_the_templates_own_resources(template: dict[str, Any]) -> None:
+    checked = 0
+    for watched in alarm_metrics(template) + dashboard_metrics(template):
+        if watched.namespace == NAMESPACE:
+            continue
+        assert watched.namespace in ("AWS/SQS", "AWS/Lambda"), watched.where
+        for dimension, value in watched.dimensions:
+            resource_type, form = AWS_DIMENSIONS[dimension]
+            resource = value.split(" ", 1)[1].split(".", 1)[0]
+            assert template["Resources"][resource]["Type"] == resource_type, watched.where
+            assert value == form.format(resource), watched.where
+            checked += 1
+    assert checked >= len(DLQS) + len(FUNCTIONS)
+
+
+# ---------------------------------------------------------------- who hears them
+
+
+def test_alarms_notify_the_alert_e_mail_topic_and_the_given_topic(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    assert parameters["AlertEmail"]["Default"] == parameters["AlertTopicArn"]["Default"] == ""  # optional
+    assert template["Conditions"]["CreateAlertTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]}
+    topic = template["Resources"]["AlertTopic"]
+    assert topic["Condition"] == "CreateAlertTopic"  # created only when an e-mail address is given
+    assert topic["Properties"]["Subscription"] == [{"Protocol": "email", "Endpoint": {"Ref": "AlertEmail"}}]
+    expected = [
+        {"Fn::If": ["CreateAlertTopic", {"Ref": "AlertTopic"}, NO_VALUE]},
+        {"Fn::If": ["UseAlertTopicArn", {"Ref": "AlertTopicArn"}, NO_VALUE]},
+    ]
+    assert len(alarms(template)) >= 12
+    for name, alarm in alarms(template).items():
+        assert alarm["Properties"]["AlarmActions"] == expected, name
+        assert "AlarmName" not in alarm["Properties"], f"{name}: names are generated (several stacks per account)"
+
+
+def test_every_alarm_says_what_it_means_and_what_to_do(template: dict[str, Any]) -> None:
+    for name, alarm in alarms(template).items():
+        description = alarm["Properties"]["AlarmDescription"]
+        assert 80 <= len(description) <= 1024, name
+        assert "|" not in description, f"{name}: the README table could not hold it"
+
+
+def readme_table(heading: str) -> dict[str, str]:
+    """The first table under a README heading: first column (without backticks) -> second column."""
+    section = README.split(f"\n{heading}\n", 1)[1]
+    rows = {}
+    for line in section.split("\n|---", 1)[1].splitlines()[1:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        rows[cells[0].strip("`")] = cells[1]
+    return rows
+
+
+def test_the_readme_alarm_table_is_the_templates(template: dict[str, Any]) -> None:
+    documented = readme_table("### Alarms")
+    assert documented == {name: a["Properties"]["AlarmDescription"] for name, a in alarms(template).items()}
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+def test_the_dashboard_shows_what_an_operator_looks_at(template: dict[str, Any]) -> None:
+    body = dashboard_body(template)
+    assert body["widgets"]
+    shown = {(w.namespace, w.name, dict(w.dimensions).get("QueueName") or dict(w.dimensions).get("FunctionName")
+              or dict(w.dimensions).get("function_name")) for w in dashboard_metrics(template)}
+    names = {name for _, name, _ in shown}
+    assert {"BatchesExported", "RowsExported", "ExportLag", "PendingBatches"} <= names
+    assert {"FlatfileRequests", "FlatfileRetries", "FlatfileThrottles"} <= names
+    assert {"PollFailures", "ExportJobsFailed", "WebhookRejected", "WebhookFailed", "NoticesRejected",
+            "NotConfigured"} <= names  # failures by kind
+    for dlq in DLQS:
+        assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", f"!GetAtt {dlq}.QueueName") in shown
+    for function in FUNCTIONS:
+        assert ("AWS/Lambda", "Duration", f"!Ref {function}") in shown
+        assert (NAMESPACE, "ColdStart", f"!Ref {function}") in shown
+    for widget in body["widgets"]:
+        assert widget["properties"]["region"] == "eu-west-1"  # ${AWS::Region}
+    assert "DashboardName" not in props(template, "Dashboard")  # generated: several stacks per account
+
+
+# ---------------------------------------------------------------- architecture and first deploy
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_the_architecture_picks_the_functions_and_the_powertools_layer(
+    template: dict[str, Any], architecture: str
+) -> None:
+    parameter = template["Parameters"]["Architecture"]
+    assert parameter["Default"] == "x86_64"
+    assert architecture in parameter["AllowedValues"]
+    function = template["Globals"]["Function"]
+    assert function["Architectures"] == [{"Ref": "Architecture"}]
+    [powertools] = [layer for layer in function["Layers"] if "Fn::If" in layer]
+    public = powertools["Fn::If"][1]["Fn::Sub"].replace("${Architecture}", architecture)
+    assert public.endswith(f":017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-{architecture}:27")
+    assert architecture in props(template, "RelayLayer")["CompatibleArchitectures"]
+
+
+def test_the_readme_walks_through_every_guided_deploy_question(template: dict[str, Any]) -> None:
+    transcript = README.split("sam deploy --guided", 2)[2]
+    positions = []
+    for name, parameter in template["Parameters"].items():
+        question = f"Parameter {name} [{parameter.get('Default', '')}]:"
+        assert question in transcript, f"the README's guided deploy lacks {question!r}"
+        positions.append(transcript.index(question))
+    assert positions == sorted(positions), "sam deploy --guided asks in template order"
+    for answer in (
+        "Confirm changes before deploy [Y/n]:",
+        "Allow SAM CLI IAM role creation [Y/n]:",
+        "WebhookFunction Function Url has no authentication. Is this okay? [y/N]: y",
+        "Save arguments to configuration file [Y/n]:",
+        "Deploy this changeset? [y/N]: y",
+    ):
+        assert answer in transcript
+
+
+def test_the_readme_writes_secrets_from_a_file_never_on_the_command_line() -> None:
+    commands = re.findall(r"aws secretsmanager (?:put-secret-value|create-secret|update-secret)[^\n]*", README)
+    assert commands
+    for command in commands:
+        assert "--secret-string file://" in command, command
+    assert "--secret-string '" not in README
+    assert '--secret-string "{' not in README
