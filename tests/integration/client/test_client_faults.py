@@ -117,3 +117,16 @@ def test_deadline_stops_a_long_iteration(emu: Emulator, make_client: Any) -> Non
         consume()
     assert 0 < len(seen) < 2500
     assert seen == list(range(len(seen)))  # what came before the deadline is complete and in order
+
+
+def test_the_client_counts_requests_retries_and_throttles_as_the_server_saw_them(
+    emu: Emulator, make_client: Any
+) -> None:
+    emu.inject(FaultRule(kind="429", path="/rest/batches", count=2, retry_after=0.05))
+    emu.inject(FaultRule(kind="503", path="/auth/access-key/exchange", count=1))
+    client = make_client()
+    assert len(list(client.iter_batches(NEVER))) == 13
+    sent = len(emu.request_log)
+    counts = client.transport.counts.take()
+    assert counts.requests == sent  # every attempt, the token exchange included
+    assert (counts.retries, counts.throttles) == (3, 2)

@@ -81,6 +81,9 @@ def test_a_scheduled_invocation_queues_the_submitted_batches(
     assert metrics["BatchesQueued"] == len(submitted)
     assert metrics["PendingBatches"] == 1
     assert metrics["Pages"] >= 1
+    assert metrics["PollSucceeded"] == 1
+    # this invocation's requests: the token exchange and the list pages (the next one starts from zero)
+    assert metrics["FlatfileRequests"] == len(emulator.request_log) >= 2
 
     # a warm container reuses what it built; the event's content does not matter
     connection = poller_app.runtime.connection
@@ -89,6 +92,7 @@ def test_a_scheduled_invocation_queues_the_submitted_batches(
     assert again["jobs_sent"] == []
     assert poller_app.runtime.connection is connection
     assert queued(deployment) == []
+    assert emf_metrics(capsys.readouterr().out)["FlatfileRequests"] < len(emulator.request_log)
 
 
 def test_nothing_is_built_before_the_first_invocation(poller_app: ModuleType) -> None:
