@@ -43,8 +43,10 @@ from pathlib import Path
 from typing import Any
 
 from flatfile_relay.aws import AwsClients
+from flatfile_relay.credentials import Credentials
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import EXPORTED, export_batch
-from flatfile_relay.flatfile import Deadline, FlatfileClient
+from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import Ledger
 from flatfile_relay.poller import poll
@@ -167,7 +169,7 @@ def worker() -> int:
     settings = Settings.from_env(spec["env"])
     clients = AwsClients()
     ledger = Ledger(settings.ledger_table, clients.dynamodb)
-    with FlatfileClient(settings.flatfile_base_url, spec["secret"], auth=settings.auth_mode,
+    with FlatfileClient(settings.flatfile_base_url, Credentials.from_secret(spec["secret"]), auth=settings.auth_mode,
                         timeout=settings.request_timeout) as client:
 
         def export(batch_id: str, trigger: str) -> dict[str, Any]:
@@ -254,7 +256,7 @@ def measure_idle_poll(stack: Stack) -> list[Check]:
         settings = Settings.from_env(env)
         clients = AwsClients()
         ledger = Ledger(settings.ledger_table, clients.dynamodb)
-        with FlatfileClient(emulator.url, emulator.secret, auth=settings.auth_mode,
+        with FlatfileClient(emulator.url, Credentials.from_secret(emulator.secret), auth=settings.auth_mode,
                             batch_page_size=settings.batch_page_size) as client:
             counts = []
             for label in ("baseline", "idle"):

@@ -14,8 +14,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import EXPORTED, ExportOutcome, export_batch
-from flatfile_relay.flatfile import ConfigurationError, Deadline, FlatfileClient
+from flatfile_relay.flatfile import ConfigurationError, FlatfileClient
 from flatfile_relay.jobs import ExportJob, InvalidJobError
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.runtime import Runtime

@@ -17,7 +17,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from flatfile_relay.flatfile import ConfigurationError, Deadline
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import ConfigurationError
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.poller import PollReport, poll
 from flatfile_relay.runtime import Runtime

@@ -38,7 +38,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from flatfile_relay.flatfile.deadline import Deadline
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.webhook import (

@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
+from flatfile_relay.credentials import Credentials
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import ExportOutcome, export_batch
-from flatfile_relay.flatfile import Deadline, FlatfileClient
+from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.ledger import Ledger
@@ -51,7 +53,7 @@ class Relay:
     def new_client(self, **options: Any) -> FlatfileClient:
         options.setdefault("backoff_base", 0.01)
         options.setdefault("backoff_cap", 0.05)
-        return FlatfileClient(self.emu.url, self.emu.secret, timeout=5.0, **options)
+        return FlatfileClient(self.emu.url, Credentials.from_secret(self.emu.secret), timeout=5.0, **options)
 
     def export(
         self,
@@ -168,7 +170,8 @@ def relay(deployment: Any, emulator: Any) -> Iterator[Relay]:
     deployment.clients.secretsmanager.put_secret_value(
         SecretId=settings.secret_id, SecretString=json.dumps(emulator.secret)
     )
-    client = FlatfileClient(emulator.url, emulator.secret, timeout=5.0, backoff_base=0.01, backoff_cap=0.05)
+    client = FlatfileClient(emulator.url, Credentials.from_secret(emulator.secret), timeout=5.0,
+                            backoff_base=0.01, backoff_cap=0.05)
     yield Relay(
         emu=emulator, deployment=deployment, settings=settings,
         ledger=Ledger(settings.ledger_table, deployment.clients.dynamodb), client=client,

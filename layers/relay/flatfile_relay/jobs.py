@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from flatfile_relay.settings import utc_now_iso
+from flatfile_relay.backoff import backoff_delay
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.timestamps import utc_now_iso
 
 logger = logging.getLogger("flatfile_relay.jobs")
 
@@ -46,10 +47,6 @@ class JobSendError(RuntimeError):
         self.queue_url = queue_url
         self.sent = list(sent)
         self.failed = list(failed)
-
-
-class _DeadlineLike(Protocol):
-    def remaining(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -138,7 +135,7 @@ def send_jobs(
     sqs: Any,
     queue_url: str,
     jobs: Sequence[ExportJob],
-    deadline: _DeadlineLike | None = None,
+    deadline: Deadline | None = None,
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[ExportJob]:
@@ -179,7 +176,7 @@ def send_jobs(
 
 
 def _send_group(
-    sqs: Any, queue_url: str, group: list[ExportJob], deadline: _DeadlineLike | None,
+    sqs: Any, queue_url: str, group: list[ExportJob], deadline: Deadline | None,
     sleep: Callable[[float], None],
 ) -> tuple[list[ExportJob], list[ExportJob], list[str]]:
     """Send up to 10 jobs, retrying the entries that failed; returns (sent, unsent, reasons)."""
@@ -212,8 +209,8 @@ def _send_group(
         # an entry SQS mentions in neither list stays waiting: it was not sent
         if not waiting or attempt == SEND_ATTEMPTS:
             break
-        delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1)))
-        if deadline is not None and deadline.remaining() <= delay:
+        delay = backoff_delay(attempt, base=_BACKOFF_BASE, cap=_BACKOFF_CAP)
+        if deadline is not None and delay >= deadline.remaining():
             for index in waiting:
                 reasons[index] = reasons.get(index, "not sent") + " (no time left to retry)"
             break

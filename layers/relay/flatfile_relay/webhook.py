@@ -39,12 +39,14 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from flatfile_relay.credentials import Credentials
-from flatfile_relay.flatfile.deadline import Deadline
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile.errors import ConfigurationError
 from flatfile_relay.jobs import ExportJob, send_jobs
+from flatfile_relay.json_types import json_type
 from flatfile_relay.layout import webhook_key
 from flatfile_relay.ledger import EXPORTED, EXPORTING, IGNORED, QUEUED, Ledger
-from flatfile_relay.settings import Settings, SettingsError, utc_now_iso
+from flatfile_relay.settings import Settings, SettingsError
+from flatfile_relay.timestamps import utc_now_iso
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +159,7 @@ class WebhookDelivery:
             if value is None:
                 continue
             if not isinstance(value, list):
-                raise InvalidPayloadError(f"data.{name} must be a list, not a JSON {_json_type(value)}")
+                raise InvalidPayloadError(f"data.{name} must be a list, not a JSON {json_type(value)}")
             rows += len(value)
         return cls(
             event_type=event_type, event_id=event_id, batch_id=batch_id, index=index, length=length,
@@ -385,7 +387,7 @@ def _object(value: Any, name: str) -> Mapping[str, Any]:
     if value is None:
         raise InvalidPayloadError(f"{name} is missing: expected a Portal v2 webhook payload")
     if not isinstance(value, dict):
-        raise InvalidPayloadError(f"{name} must be a JSON object, got a JSON {_json_type(value)}")
+        raise InvalidPayloadError(f"{name} must be a JSON object, got a JSON {json_type(value)}")
     return value
 
 
@@ -393,7 +395,7 @@ def _string(value: Any, name: str) -> str:
     if value is None:
         raise InvalidPayloadError(f"{name} is missing: expected a Portal v2 webhook payload")
     if not isinstance(value, str) or not value.strip():
-        raise InvalidPayloadError(f"{name} must be a non-empty string, got a JSON {_json_type(value)}")
+        raise InvalidPayloadError(f"{name} must be a non-empty string, got a JSON {json_type(value)}")
     return value.strip()
 
 
@@ -433,8 +435,3 @@ def _sequence(value: Any) -> tuple[int, int]:
     if index is None or index >= length:
         raise InvalidPayloadError("event.sequence.index must be a whole number, 0 to sequence.length - 1")
     return index, length
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from flatfile_relay.credentials import Credentials
 from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
 
@@ -31,7 +32,7 @@ def make_client(emu: Emulator) -> Iterator[ClientFactory]:
         options.setdefault("backoff_cap", 0.05)
         options.setdefault("timeout", 5.0)
         options.setdefault("connect_timeout", 2.0)
-        client = FlatfileClient(emu.url, emu.secret if secret is None else secret, **options)
+        client = FlatfileClient(emu.url, Credentials.from_secret(emu.secret if secret is None else secret), **options)
         clients.append(client)
         return client
 

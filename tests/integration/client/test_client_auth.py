@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 
 from flatfile_relay.credentials import Credentials
-from flatfile_relay.flatfile import (
-    CredentialsRejectedError,
-    Deadline,
-    GraphQLError,
-    NotFoundError,
-    TokenAuth,
-)
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import CredentialsRejectedError, GraphQLError, NotFoundError, TokenAuth
 from flatfile_relay_devkit.emulator import Emulator
 
 NEVER = Deadline.never()

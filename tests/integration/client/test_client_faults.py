@@ -7,12 +7,8 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.flatfile import (
-    ContractError,
-    Deadline,
-    DeadlineExceededError,
-    RetriesExhaustedError,
-)
+from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.flatfile import ContractError, RetriesExhaustedError
 from flatfile_relay_devkit.emulator import Emulator, FaultRule
 
 NEVER = Deadline.never()

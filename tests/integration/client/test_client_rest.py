@@ -9,14 +9,9 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.flatfile import (
-    BadRequestError,
-    CredentialsRejectedError,
-    Deadline,
-    LicenseForbiddenError,
-    NotFoundError,
-)
-from flatfile_relay.flatfile.pagination import parse_created_at
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import BadRequestError, CredentialsRejectedError, LicenseForbiddenError, NotFoundError
+from flatfile_relay.timestamps import parse_timestamp
 from flatfile_relay_devkit.emulator import Emulator, FaultRule
 
 NEVER = Deadline.never()
@@ -88,10 +83,10 @@ def test_new_imports_while_paging_are_neither_duplicated_nor_lose_anything(
 
 def test_early_stop_when_newest_first(emu: Emulator, make_client: Any) -> None:
     newest_first = sorted(emu.state.account_batches(), key=lambda b: (b["createdAt"], b["id"]), reverse=True)
-    since = parse_created_at(newest_first[4]["createdAt"])
+    since = parse_timestamp(newest_first[4]["createdAt"])
     assert since is not None
     found = list(make_client().iter_batches(NEVER, page_size=2, created_since=since))
-    expected = {batch["id"] for batch in newest_first if parse_created_at(batch["createdAt"]) >= since}  # type: ignore[operator]
+    expected = {batch["id"] for batch in newest_first if parse_timestamp(batch["createdAt"]) >= since}
     assert {batch["id"] for batch in found} == expected
     # pages [0,1] [2,3] [4,5] hold newer ones; [6,7] is wholly older: stop there, not after 7 pages
     assert len(list_requests(emu)) == 4
@@ -100,7 +95,7 @@ def test_early_stop_when_newest_first(emu: Emulator, make_client: Any) -> None:
 @pytest.mark.parametrize("order", ["oldest", "random"])
 def test_no_early_stop_unless_newest_first(emu: Emulator, make_client: Any, order: str) -> None:
     emu.set(order=order)
-    newest = max(parse_created_at(b["createdAt"]) for b in emu.state.account_batches())  # type: ignore[type-var]
+    newest = max(parse_timestamp(b["createdAt"]) for b in emu.state.account_batches())
     client = make_client()
     pages = list(client.iter_batch_pages(NEVER, page_size=2))
     assert not pages[-1].newest_first_so_far
@@ -108,7 +103,7 @@ def test_no_early_stop_unless_newest_first(emu: Emulator, make_client: Any, orde
     # pages of 6: a random page looks newest-first by chance once in 720 (pages of 2: one in two)
     found = list(client.iter_batches(NEVER, page_size=6, created_since=newest))
     assert len(list_requests(emu)) == 3  # the whole list, 13 batches in pages of 6
-    assert all(parse_created_at(batch["createdAt"]) == newest for batch in found)  # filtered
+    assert all(parse_timestamp(batch["createdAt"]) == newest for batch in found)  # filtered
     if order == "oldest":
         assert len(found) == 1
 

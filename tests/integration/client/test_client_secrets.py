@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.flatfile import Deadline, FlatfileError
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import FlatfileError
 from flatfile_relay_devkit.emulator import Emulator, FaultRule
 
 NEVER = Deadline.never()

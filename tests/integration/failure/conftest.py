@@ -12,6 +12,7 @@ import pytest
 from failure_world import PAGE, World
 from support.functions import function_with_environment
 
+from flatfile_relay.credentials import Credentials
 from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.ledger import Ledger
 
@@ -25,8 +26,8 @@ def world(deployment: Any, emulator: Any) -> Iterator[World]:
     deployment.clients.secretsmanager.put_secret_value(
         SecretId=settings.secret_id, SecretString=json.dumps(emulator.secret)
     )
-    client = FlatfileClient(emulator.url, emulator.secret, timeout=5.0, backoff_base=0.01, backoff_cap=0.05,
-                            batch_page_size=PAGE)
+    client = FlatfileClient(emulator.url, Credentials.from_secret(emulator.secret), timeout=5.0,
+                            backoff_base=0.01, backoff_cap=0.05, batch_page_size=PAGE)
     yield World(emu=emulator, deployment=deployment, settings=settings, client=client,
                 ledger=Ledger(settings.ledger_table, deployment.clients.dynamodb))
     client.close()

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from flatfile_relay.flatfile import Deadline, FlatfileClient
+from flatfile_relay.credentials import Credentials
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import Ledger, LedgerEntry
 from flatfile_relay.poller import PollReport, poll
@@ -44,7 +46,7 @@ class World:
         options.setdefault("backoff_base", 0.01)
         options.setdefault("backoff_cap", 0.05)
         options.setdefault("timeout", 5.0)
-        return FlatfileClient(self.emu.url, self.emu.secret, batch_page_size=PAGE, **options)
+        return FlatfileClient(self.emu.url, Credentials.from_secret(self.emu.secret), batch_page_size=PAGE, **options)
 
     def drain_jobs(self) -> list[ExportJob]:
         url = self.settings.export_jobs_queue_url

@@ -13,9 +13,9 @@ from botocore.exceptions import ClientError
 from failure_world import World
 
 from flatfile_relay.aws import AwsClients
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import EXPORTED as OUTCOME_EXPORTED
 from flatfile_relay.exporter import export_batch
-from flatfile_relay.flatfile import Deadline
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.ledger import EXPORTED, EXPORTING

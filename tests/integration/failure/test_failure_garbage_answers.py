@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from failure_world import PAGE, World
 
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import export_batch
-from flatfile_relay.flatfile import ContractError, Deadline
+from flatfile_relay.flatfile import ContractError
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import PENDING
 

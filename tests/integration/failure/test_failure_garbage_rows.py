@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from failure_world import ScriptedServer, World
 
+from flatfile_relay.credentials import Credentials
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import export_batch
-from flatfile_relay.flatfile import ConfigurationError, ContractError, Deadline, FlatfileClient, TransientError
+from flatfile_relay.flatfile import ConfigurationError, ContractError, FlatfileClient, TransientError
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import EXPORTED
 
@@ -56,7 +58,7 @@ def test_garbage_rows_give_a_clear_error_and_nothing_complete(world: World, case
     settings = dataclasses.replace(world.deployment.settings("ExporterFunction"), page_size=2)
     clients = world.deployment.clients
     with ScriptedServer(routes) as server:
-        client = FlatfileClient(server.url, world.emu.secret, auth="api_key", max_attempts=2,
+        client = FlatfileClient(server.url, Credentials.from_secret(world.emu.secret), auth="api_key", max_attempts=2,
                                 backoff_base=0.0, timeout=5.0)
         run: Callable[[], Any] = lambda: export_batch(  # noqa: E731
             ExportJob.create(BATCH, trigger="schedule"), client, clients.s3, clients.sqs, world.ledger,

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from support.functions import lambda_context
 
-from flatfile_relay.flatfile import Deadline
+from flatfile_relay.deadline import Deadline
 from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay_devkit.emulator.jwt import b64url_encode
 from flatfile_relay_devkit.emulator.webhook import build_payloads

@@ -12,7 +12,9 @@ import pytest
 import requests
 from failure_world import PAGE, ScriptedServer, World
 
-from flatfile_relay.flatfile import Deadline, FlatfileClient
+from flatfile_relay.credentials import Credentials
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.ledger import PENDING, QUEUED
 from flatfile_relay.webhook import WebhookDelivery, accept_delivery
 from flatfile_relay_devkit.emulator import FaultRule
@@ -116,7 +118,7 @@ def test_a_batch_count_that_keeps_flapping_cannot_hold_the_walk_in_place(world: 
         return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
     with ScriptedServer({"GET /rest/batches": batch_list}) as server:
-        client = FlatfileClient(server.url, world.emu.secret, auth="api_key", timeout=5.0)
+        client = FlatfileClient(server.url, Credentials.from_secret(world.emu.secret), auth="api_key", timeout=5.0)
         seen = [batch["id"] for page in client.iter_batch_pages(Deadline.after(20)) for batch in page.items]
         client.close()
 

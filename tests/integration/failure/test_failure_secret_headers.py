@@ -10,8 +10,9 @@ import pytest
 from failure_world import ScriptedServer
 from support.functions import lambda_context
 
-from flatfile_relay.credentials import Credentials
-from flatfile_relay.flatfile import ContractError, Deadline, FlatfileClient, MalformedSecretError
+from flatfile_relay.credentials import Credentials, MalformedSecretError
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import ContractError, FlatfileClient
 
 #: a secret access key pasted with a line break, or with a typographic apostrophe, in the middle
 BROKEN_KEYS = ["PastedHalfOfTheKey0123\nOtherHalf456789ABCDEF", "PastedHalfOfTheKey0123\u2019OtherHalf456789AB"]
@@ -59,7 +60,7 @@ def test_an_exchanged_token_that_cannot_travel_in_a_header_is_a_clear_error_with
     body = json.dumps({"accessToken": token, "user": {"id": 1}}).encode()
     exchange = (201, {"Content-Type": "application/json"}, body)
     with ScriptedServer({"POST /auth/access-key/exchange": exchange}) as server:
-        client = FlatfileClient(server.url, emulator.secret, timeout=5.0, max_attempts=1)
+        client = FlatfileClient(server.url, Credentials.from_secret(emulator.secret), timeout=5.0, max_attempts=1)
         with pytest.raises(ContractError) as caught:
             client.get_batch(emulator.samples["medium"], Deadline.after(10))
         client.close()

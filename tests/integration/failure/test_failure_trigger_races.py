@@ -9,8 +9,8 @@ from typing import Any
 from failure_world import World
 
 from flatfile_relay.aws import AwsClients
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import NOT_SUBMITTED, export_batch
-from flatfile_relay.flatfile import Deadline
 from flatfile_relay.ledger import EXPORTED, PENDING
 from flatfile_relay.webhook import WebhookDelivery, accept_delivery
 from flatfile_relay_devkit.emulator.webhook import build_payloads

@@ -12,6 +12,7 @@ import pytest
 from poller_harness import PAGE, Relay
 from support.functions import function_with_environment
 
+from flatfile_relay.credentials import Credentials
 from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.ledger import Ledger
 
@@ -31,7 +32,8 @@ def relay(deployment: Any, emulator: Any) -> Iterator[Relay]:
     clients = deployment.clients
     secret = json.dumps(emulator.secret)
     clients.secretsmanager.put_secret_value(SecretId=settings.secret_id, SecretString=secret)
-    client = FlatfileClient(emulator.url, emulator.secret, timeout=5, backoff_base=0.01, backoff_cap=0.05)
+    client = FlatfileClient(emulator.url, Credentials.from_secret(emulator.secret), timeout=5,
+                            backoff_base=0.01, backoff_cap=0.05)
     yield Relay(
         emu=emulator, deployment=deployment, settings=settings, client=client,
         ledger=Ledger(settings.ledger_table, clients.dynamodb), sqs=clients.sqs,

@@ -7,7 +7,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from flatfile_relay.flatfile import Deadline, FlatfileClient
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import Ledger, LedgerEntry
 from flatfile_relay.poller import PollReport, poll

@@ -8,7 +8,9 @@ import pytest
 from poller_harness import Relay, counting_secrets
 
 from flatfile_relay.connection import FlatfileConnection
-from flatfile_relay.flatfile import CredentialsRejectedError, Deadline, MalformedSecretError
+from flatfile_relay.credentials import MalformedSecretError
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import CredentialsRejectedError
 from flatfile_relay.jobs import JobSendError, send_jobs
 from flatfile_relay.ledger import PENDING, QUEUED
 from flatfile_relay.poller import poll

@@ -11,7 +11,8 @@ import pytest
 from poller_harness import Records
 from support.functions import ROOT, lambda_context
 
-from flatfile_relay.flatfile import CredentialsRejectedError, MalformedSecretError
+from flatfile_relay.credentials import MalformedSecretError
+from flatfile_relay.flatfile import CredentialsRejectedError
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.settings import SettingsError
 

@@ -10,7 +10,7 @@ import pytest
 from poller_harness import PAGE, Relay
 
 from flatfile_relay.ledger import CLOSED, IGNORED, PENDING, QUEUED
-from flatfile_relay.settings import parse_timestamp
+from flatfile_relay.timestamps import parse_timestamp
 
 pytestmark = pytest.mark.usefixtures("relay")
 
@@ -223,7 +223,7 @@ def _all_jobs(relay: Relay) -> list[str]:
 
 
 def test_runs_out_of_time_then_the_next_poll_finishes_without_duplicates_or_loss(relay: Relay) -> None:
-    from flatfile_relay.flatfile import Deadline
+    from flatfile_relay.deadline import Deadline
 
     relay.add_batches(4 * PAGE)
     relay.client.get_batch(relay.emu.samples["big"], Deadline.never())  # token exchanged beforehand
@@ -251,7 +251,7 @@ def test_runs_out_of_time_then_the_next_poll_finishes_without_duplicates_or_loss
 
 
 def test_a_cut_walk_is_continued_below_where_it_stopped(relay: Relay) -> None:
-    from flatfile_relay.flatfile import Deadline
+    from flatfile_relay.deadline import Deadline
 
     relay.poll()  # baseline (13 samples)
     new = relay.add_batches(4 * PAGE)
@@ -277,7 +277,7 @@ def test_a_cut_walk_is_continued_below_where_it_stopped(relay: Relay) -> None:
 
 
 def test_an_expired_deadline_does_nothing_and_breaks_nothing(relay: Relay) -> None:
-    from flatfile_relay.flatfile import Deadline
+    from flatfile_relay.deadline import Deadline
 
     report = relay.poll(Deadline.after(0))
     assert not report.complete

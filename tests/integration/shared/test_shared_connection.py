@@ -15,8 +15,9 @@ import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from flatfile_relay.connection import FlatfileConnection
-from flatfile_relay.credentials import Credentials
-from flatfile_relay.flatfile import CredentialsRejectedError, Deadline, FlatfileClient, MalformedSecretError
+from flatfile_relay.credentials import Credentials, MalformedSecretError
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import CredentialsRejectedError, FlatfileClient
 from flatfile_relay.settings import SettingsError
 from flatfile_relay_devkit.emulator import Emulator
 

@@ -11,12 +11,13 @@ import requests
 from flatfile_fakes import Call, FakeFlatfile, Result
 
 from flatfile_relay.credentials import Credentials
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile import (
+    Account,
     BadRequestError,
     ConfigurationError,
     ContractError,
     CredentialsRejectedError,
-    Deadline,
     FlatfileClient,
     ForbiddenError,
     GraphQLError,
@@ -32,7 +33,7 @@ UNAUTHORIZED = (401, {"statusCode": 401, "message": "Unauthorized", "error": "Un
 
 def client_for(fake: FakeFlatfile, **options: Any) -> FlatfileClient:
     options.setdefault("backoff_base", 0.001)
-    return FlatfileClient(fake.base_url, fake.secret, session=fake.session, **options)
+    return FlatfileClient(fake.base_url, Credentials.from_secret(fake.secret), session=fake.session, **options)
 
 
 def iso(moment: datetime) -> str:
@@ -70,18 +71,19 @@ def ids(items: list[dict[str, Any]]) -> list[str]:
 # -- construction ---------------------------------------------------------------------------------------
 
 
-def test_accepts_credentials_or_the_secret(fake: FakeFlatfile) -> None:
-    credentials = Credentials.from_secret(fake.secret)
-    for value in (credentials, fake.secret, json.dumps(fake.secret), json.dumps(fake.secret).encode()):
-        with FlatfileClient(fake.base_url, value, session=fake.session) as client:
-            assert client.credentials == credentials
+def test_takes_the_account_as_plain_values(fake: FakeFlatfile) -> None:
+    secret = fake.secret
+    account = Account(secret["accessKeyId"], secret["secretAccessKey"], secret["licenseKey"])
+    fake.route("/rest/batches", ListServer([batch(1, T0)]))
+    with FlatfileClient(fake.base_url, account, session=fake.session) as client:
+        assert client.credentials is account
+        assert len(list(client.iter_batches(NEVER))) == 1
+    assert fake.calls[-1].query["licenseKey"] == secret["licenseKey"]
 
 
-def test_bad_auth_mode_and_secret(fake: FakeFlatfile) -> None:
+def test_bad_auth_mode(fake: FakeFlatfile) -> None:
     with pytest.raises(ConfigurationError, match="FLATFILE_AUTH"):
-        FlatfileClient(fake.base_url, fake.secret, auth="basic")
-    with pytest.raises(ConfigurationError, match="licenseKey"):
-        FlatfileClient(fake.base_url, {**fake.secret, "licenseKey": ""})
+        FlatfileClient(fake.base_url, Credentials.from_secret(fake.secret), auth="basic")
 
 
 def test_repr_hides_secrets(fake: FakeFlatfile) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.credentials import Credentials
-from flatfile_relay.flatfile import ConfigurationError, MalformedSecretError
+from flatfile_relay.credentials import Credentials, MalformedSecretError
+from flatfile_relay.flatfile import ConfigurationError
 from flatfile_relay.redaction import redact
 
 ACCESS_KEY_ID = "FF00" + "A1b2C3d4E5" * 3 + "zzzzzz"

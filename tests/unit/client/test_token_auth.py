@@ -10,14 +10,13 @@ import pytest
 from flatfile_fakes import FakeFlatfile, make_jwt
 
 from flatfile_relay.credentials import Credentials
+from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.flatfile import (
     ApiKeyAuth,
     BadRequestError,
     ConfigurationError,
     ContractError,
     CredentialsRejectedError,
-    Deadline,
-    DeadlineExceededError,
     TokenAuth,
     Transport,
     jwt_claims,

@@ -1,4 +1,4 @@
-"""Transport: retries, backoff with full jitter, Retry-After, deadline caps, body checks, URL checks."""
+"""Transport: retries, backoff, Retry-After, deadline caps, body checks, URL checks."""
 
 from __future__ import annotations
 
@@ -12,14 +12,12 @@ import pytest
 import requests
 from flatfile_fakes import Call, FakeFlatfile
 
+from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.flatfile import (
     ConfigurationError,
     ContractError,
-    Deadline,
-    DeadlineExceededError,
     RetriesExhaustedError,
     Transport,
-    backoff_delay,
     parse_retry_after,
 )
 
@@ -33,20 +31,6 @@ def make(fake: FakeFlatfile, sleeps: list[float], **options: Any) -> Transport:
 
 
 # -- backoff and Retry-After ----------------------------------------------------------------------------
-
-
-def test_backoff_is_full_jitter_under_an_exponential_cap() -> None:
-    for attempt in range(1, 12):
-        ceiling = min(20.0, 0.5 * 2 ** (attempt - 1))
-        assert backoff_delay(attempt, rand=lambda: 0.0) == 0.0
-        assert backoff_delay(attempt, rand=lambda: 0.9999) == pytest.approx(ceiling * 0.9999)
-        assert 0 <= backoff_delay(attempt) < ceiling
-    assert backoff_delay(10_000, rand=lambda: 1.0) == 20.0  # no overflow on absurd attempts
-
-
-def test_backoff_parameters() -> None:
-    assert backoff_delay(1, base=2.0, cap=3.0, rand=lambda: 1.0) == 2.0
-    assert backoff_delay(2, base=2.0, cap=3.0, rand=lambda: 1.0) == 3.0
 
 
 @pytest.mark.parametrize(
@@ -283,8 +267,16 @@ def test_headers_are_rebuilt_for_every_attempt(fake: FakeFlatfile, sleeps: list[
         "GET", "/x", deadline=NEVER, headers=lambda: {"Authorization": f"Bearer t{next(counter)}"}
     )
     assert [call.headers["Authorization"] for call in fake.calls] == ["Bearer t0", "Bearer t1", "Bearer t2"]
-    assert fake.calls[0].headers["User-Agent"].startswith("flatfile-relay/")
     assert fake.calls[0].headers["Accept"] == "application/json"
+
+
+def test_user_agent_names_the_caller_before_the_http_library(fake: FakeFlatfile, sleeps: list[float]) -> None:
+    fake.route("/x", lambda call: OK)
+    make(fake, sleeps, user_agent="flatfile-relay/9.9").request("GET", "/x", deadline=NEVER)
+    make(fake, sleeps).request("GET", "/x", deadline=NEVER)
+    named, anonymous = (call.headers["User-Agent"] for call in fake.calls)
+    assert named == f"flatfile-relay/9.9 {anonymous}"
+    assert anonymous == requests.utils.default_user_agent()
 
 
 def test_post_body_and_retries(fake: FakeFlatfile, sleeps: list[float]) -> None:

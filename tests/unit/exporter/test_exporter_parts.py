@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import ExportOutcome, _lease_seconds
-from flatfile_relay.flatfile import Deadline
 from flatfile_relay.parts import PartWriter, encode_row
 from flatfile_relay_devkit.emulator import NASTY_VALUES
 

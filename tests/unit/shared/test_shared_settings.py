@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from flatfile_relay.settings import DEFAULT_BASE_URL, Settings, SettingsError, parse_timestamp, utc_now_iso
+from flatfile_relay.settings import DEFAULT_BASE_URL, Settings, SettingsError
 
 
 def test_defaults_from_an_empty_environment() -> None:
@@ -131,23 +130,6 @@ def test_export_since_accepts_what_the_template_pattern_allows(raw: str, expecte
     assert since == expected
     assert since is not None
     assert since.tzinfo is not None
-
-
-def test_parse_timestamp_reads_flatfile_timestamps_and_takes_naive_values_as_utc() -> None:
-    assert parse_timestamp("2021-03-01T20:22:52.000Z") == datetime(2021, 3, 1, 20, 22, 52, tzinfo=UTC)
-    assert parse_timestamp(" 2021-03-01T20:22:52 ").tzinfo is UTC
-    offset = parse_timestamp("2021-03-01T20:22:52-05:00")
-    assert offset.utcoffset() == timedelta(hours=-5)
-    assert offset == datetime(2021, 3, 2, 1, 22, 52, tzinfo=UTC)  # the same instant
-    with pytest.raises(ValueError, match="Invalid isoformat"):
-        parse_timestamp("not a time")
-
-
-def test_utc_now_iso_has_milliseconds_and_a_z() -> None:
-    before = datetime.now(UTC) - timedelta(seconds=1)
-    value = utc_now_iso()
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", value), value
-    assert before <= parse_timestamp(value) <= datetime.now(UTC) + timedelta(seconds=1)
 
 
 def test_require_names_every_missing_variable() -> None:

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.credentials import Credentials
-from flatfile_relay.flatfile.errors import MalformedSecretError
+from flatfile_relay.credentials import Credentials, MalformedSecretError
 from flatfile_relay.webhook import TokenGate, authenticate
 
 

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flatfile_relay.flatfile.errors import ContractError
@@ -81,34 +81,6 @@ def parse_envelope(body: Any, what: str) -> tuple[list[Any], int]:
             f"Flatfile answered {what} without an integer `pagination.totalCount` (got {_kind(total)})."
         )
     return data, total
-
-
-def parse_created_at(value: Any) -> datetime | None:
-    """A Flatfile timestamp (`2021-03-01T20:22:52.000Z`) as an aware datetime; None if unreadable.
-
-    Naive values are taken as UTC.
-
-    Example:
-        >>> parse_created_at("2021-03-01T20:22:52.000Z")
-        datetime.datetime(2021, 3, 1, 20, 22, 52, tzinfo=datetime.timezone.utc)
-        >>> parse_created_at("yesterday") is None
-        True
-    """
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return as_utc(parsed)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """`moment` made timezone-aware (naive values are taken as UTC)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _kind(value: Any) -> str:

@@ -1,8 +1,8 @@
 """Deadline: the point in time by which a piece of work must stop.
 
-Every client call takes one. The transport caps each request's timeout by the time left and never sleeps
-past it: when a wait would cross it, the call fails at once with `DeadlineExceededError`, leaving the
-Lambda time to save its progress.
+Every Flatfile client call takes one, and so do the retries of SQS sends and ledger reads: requests are
+capped by the time left and no retry waits past it. When a wait would cross it, the work stops at once
+(`DeadlineExceededError`), leaving the Lambda time to save its progress.
 
 Example:
     >>> deadline = Deadline.after(30)
@@ -18,7 +18,13 @@ import math
 import time
 from typing import Protocol
 
-from flatfile_relay.flatfile.errors import DeadlineExceededError
+
+class DeadlineExceededError(Exception):
+    """The deadline passed, or would pass before the next attempt could start; resume next invocation.
+
+    Like the Flatfile client's `TransientError`s, it means "try again later" (the next invocation resumes
+    the work), but it belongs to the deadline, not to Flatfile: SQS sends and ledger reads stop with it too.
+    """
 
 
 class LambdaContextLike(Protocol):
@@ -85,7 +91,7 @@ class Deadline:
             >>> Deadline.after(-1).check("paging batches")  # doctest: +ELLIPSIS
             Traceback (most recent call last):
             ...
-            flatfile_relay.flatfile.errors.DeadlineExceededError: Stopped paging batches: ...
+            flatfile_relay.deadline.DeadlineExceededError: Stopped paging batches: ...
         """
         if self.expired:
             raise DeadlineExceededError(
