@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+import flatfile_relay
 from flatfile_relay.connection import FlatfileConnection
 from flatfile_relay.credentials import Credentials, MalformedSecretError
 from flatfile_relay.deadline import Deadline
@@ -155,6 +156,11 @@ def test_the_default_provider_is_built_on_first_use(relay: Relay) -> None:
 
 
 # -- the client ------------------------------------------------------------------------------------
+
+
+def test_the_client_says_it_is_the_relay(relay: Relay) -> None:
+    relay.put_secret(relay.good_secret())
+    assert relay.connection.client().transport.user_agent.startswith(f"flatfile-relay/{flatfile_relay.__version__} ")
 
 
 def test_the_client_is_reused_while_the_credentials_do_not_change(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.ledger import (
     CHECKPOINT_ID,
     CLOSED,
@@ -18,11 +19,13 @@ from flatfile_relay.ledger import (
     PENDING,
     PENDING_INDEX,
     QUEUED,
+    READ_ATTEMPTS,
     AlreadyExportedError,
     BatchBusyError,
     LeaseLostError,
     Ledger,
     LedgerEntry,
+    LedgerError,
 )
 
 CREATED = "2024-05-01T10:00:00.000Z"
@@ -119,6 +122,69 @@ def test_get_many_reads_more_than_100_ids(ledger: Ledger) -> None:
     assert set(found) == set(known)
     assert all(entry.state == PENDING and entry.batch_id == batch_id for batch_id, entry in found.items())
     assert set(ledger.get_many(iter(unknown[:150] + known[10:12]))) == set(known[10:12])  # any iterable
+
+
+class Unprocessing:
+    """The moto DynamoDB client, except that BatchGetItem reads only the first key of a request and leaves
+    the others unprocessed, the first `times` calls (as DynamoDB does when throttled)."""
+
+    def __init__(self, dynamodb: Any, times: int) -> None:
+        self._dynamodb = dynamodb
+        self.left = times
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dynamodb, name)
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.calls += 1
+        if self.left <= 0:
+            return dict(self._dynamodb.batch_get_item(RequestItems=RequestItems))
+        self.left -= 1
+        ((table, request),) = RequestItems.items()
+        first, rest = request["Keys"][:1], request["Keys"][1:]
+        answer = dict(self._dynamodb.batch_get_item(RequestItems={table: {**request, "Keys": first}}))
+        answer["UnprocessedKeys"] = {table: {**request, "Keys": rest}} if rest else {}
+        return answer
+
+
+def known_ids(ledger: Ledger, count: int) -> list[str]:
+    ids = [new_id() for _ in range(count)]
+    for batch_id in ids:
+        ledger.mark_pending(batch_id, created_at=CREATED, status=None)
+    return ids
+
+
+def test_unprocessed_reads_are_retried_after_a_backoff_with_jitter(ledger: Ledger, deployment: Any) -> None:
+    ids = known_ids(ledger, 5)
+    slept: list[float] = []
+    dynamodb = Unprocessing(deployment.clients.dynamodb, times=3)
+    throttled = Ledger(ledger.table_name, dynamodb, sleep=slept.append, rand=lambda: 0.5)
+    assert set(throttled.get_many(ids)) == set(ids)
+    assert dynamodb.calls == 4
+    assert slept == [0.025, 0.05, 0.1]  # half (the draw) of 0.05, 0.1, 0.2 (the exponential ceilings)
+
+
+def test_no_backoff_wait_crosses_the_deadline(ledger: Ledger, deployment: Any) -> None:
+    ids = known_ids(ledger, 3)
+    slept: list[float] = []
+    dynamodb = Unprocessing(deployment.clients.dynamodb, times=100)
+    throttled = Ledger(ledger.table_name, dynamodb, sleep=slept.append, rand=lambda: 1.0)
+    with pytest.raises(DeadlineExceededError, match="unprocessed"):
+        throttled.get_many(ids, Deadline.after(0.03))  # the first wait (0.05 s) would already cross it
+    assert dynamodb.calls == 1
+    assert slept == []
+
+
+def test_unprocessed_reads_give_up_after_the_last_attempt(ledger: Ledger, deployment: Any) -> None:
+    ids = known_ids(ledger, READ_ATTEMPTS + 2)  # one read per call: some are still unprocessed at the end
+    slept: list[float] = []
+    dynamodb = Unprocessing(deployment.clients.dynamodb, times=100)
+    throttled = Ledger(ledger.table_name, dynamodb, sleep=slept.append, rand=lambda: 1.0)
+    with pytest.raises(LedgerError, match=f"after {READ_ATTEMPTS} attempts"):
+        throttled.get_many(ids, Deadline.after(60))
+    assert dynamodb.calls == READ_ATTEMPTS
+    assert slept == [min(2.0, 0.05 * 2**n) for n in range(READ_ATTEMPTS - 1)]  # none after the last
 
 
 # -- poller transitions --------------------------------------------------------------------------------

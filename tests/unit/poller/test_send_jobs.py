@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.jobs import SEND_ATTEMPTS, ExportJob, JobSendError, send_jobs
 from flatfile_relay.poller import PollReport
 
@@ -51,11 +52,6 @@ class FakeSqs:
                                "Code": "InternalError" if verdict == "retry" else "InvalidMessageContents",
                                "Message": "try again" if verdict == "retry" else "bad message"})
         return {"Successful": successful, "Failed": failed}
-
-
-class NoTime:
-    def remaining(self) -> float:
-        return 0.0
 
 
 def no_sleep(seconds: float) -> None:
@@ -133,7 +129,7 @@ def test_no_retry_wait_crosses_the_deadline() -> None:
     jobs = make_jobs(2)
     sqs = FakeSqs(lambda entry, call: "retry" if batch_of(entry) == jobs[0].batch_id else None)
     with pytest.raises(JobSendError, match="no time left") as caught:
-        send_jobs(sqs, QUEUE, jobs, NoTime(), sleep=no_sleep)
+        send_jobs(sqs, QUEUE, jobs, Deadline.after(0), sleep=no_sleep)
     assert len(sqs.calls) == 1
     assert caught.value.sent == [jobs[1]]
 
