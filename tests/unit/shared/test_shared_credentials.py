@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from flatfile_relay.credentials import Credentials, MalformedSecretError
-from flatfile_relay.flatfile import ConfigurationError
+from flatfile_relay.flatfile import Account, ConfigurationError
 from flatfile_relay.redaction import redact
 
 ACCESS_KEY_ID = "FF00" + "A1b2C3d4E5" * 3 + "zzzzzz"
@@ -169,3 +169,12 @@ def test_frozen() -> None:
     credentials = Credentials.from_secret(VALID)
     with pytest.raises(AttributeError):
         credentials.license_key = "other"  # type: ignore[misc]
+
+
+def test_credentials_are_the_clients_account_with_the_webhook_tokens_among_the_secrets() -> None:
+    credentials = Credentials.from_secret(with_(webhookToken="tok-alpha-123"))
+    assert isinstance(credentials, Account)  # handed to FlatfileClient as they are
+    assert set(credentials.secret_values) == {SECRET_ACCESS_KEY, credentials.api_key_header, "tok-alpha-123"}
+    account = Account(ACCESS_KEY_ID, SECRET_ACCESS_KEY, LICENSE_KEY)
+    assert set(account.secret_values) == {SECRET_ACCESS_KEY, account.api_key_header}
+    assert SECRET_ACCESS_KEY not in repr(account)
