@@ -32,7 +32,11 @@ def sources(root: Path = LIBRARY) -> dict[str, ast.Module]:
 
 
 def imported(node: ast.Import | ast.ImportFrom, modules: set[str], importer: str) -> set[str]:
-    """The library modules an import statement loads (`from package import name` may name a module)."""
+    """The library modules an import statement names.
+
+    `from package import name` names the module `package.name` when there is one, else `package` itself
+    (e.g. `from flatfile_relay import __version__` imports the package's `__init__`).
+    """
     if isinstance(node, ast.Import):
         names = [alias.name for alias in node.names]
     else:
@@ -40,10 +44,10 @@ def imported(node: ast.Import | ast.ImportFrom, modules: set[str], importer: str
         if node.level:  # relative: resolved against the importing module's package
             package = importer.split(".") if importer in packages(modules) else importer.split(".")[:-1]
             base = ".".join([*package[: len(package) - node.level + 1], *([base] if base else [])])
-        names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
     found = set()
     for name in names:
-        while name and name.split(".")[0] == PACKAGE:
+        while name.split(".")[0] == PACKAGE:
             if name in modules:
                 found.add(name)
                 break
@@ -51,23 +55,22 @@ def imported(node: ast.Import | ast.ImportFrom, modules: set[str], importer: str
     return found
 
 
+def direct_imports(trees: dict[str, ast.Module]) -> dict[str, set[str]]:
+    """Module -> the library modules its import statements name, wherever they sit (TYPE_CHECKING too)."""
+    modules = set(trees)
+    return {
+        name: {
+            target
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for target in imported(node, modules, name)
+        } - {name}
+        for name, tree in trees.items()
+    }
+
+
 def packages(modules: set[str]) -> set[str]:
     return {name for name in modules if any(other.startswith(name + ".") for other in modules)}
-
-
-def top_level_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Imports at module level, including those inside `if` blocks such as `if TYPE_CHECKING:`."""
-    stack: list[ast.stmt] = list(tree.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            yield node
-        elif isinstance(node, ast.If | ast.Try):
-            stack.extend(node.body)
-            stack.extend(node.orelse)
-            if isinstance(node, ast.Try):
-                for handler in node.handlers:
-                    stack.extend(handler.body)
 
 
 def late_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
@@ -80,26 +83,19 @@ def late_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
 
 
 def graph(trees: dict[str, ast.Module]) -> dict[str, set[str]]:
-    """Module -> the library modules it imports, wherever the import sits.
-
-    A module imported from a package also runs the package's `__init__`, which is an edge too.
-    """
-    modules = set(trees)
-    edges: dict[str, set[str]] = {}
-    for name, tree in trees.items():
-        targets: set[str] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                targets |= imported(node, modules, name)
-        for target in list(targets):
-            parts = target.split(".")
-            targets |= {".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in modules}
-        edges[name] = targets - {name}
+    """Module -> the library modules importing it runs: those it names, and their enclosing packages
+    (Python runs a package's `__init__` before any of its modules)."""
+    edges = {}
+    for name, targets in direct_imports(trees).items():
+        enclosing = {".".join(t.split(".")[:i]) for t in targets for i in range(1, t.count(".") + 1)}
+        edges[name] = (targets | enclosing) - {name}
     return edges
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
-    """One cycle per strongly connected component of more than one module (Tarjan's algorithm).
+    """The strongly connected components of more than one module, each sorted (Tarjan's algorithm).
+
+    Every module of such a component reaches every other one through imports: they form a cycle.
 
     A package importing its own submodules (an `__init__` re-exporting them) is not a cycle of code: the
     edge from a submodule to its enclosing package is only Python running the `__init__` first.
@@ -160,17 +156,12 @@ def test_leaf_modules_import_nothing_from_the_library(trees: dict[str, ast.Modul
 
 
 def test_the_flatfile_client_imports_only_itself_and_the_leaves(trees: dict[str, ast.Module]) -> None:
-    edges = graph(trees)
     outside = {
         name: sorted(target for target in targets if not _in_client(target) and target not in LEAVES)
-        for name, targets in edges.items()
+        for name, targets in direct_imports(trees).items()
         if _in_client(name)
     }
-    # `flatfile_relay` itself (the package's __init__) runs first for any submodule: that is not an import
-    assert {name: targets for name, targets in outside.items() if set(targets) - {PACKAGE}} == {}
-    assert not any(
-        _imports_package_root(node) for name, tree in trees.items() if _in_client(name) for node in ast.walk(tree)
-    ), "the client imports from `flatfile_relay` itself (e.g. __version__): take the value as an argument"
+    assert {name: targets for name, targets in outside.items() if targets} == {}
 
 
 def test_no_late_imports_of_library_modules(trees: dict[str, ast.Module]) -> None:
@@ -184,14 +175,6 @@ def test_no_late_imports_of_library_modules(trees: dict[str, ast.Module]) -> Non
 
 def _in_client(name: str) -> bool:
     return name == CLIENT or name.startswith(CLIENT + ".")
-
-
-def _imports_package_root(node: ast.AST) -> bool:
-    if isinstance(node, ast.ImportFrom):
-        return node.level == 0 and node.module == PACKAGE
-    if isinstance(node, ast.Import):
-        return any(alias.name == PACKAGE for alias in node.names)
-    return False
 
 
 # -- the checks themselves, on small made-up libraries --------------------------------------------------
@@ -217,9 +200,11 @@ def test_a_late_import_is_found_and_a_docstring_example_is_not() -> None:
     assert [node.lineno for node in late_imports(tree)] == [5]
 
 
-def test_from_package_import_name_counts_as_importing_the_module() -> None:
+def test_from_package_import_name_names_the_module_or_the_package() -> None:
     trees = _parsed(**{"": "", "flatfile": "", "flatfile.client": "from flatfile_relay import credentials\n",
+                       "flatfile.auth": "from flatfile_relay import __version__\n",
                        "credentials": "from flatfile_relay.flatfile.client import C\n"})
-    edges = graph(trees)
-    assert f"{PACKAGE}.credentials" in edges[f"{CLIENT}.client"]
-    assert cycles(edges) == [[f"{PACKAGE}.credentials", f"{CLIENT}.client"]]
+    direct = direct_imports(trees)
+    assert direct[f"{CLIENT}.client"] == {f"{PACKAGE}.credentials"}
+    assert direct[f"{CLIENT}.auth"] == {PACKAGE}
+    assert cycles(graph(trees)) == [[f"{PACKAGE}.credentials", f"{CLIENT}.client"]]

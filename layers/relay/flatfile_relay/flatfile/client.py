@@ -4,7 +4,8 @@ Every call takes a `Deadline` (the Lambda's time left): requests, retries and wa
 Errors are grouped by what to do about them (see `flatfile_relay.flatfile.errors`).
 
 Example:
-    with FlatfileClient(settings.flatfile_base_url, Account(access_key_id, secret_access_key, license_key)) as client:
+    account = Account(access_key_id, secret_access_key, license_key)
+    with FlatfileClient("https://api.us.flatfile.io", account, user_agent="my-tool/1.0") as client:
         deadline = Deadline.from_lambda_context(context)
         for batch in client.iter_batches(deadline):
             if batch["status"] == "submitted":
