@@ -7,6 +7,7 @@ artifact tests with the command that makes it; with CI set it fails them: CI mus
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,12 @@ def build() -> Path:
 def lambda_venv() -> Path:
     """.venv-lambda: Python 3.13 with boto3 and the deployed Powertools version only."""
     return _require(LAMBDA_VENV / ".installed", "the Lambda interpreter", "make .venv-lambda/.installed").parent
+
+
+@pytest.fixture(scope="session")
+def powertools_pin() -> tuple[str, str]:
+    """requirements/runtime.txt's Powertools: (extras, version), e.g. ("all", "3.23.0")."""
+    text = (ROOT / "requirements" / "runtime.txt").read_text(encoding="utf-8")
+    pins = re.findall(r"^aws-lambda-powertools\[([a-z,-]+)\]==([0-9.]+)$", text, re.MULTILINE)
+    assert len(pins) == 1, "requirements/runtime.txt must pin aws-lambda-powertools[extras]==version once"
+    return pins[0]

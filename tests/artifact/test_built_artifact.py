@@ -111,15 +111,8 @@ def _functions() -> list[str]:
     return names
 
 
-def _powertools_pin() -> str:
-    for line in (ROOT / "requirements" / "runtime.txt").read_text().splitlines():
-        if line.startswith("aws-lambda-powertools"):
-            return line.split("==")[1].strip()
-    raise AssertionError("requirements/runtime.txt pins no aws-lambda-powertools")
-
-
 def test_every_built_handler_imports_with_only_the_layer_boto3_and_the_deployed_powertools(
-    build: Path, lambda_venv: Path
+    build: Path, lambda_venv: Path, powertools_pin: tuple[str, str]
 ) -> None:
     layer = build / "RelayLayer" / "python"
     (site_packages,) = lambda_venv.glob("lib/python3.*/site-packages")
@@ -141,7 +134,7 @@ def test_every_built_handler_imports_with_only_the_layer_boto3_and_the_deployed_
         assert run.returncode == 0, f"{function} does not import in Lambda's environment:\n{run.stderr}"
         result = json.loads(run.stdout.splitlines()[-1])
         assert result["handler"], f"{function}: app.handler is missing"
-        assert result["powertools"] == _powertools_pin()
+        assert result["powertools"] == powertools_pin[1]
         assert Path(result["origins"]["app"]).parent == function_dir
         assert Path(result["origins"]["flatfile_relay"]).is_relative_to(layer)
         assert Path(result["origins"]["aws_lambda_powertools"]).is_relative_to(site_packages)
