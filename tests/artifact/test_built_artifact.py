@@ -26,6 +26,7 @@ REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 # Runs in .venv-lambda's interpreter with -I -S: no site-packages, no PYTHONPATH, no .pth file; sys.path is
 # set as Lambda sets it (function code, then /opt/python, then the runtime's boto3 and the Powertools layer).
+# -B: no __pycache__ written into the build, which `sam deploy` would upload.
 IMPORT_HANDLER = """
 import importlib.util, json, sys
 function_dir, layer_dir, site_packages, development = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
@@ -127,7 +128,7 @@ def test_every_built_handler_imports_with_only_the_layer_boto3_and_the_deployed_
             "POWERTOOLS_METRICS_NAMESPACE": "FlatfileRelay",
         }
         run = subprocess.run(
-            [lambda_venv / "bin" / "python", "-I", "-S", "-c", IMPORT_HANDLER, function_dir, layer, site_packages,
+            [lambda_venv / "bin" / "python", "-I", "-S", "-B", "-c", IMPORT_HANDLER, function_dir, layer, site_packages,
              *DEVELOPMENT_MODULES],
             capture_output=True, text=True, env=environment, timeout=60, check=False,
         )
