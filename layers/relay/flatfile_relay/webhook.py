@@ -25,6 +25,8 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import json
 import logging
@@ -65,21 +67,41 @@ _EVENT_TYPE = re.compile(r"[\x21-\x7e]{1,100}")  # printable ASCII, no spaces
 
 
 class WebhookError(ValueError):
-    """A delivery the relay refuses; `status` is the HTTP status to answer with."""
-
-    status = 400
+    """A delivery the relay refuses: nothing is stored or queued."""
 
 
 class InvalidPayloadError(WebhookError):
-    """The body is not a Portal v2 webhook payload (400)."""
-
-    status = 400
+    """The body is not a Portal v2 webhook payload."""
 
 
 class PayloadTooLargeError(WebhookError):
-    """The body is larger than the relay accepts (413)."""
+    """The body is larger than the relay accepts (`MAX_BODY_BYTES`)."""
 
-    status = 413
+
+def decode_body(body: str | None, *, base64_encoded: bool, max_bytes: int = MAX_BODY_BYTES) -> bytes:
+    """The bytes a request carried, as Lambda hands them over (text, or base64 when `base64_encoded`).
+
+    An oversize body is refused before it is decoded.
+
+    Example:
+        >>> decode_body("eyJhIjogMX0=", base64_encoded=True), decode_body(None, base64_encoded=False)
+        (b'{"a": 1}', b'')
+    """
+    text = body or ""
+    if base64_encoded:
+        if len(text) > (max_bytes + 2) // 3 * 4:
+            raise _too_large(len(text) * 3 // 4, max_bytes)
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidPayloadError("body is marked base64 but is not valid base64") from None
+    if len(text) > max_bytes:  # characters: a lower bound of the bytes
+        raise _too_large(len(text), max_bytes)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _too_large(size: int, max_bytes: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"body is about {size} bytes; the webhook accepts at most {max_bytes}")
 
 
 @dataclass(frozen=True)
@@ -347,31 +369,31 @@ CONFIGURATION_ERROR_CODES = frozenset({
 """AWS error codes a human must fix: the secret, bucket, queue or table is missing, or not allowed."""
 
 
-def failure_status(error: BaseException) -> int:
-    """The HTTP status for an unexpected failure: 500 when a human must fix the configuration, else 503.
+def is_configuration_error(error: BaseException) -> bool:
+    """True when a human must fix the configuration; False when the failure is transient (retry later).
 
     Configuration: bad settings, a malformed secret, or an AWS error in `CONFIGURATION_ERROR_CODES` — also
     when wrapped (Powertools' `GetParameterError` around the Secrets Manager error, `JobSendError` around
-    the SQS one). Everything else (throttling, network, 5xx) is taken as transient: 503, retry later.
+    the SQS one). Everything else (throttling, network, 5xx) is taken as transient.
 
     Example:
-        >>> failure_status(SettingsError("missing configuration: EXPORT_BUCKET"))
-        500
-        >>> failure_status(TimeoutError())
-        503
+        >>> is_configuration_error(SettingsError("missing configuration: EXPORT_BUCKET"))
+        True
+        >>> is_configuration_error(TimeoutError())
+        False
     """
     current: BaseException | None = error
     for _ in range(8):
         if current is None:
             break
         if isinstance(current, (SettingsError, ConfigurationError)):
-            return 500
+            return True
         if isinstance(current, ClientError):
             code = str(current.response.get("Error", {}).get("Code", ""))
             if code in CONFIGURATION_ERROR_CODES:
-                return 500
+                return True
         current = current.__cause__ or current.__context__
-    return 503
+    return False
 
 
 # -- parsing helpers ---------------------------------------------------------------------------------------

@@ -149,7 +149,6 @@ def test_payloads_of_the_wrong_shape_are_refused(changes: dict[str, Any], messag
     with pytest.raises(InvalidPayloadError) as caught:
         parse(body(**changes))
     assert message in str(caught.value)
-    assert caught.value.status == 400
 
 
 def test_a_long_bad_batch_id_is_quoted_short() -> None:
@@ -163,7 +162,7 @@ def test_too_large_bodies_are_refused_before_parsing() -> None:
     assert WebhookDelivery.parse(raw, max_bytes=len(raw)).size == len(raw)
     with pytest.raises(PayloadTooLargeError) as caught:
         WebhookDelivery.parse(raw, max_bytes=len(raw) - 1)
-    assert caught.value.status == 413
+    assert str(len(raw) - 1) in str(caught.value)
     with pytest.raises(PayloadTooLargeError):
         WebhookDelivery.parse(b"x" * (MAX_BODY_BYTES + 1))
 
