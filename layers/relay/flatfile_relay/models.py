@@ -87,7 +87,7 @@ def parse_json(model: type[M], text: str | bytes, what: str = "document") -> M:
         InvalidDocumentError: not UTF-8, not JSON (``NaN`` and ``Infinity`` are not JSON), or not the model.
     """
     try:
-        data = json.loads(text, parse_constant=_not_json)
+        data = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text, parse_constant=_not_json)
     except UnicodeDecodeError:
         raise InvalidDocumentError(f"{what} is not UTF-8") from None
     except json.JSONDecodeError as error:

@@ -272,6 +272,7 @@ def test_the_token_never_appears_in_responses_or_logs(
             webhook.post(encode(payload(batch_id)), token=None, header=OTHER_TOKEN),   # 202
             webhook.post(encode(payload(batch_id)), token=wrong),           # 401
             webhook.post(b"{broken", token=TOKEN),                          # 400
+            webhook.post(encode(payload(OTHER_TOKEN)), token=TOKEN),       # 400, a token as batch id
             webhook.post(b"{}", token=TOKEN, method="GET"),                 # 405
         ]
         webhook.set_raw_secret('{"webhookToken": "' + TOKEN + '"}')
@@ -280,7 +281,7 @@ def test_the_token_never_appears_in_responses_or_logs(
     finally:
         service.removeHandler(caplog.handler)
         webhook.module.logger.setLevel("INFO")
-    assert [a.status for a in answers] == [202, 202, 401, 400, 405, 500]
+    assert [a.status for a in answers] == [202, 202, 401, 400, 400, 405, 500]
     logged = webhook.logs.getvalue()  # reads (and so empties) capsys
     assert "webhook accepted" in logged
     assert "webhook rejected (401)" in logged
