@@ -68,8 +68,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
     return outcome.to_dict()
 
 
+@logger.inject_lambda_context(clear_state=True)
 @traced
-@logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS event in, `{"batchItemFailures": [...]}` out."""

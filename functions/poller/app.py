@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile import ConfigurationError
@@ -36,10 +37,10 @@ runtime = Runtime("secret_id", "ledger_table", "export_jobs_queue_url")
 reset = runtime.reset
 
 
-@traced
 @logger.inject_lambda_context(clear_state=True)
+@traced
 @metrics.log_metrics
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run one poll; return its report (see `flatfile_relay.poller.PollReport`)."""
     try:
         settings, sqs, ledger = runtime.settings, runtime.clients.sqs, runtime.ledger

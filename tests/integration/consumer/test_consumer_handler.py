@@ -80,5 +80,5 @@ def test_the_handler_rejects_what_is_not_a_notice(relay: Relay, captured_logs: p
 
     assert response == {"batchItemFailures": [{"itemIdentifier": f"m-{i}"} for i in range(3)]}
     logged = captured_logs.readouterr().out
-    assert "notice.type is 'something.else'" in logged
+    assert "notice.type must be 'flatfile.batch.exported'" in logged
     assert "this reader understands schemaVersion 1" in logged

@@ -65,8 +65,8 @@ def test_an_invalid_job_fails_only_its_own_record_with_a_clear_error(
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}, {"itemIdentifier": "m-1"}]}
     assert relay.manifest(batch_id).row_count == 1
     logged = captured_logs.readouterr().out
-    assert "invalid export job: export job is not JSON" in logged
-    assert "invalid export job: batchId 'not-a-uuid' is not a UUID" in logged
+    assert "invalid export job: job is not valid JSON (line 1, column 1)" in logged
+    assert "invalid export job: job.batchId must be a UUID" in logged
 
 
 def test_every_record_failing_still_answers_with_batch_item_failures(

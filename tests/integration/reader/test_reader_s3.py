@@ -84,7 +84,7 @@ def test_a_missing_or_broken_manifest_is_a_clear_error(exported: tuple[Relay, st
     relay, _batch_id, uri = exported
     overwrite(relay, uri, b'{"schemaVersion": 1, "batchId": "x"}')
 
-    with pytest.raises(ManifestError, match=r"manifest\.batch must be a JSON object"):
+    with pytest.raises(ManifestError, match=r"manifest\.batch is missing; manifest\.rowCount is missing"):
         load_manifest(uri, relay.clients.s3)
     with pytest.raises(ManifestError, match="not an s3:// URI"):
         load_manifest("https://example.com/manifest.json", relay.clients.s3)

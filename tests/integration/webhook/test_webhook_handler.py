@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from pathlib import Path
 
@@ -190,7 +191,7 @@ def test_too_large_is_413_and_nothing_happens(webhook: WebhookHarness) -> None:
 
 
 def test_other_methods_are_405(webhook: WebhookHarness) -> None:
-    for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"):
+    for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE"):
         answer = webhook.invoke(function_url_event(None, query={"token": TOKEN}, method=method))
         assert answer.status == 405, method
         assert answer.headers["Allow"] == "POST"
@@ -233,6 +234,21 @@ def test_a_missing_ledger_table_is_500_and_no_job_is_sent(webhook: WebhookHarnes
     assert webhook.jobs() == []
 
 
+def test_aws_unreachable_is_503_with_retry_after(webhook: WebhookHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    webhook.module.reset()
+    answer = webhook.post(encode(payload(str(uuid.uuid4()))))
+    assert answer.status == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert answer.body == {"error": "the webhook could not be accepted right now; retry later"}
+    assert "webhook failed; the sender may retry" in webhook.logs.getvalue()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # AWS is back: the sender's retry is accepted
+    webhook.module.reset()
+    assert webhook.post(encode(payload(str(uuid.uuid4())))).status == 202
+
+
 # -- secrets stay secret -----------------------------------------------------------------------------------
 
 
@@ -256,6 +272,7 @@ def test_the_token_never_appears_in_responses_or_logs(
             webhook.post(encode(payload(batch_id)), token=None, header=OTHER_TOKEN),   # 202
             webhook.post(encode(payload(batch_id)), token=wrong),           # 401
             webhook.post(b"{broken", token=TOKEN),                          # 400
+            webhook.post(encode(payload(OTHER_TOKEN)), token=TOKEN),       # 400, a token as batch id
             webhook.post(b"{}", token=TOKEN, method="GET"),                 # 405
         ]
         webhook.set_raw_secret('{"webhookToken": "' + TOKEN + '"}')
@@ -264,7 +281,7 @@ def test_the_token_never_appears_in_responses_or_logs(
     finally:
         service.removeHandler(caplog.handler)
         webhook.module.logger.setLevel("INFO")
-    assert [a.status for a in answers] == [202, 202, 401, 400, 405, 500]
+    assert [a.status for a in answers] == [202, 202, 401, 400, 400, 405, 500]
     logged = webhook.logs.getvalue()  # reads (and so empties) capsys
     assert "webhook accepted" in logged
     assert "webhook rejected (401)" in logged

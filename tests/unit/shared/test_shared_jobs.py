@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from flatfile_relay.jobs import JOB_TYPE, TRIGGERS, ExportJob, InvalidJobError, require_batch_id
 from flatfile_relay.timestamps import parse_timestamp
@@ -34,7 +35,7 @@ def test_create_and_round_trip(trigger: str) -> None:
 
 
 def test_message_is_the_documented_compact_json() -> None:
-    job = ExportJob(BATCH, "schedule", "2024-05-01T10:00:00.000Z", resume=True)
+    job = ExportJob(batch_id=BATCH, trigger="schedule", requested_at="2024-05-01T10:00:00.000Z", resume=True)
     text = job.to_message()
     assert " " not in text
     assert json.loads(text) == {
@@ -69,20 +70,23 @@ def test_continuation_resumes_the_same_request() -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("{not json", "not JSON"),
-        ("", "not JSON"),
-        (b"\xff\xfe", "not JSON"),
-        ("[1, 2]", "must be a JSON object"),
-        ('"text"', "must be a JSON object"),
-        (message(type="flatfile.batch.exported"), "type 'flatfile.batch.exported'"),
-        (message(schemaVersion=2), "schemaVersion 2"),
-        (message(batchId=_DROP), "no batchId"),
-        (message(batchId=42), "no batchId"),
-        (message(batchId="42"), "'42' is not a UUID"),
-        (message(batchId=""), "is not a UUID"),
-        (message(trigger="cron"), "trigger must be one of schedule, webhook, replay, not 'cron'"),
-        (message(trigger=None), "trigger must be one of"),
-        (message(resume="yes"), "resume must be true or false"),
+        ("{not json", "job is not valid JSON (line 1, column 2)"),
+        ("", "job is not valid JSON"),
+        (b"\xff\xfe", "job is not"),
+        ("[1, 2]", "job must be a JSON object"),
+        ('"text"', "job must be a JSON object"),
+        ('{"batchId": NaN}', "job is not valid JSON"),
+        (message(type="flatfile.batch.exported"), "job.type must be 'flatfile.export.job'"),
+        (message(schemaVersion=2), "job.schemaVersion is 2"),
+        (message(schemaVersion=True), "job.schemaVersion must be a whole number"),
+        (message(batchId=_DROP), "job.batchId is missing"),
+        (message(batchId=42), "job.batchId must be a string"),
+        (message(batchId="42"), "job.batchId must be a UUID"),
+        (message(batchId=""), "job.batchId must be a UUID"),
+        (message(trigger="cron"), "job.trigger must be 'schedule', 'webhook' or 'replay'"),
+        (message(trigger=None), "job.trigger must be"),
+        (message(resume="yes"), "job.resume must be true or false"),
+        (message(requestedAt=""), "job.requestedAt must be a non-empty string"),
     ],
 )
 def test_invalid_messages_are_refused_with_a_clear_reason(body: str | bytes, expected: str) -> None:
@@ -93,7 +97,7 @@ def test_invalid_messages_are_refused_with_a_clear_reason(body: str | bytes, exp
 
 
 def test_create_refuses_what_from_message_would() -> None:
-    with pytest.raises(InvalidJobError, match="not a UUID"):
+    with pytest.raises(InvalidJobError, match="batchId must be a UUID"):
         ExportJob.create("batch-1", trigger="schedule")
     with pytest.raises(InvalidJobError, match="trigger"):
         ExportJob.create(BATCH, trigger="manual")
@@ -113,8 +117,8 @@ def test_require_batch_id_raises_the_requested_error_type_and_truncates() -> Non
 
 
 def test_jobs_are_values() -> None:
-    first = ExportJob(BATCH, "webhook", "t")
-    assert first == ExportJob(BATCH, "webhook", "t")
-    assert len({first, ExportJob(BATCH, "webhook", "t")}) == 1
-    with pytest.raises(AttributeError):
+    first = ExportJob(batch_id=BATCH, trigger="webhook", requested_at="t")
+    assert first == ExportJob(batch_id=BATCH, trigger="webhook", requested_at="t")
+    assert len({first, ExportJob(batch_id=BATCH, trigger="webhook", requested_at="t")}) == 1
+    with pytest.raises(ValidationError, match="frozen"):
         first.resume = True  # type: ignore[misc]

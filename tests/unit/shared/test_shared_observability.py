@@ -17,8 +17,7 @@ from flatfile_relay.credentials import Credentials
 from flatfile_relay.redaction import register_secret
 
 ROOT = Path(__file__).resolve().parents[3]
-LAMBDA_VARIABLES = ("LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_NAME", "POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL",
-                    "AWS_CHALICE_CLI_MODE")
+LAMBDA_VARIABLES = ("LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_NAME", "POWERTOOLS_TRACE_DISABLED")
 
 
 @pytest.fixture
@@ -119,7 +118,7 @@ def tracer_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.Monke
         {"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"},
         {"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "1"},
         {"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "Yes"},
-        {"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"},  # sam local: no X-Ray daemon
+        {"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": " on "},
     ],
 )
 def test_no_tracer_outside_lambda_or_when_disabled(
@@ -141,6 +140,41 @@ def test_tracing_enabled_in_lambda(tracer_environment: pytest.MonkeyPatch) -> No
     assert observability.tracing_enabled() is True
     tracer_environment.setenv("POWERTOOLS_TRACE_DISABLED", "false")
     assert observability.tracing_enabled() is True
+
+
+def test_a_value_powertools_would_refuse_is_an_error(tracer_environment: pytest.MonkeyPatch) -> None:
+    tracer_environment.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    tracer_environment.setenv("POWERTOOLS_TRACE_DISABLED", "maybe")
+    with pytest.raises(ValueError, match="maybe"):
+        observability.tracing_enabled()
+
+
+@pytest.mark.parametrize("function", ["poller", "exporter", "webhook", "consumer"])
+def test_a_cold_start_with_tracing_disabled_never_imports_the_xray_sdk(function: str) -> None:
+    # A fresh interpreter as in Lambda: the handler module is imported, then the Tracer and the X-Ray SDK
+    # must still be absent (a Tracer created at import, even a disabled one, imports the SDK).
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('app', {str(ROOT / 'functions' / function / 'app.py')!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "assert callable(module.handler)\n"
+        "loaded = sorted(name for name in sys.modules if name.startswith('aws_xray_sdk'))\n"
+        "print('xray:', loaded)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": function,
+           "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
+           "PYTHONPATH": str(ROOT / "layers" / "relay")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("xray: []")
+    # the same cold start with tracing on does load it: the check above can see an eager Tracer
+    env["POWERTOOLS_TRACE_DISABLED"] = "false"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "'aws_xray_sdk.core'" in result.stdout
 
 
 def test_a_tracer_is_made_inside_lambda() -> None:

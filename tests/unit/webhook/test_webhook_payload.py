@@ -97,9 +97,9 @@ def test_a_safe_non_uuid_event_id_is_kept() -> None:
         (b"not json", "not valid JSON (line 1, column 1)"),
         (b'{"event": ', "not valid JSON"),
         (b"\xff\xfe{}", "not UTF-8"),
-        (b"[]", "the body must be a JSON object"),
-        (b'"text"', "the body must be a JSON object"),
-        (b"null", "the body is missing"),
+        (b"[]", "body must be a JSON object"),
+        (b'"text"', "body must be a JSON object"),
+        (b"null", "body must be a JSON object"),
         (b'{"event": NaN}', "not valid JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
     ],
@@ -113,9 +113,9 @@ def test_bodies_that_are_not_json_objects_are_refused(raw: bytes, message: str) 
     ("changes", "message"),
     [
         ({"event": _DELETE}, "event is missing"),
-        ({"event": "batch:v1:upload"}, "event must be a JSON object, got a JSON string"),
+        ({"event": "batch:v1:upload"}, "body.event must be a JSON object"),
         ({"event__type": _DELETE}, "event.type is missing"),
-        ({"event__type": 7}, "event.type must be a non-empty string"),
+        ({"event__type": 7}, "body.event.type must be a string"),
         ({"event__type": "   "}, "event.type must be a non-empty string"),
         ({"event__type": "batch upload with spaces"}, "event.type must be a short word"),
         ({"event__id": _DELETE}, "event.id is missing"),
@@ -136,8 +136,8 @@ def test_bodies_that_are_not_json_objects_are_refused(raw: bytes, message: str) 
         ({"data__meta": _DELETE}, "data.meta is missing"),
         ({"data__meta__batch": _DELETE}, "data.meta.batch is missing"),
         ({"data__meta__batch__id": _DELETE}, "data.meta.batch.id is missing"),
-        ({"data__meta__batch__id": "batch-42"}, "data.meta.batch.id must be a UUID, got 'batch-42'"),
-        ({"data__meta__batch__id": 42}, "data.meta.batch.id must be a non-empty string"),
+        ({"data__meta__batch__id": "batch-42"}, "body.data.meta.batch.id must be a UUID"),
+        ({"data__meta__batch__id": 42}, "body.data.meta.batch.id must be a string"),
         ({"data__meta__batch__id": ""}, "data.meta.batch.id must be a non-empty string"),
         ({"data__meta__length": -1}, "data.meta.length"),
         ({"data__meta__length": "2500"}, "data.meta.length"),
@@ -149,13 +149,12 @@ def test_payloads_of_the_wrong_shape_are_refused(changes: dict[str, Any], messag
     with pytest.raises(InvalidPayloadError) as caught:
         parse(body(**changes))
     assert message in str(caught.value)
-    assert caught.value.status == 400
 
 
-def test_a_long_bad_batch_id_is_quoted_short() -> None:
+def test_a_bad_batch_id_is_never_quoted() -> None:
     with pytest.raises(InvalidPayloadError) as caught:
         parse(body(data__meta__batch__id="z" * 5000))
-    assert len(str(caught.value)) < 120
+    assert str(caught.value) == "body.data.meta.batch.id must be a UUID"
 
 
 def test_too_large_bodies_are_refused_before_parsing() -> None:
@@ -163,7 +162,7 @@ def test_too_large_bodies_are_refused_before_parsing() -> None:
     assert WebhookDelivery.parse(raw, max_bytes=len(raw)).size == len(raw)
     with pytest.raises(PayloadTooLargeError) as caught:
         WebhookDelivery.parse(raw, max_bytes=len(raw) - 1)
-    assert caught.value.status == 413
+    assert str(len(raw) - 1) in str(caught.value)
     with pytest.raises(PayloadTooLargeError):
         WebhookDelivery.parse(b"x" * (MAX_BODY_BYTES + 1))
 

@@ -110,7 +110,7 @@ def test_errors_reading_the_secret_propagate() -> None:
         TokenGate(broken).check("tok-a-1234")
 
 
-# -- failure_status: 500 (a human must fix it) or 503 (retry later) ------------------------------------
+# -- is_configuration_error: a human must fix it, or retry later ----------------------------------------
 
 
 def client_error(code: str, operation: str = "GetSecretValue") -> Exception:
@@ -125,32 +125,32 @@ def wrapped(outer: Exception, inner: Exception) -> Exception:
     return outer
 
 
-def test_configuration_problems_are_500() -> None:
+def test_configuration_problems_need_a_human() -> None:
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     from flatfile_relay.jobs import JobSendError
     from flatfile_relay.settings import SettingsError
-    from flatfile_relay.webhook import failure_status
+    from flatfile_relay.webhook import is_configuration_error
 
-    assert failure_status(SettingsError("missing configuration: EXPORT_BUCKET")) == 500
-    assert failure_status(MalformedSecretError("no 'licenseKey'", key="licenseKey")) == 500
-    assert failure_status(client_error("NoSuchBucket", "PutObject")) == 500
+    assert is_configuration_error(SettingsError("missing configuration: EXPORT_BUCKET"))
+    assert is_configuration_error(MalformedSecretError("no 'licenseKey'", key="licenseKey"))
+    assert is_configuration_error(client_error("NoSuchBucket", "PutObject"))
     missing = client_error("ResourceNotFoundException")
-    assert failure_status(wrapped(GetParameterError("not found"), missing)) == 500
-    assert failure_status(wrapped(GetParameterError("denied"), client_error("AccessDeniedException"))) == 500
+    assert is_configuration_error(wrapped(GetParameterError("not found"), missing))
+    assert is_configuration_error(wrapped(GetParameterError("denied"), client_error("AccessDeniedException")))
     send_error = JobSendError("could not send", queue_url="q", sent=[], failed=[])
     send_error.__cause__ = client_error("AWS.SimpleQueueService.NonExistentQueue", "SendMessageBatch")
-    assert failure_status(send_error) == 500
+    assert is_configuration_error(send_error)
 
 
-def test_transient_problems_are_503() -> None:
+def test_transient_problems_are_not_configuration_problems() -> None:
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
     from botocore.exceptions import EndpointConnectionError
 
-    from flatfile_relay.webhook import failure_status
+    from flatfile_relay.webhook import is_configuration_error
 
-    assert failure_status(client_error("ThrottlingException")) == 503
-    assert failure_status(client_error("InternalServerError", "PutObject")) == 503
-    assert failure_status(EndpointConnectionError(endpoint_url="https://sqs.example")) == 503
-    assert failure_status(wrapped(GetParameterError("throttled"), client_error("ThrottlingException"))) == 503
-    assert failure_status(RuntimeError("something else")) == 503
+    assert not is_configuration_error(client_error("ThrottlingException"))
+    assert not is_configuration_error(client_error("InternalServerError", "PutObject"))
+    assert not is_configuration_error(EndpointConnectionError(endpoint_url="https://sqs.example"))
+    assert not is_configuration_error(wrapped(GetParameterError("throttled"), client_error("ThrottlingException")))
+    assert not is_configuration_error(RuntimeError("something else"))
