@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import math
+import os
 from typing import Any
 
 import pytest
@@ -85,9 +86,14 @@ def test_a_finished_part_takes_no_more_rows() -> None:
 
 def test_closing_an_unfinished_part_discards_it_quietly() -> None:
     writer = PartWriter(spool_size=16)
-    writer.write_rows([{"id": str(i)} for i in range(100)])
+    writer.write_rows([{"id": str(i), "noise": os.urandom(32).hex()} for i in range(2000)])
+    spool = writer._file
+    assert spool._rolled  # type: ignore[attr-defined]  # spilled to a file on disk
     writer.close()
-    writer.close()
+    writer.close()  # a second close is quiet too
+    assert spool.closed  # the temporary file is gone
+    with pytest.raises(RuntimeError, match="finished"):
+        writer.write({"id": "late"})
 
 
 def test_the_lease_outlives_the_invocation() -> None:
