@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from support.clock import Clock
 
 from flatfile_relay.ledger import (
     CHECKPOINT_ID,
@@ -27,19 +28,6 @@ from flatfile_relay.ledger import (
 
 CREATED = "2024-05-01T10:00:00.000Z"
 PART = {"uri": "s3://bucket/p0", "key": "p0", "rows": 10, "bytes": 123, "sha256": "ab" * 32}
-
-
-class Clock:
-    """Epoch seconds that move only when a test says so."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flatfile_fakes import FakeFlatfile, make_jwt
+from support.clock import Clock
 
 from flatfile_relay.credentials import Credentials
 from flatfile_relay.flatfile import (
@@ -26,14 +27,6 @@ from flatfile_relay.flatfile import (
 from flatfile_relay.flatfile.auth import check_expires_in
 
 NEVER = Deadline.never()
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def transport_for(fake: FakeFlatfile) -> Transport:

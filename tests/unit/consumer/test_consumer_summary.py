@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 from typing import Any
 
 import pytest
+from support.memory_s3 import MemoryS3
 
 from flatfile_relay.consumer import RowSummary, handle_notice, summarize
 from flatfile_relay.manifest import Manifest, ManifestError, Notice, Part, UnsupportedSchemaError
@@ -44,24 +44,15 @@ def test_rows_without_flags_or_mapped_count_as_invalid_and_do_not_break_the_summ
     assert (summary.rows, summary.valid, summary.invalid) == (2, 0, 2)
 
 
-class MemoryS3:
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
-        data = self.objects[f"s3://{Bucket}/{Key}"]
-        return {"Body": io.BytesIO(data), "ContentLength": len(data)}
-
-
 def exported(rows: list[dict[str, Any]]) -> tuple[MemoryS3, Notice]:
     s3 = MemoryS3()
     data = gzip.compress(b"".join(json.dumps(row).encode() + b"\n" for row in rows), mtime=0)
     part_uri = f"s3://bucket/flatfile/batches/{BATCH}/part-00000.jsonl.gz"
-    s3.objects[part_uri] = data
+    s3.put(part_uri, data)
     parts = (Part(uri=part_uri, rows=len(rows), bytes=len(data), sha256=hashlib.sha256(data).hexdigest()),)
     manifest = Manifest(batch_id=BATCH, batch={"id": BATCH}, row_count=len(rows), parts=parts,
                         exported_at="2021-03-01T20:23:04.512Z", trigger="webhook")
-    s3.objects[MANIFEST_URI] = manifest.to_json().encode()
+    s3.put(MANIFEST_URI, manifest.to_json().encode())
     return s3, Notice.for_manifest(manifest, MANIFEST_URI)
 
 
@@ -86,8 +77,8 @@ def test_a_notice_that_disagrees_with_its_manifest_is_rejected() -> None:
 
 def test_a_tampered_part_is_rejected() -> None:
     s3, notice = exported([{"valid": True, "deleted": False}])
-    part_uri = f"s3://bucket/flatfile/batches/{BATCH}/part-00000.jsonl.gz"
-    s3.objects[part_uri] = bytes(len(s3.objects[part_uri]))
+    part = ("bucket", f"flatfile/batches/{BATCH}/part-00000.jsonl.gz")
+    s3.objects[part] = bytes(len(s3.objects[part]))
 
     with pytest.raises(CorruptPartError, match="sha256"):
         handle_notice(notice.to_json(), s3)

@@ -4,33 +4,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 from typing import Any
 
 import pytest
+from support.memory_s3 import MemoryS3
 
 from flatfile_relay.manifest import Manifest, ManifestError, Part
 from flatfile_relay.reader import CorruptPartError, iter_part_rows, iter_rows, load_manifest
 
 BATCH = "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"
-
-
-class MemoryS3:
-    """The two calls the reader makes (get_object's Body has read(n)/close(), like botocore's)."""
-
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str], bytes] = {}
-        self.gets: list[str] = []
-
-    def put(self, uri: str, data: bytes) -> None:
-        bucket, key = uri[5:].split("/", 1)
-        self.objects[(bucket, key)] = data
-
-    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
-        self.gets.append(Key)
-        data = self.objects[(Bucket, Key)]
-        return {"Body": io.BytesIO(data), "ContentLength": len(data)}
 
 
 def gz_lines(*lines: bytes) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from support.clock import Clock
 
 from flatfile_relay.credentials import Credentials
 from flatfile_relay.flatfile.errors import MalformedSecretError
@@ -61,14 +62,6 @@ class SecretStore:
         return self.cached
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_missing_token_does_not_read_the_secret() -> None:
     store = SecretStore("tok-a-1234")
     gate = TokenGate(store)
@@ -87,7 +80,7 @@ def test_a_token_added_to_the_secret_works_before_the_cache_expires() -> None:
 
 
 def test_wrong_tokens_force_a_read_at_most_once_per_interval() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     store = SecretStore("tok-a-1234")
     gate = TokenGate(store, refresh_after=60, clock=clock)
     for _ in range(5):
