@@ -6,14 +6,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from support.relay import FUNCTIONS, Relay, sqs_event
 
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.ledger import EXPORTED, Ledger
@@ -216,3 +219,65 @@ def test_make_run_entry_point_prints_the_summary_and_copies_out(tmp_path: Path) 
     assert manifests
     assert list((tmp_path / "out" / "notices").glob("*.json"))
     assert list((tmp_path / "out").rglob("*.jsonl"))
+
+
+# -- the handlers called in-process with template.yaml's environment (tests/support/relay.py) ---------------
+
+
+def test_every_function_reaches_aws_through_aws_endpoint_url(relay: Relay) -> None:
+    relay.share_clients = False  # the clients each function builds itself
+    for function in FUNCTIONS:
+        relay.cold(function)
+        runtime = relay.module(function).runtime
+        for client in (runtime.clients.s3, runtime.clients.sqs, runtime.clients.dynamodb):
+            assert client.meta.endpoint_url == os.environ["AWS_ENDPOINT_URL"]
+
+
+def test_upper_case_batch_ids_in_the_api_answer_export_once(relay_factory: Any) -> None:
+    """UUIDs are case-insensitive: a server that answers ids in upper case still gets one clean export,
+    whose manifest and notice name the batch as the server does (`batchId` equals `batch.id`)."""
+    relay = relay_factory(emulator={"samples": False})
+    upper = str(uuid.uuid4()).upper()
+    relay.emu.state.add_batch("submitted", [{"sku": "U-1"}, {"sku": "U-2"}], id=upper)
+    assert relay.api(f"/rest/batch/{upper.lower()}")["id"] == upper
+    assert {row["batchId"] for row in relay.api_rows(upper)} == {upper}
+
+    relay.invoke_poller()
+    status, _ = relay.webhook_with_token(upper)  # the webhook names it the same way
+    assert status == 202
+    status, _ = relay.webhook_with_token(upper.lower())
+    assert status == 202
+    relay.export_queued()
+    notices = relay.notice_bodies()
+    assert [n["batchId"] for n in notices] == [upper]
+    assert notices[0]["manifestUri"] == relay.manifest_uri(upper)
+    manifest = relay.manifest_dict(upper)
+    assert manifest["batchId"] == manifest["batch"]["id"] == upper
+    assert manifest["rowCount"] == 2
+    assert relay.verified_rows(manifest) == relay.api_rows(upper)
+    # the sample consumer accepts the notice
+    assert relay.invoke("ConsumerFunction", sqs_event("sqs_notice.json", [json.dumps(notices[0])])) == {
+        "batchItemFailures": []}
+
+
+def test_webhook_parts_and_the_poll_converge_on_one_export(relay_factory: Any) -> None:
+    relay = relay_factory(emulator={"samples": False})
+    big = relay.add_import(rows=40)
+    relay.add_import(rows=1)
+    event_id = "3b9c1f0e-6d2a-4e8b-9f7c-51a0d4e2b8c6"
+    for index in range(3):
+        status, _ = relay.webhook_with_token(big, index=index, length=3, event_id=event_id)
+        assert status == 202
+    relay.invoke_poller()
+    relay.export_queued()
+    notices = [n for n in relay.notice_bodies() if n["batchId"] == big]
+    assert len(notices) == 1
+    assert notices[0]["trigger"] == "webhook"
+    assert relay.manifest_dict(big)["trigger"] == "webhook"
+    stored = [key for key in relay.object_keys() if "webhooks/" in key]
+    assert stored == [f"flatfile/webhooks/{big}/{event_id}-{i}.json" for i in range(3)]
+    # a late redelivery after the export queues nothing
+    status, body = relay.webhook_with_token(big, event_id=event_id)
+    assert status == 202
+    assert body["queued"] is False
+    assert relay.jobs() == []

@@ -342,3 +342,26 @@ def test_request_log_records_method_path_query_status_and_auth(emulator: Emulato
     assert first.query == {"licenseKey": emulator.secret["licenseKey"], "take": "2"}
     assert (second.path, second.auth, second.fault) == ("/health", None, None)
     assert emulator.errors == []
+
+
+def test_the_list_envelope_matches_the_documented_example(emulator: Emulator) -> None:
+    """flatfile-api.md's example: 137 batches in pages of 50."""
+    state = emulator.state
+    for _ in range(137 - len(state.batches)):
+        state.add_batch("submitted")
+    first = batches(emulator, skip=0, take=50).json()
+    assert first["pagination"] == {"totalCount": 137, "limit": 50, "offset": 0, "onPage": 50, "pageCount": 3,
+                                   "currentPage": 1, "nextOffset": 50, "previousOffset": None}
+    last = batches(emulator, skip=100, take=50).json()
+    assert last["pagination"] == {"totalCount": 137, "limit": 50, "offset": 100, "onPage": 37, "pageCount": 3,
+                                  "currentPage": 3, "nextOffset": None, "previousOffset": 50}
+    assert len(last["data"]) == 37
+    ids = [b["id"] for page in range(0, 137, 50) for b in batches(emulator, skip=page, take=50).json()["data"]]
+    assert sorted(ids) == sorted(state.batches)
+
+
+def test_batch_ids_match_whatever_their_letter_case(emulator: Emulator) -> None:
+    single = emulator.samples["single"]
+    assert get(emulator, f"/rest/batch/{single.upper()}").json()["id"] == single
+    rows = get(emulator, f"/rest/batch/{single}/rows").json()
+    assert get(emulator, f"/rest/batch/{single.upper()}/rows").json() == rows

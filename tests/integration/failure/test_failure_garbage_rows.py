@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from failure_world import ScriptedServer, World
+from support.relay import Relay
+from support.scripted_server import ScriptedServer
 
 from flatfile_relay.exporter import export_batch
 from flatfile_relay.flatfile import ConfigurationError, ContractError, Deadline, FlatfileClient, TransientError
@@ -46,20 +47,20 @@ GARBAGE: dict[str, tuple[tuple[int, dict[str, str], bytes], type[Exception], str
 
 
 @pytest.mark.parametrize("case", list(GARBAGE))
-def test_garbage_rows_give_a_clear_error_and_nothing_complete(world: World, case: str) -> None:
+def test_garbage_rows_give_a_clear_error_and_nothing_complete(relay: Relay, case: str) -> None:
     answer, error, words = GARBAGE[case]
     batch = {"id": BATCH, "status": "submitted", "createdAt": "2024-01-01T00:00:00.000Z"}
     routes = {
         f"GET /rest/batch/{BATCH}": (200, JSON, json.dumps(batch).encode()),
         f"GET /rest/batch/{BATCH}/rows": answer,
     }
-    settings = dataclasses.replace(world.deployment.settings("ExporterFunction"), page_size=2)
-    clients = world.deployment.clients
+    settings = dataclasses.replace(relay.deployment.settings("ExporterFunction"), page_size=2)
+    clients = relay.deployment.clients
     with ScriptedServer(routes) as server:
-        client = FlatfileClient(server.url, world.emu.secret, auth="api_key", max_attempts=2,
+        client = FlatfileClient(server.url, relay.emu.secret, auth="api_key", max_attempts=2,
                                 backoff_base=0.0, timeout=5.0)
         run: Callable[[], Any] = lambda: export_batch(  # noqa: E731
-            ExportJob.create(BATCH, trigger="schedule"), client, clients.s3, clients.sqs, world.ledger,
+            ExportJob.create(BATCH, trigger="schedule"), client, clients.s3, clients.sqs, relay.ledger,
             settings, Deadline.never(), owner="garbage-test",
         )
         with pytest.raises(error) as caught:
@@ -67,10 +68,10 @@ def test_garbage_rows_give_a_clear_error_and_nothing_complete(world: World, case
         client.close()
 
     assert words in str(caught.value)
-    assert world.emu.secret["secretAccessKey"] not in str(caught.value)
+    assert relay.emu.secret["secretAccessKey"] not in str(caught.value)
     keys = [item["Key"] for item in clients.s3.list_objects_v2(Bucket=settings.export_bucket).get("Contents", [])]
     assert not any(key.endswith("manifest.json") for key in keys)
-    entry = world.entry(BATCH)
+    entry = relay.entry(BATCH)
     assert entry.state != EXPORTED
     assert entry.lease_expires_at == 0  # given up: the retry resumes at once
     assert clients.sqs.receive_message(QueueUrl=settings.notices_queue_url).get("Messages") is None

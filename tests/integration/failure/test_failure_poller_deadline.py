@@ -18,7 +18,7 @@ TIMEOUT = 8.0  # the invocation's whole time; the handler keeps 2 s of it back (
 
 @pytest.mark.slow
 def test_a_hanging_page_ends_the_poll_cleanly_before_the_lambda_timeout(
-    poller_function: ModuleType, deployment: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch,
+    poller_app: ModuleType, deployment: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FLATFILE_BATCH_PAGE_SIZE", "5")
     settings = deployment.settings("PollerFunction")
@@ -30,7 +30,7 @@ def test_a_hanging_page_ends_the_poll_cleanly_before_the_lambda_timeout(
     emulator.inject(FaultRule(kind="slow", path="/rest/batches", after=1, count=1, delay=60))
 
     started = time.monotonic()
-    first = poller_function.handler({}, lambda_context("PollerFunction", timeout=TIMEOUT))
+    first = poller_app.handler({}, lambda_context("PollerFunction", timeout=TIMEOUT))
     took = time.monotonic() - started
 
     assert took < TIMEOUT - 1  # answered with time to spare, although Flatfile hung for a minute
@@ -39,7 +39,7 @@ def test_a_hanging_page_ends_the_poll_cleanly_before_the_lambda_timeout(
     ledger = Ledger(settings.ledger_table, deployment.clients.dynamodb)
     assert ledger.checkpoint().get("baselineCompletedAt") is None  # the baseline is not claimed
 
-    second = poller_function.handler({}, lambda_context("PollerFunction"))
+    second = poller_app.handler({}, lambda_context("PollerFunction"))
 
     assert second["complete"] is True
     assert set(first["jobs_sent"]).isdisjoint(second["jobs_sent"])

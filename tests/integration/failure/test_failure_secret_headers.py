@@ -7,8 +7,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from failure_world import ScriptedServer
 from support.functions import lambda_context
+from support.scripted_server import ScriptedServer
 
 from flatfile_relay.credentials import Credentials
 from flatfile_relay.flatfile import ContractError, Deadline, FlatfileClient, MalformedSecretError
@@ -21,7 +21,7 @@ FRAGMENTS = ("PastedHalfOfTheKey0123", "OtherHalf456789")
 @pytest.mark.parametrize("auth", ["api_key", "token"])
 @pytest.mark.parametrize("broken", BROKEN_KEYS, ids=["line-break", "non-ascii"])
 def test_a_header_unsafe_secret_access_key_is_named_and_never_shown(
-    poller_function: ModuleType, deployment: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch,
+    poller_app: ModuleType, deployment: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str], auth: str, broken: str,
 ) -> None:
     monkeypatch.setenv("FLATFILE_AUTH", auth)
@@ -31,7 +31,7 @@ def test_a_header_unsafe_secret_access_key_is_named_and_never_shown(
     )
 
     with pytest.raises(MalformedSecretError) as caught:
-        poller_function.handler({}, lambda_context("PollerFunction"))
+        poller_app.handler({}, lambda_context("PollerFunction"))
 
     assert caught.value.key == "secretAccessKey"
     assert "secretAccessKey" in str(caught.value)

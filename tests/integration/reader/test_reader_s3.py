@@ -6,7 +6,7 @@ import gzip
 import json
 
 import pytest
-from support.export_harness import Relay
+from support.relay import Relay
 
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.manifest import ManifestError

@@ -7,12 +7,13 @@ fixing the secret takes effect at the next call, without waiting for the cache (
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from support.relay import Relay
 
 from flatfile_relay.connection import FlatfileConnection
 from flatfile_relay.credentials import Credentials
@@ -23,36 +24,33 @@ from flatfile_relay_devkit.emulator import Emulator
 WRONG_KEY = "W" * 40
 
 
-class Relay:
-    """A deployment's secret, a connection to the emulator, and a count of Secrets Manager reads."""
+@dataclass
+class ConnectedRelay(Relay):
+    """The relay harness plus a FlatfileConnection on a new SecretsProvider (an empty cache) over the warm
+    boto3 client, whose reads of Secrets Manager are counted."""
 
-    def __init__(self, deployment: Any, emulator: Emulator) -> None:
-        self.emulator = emulator
-        self.clients = deployment.clients
-        self.settings = dataclasses.replace(
-            deployment.settings("PollerFunction"), flatfile_base_url=emulator.url, max_attempts=2,
-            request_timeout=5.0,
-        )
-        # a new provider (so an empty cache) on the warm boto3 client, whose calls are counted
-        self.provider = SecretsProvider(boto3_client=self.clients.secretsmanager)
-        self.reads = 0
-        self.connection = FlatfileConnection(self.settings, secrets=self.provider)
+    provider: Any = None
+    connection: Any = None
+    reads: int = 0
+
+    @classmethod
+    def connect(cls, deployment: Any, emulator: Emulator) -> ConnectedRelay:
+        relay = cls.create(deployment, emulator, max_attempts=2, request_timeout=5.0)
+        relay.provider = SecretsProvider(boto3_client=relay.clients.secretsmanager)
+        relay.connection = FlatfileConnection(relay.settings, secrets=relay.provider)
+        return relay
 
     def count(self, **_: Any) -> None:
         self.reads += 1
 
-    def put_secret(self, value: Any) -> None:
-        text = value if isinstance(value, str) else json.dumps(value)
-        self.clients.secretsmanager.put_secret_value(SecretId=self.settings.secret_id, SecretString=text)
-
     def good_secret(self) -> dict[str, str]:
-        return dict(self.emulator.secret)
+        return dict(self.emu.secret)
 
     def rejected_secret(self) -> dict[str, str]:
-        return {**self.emulator.secret, "secretAccessKey": WRONG_KEY}
+        return {**self.emu.secret, "secretAccessKey": WRONG_KEY}
 
     def exchanges(self) -> list[int]:
-        return [record.status for record in self.emulator.requests_to("/auth/access-key/exchange")]
+        return [record.status for record in self.emu.requests_to("/auth/access-key/exchange")]
 
 
 @pytest.fixture(scope="module")
@@ -62,21 +60,22 @@ def module_emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def relay(module_deployment: Any, module_emulator: Emulator) -> Iterator[Relay]:
+def relay(module_deployment: Any, module_emulator: Emulator) -> Iterator[ConnectedRelay]:
     """One deployment and one emulator for the module; a new connection (and secret cache) per test."""
     module_emulator.clear_request_log()
     module_emulator.revoke_tokens()
-    relay = Relay(module_deployment, module_emulator)
+    relay = ConnectedRelay.connect(module_deployment, module_emulator)
     events = relay.clients.secretsmanager.meta.events
     event = "before-call.secrets-manager.GetSecretValue"
     events.register(event, relay.count, unique_id="count-secret-reads")
     yield relay
     events.unregister(event, unique_id="count-secret-reads")
+    relay.close()
 
 
-def read_batch(relay: Relay) -> Callable[[FlatfileClient], dict[str, Any]]:
+def read_batch(relay: ConnectedRelay) -> Callable[[FlatfileClient], dict[str, Any]]:
     def work(client: FlatfileClient) -> dict[str, Any]:
-        return client.get_batch(relay.emulator.samples["single"], Deadline.after(10))
+        return client.get_batch(relay.emu.samples["single"], Deadline.after(10))
 
     return work
 
@@ -84,7 +83,7 @@ def read_batch(relay: Relay) -> Callable[[FlatfileClient], dict[str, Any]]:
 # -- the secret ------------------------------------------------------------------------------------
 
 
-def test_credentials_come_from_the_secret_and_are_cached(relay: Relay) -> None:
+def test_credentials_come_from_the_secret_and_are_cached(relay: ConnectedRelay) -> None:
     relay.put_secret(relay.good_secret())
     credentials = relay.connection.credentials()
     assert credentials == Credentials.from_secret(relay.good_secret())
@@ -109,7 +108,7 @@ def test_credentials_come_from_the_secret_and_are_cached(relay: Relay) -> None:
     ],
 )
 def test_a_malformed_secret_names_the_key_and_is_read_again_once_fixed(
-    relay: Relay, secret: Any, key: str | None
+    relay: ConnectedRelay, secret: Any, key: str | None
 ) -> None:
     relay.put_secret(secret)
     with pytest.raises(MalformedSecretError) as caught:
@@ -133,21 +132,21 @@ def test_a_malformed_secret_names_the_key_and_is_read_again_once_fixed(
     assert relay.reads == 3
 
 
-def test_run_with_a_malformed_secret_never_starts_the_work(relay: Relay) -> None:
+def test_run_with_a_malformed_secret_never_starts_the_work(relay: ConnectedRelay) -> None:
     relay.put_secret({"accessKeyId": "FF00ABC"})
     calls: list[FlatfileClient] = []
     with pytest.raises(MalformedSecretError, match="secretAccessKey"):
         relay.connection.run(calls.append)
     assert calls == []
-    assert relay.emulator.request_log == []
+    assert relay.emu.request_log == []
 
 
-def test_the_connection_needs_a_secret_id(relay: Relay) -> None:
+def test_the_connection_needs_a_secret_id(relay: ConnectedRelay) -> None:
     with pytest.raises(SettingsError, match="FLATFILE_SECRET_ID"):
         FlatfileConnection(dataclasses.replace(relay.settings, secret_id=""))
 
 
-def test_the_default_provider_is_built_on_first_use(relay: Relay) -> None:
+def test_the_default_provider_is_built_on_first_use(relay: ConnectedRelay) -> None:
     relay.put_secret(relay.good_secret())
     connection = FlatfileConnection(relay.settings)
     assert connection.credentials().access_key_id == relay.good_secret()["accessKeyId"]
@@ -157,14 +156,14 @@ def test_the_default_provider_is_built_on_first_use(relay: Relay) -> None:
 
 
 def test_the_client_is_reused_while_the_credentials_do_not_change(
-    relay: Relay, monkeypatch: pytest.MonkeyPatch
+    relay: ConnectedRelay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_PARAMETERS_MAX_AGE", "0")  # no cache: every call reads the secret
     relay.put_secret(relay.good_secret())
     first = relay.connection.client()
     assert relay.connection.client() is first  # read again, unchanged: the same client
-    assert relay.connection.run(read_batch(relay))["id"] == relay.emulator.samples["single"]
-    assert relay.connection.run(read_batch(relay))["id"] == relay.emulator.samples["single"]
+    assert relay.connection.run(read_batch(relay))["id"] == relay.emu.samples["single"]
+    assert relay.connection.run(read_batch(relay))["id"] == relay.emu.samples["single"]
     assert relay.reads == 4
     assert relay.exchanges() == [201]  # one token for every call: the warm client kept it
     assert first.credentials.access_key_id == relay.good_secret()["accessKeyId"]
@@ -179,7 +178,7 @@ def test_the_client_is_reused_while_the_credentials_do_not_change(
 # -- credentials rejected by Flatfile ------------------------------------------------------------------
 
 
-def test_rejected_credentials_are_read_again_and_the_work_retried_when_fixed_meanwhile(relay: Relay) -> None:
+def test_rejected_credentials_are_read_again_and_the_work_retried_when_fixed_meanwhile(relay: ConnectedRelay) -> None:
     relay.put_secret(relay.rejected_secret())
     clients: list[FlatfileClient] = []
 
@@ -190,7 +189,7 @@ def test_rejected_credentials_are_read_again_and_the_work_retried_when_fixed_mea
         return read_batch(relay)(client)
 
     batch = relay.connection.run(work)
-    assert batch["id"] == relay.emulator.samples["single"]
+    assert batch["id"] == relay.emu.samples["single"]
     assert len(clients) == 2
     assert clients[0] is not clients[1]
     assert clients[1].credentials.secret_access_key == relay.good_secret()["secretAccessKey"]
@@ -201,7 +200,7 @@ def test_rejected_credentials_are_read_again_and_the_work_retried_when_fixed_mea
     assert relay.reads == 2
 
 
-def test_rejected_credentials_not_fixed_raise_after_one_re_read(relay: Relay) -> None:
+def test_rejected_credentials_not_fixed_raise_after_one_re_read(relay: ConnectedRelay) -> None:
     relay.put_secret(relay.rejected_secret())
     calls: list[FlatfileClient] = []
 
@@ -222,12 +221,12 @@ def test_rejected_credentials_not_fixed_raise_after_one_re_read(relay: Relay) ->
 
     # fixed between invocations: the next one reads it at once, despite the cache
     relay.put_secret(relay.good_secret())
-    assert relay.connection.run(work)["id"] == relay.emulator.samples["single"]
+    assert relay.connection.run(work)["id"] == relay.emu.samples["single"]
     assert relay.reads == 5
     assert calls[-1] is not calls[0]
 
 
-def test_rejected_again_after_a_change_raises(relay: Relay) -> None:
+def test_rejected_again_after_a_change_raises(relay: ConnectedRelay) -> None:
     relay.put_secret(relay.rejected_secret())
     calls: list[FlatfileClient] = []
 
@@ -243,10 +242,10 @@ def test_rejected_again_after_a_change_raises(relay: Relay) -> None:
     assert relay.exchanges() == [401, 401]
     # the next invocation does not trust the cache either
     relay.put_secret(relay.good_secret())
-    assert relay.connection.run(read_batch(relay))["id"] == relay.emulator.samples["single"]
+    assert relay.connection.run(read_batch(relay))["id"] == relay.emu.samples["single"]
 
 
-def test_a_secret_made_malformed_while_rejected_reports_the_bad_key(relay: Relay) -> None:
+def test_a_secret_made_malformed_while_rejected_reports_the_bad_key(relay: ConnectedRelay) -> None:
     relay.put_secret(relay.rejected_secret())
 
     def work(client: FlatfileClient) -> dict[str, Any]:

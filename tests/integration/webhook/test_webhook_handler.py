@@ -49,6 +49,12 @@ def test_the_header_name_is_case_insensitive_and_wins_over_the_query(webhook: We
     assert webhook.invoke(event).status == 202
 
 
+def test_a_raw_query_string_alone_carries_the_token(webhook: WebhookHarness) -> None:
+    event = function_url_event(encode(payload(str(uuid.uuid4()))))
+    event["rawQueryString"] = f"token={TOKEN}"  # an event built by hand may carry only the raw query string
+    assert webhook.invoke(event).status == 202
+
+
 def test_base64_bodies_are_decoded_and_stored_byte_for_byte(webhook: WebhookHarness) -> None:
     batch_id = str(uuid.uuid4())
     raw = encode(payload(batch_id, event_id="evt-b64"))

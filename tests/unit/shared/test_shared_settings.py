@@ -14,6 +14,7 @@ def test_defaults_from_an_empty_environment() -> None:
     settings = Settings.from_env({})
     assert settings == Settings()
     assert settings.flatfile_base_url == DEFAULT_BASE_URL == "https://api.us.flatfile.io"
+    assert Settings.from_env({"FLATFILE_BASE_URL": ""}).flatfile_base_url == DEFAULT_BASE_URL
     assert settings.auth_mode == "token"
     assert settings.token_ttl == 3600
     assert settings.page_size == 1000
