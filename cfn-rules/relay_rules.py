@@ -60,6 +60,11 @@ def _path(where: str, *more: str) -> list[str]:
     return ["Resources", *where.split("/"), *more]
 
 
+def _denies_plain_http(statement: dict[str, Any]) -> bool:
+    secure = ((statement.get("Condition") or {}).get("Bool") or {}).get("aws:SecureTransport")
+    return str(secure).lower() == "false"
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value)
@@ -206,15 +211,22 @@ class NoPhysicalNames(CloudFormationLintRule):
 
 
 class QueuesAndBucketsAreEncryptedAndPrivate(CloudFormationLintRule):
-    """Exports and messages stay encrypted at rest; buckets block every kind of public access."""
+    """Exports and messages stay encrypted at rest; buckets block every kind of public access and plain HTTP."""
 
     id = "E9107"
-    shortdesc = "Queues are encrypted; buckets are encrypted and block public access"
-    description = "SqsManagedSseEnabled or a KMS key on every queue; encryption and a full public access block"
+    shortdesc = "Queues are encrypted; buckets are encrypted, block public access and refuse plain HTTP"
+    description = ("SqsManagedSseEnabled or a KMS key on every queue; encryption, a full public access block and "
+                   "a TLS-only bucket policy on every bucket")
     source_url = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html"
     tags: ClassVar[list[str]] = ["flatfile-relay", "security"]
 
     def match(self, cfn: Any) -> list[RuleMatch]:
+        tls_only = set()
+        for policy in cfn.get_resources(["AWS::S3::BucketPolicy"]).values():
+            props = policy.get("Properties") or {}
+            statements = (props.get("PolicyDocument") or {}).get("Statement") or []
+            if any(isinstance(st, dict) and st.get("Effect") == "Deny" and _denies_plain_http(st) for st in statements):
+                tls_only.add(_target(props.get("Bucket")))
         matches = []
         for name, queue in cfn.get_resources(["AWS::SQS::Queue"]).items():
             props = queue.get("Properties") or {}
@@ -229,4 +241,7 @@ class QueuesAndBucketsAreEncryptedAndPrivate(CloudFormationLintRule):
                                          f"{name}: PublicAccessBlockConfiguration must set all four flags true"))
             if not props.get("BucketEncryption"):
                 matches.append(RuleMatch(["Resources", name, "Properties"], f"{name}: no BucketEncryption"))
+            if name not in tls_only:
+                matches.append(RuleMatch(["Resources", name],
+                                         f"{name}: no bucket policy denies requests without aws:SecureTransport"))
         return matches

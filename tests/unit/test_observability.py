@@ -16,7 +16,7 @@ from flatfile_relay import observability
 from flatfile_relay.credentials import Credentials
 from flatfile_relay.redaction import register_secret
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_VARIABLES = ("LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_NAME", "POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL",
                     "AWS_CHALICE_CLI_MODE")
 

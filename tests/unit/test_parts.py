@@ -5,14 +5,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import math
 import os
 from typing import Any
 
 import pytest
 
-from flatfile_relay.exporter import ExportOutcome, _lease_seconds
-from flatfile_relay.flatfile import Deadline
 from flatfile_relay.parts import PartWriter, encode_row
 from flatfile_relay_devkit.emulator import NASTY_VALUES
 
@@ -94,16 +91,3 @@ def test_closing_an_unfinished_part_discards_it_quietly() -> None:
     assert spool.closed  # the temporary file is gone
     with pytest.raises(RuntimeError, match="finished"):
         writer.write({"id": "late"})
-
-
-def test_the_lease_outlives_the_invocation() -> None:
-    assert 119 < _lease_seconds(Deadline.after(60)) <= 120
-    assert math.isfinite(_lease_seconds(Deadline.never()))
-
-
-def test_an_outcome_serialises_for_logs() -> None:
-    outcome = ExportOutcome("exported", "b-1", rows_written=3, parts_written=1, row_count=3, manifest_uri="s3://b/k")
-    assert outcome.to_dict() == {
-        "status": "exported", "batchId": "b-1", "rowsWritten": 3, "partsWritten": 1, "rowCount": 3,
-        "manifestUri": "s3://b/k", "detail": "",
-    }

@@ -136,7 +136,7 @@ BREAKAGES = {
               "    Properties:\n",
               "  PollerDLQ:\n    Type: AWS::SQS::Queue\n    DeletionPolicy: Delete\n    UpdateReplacePolicy: Delete\n"
               "    Properties:\n      QueueName: poller-dlq\n"),
-    "E9107": ("        RestrictPublicBuckets: true\n", ""),
+    "E9107": ('aws:SecureTransport: "false"\n\n  # Ledger', 'aws:SecureTransport: "true"\n\n  # Ledger'),
 }
 
 

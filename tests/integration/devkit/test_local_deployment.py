@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -94,9 +93,9 @@ def test_settings_are_built_from_the_environment(deployment: LocalDeployment) ->
     assert deployment.settings() == settings
 
 
-def test_parameters_override_the_defaults(module_deployment: LocalDeployment, warm_clients: Any) -> None:
+def test_parameters_override_the_defaults(module_deployment: LocalDeployment) -> None:
     deployment = LocalDeployment.create(  # a second stack beside the module's
-        module_deployment.template, warm_clients,
+        module_deployment.template, module_deployment.clients,
         {"FlatfileBaseUrl": "http://127.0.0.1:9", "ExportSince": "2024-01-01", "ExportPrefix": "out/"},
         stack="other-stack",
     )

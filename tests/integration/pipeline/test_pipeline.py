@@ -23,7 +23,7 @@ from flatfile_relay.ledger import EXPORTED, Ledger
 from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay_devkit.local.runner import LocalRun
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

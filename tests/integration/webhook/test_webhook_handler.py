@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.functions import ROOT
-from webhook_support import OTHER_TOKEN, TOKEN, WebhookHarness, encode, function_url_event, payload
+from support.webhook import OTHER_TOKEN, TOKEN, WebhookHarness, encode, function_url_event, payload
 
 from flatfile_relay.jobs import ExportJob
 

@@ -1,11 +1,11 @@
-"""Fixtures for the Flatfile client's unit tests (the fakes live in flatfile_fakes.py)."""
+"""Fixtures for the Flatfile client's unit tests (the fakes live in tests/support/flatfile_fakes.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from flatfile_fakes import FakeFlatfile
+from support.flatfile_fakes import FakeFlatfile
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from flatfile_fakes import FakeFlatfile, make_jwt
 from support.clock import Clock
+from support.flatfile_fakes import FakeFlatfile, make_jwt
 
 from flatfile_relay.credentials import Credentials
 from flatfile_relay.flatfile import (

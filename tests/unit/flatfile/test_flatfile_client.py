@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from flatfile_fakes import Call, FakeFlatfile, Result
+from support.flatfile_fakes import Call, FakeFlatfile, Result
 
 from flatfile_relay.credentials import Credentials
 from flatfile_relay.flatfile import (

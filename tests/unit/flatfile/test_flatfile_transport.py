@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from flatfile_fakes import Call, FakeFlatfile
+from support.flatfile_fakes import Call, FakeFlatfile
 
 from flatfile_relay.flatfile import (
     ConfigurationError,
