@@ -38,6 +38,7 @@ from flatfile_relay.manifest import Manifest
 from flatfile_relay.poller import PollReport, poll
 from flatfile_relay.settings import Settings
 from support.functions import ROOT, function_app, lambda_context
+from support.webhook import Answer, encode, function_url_event, payload
 
 #: the public contract's field names (architecture.md)
 MANIFEST_KEYS = {"schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger"}
@@ -194,19 +195,15 @@ class Relay:
             exported.append(json.loads(message["Body"])["batchId"])
         return exported
 
-    def invoke_webhook(self, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        """The webhook's handler on a Function URL event; returns the status and the decoded body."""
-        answer = self.invoke("WebhookFunction", event)
-        body = json.loads(answer["body"]) if answer.get("body") else {}
-        return int(answer["statusCode"]), body
+    def invoke_webhook(self, event: dict[str, Any]) -> Answer:
+        """The webhook's handler on a Function URL event; its answer decoded."""
+        return Answer.of(self.invoke("WebhookFunction", event))
 
-    def webhook_with_token(self, batch_id: str, *, in_header: bool = False, **payload: Any) -> tuple[int, Any]:
-        """POST a Portal v2 payload for `batch_id` with the secret's token (query parameter or header)."""
-        token = self.emu.secret["webhookToken"]
-        body = portal_payload(batch_id, **payload)
-        if in_header:
-            return self.invoke_webhook(webhook_event(body, headers={"x-webhook-token": token}))
-        return self.invoke_webhook(webhook_event(body, query={"token": token}))
+    def webhook_with_token(self, batch_id: str, **fields: Any) -> Answer:
+        """POST a Portal v2 payload for `batch_id` (fields: event_id, index, length, rows) with the secret's
+        token in the query string."""
+        body = encode(payload(batch_id, **fields))
+        return self.invoke_webhook(function_url_event(body, query={"token": self.emu.secret["webhookToken"]}))
 
     # -- what landed -----------------------------------------------------------------------------------
 
@@ -361,32 +358,6 @@ def sqs_event(sample: str, bodies: list[str]) -> dict[str, Any]:
         record["body"] = body
         records.append(record)
     return {"Records": records}
-
-
-def webhook_event(body: str | None, *, query: dict[str, str] | None = None,
-                  headers: dict[str, str] | None = None) -> dict[str, Any]:
-    """events/webhook.json with another body, query and extra headers (no token unless given)."""
-    event = event_file("webhook.json")
-    event.pop("queryStringParameters", None)
-    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-    if query:
-        event["queryStringParameters"] = dict(query)
-    event["headers"] = {**event["headers"], **(headers or {})}
-    event["headers"].pop("content-length", None)
-    if body is None:
-        event.pop("body", None)
-    else:
-        event["body"] = body
-    return event
-
-
-def portal_payload(batch_id: str, *, index: int = 0, length: int = 1, event_id: str | None = None) -> str:
-    """A Portal v2 webhook body for `batch_id` (the shape in flatfile-api.md)."""
-    data = json.loads(event_file("webhook.json")["body"])
-    data["event"]["id"] = event_id or str(uuid.uuid4())
-    data["event"]["sequence"] = {"length": length, "index": index}
-    data["data"]["meta"]["batch"]["id"] = batch_id
-    return json.dumps(data)
 
 
 def rows_of(count: int, start: int = 0) -> list[dict[str, Any]]:

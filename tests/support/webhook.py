@@ -1,4 +1,5 @@
-"""Webhook test helpers: Function URL events, and a view of what the handler stored and queued."""
+"""Webhook test helpers: Portal v2 payloads, Function URL events, decoded answers, and a harness for the
+webhook handler alone (its deployment reused between the tests of a module)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,14 @@ class Answer:
     headers: dict[str, str]
     text: str
 
+    @classmethod
+    def of(cls, response: dict[str, Any]) -> Answer:
+        text = response.get("body") or ""
+        if response.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode("utf-8")
+        body = json.loads(text) if text else {}
+        return cls(response["statusCode"], body, dict(response.get("headers") or {}), text)
+
 
 @dataclass
 class WebhookHarness:
@@ -124,12 +133,7 @@ class WebhookHarness:
         self.aws.secretsmanager.put_secret_value(SecretId=self.settings.secret_id, SecretString=text)
 
     def invoke(self, event: dict[str, Any]) -> Answer:
-        response = self.module.handler(event, lambda_context("WebhookFunction"))
-        text = response.get("body") or ""
-        if response.get("isBase64Encoded"):
-            text = base64.b64decode(text).decode("utf-8")
-        body = json.loads(text) if text else {}
-        return Answer(response["statusCode"], body, dict(response.get("headers") or {}), text)
+        return Answer.of(self.module.handler(event, lambda_context("WebhookFunction")))
 
     def post(self, body: bytes | str | None, *, token: str | None = TOKEN, header: str | None = None,
              **kwargs: Any) -> Answer:

@@ -243,10 +243,8 @@ def test_upper_case_batch_ids_in_the_api_answer_export_once(relay_factory: Any) 
     assert {row["batchId"] for row in relay.api_rows(upper)} == {upper}
 
     relay.invoke_poller()
-    status, _ = relay.webhook_with_token(upper)  # the webhook names it the same way
-    assert status == 202
-    status, _ = relay.webhook_with_token(upper.lower())
-    assert status == 202
+    assert relay.webhook_with_token(upper).status == 202  # the webhook names it the same way
+    assert relay.webhook_with_token(upper.lower()).status == 202
     relay.export_queued()
     notices = relay.notice_bodies()
     assert [n["batchId"] for n in notices] == [upper]
@@ -266,8 +264,7 @@ def test_webhook_parts_and_the_poll_converge_on_one_export(relay_factory: Any) -
     relay.add_import(rows=1)
     event_id = "3b9c1f0e-6d2a-4e8b-9f7c-51a0d4e2b8c6"
     for index in range(3):
-        status, _ = relay.webhook_with_token(big, index=index, length=3, event_id=event_id)
-        assert status == 202
+        assert relay.webhook_with_token(big, index=index, length=3, event_id=event_id).status == 202
     relay.invoke_poller()
     relay.export_queued()
     notices = [n for n in relay.notice_bodies() if n["batchId"] == big]
@@ -277,7 +274,7 @@ def test_webhook_parts_and_the_poll_converge_on_one_export(relay_factory: Any) -
     stored = [key for key in relay.object_keys() if "webhooks/" in key]
     assert stored == [f"flatfile/webhooks/{big}/{event_id}-{i}.json" for i in range(3)]
     # a late redelivery after the export queues nothing
-    status, body = relay.webhook_with_token(big, event_id=event_id)
-    assert status == 202
-    assert body["queued"] is False
+    late = relay.webhook_with_token(big, event_id=event_id)
+    assert late.status == 202
+    assert late.body["queued"] is False
     assert relay.jobs() == []

@@ -8,17 +8,17 @@ header, any bearer token the emulator issued, or the webhook token.
 
 from __future__ import annotations
 
-import base64
+import functools
 import gzip
 import json
 import sys
 import traceback
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.functions import lambda_context
+from support.webhook import function_url_event
 
 from flatfile_relay.flatfile import Deadline
 from flatfile_relay_devkit.emulator import FaultRule
@@ -106,20 +106,6 @@ def _around(text: str, needle: str) -> str:
     return text[max(0, at - 80):at + 20] if at >= 0 else "(escaped)"
 
 
-def webhook_event(body: bytes, *, query: dict[str, str] | None = None,
-                  headers: dict[str, str] | None = None) -> dict[str, Any]:
-    from urllib.parse import urlencode
-
-    event = json.loads((ROOT / "events" / "webhook.json").read_text())
-    event["rawQueryString"] = urlencode(query or {})
-    event["queryStringParameters"] = dict(query) if query else None
-    event["headers"] = {**event["headers"], **{k.lower(): v for k, v in (headers or {}).items()}}
-    event["requestContext"]["requestId"] = str(uuid.uuid4())
-    event["body"] = base64.b64encode(body).decode()
-    event["isBase64Encoded"] = True
-    return event
-
-
 def test_no_secret_or_token_shows_anywhere_after_a_faulty_run(
     moto_server: Any, emulator_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -170,11 +156,13 @@ def test_no_secret_or_token_shows_anywhere_after_a_faulty_run(
     webhook = run.lambdas.handler("WebhookFunction")
     fresh = emu.state.add_batch("submitted", [{"sku": "W-1", "qty": "1"}])["id"]
     body = json.dumps(build_payloads(emu, fresh)[0]).encode()
+    token = secret["webhookToken"]
+    url_event = functools.partial(function_url_event, base64_body=True)
     for name, event in {
-        "webhook by query": webhook_event(body, query={"token": secret["webhookToken"]}),
-        "webhook by header": webhook_event(body, headers={"X-Webhook-Token": secret["webhookToken"]}),
-        "webhook wrong token": webhook_event(body, query={"token": secret["webhookToken"][:-1] + "x"}),
-        "webhook bad body": webhook_event(b'{"event": 1}', query={"token": secret["webhookToken"]}),
+        "webhook by query": url_event(body, query={"token": token}),
+        "webhook by header": url_event(body, headers={"X-Webhook-Token": token}),
+        "webhook wrong token": url_event(body, query={"token": token[:-1] + "x"}),
+        "webhook bad body": url_event(b'{"event": 1}', query={"token": token}),
     }.items():
         with run.lambdas.environment("WebhookFunction"):
             step(name, lambda event=event: webhook(event, lambda_context("WebhookFunction")))
