@@ -63,9 +63,11 @@ typecheck: $(VENV)/.installed  ## mypy (strict on the library)
 	@echo "==> mypy"
 	@$(VENV)/bin/mypy layers/relay/flatfile_relay devkit/flatfile_relay_devkit functions
 
-validate: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam validate --lint
+validate: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam validate --lint, and cfn-lint with the rules in cfn-rules/
 	@echo "==> sam validate --lint"
 	@$(SAM) validate --lint
+	@echo "==> cfn-lint --append-rules cfn-rules"
+	@$(SAM_VENV)/bin/cfn-lint template.yaml --append-rules cfn-rules
 
 build: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam build
 	@echo "==> sam build"

@@ -6,7 +6,7 @@ import json
 import uuid
 
 import pytest
-from support.export_harness import Relay, rows_of
+from support.relay import Relay, rows_of
 
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import ExportStalledError

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from support.functions import ROOT
-from webhook_support import OTHER_TOKEN, TOKEN, WebhookHarness, encode, function_url_event, payload
+from support.webhook import OTHER_TOKEN, TOKEN, WebhookHarness, encode, function_url_event, payload
 
 from flatfile_relay.jobs import ExportJob
 
@@ -47,6 +47,12 @@ def test_token_in_the_header_is_accepted(webhook: WebhookHarness) -> None:
 def test_the_header_name_is_case_insensitive_and_wins_over_the_query(webhook: WebhookHarness) -> None:
     event = function_url_event(encode(payload(str(uuid.uuid4()))), query={"token": "stale-query-token"},
                                headers={"x-WEBHOOK-token": TOKEN})
+    assert webhook.invoke(event).status == 202
+
+
+def test_a_raw_query_string_alone_carries_the_token(webhook: WebhookHarness) -> None:
+    event = function_url_event(encode(payload(str(uuid.uuid4()))))
+    event["rawQueryString"] = f"token={TOKEN}"  # an event built by hand may carry only the raw query string
     assert webhook.invoke(event).status == 202
 
 
