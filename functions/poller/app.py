@@ -18,8 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from flatfile_relay.flatfile import ConfigurationError, Deadline, NotConfiguredError
+from flatfile_relay.credentials import NotConfiguredError
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import ConfigurationError
 from flatfile_relay.measurements import request_measurements
 from flatfile_relay.observability import get_logger, get_metrics, publish, traced
 from flatfile_relay.poller import PollReport, poll
@@ -38,10 +41,10 @@ runtime = Runtime("secret_id", "ledger_table", "export_jobs_queue_url")
 reset = runtime.reset
 
 
-@traced
 @logger.inject_lambda_context(clear_state=True)
+@traced
 @metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run one poll; return its report (see `flatfile_relay.poller.PollReport`)."""
     try:
         return _poll(context)
@@ -49,7 +52,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         publish(metrics, request_measurements(runtime.take_request_counts()))
 
 
-def _poll(context: Any) -> dict[str, Any]:
+def _poll(context: LambdaContext) -> dict[str, Any]:
     try:
         settings, sqs, ledger = runtime.settings, runtime.clients.sqs, runtime.ledger
         remaining = context.get_remaining_time_in_millis() / 1000.0

@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 from support.cloudwatch import NAMESPACE, alarm_metrics, alarms, dashboard_body, dashboard_metrics
 
-from flatfile_relay_devkit.local.template import load_yaml
-
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FUNCTIONS = ("PollerFunction", "ExporterFunction", "WebhookFunction", "ConsumerFunction")
@@ -21,13 +19,6 @@ AWS_DIMENSIONS = {
     "QueueName": ("AWS::SQS::Queue", "!GetAtt {}.QueueName"),
     "FunctionName": ("AWS::Serverless::Function", "!Ref {}"),
 }
-
-
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    loaded = load_yaml(ROOT / "template.yaml")
-    assert isinstance(loaded, dict)
-    return loaded
 
 
 def props(template: dict[str, Any], name: str) -> dict[str, Any]:

@@ -32,14 +32,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flatfile_relay.flatfile import (
-    ContractError,
-    Deadline,
-    DeadlineExceededError,
-    FlatfileClient,
-    NotFoundError,
-)
-from flatfile_relay.flatfile.pagination import parse_created_at
+from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.flatfile import ContractError, FlatfileClient, NotFoundError
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import manifest_key, part_key, s3_uri
 from flatfile_relay.ledger import (
@@ -56,7 +50,8 @@ from flatfile_relay.measurements import SECONDS, Measurement
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
 from flatfile_relay.poller import BASELINE_COMPLETED_AT
 from flatfile_relay.redaction import scrub
-from flatfile_relay.settings import Settings, utc_now_iso
+from flatfile_relay.settings import Settings
+from flatfile_relay.timestamps import parse_timestamp_or_none, utc_now_iso
 
 logger = logging.getLogger("flatfile_relay.exporter")
 
@@ -154,13 +149,13 @@ def export_lag(submitted_at: Any, exported_at: str, trigger: str, baseline_compl
         >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "replay", "2025-01-01T00:00:00Z") is None
         True
     """
-    submitted = parse_created_at(submitted_at)
-    exported = parse_created_at(exported_at)
+    submitted = parse_timestamp_or_none(submitted_at)
+    exported = parse_timestamp_or_none(exported_at)
     if trigger not in LAG_TRIGGERS or submitted is None or exported is None:
         return None
     start = submitted
     if trigger != "webhook":
-        baseline = parse_created_at(baseline_completed_at)
+        baseline = parse_timestamp_or_none(baseline_completed_at)
         if baseline is None:
             return None
         start = max(submitted, baseline)
@@ -364,7 +359,9 @@ class _Export:
             raise LeaseLostError(f"lost the export lease of batch {self.batch_id} to another invocation")
         manifest = Manifest(
             batch_id=self.output_id,
-            batch=scrub(batch, self.client.credentials.secret_values),  # Flatfile shows the webhook URL
+            # Flatfile shows the webhook URL; the relay's client holds the secret's Credentials, whose
+            # secret values include the webhook tokens
+            batch=scrub(batch, self.client.credentials.secret_values),
             row_count=self.next_skip,
             parts=tuple(
                 Part(uri=p["uri"], rows=int(p["rows"]), bytes=int(p["bytes"]), sha256=p["sha256"])

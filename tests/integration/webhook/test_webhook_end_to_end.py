@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from support.functions import lambda_context
-from webhook_support import WebhookHarness
+from support.webhook import WebhookHarness
 
 from flatfile_relay.jobs import ExportJob
 
