@@ -24,7 +24,7 @@ from flatfile_relay.settings import utc_now_iso
 logger = logging.getLogger("flatfile_relay.jobs")
 
 JOB_TYPE = "flatfile.export.job"
-TRIGGERS = ("schedule", "webhook", "replay")
+TRIGGERS = ("schedule", "webhook", "replay", "backfill")
 
 
 class InvalidJobError(ValueError):

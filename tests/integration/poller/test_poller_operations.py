@@ -1,0 +1,359 @@
+"""Operator modes: the poller invoked with `{"mode": ...}` against the emulator and moto, like Lambda would.
+
+Every mode runs through functions/poller/app.py with the template's environment (the local runner's
+LocalLambda), starting from the sample events in events/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from support.functions import ROOT
+
+from flatfile_relay.jobs import ExportJob
+from flatfile_relay.ledger import EXPORTED, IGNORED, QUEUED, Ledger
+from flatfile_relay_devkit.local.lambda_runtime import LocalLambda
+
+MISSING_QUEUE = "{endpoint}/123456789012/no-such-queue"
+
+
+def event(name: str, **changes: Any) -> Any:
+    return {**json.loads((ROOT / "events" / name).read_text(encoding="utf-8")), **changes}
+
+
+class Operator:
+    """The deployment's functions run in this process, the emulator's credentials in the secret."""
+
+    def __init__(self, deployment: Any, emulator: Any, **env: str) -> None:
+        self.deployment, self.emulator = deployment, emulator
+        self.lambdas = LocalLambda(deployment, ROOT, env_overrides={"FLATFILE_BASE_URL": emulator.url, **env})
+        self.put_secret(emulator.secret)
+
+    def reconfigure(self, **env: str) -> None:
+        """Change environment variables; the next invocation is a cold start that reads them."""
+        self.lambdas = LocalLambda(self.deployment, ROOT, env_overrides={**self.lambdas.env_overrides, **env})
+
+    def put_secret(self, secret: dict[str, str]) -> None:
+        self.deployment.clients.secretsmanager.put_secret_value(
+            SecretId=self.deployment.refs["FlatfileSecret"], SecretString=json.dumps(secret)
+        )
+
+    def invoke(self, payload: Any) -> Any:
+        answer = self.lambdas.invoke("PollerFunction", payload)
+        assert json.loads(json.dumps(answer)) == answer  # what `aws lambda invoke` writes to its file
+        return answer
+
+    def jobs(self) -> list[ExportJob]:
+        """Take every job off the export-jobs queue."""
+        sqs, url = self.deployment.clients.sqs, self.deployment.refs["ExportJobsQueue"]
+        jobs = []
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                jobs.append(ExportJob.from_message(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return jobs
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.deployment.refs["LedgerTable"], self.deployment.clients.dynamodb)
+
+    def missing_queue(self) -> str:
+        return MISSING_QUEUE.format(endpoint=self.deployment.clients.sqs.meta.endpoint_url)
+
+    def sample(self, label: str) -> dict[str, Any]:
+        return dict(self.emulator.state.sample(label))
+
+
+@pytest.fixture
+def operator(deployment: Any, emulator: Any) -> Iterator[Operator]:
+    yield Operator(deployment, emulator)
+
+
+def submitted(emulator: Any) -> set[str]:
+    return {b["id"] for b in emulator.state.account_batches() if b["status"] == "submitted"}
+
+
+# -- dispatch ------------------------------------------------------------------------------------------
+
+
+def test_events_without_a_mode_are_polls(operator: Operator) -> None:
+    first = operator.invoke(event("schedule.json"))  # the EventBridge envelope
+    assert sorted(first["jobs_sent"]) == sorted(submitted(operator.emulator))
+    assert operator.invoke({})["jobs_sent"] == []  # the scheduler's Input "{}"
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        ({"mode": "chek"}, "unknown mode 'chek': use one of check, status, replay, backfill"),
+        ({"mode": "replay"}, "bad replay request: batchIds: Field required"),
+        ({"mode": "replay", "batchIds": ["nope"]}, "bad replay request: batchIds: batchId 'nope' is not a UUID"),
+        ({"mode": "replay", "batchIds": []}, "bad replay request: batchIds: List should have at least 1 item"),
+        ({"mode": "backfill", "since": "2024-02-30"}, "bad backfill request: since: must be an ISO-8601 date"),
+        ({"mode": "backfill"}, "bad backfill request: since: Field required"),
+        ({"mode": "backfill", "since": "2024-02-01", "dryrun": True},
+         "bad backfill request: dryrun: unknown field (check its spelling)"),
+        ({"mode": "backfill", "since": "2024-02-01", "dryRun": "yes"}, "bad backfill request: dryRun:"),
+        ({"mode": "backfill", "since": "2024-02-01", "until": "2024-01-01"}, "until must be later than since"),
+        ({"mode": "status", "verbose": True}, "bad status request: verbose: unknown field"),
+    ],
+)
+def test_a_bad_request_answers_what_is_wrong_and_does_nothing(
+    operator: Operator, payload: dict[str, Any], problem: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = operator.invoke(payload)  # no exception: an asynchronous call is not retried into the DLQ
+
+    assert answer["ok"] is False
+    assert answer["error"].startswith(problem) or problem in answer["error"], answer["error"]
+    assert operator.jobs() == []
+    assert operator.ledger.checkpoint() == {}  # no poll ran
+    assert any(r.levelname == "ERROR" and problem[:20] in r.getMessage() for r in caplog.records)
+
+
+# -- check ---------------------------------------------------------------------------------------------
+
+
+def test_check_passes_every_step_and_writes_nothing(operator: Operator) -> None:
+    answer = operator.invoke(event("check.json"))
+
+    assert answer["ok"] is True, answer
+    steps = answer["steps"]
+    assert list(steps) == [
+        "secret", "token exchange", "batch list", "graphql", "ledger", "bucket",
+        "export-jobs queue", "notices queue", "export-jobs DLQ", "notices DLQ", "poller DLQ",
+    ]
+    assert all(line.startswith("ok") for line in steps.values())
+    assert steps["batch list"] == f"ok ({len(operator.emulator.state.account_batches())} batches listed for the license)"
+    assert operator.emulator.requests_to("/graphql")
+    assert operator.jobs() == []
+    assert operator.ledger.checkpoint() == {}
+    assert operator.ledger.get_many(submitted(operator.emulator)) == {}
+
+
+def test_check_names_a_wrong_access_key_and_goes_on(operator: Operator) -> None:
+    operator.put_secret({**operator.emulator.secret, "secretAccessKey": "W" * 40})
+
+    steps = operator.invoke(event("check.json"))["steps"]
+
+    assert steps["secret"] == "ok"
+    assert steps["token exchange"].startswith("error: Flatfile rejected the access key")
+    assert "check accessKeyId and secretAccessKey" in steps["token exchange"]
+    assert steps["batch list"].startswith("error: Flatfile rejected")
+    assert steps["graphql"] == "skipped: needs the token exchange step"
+    assert steps["ledger"].startswith("ok") and steps["poller DLQ"] == "ok"  # it went on
+    assert "W" * 40 not in json.dumps(steps)
+
+
+def test_check_names_a_foreign_license(operator: Operator) -> None:
+    foreign = operator.emulator.state.account.foreign_license_key
+    operator.put_secret({**operator.emulator.secret, "licenseKey": foreign})
+
+    answer = operator.invoke(event("check.json"))
+
+    assert answer["ok"] is False
+    steps = answer["steps"]
+    assert steps["token exchange"] == "ok" and steps["graphql"] == "ok"
+    assert steps["batch list"].startswith("error: Flatfile refused the batch list (HTTP 403): the licenseKey")
+
+
+def test_check_names_a_malformed_secret(operator: Operator) -> None:
+    operator.put_secret({k: v for k, v in operator.emulator.secret.items() if k != "licenseKey"})
+
+    steps = operator.invoke(event("check.json"))["steps"]
+
+    assert steps["secret"].startswith("error: ") and "licenseKey" in steps["secret"]
+    assert steps["token exchange"] == "skipped: needs the secret step"
+    assert steps["bucket"] == "ok"
+
+
+def test_check_names_the_aws_calls_refused(deployment: Any, emulator: Any) -> None:
+    broken = Operator(deployment, emulator, LEDGER_TABLE="no-such-table")
+    broken.reconfigure(POLLER_DLQ_URL=broken.missing_queue())
+
+    answer = broken.invoke(event("check.json"))
+
+    steps = answer["steps"]
+    assert answer["ok"] is False
+    assert steps["ledger"].startswith("error: AWS refused DescribeTable: ResourceNotFoundException")
+    assert steps["poller DLQ"].startswith("error: AWS refused GetQueueAttributes:")
+    assert "NonExistentQueue" in steps["poller DLQ"]
+    assert steps["token exchange"] == "ok" and steps["export-jobs queue"] == "ok"
+
+
+# -- status --------------------------------------------------------------------------------------------
+
+
+def test_status_reports_the_ledger_the_poller_and_the_queues(operator: Operator) -> None:
+    before = operator.invoke(event("status.json"))
+    assert before["ok"] is True
+    assert before["ledger"] == {} and before["oldestPending"] is None
+    assert before["poller"]["lastPollAt"] is None
+
+    poll = operator.invoke(event("schedule.json"))
+    answer = operator.invoke(event("status.json"))
+
+    assert answer["ok"] is True, answer
+    in_progress = operator.sample("in_progress")
+    assert answer["ledger"] == {"closed": 2, QUEUED: len(poll["jobs_sent"]), "pending": 1}
+    assert answer["oldestPending"]["batchId"] == in_progress["id"]
+    assert answer["oldestPending"]["createdAt"] == in_progress["createdAt"]
+    assert answer["poller"]["lastPollAt"] and answer["poller"]["lastPollComplete"] is True
+    assert answer["poller"]["lastFullWalkAt"] == answer["poller"]["lastPollAt"]
+    assert answer["exportBacklog"] == {"waiting": len(poll["jobs_sent"]), "inFlight": 0}
+    assert answer["deadLetters"] == {"export-jobs DLQ": 0, "notices DLQ": 0, "poller DLQ": 0}
+
+
+def test_status_reports_what_it_could_read_when_an_aws_call_fails(operator: Operator) -> None:
+    operator.reconfigure(POLLER_DLQ_URL=operator.missing_queue())
+
+    answer = operator.invoke(event("status.json"))
+
+    assert answer["ok"] is False
+    assert answer["deadLetters"]["poller DLQ"].startswith("error: AWS refused GetQueueAttributes")
+    assert answer["deadLetters"]["notices DLQ"] == 0
+    assert answer["ledger"] == {}
+
+
+# -- replay --------------------------------------------------------------------------------------------
+
+
+def test_replay_exports_an_exported_batch_again(operator: Operator) -> None:
+    single = operator.sample("single")["id"]
+    operator.invoke(event("schedule.json"))
+    operator.lambdas.drain("ExporterFunction")
+    first = operator.ledger.get(single)
+    assert first is not None and first.state == EXPORTED and first.trigger == "schedule"
+
+    answer = operator.invoke(event("replay.json", batchIds=[single.upper()]))
+    assert answer == {"mode": "replay", "ok": True, "queued": [single], "previousState": {single: EXPORTED}}
+    drained = operator.lambdas.drain("ExporterFunction")
+
+    assert drained.succeeded == 1 and drained.failed == 0
+    again = operator.ledger.get(single)
+    assert again is not None and again.state == EXPORTED and again.trigger == "replay"
+    assert again.exported_at != first.exported_at
+    bucket, key = again.manifest_uri.removeprefix("s3://").split("/", 1)  # type: ignore[union-attr]
+    manifest = json.loads(operator.deployment.clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert manifest["trigger"] == "replay"
+
+
+def test_replay_refuses_ids_the_ledger_never_saw_and_sends_nothing(operator: Operator) -> None:
+    operator.invoke(event("schedule.json"))
+    operator.jobs()
+    known = operator.sample("single")["id"]
+
+    answer = operator.invoke(event("replay.json"))  # the sample event's id is not one of the emulator's
+
+    assert answer["ok"] is False
+    assert "the ledger knows no batch 8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27" in answer["error"]
+    assert operator.invoke(event("replay.json", batchIds=[known, "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"]))[
+        "ok"] is False
+    assert operator.jobs() == []
+
+
+def test_replay_reports_the_jobs_sqs_refused(operator: Operator) -> None:
+    operator.invoke(event("schedule.json"))
+    single = operator.sample("single")["id"]
+    operator.reconfigure(EXPORT_JOBS_QUEUE_URL=operator.missing_queue())
+
+    answer = operator.invoke(event("replay.json", batchIds=[single]))
+
+    assert answer["ok"] is False
+    assert answer["error"].startswith(f"could not send 1 of 1 export jobs to SQS queue {operator.missing_queue()}")
+    assert "NonExistentQueue" in answer["error"]
+    assert (answer["queued"], answer["notQueued"]) == ([], [single])
+
+
+# -- backfill ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def since_medium(deployment: Any, emulator: Any) -> Iterator[Operator]:
+    """EXPORT_SINCE at the `medium` sample: the first copy leaves out old, late_submitted and big."""
+    medium = emulator.state.sample("medium")["createdAt"]
+    yield Operator(deployment, emulator, EXPORT_SINCE=medium)
+
+
+def test_backfill_dry_run_lists_the_batches_the_first_copy_left_out(since_medium: Operator) -> None:
+    operator = since_medium
+    left_out = {operator.sample(label)["id"]: operator.sample(label) for label in ("old", "late_submitted", "big")}
+    operator.invoke(event("schedule.json"))
+    operator.jobs()
+    assert {operator.ledger.get(batch_id).state for batch_id in left_out} == {IGNORED}  # type: ignore[union-attr]
+
+    since = min(batch["createdAt"] for batch in left_out.values())[:10]  # a date: midnight UTC
+    until = operator.sample("medium")["createdAt"]
+    answer = operator.invoke(event("backfill.json", since=since, until=until))
+
+    assert answer["ok"] is True and answer["dryRun"] is True and answer["complete"] is True
+    assert {b["batchId"] for b in answer["batches"]} == set(left_out)
+    for listed in answer["batches"]:
+        assert listed["filename"] == left_out[listed["batchId"]]["filename"]
+        assert listed["ledgerState"] == IGNORED
+    assert answer["queued"] == []
+    assert operator.jobs() == []
+    assert {operator.ledger.get(batch_id).state for batch_id in left_out} == {IGNORED}  # type: ignore[union-attr]
+
+
+def test_backfill_queues_the_window_once_with_trigger_backfill(since_medium: Operator) -> None:
+    operator = since_medium
+    operator.invoke(event("schedule.json"))
+    operator.jobs()
+    old, late = operator.sample("old"), operator.sample("late_submitted")
+    payload = event("backfill.json", since=old["createdAt"], until=late["createdAt"], dryRun=False)
+
+    answer = operator.invoke(payload)
+
+    assert answer["ok"] is True and answer["queued"] == [old["id"]]  # since inclusive, until exclusive
+    jobs = operator.jobs()
+    assert [(job.batch_id, job.trigger) for job in jobs] == [(old["id"], "backfill")]
+    entry = operator.ledger.get(old["id"])
+    assert entry is not None and (entry.state, entry.trigger) == (QUEUED, "backfill")
+    assert operator.invoke(payload)["queued"] == []  # already queued: not again
+
+    operator.lambdas.drain("ExporterFunction")  # (an empty queue: the job was taken above)
+    whole = operator.invoke({"mode": "backfill", "since": "2000-01-01"})  # no until, dryRun false by default
+    assert set(whole["queued"]) == {operator.sample("late_submitted")["id"], operator.sample("big")["id"]}
+
+
+def test_backfill_without_until_in_utc_with_an_offset(since_medium: Operator) -> None:
+    operator = since_medium
+    operator.invoke(event("schedule.json"))
+    big = operator.sample("big")
+    created = big["createdAt"]  # e.g. 2026-11-26T17:09:19.665Z == 2026-11-26T19:09:19.665+02:00
+    hour = int(created[11:13])
+    shifted = f"{created[:11]}{(hour + 2) % 24:02d}{created[13:23]}+02:00" if hour < 22 else created
+
+    answer = operator.invoke({"mode": "backfill", "since": shifted, "dryRun": True})
+
+    assert big["id"] in {b["batchId"] for b in answer["batches"]}
+    assert answer["since"].endswith("+02:00") or answer["since"].endswith("+00:00")
+
+
+def test_backfill_names_a_wrong_key_and_a_foreign_license(operator: Operator) -> None:
+    operator.put_secret({**operator.emulator.secret, "secretAccessKey": "W" * 40})
+    wrong = operator.invoke(event("backfill.json"))
+    assert wrong["ok"] is False and wrong["error"].startswith("Flatfile rejected the access key")
+
+    foreign = operator.emulator.state.account.foreign_license_key
+    operator.put_secret({**operator.emulator.secret, "licenseKey": foreign})
+    refused = operator.invoke(event("backfill.json"))
+    assert refused["ok"] is False and "licenseKey in the secret is not a license" in refused["error"]
+
+
+def test_backfill_marks_nothing_queued_when_sqs_refuses(since_medium: Operator) -> None:
+    operator = since_medium
+    operator.invoke(event("schedule.json"))
+    operator.jobs()
+    old = operator.sample("old")
+    operator.reconfigure(EXPORT_JOBS_QUEUE_URL=operator.missing_queue())
+
+    answer = operator.invoke(event("backfill.json", since=old["createdAt"], until=old["createdAt"][:10] + "T23:59:59Z",
+                                   dryRun=False))
+
+    assert answer["ok"] is False and "NonExistentQueue" in answer["error"]
+    assert answer["notQueued"] == [old["id"]]
+    assert operator.ledger.get(old["id"]).state == IGNORED  # type: ignore[union-attr]  # job first, then the mark
