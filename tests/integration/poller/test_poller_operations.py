@@ -7,7 +7,6 @@ LocalLambda), starting from the sample events in events/.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -68,8 +67,8 @@ class Operator:
 
 
 @pytest.fixture
-def operator(deployment: Any, emulator: Any) -> Iterator[Operator]:
-    yield Operator(deployment, emulator)
+def operator(deployment: Any, emulator: Any) -> Operator:
+    return Operator(deployment, emulator)
 
 
 def submitted(emulator: Any) -> set[str]:
@@ -126,7 +125,8 @@ def test_check_passes_every_step_and_writes_nothing(operator: Operator) -> None:
         "export-jobs queue", "notices queue", "export-jobs DLQ", "notices DLQ", "poller DLQ",
     ]
     assert all(line.startswith("ok") for line in steps.values())
-    assert steps["batch list"] == f"ok ({len(operator.emulator.state.account_batches())} batches listed for the license)"
+    listed = len(operator.emulator.state.account_batches())
+    assert steps["batch list"] == f"ok ({listed} batches listed for the license)"
     assert operator.emulator.requests_to("/graphql")
     assert operator.jobs() == []
     assert operator.ledger.checkpoint() == {}
@@ -143,7 +143,8 @@ def test_check_names_a_wrong_access_key_and_goes_on(operator: Operator) -> None:
     assert "check accessKeyId and secretAccessKey" in steps["token exchange"]
     assert steps["batch list"].startswith("error: Flatfile rejected")
     assert steps["graphql"] == "skipped: needs the token exchange step"
-    assert steps["ledger"].startswith("ok") and steps["poller DLQ"] == "ok"  # it went on
+    assert steps["ledger"].startswith("ok")
+    assert steps["poller DLQ"] == "ok"
     assert "W" * 40 not in json.dumps(steps)
 
 
@@ -155,7 +156,8 @@ def test_check_names_a_foreign_license(operator: Operator) -> None:
 
     assert answer["ok"] is False
     steps = answer["steps"]
-    assert steps["token exchange"] == "ok" and steps["graphql"] == "ok"
+    assert steps["token exchange"] == "ok"
+    assert steps["graphql"] == "ok"
     assert steps["batch list"].startswith("error: Flatfile refused the batch list (HTTP 403): the licenseKey")
 
 
@@ -164,7 +166,8 @@ def test_check_names_a_malformed_secret(operator: Operator) -> None:
 
     steps = operator.invoke(event("check.json"))["steps"]
 
-    assert steps["secret"].startswith("error: ") and "licenseKey" in steps["secret"]
+    assert steps["secret"].startswith("error: ")
+    assert "licenseKey" in steps["secret"]
     assert steps["token exchange"] == "skipped: needs the secret step"
     assert steps["bucket"] == "ok"
 
@@ -180,7 +183,8 @@ def test_check_names_the_aws_calls_refused(deployment: Any, emulator: Any) -> No
     assert steps["ledger"].startswith("error: AWS refused DescribeTable: ResourceNotFoundException")
     assert steps["poller DLQ"].startswith("error: AWS refused GetQueueAttributes:")
     assert "NonExistentQueue" in steps["poller DLQ"]
-    assert steps["token exchange"] == "ok" and steps["export-jobs queue"] == "ok"
+    assert steps["token exchange"] == "ok"
+    assert steps["export-jobs queue"] == "ok"
 
 
 # -- status --------------------------------------------------------------------------------------------
@@ -189,7 +193,8 @@ def test_check_names_the_aws_calls_refused(deployment: Any, emulator: Any) -> No
 def test_status_reports_the_ledger_the_poller_and_the_queues(operator: Operator) -> None:
     before = operator.invoke(event("status.json"))
     assert before["ok"] is True
-    assert before["ledger"] == {} and before["oldestPending"] is None
+    assert before["ledger"] == {}
+    assert before["oldestPending"] is None
     assert before["poller"]["lastPollAt"] is None
 
     poll = operator.invoke(event("schedule.json"))
@@ -200,7 +205,8 @@ def test_status_reports_the_ledger_the_poller_and_the_queues(operator: Operator)
     assert answer["ledger"] == {"closed": 2, QUEUED: len(poll["jobs_sent"]), "pending": 1}
     assert answer["oldestPending"]["batchId"] == in_progress["id"]
     assert answer["oldestPending"]["createdAt"] == in_progress["createdAt"]
-    assert answer["poller"]["lastPollAt"] and answer["poller"]["lastPollComplete"] is True
+    assert answer["poller"]["lastPollAt"]
+    assert answer["poller"]["lastPollComplete"] is True
     assert answer["poller"]["lastFullWalkAt"] == answer["poller"]["lastPollAt"]
     assert answer["exportBacklog"] == {"waiting": len(poll["jobs_sent"]), "inFlight": 0}
     assert answer["deadLetters"] == {"export-jobs DLQ": 0, "notices DLQ": 0, "poller DLQ": 0}
@@ -225,15 +231,20 @@ def test_replay_exports_an_exported_batch_again(operator: Operator) -> None:
     operator.invoke(event("schedule.json"))
     operator.lambdas.drain("ExporterFunction")
     first = operator.ledger.get(single)
-    assert first is not None and first.state == EXPORTED and first.trigger == "schedule"
+    assert first is not None
+    assert first.state == EXPORTED
+    assert first.trigger == "schedule"
 
     answer = operator.invoke(event("replay.json", batchIds=[single.upper()]))
     assert answer == {"mode": "replay", "ok": True, "queued": [single], "previousState": {single: EXPORTED}}
     drained = operator.lambdas.drain("ExporterFunction")
 
-    assert drained.succeeded == 1 and drained.failed == 0
+    assert drained.succeeded == 1
+    assert drained.failed == 0
     again = operator.ledger.get(single)
-    assert again is not None and again.state == EXPORTED and again.trigger == "replay"
+    assert again is not None
+    assert again.state == EXPORTED
+    assert again.trigger == "replay"
     assert again.exported_at != first.exported_at
     bucket, key = again.manifest_uri.removeprefix("s3://").split("/", 1)  # type: ignore[union-attr]
     manifest = json.loads(operator.deployment.clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -271,10 +282,10 @@ def test_replay_reports_the_jobs_sqs_refused(operator: Operator) -> None:
 
 
 @pytest.fixture
-def since_medium(deployment: Any, emulator: Any) -> Iterator[Operator]:
+def since_medium(deployment: Any, emulator: Any) -> Operator:
     """EXPORT_SINCE at the `medium` sample: the first copy leaves out old, late_submitted and big."""
     medium = emulator.state.sample("medium")["createdAt"]
-    yield Operator(deployment, emulator, EXPORT_SINCE=medium)
+    return Operator(deployment, emulator, EXPORT_SINCE=medium)
 
 
 def test_backfill_dry_run_lists_the_batches_the_first_copy_left_out(since_medium: Operator) -> None:
@@ -288,7 +299,9 @@ def test_backfill_dry_run_lists_the_batches_the_first_copy_left_out(since_medium
     until = operator.sample("medium")["createdAt"]
     answer = operator.invoke(event("backfill.json", since=since, until=until))
 
-    assert answer["ok"] is True and answer["dryRun"] is True and answer["complete"] is True
+    assert answer["ok"] is True
+    assert answer["dryRun"] is True
+    assert answer["complete"] is True
     assert {b["batchId"] for b in answer["batches"]} == set(left_out)
     for listed in answer["batches"]:
         assert listed["filename"] == left_out[listed["batchId"]]["filename"]
@@ -307,11 +320,13 @@ def test_backfill_queues_the_window_once_with_trigger_backfill(since_medium: Ope
 
     answer = operator.invoke(payload)
 
-    assert answer["ok"] is True and answer["queued"] == [old["id"]]  # since inclusive, until exclusive
+    assert answer["ok"] is True
+    assert answer["queued"] == [old["id"]]
     jobs = operator.jobs()
     assert [(job.batch_id, job.trigger) for job in jobs] == [(old["id"], "backfill")]
     entry = operator.ledger.get(old["id"])
-    assert entry is not None and (entry.state, entry.trigger) == (QUEUED, "backfill")
+    assert entry is not None
+    assert (entry.state, entry.trigger) == (QUEUED, "backfill")
     assert operator.invoke(payload)["queued"] == []  # already queued: not again
 
     operator.lambdas.drain("ExporterFunction")  # (an empty queue: the job was taken above)
@@ -336,12 +351,14 @@ def test_backfill_without_until_in_utc_with_an_offset(since_medium: Operator) ->
 def test_backfill_names_a_wrong_key_and_a_foreign_license(operator: Operator) -> None:
     operator.put_secret({**operator.emulator.secret, "secretAccessKey": "W" * 40})
     wrong = operator.invoke(event("backfill.json"))
-    assert wrong["ok"] is False and wrong["error"].startswith("Flatfile rejected the access key")
+    assert wrong["ok"] is False
+    assert wrong["error"].startswith("Flatfile rejected the access key")
 
     foreign = operator.emulator.state.account.foreign_license_key
     operator.put_secret({**operator.emulator.secret, "licenseKey": foreign})
     refused = operator.invoke(event("backfill.json"))
-    assert refused["ok"] is False and "licenseKey in the secret is not a license" in refused["error"]
+    assert refused["ok"] is False
+    assert "licenseKey in the secret is not a license" in refused["error"]
 
 
 def test_backfill_marks_nothing_queued_when_sqs_refuses(since_medium: Operator) -> None:
@@ -354,6 +371,7 @@ def test_backfill_marks_nothing_queued_when_sqs_refuses(since_medium: Operator) 
     answer = operator.invoke(event("backfill.json", since=old["createdAt"], until=old["createdAt"][:10] + "T23:59:59Z",
                                    dryRun=False))
 
-    assert answer["ok"] is False and "NonExistentQueue" in answer["error"]
+    assert answer["ok"] is False
+    assert "NonExistentQueue" in answer["error"]
     assert answer["notQueued"] == [old["id"]]
     assert operator.ledger.get(old["id"]).state == IGNORED  # type: ignore[union-attr]  # job first, then the mark
