@@ -47,6 +47,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     remaining = context.get_remaining_time_in_millis() / 1000.0
     deadline = Deadline.from_lambda_context(context, reserve=min(RESERVE_SECONDS, remaining / 4))
     if is_operator_request(event):
+        metrics.add_metric(name="OperatorRequests", unit=MetricUnit.Count, value=1)
         return operate(event, runtime, deadline)
     try:
         settings, sqs, ledger = runtime.settings, runtime.clients.sqs, runtime.ledger
