@@ -16,7 +16,7 @@ PIP_PROGRESS := awk '/^Collecting /{n++; if (n % 10 == 0) printf "    %d package
 # Python 3.13 matches the Lambda runtime: pyenv's 3.13 first, then any python3.13 on PATH.
 PYTHON313 := $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 
-.PHONY: help run test lint typecheck validate build unit integration coverage bench emulator clean
+.PHONY: help run local-env test lint typecheck validate build unit integration coverage bench emulator clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 
 run: $(VENV)/.installed  ## the pipeline locally: moto + bundled emulator; poll, export, consume, summary in ./out
 	@$(PY) -m flatfile_relay_devkit.local
+
+local-env: $(VENV)/.installed  ## for `sam local invoke`: moto + emulator + the template's resources, and local-env.json (Ctrl-C stops)
+	@$(PY) -m flatfile_relay_devkit.local.sam_env $(LOCAL_ENV_ARGS)
 
 test: lint typecheck validate build  ## every check and every test
 	@$(MAKE) --no-print-directory coverage
@@ -86,4 +89,4 @@ emulator: $(VENV)/.installed  ## the Flatfile emulator on port 8765 (PORT=...)
 	@$(PY) -m flatfile_relay_devkit.emulator --port $${PORT:-8765}
 
 clean:  ## remove build output and caches (keeps the venvs)
-	rm -rf .aws-sam out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf .aws-sam out local-env.json .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
