@@ -31,9 +31,10 @@ class Operator:
         self.lambdas = LocalLambda(deployment, ROOT, env_overrides={"FLATFILE_BASE_URL": emulator.url, **env})
         self.put_secret(emulator.secret)
 
-    def reconfigure(self, **env: str) -> None:
-        """Change environment variables; the next invocation is a cold start that reads them."""
-        self.lambdas = LocalLambda(self.deployment, ROOT, env_overrides={**self.lambdas.env_overrides, **env})
+    def reconfigure(self, timeout: float | None = None, **env: str) -> None:
+        """Change environment variables (or the invocation's timeout); the next invocation is a cold start."""
+        self.lambdas = LocalLambda(self.deployment, ROOT, timeout=timeout,
+                                   env_overrides={**self.lambdas.env_overrides, **env})
 
     def put_secret(self, secret: dict[str, str]) -> None:
         self.deployment.clients.secretsmanager.put_secret_value(
@@ -346,6 +347,24 @@ def test_backfill_without_until_in_utc_with_an_offset(since_medium: Operator) ->
 
     assert big["id"] in {b["batchId"] for b in answer["batches"]}
     assert answer["since"].endswith("+02:00") or answer["since"].endswith("+00:00")
+
+
+def test_backfill_stops_in_time_and_a_second_run_queues_the_rest_once(deployment: Any, emulator_factory: Any) -> None:
+    slow = emulator_factory(latency=0.3)
+    operator = Operator(deployment, slow, FLATFILE_BATCH_PAGE_SIZE="2")
+    operator.reconfigure(timeout=3)  # a deadline of about two seconds: a page or two
+
+    cut = operator.invoke({"mode": "backfill", "since": "2000-01-01"})
+
+    assert cut["ok"] is True
+    assert cut["complete"] is False
+    assert sorted(job.batch_id for job in operator.jobs()) == sorted(cut["queued"])
+    operator.reconfigure(timeout=300)
+    rest = operator.invoke({"mode": "backfill", "since": "2000-01-01"})
+    assert rest["complete"] is True
+    assert not set(rest["queued"]) & set(cut["queued"])
+    assert set(rest["queued"]) | set(cut["queued"]) == submitted(slow)
+    assert sorted(job.batch_id for job in operator.jobs()) == sorted(rest["queued"])
 
 
 def test_backfill_names_a_wrong_key_and_a_foreign_license(operator: Operator) -> None:
