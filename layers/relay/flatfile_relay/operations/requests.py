@@ -29,7 +29,7 @@ class InvalidRequestError(ValueError):
 
 class _Request(BaseModel):
     # a misspelt field (`dryrun`, `batchIDs`) is an error, not silently a different request
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CheckRequest(_Request):
