@@ -49,7 +49,7 @@ class RunResult:
     notices: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: dict[str, int] = field(default_factory=dict)
     submitted_in_emulator: int = 0
-    listed: list[dict[str, Any]] = field(default_factory=list)  # the account's batches, as Flatfile lists them
+    listed: list[dict[str, Any]] = field(default_factory=list)  # id, file name, status of each batch listed
     states: dict[str, str] = field(default_factory=dict)  # batchId -> ledger state
     webhooks: list[tuple[str, list[int]]] = field(default_factory=list)  # (batchId, HTTP statuses)
     operations: list[dict[str, Any]] = field(default_factory=list)  # answers of the operator modes
@@ -119,7 +119,11 @@ class LocalRun:
     def collect(self) -> RunResult:
         """Read back what landed: ledger, S3 objects, dead-letter queues."""
         ledger = Ledger(self.settings.ledger_table, self.clients.dynamodb)
-        self.result.listed = self.emulator.state.account_batches()
+        # only what the summary shows: a batch echoes its webhook URL, token included
+        self.result.listed = [
+            {key: batch.get(key) for key in ("id", "filename", "originalFile", "status", "createdAt")}
+            for batch in self.emulator.state.account_batches()
+        ]
         self.result.submitted_in_emulator = sum(1 for b in self.result.listed if b.get("status") == "submitted")
         for batch_id, entry in ledger.get_many(b["id"] for b in self.result.listed).items():
             self.result.states[batch_id] = entry.state

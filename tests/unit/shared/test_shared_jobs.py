@@ -80,7 +80,7 @@ def test_continuation_resumes_the_same_request() -> None:
         (message(batchId=42), "no batchId"),
         (message(batchId="42"), "'42' is not a UUID"),
         (message(batchId=""), "is not a UUID"),
-        (message(trigger="cron"), "trigger must be one of schedule, webhook, replay, not 'cron'"),
+        (message(trigger="cron"), "trigger must be one of schedule, webhook, replay, backfill, not 'cron'"),
         (message(trigger=None), "trigger must be one of"),
         (message(resume="yes"), "resume must be true or false"),
     ],
