@@ -4,6 +4,8 @@ SHELL := /bin/bash
 
 VENV      := .venv
 SAM_VENV  := .venv-sam
+# What Lambda adds to the built layer: boto3 (the runtime) and Powertools (AWS's public layer), nothing else
+LAMBDA_VENV := .venv-lambda
 PY        := $(VENV)/bin/python
 SAM       := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam
 PYTEST_ARGS ?=
@@ -44,13 +46,22 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	@$(SAM_VENV)/bin/sam --version >/dev/null || { echo "error: SAM CLI install failed" >&2; exit 1; }
 	@touch $@
 
+# Pinned in requirements/runtime.txt; no pip, no project code: the artifact tests import the built handlers in it.
+$(LAMBDA_VENV)/.installed: requirements/runtime.txt $(VENV)/.installed
+	@echo "==> creating $(LAMBDA_VENV) (boto3 and Powertools only, as in Lambda)"
+	@rm -rf $(LAMBDA_VENV) && $(PYTHON313) -m venv --without-pip $(LAMBDA_VENV)
+	@grep -E '^(boto3|aws-lambda-powertools)\b' requirements/runtime.txt > $(LAMBDA_VENV)/requirements.txt
+	@$(PY) -m pip --python $(LAMBDA_VENV)/bin/python install --quiet -r $(LAMBDA_VENV)/requirements.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(LAMBDA_VENV)/bin/python -c "import boto3, aws_lambda_powertools" || { echo "error: $(LAMBDA_VENV) install failed" >&2; exit 1; }
+	@touch $@
+
 run: $(VENV)/.installed  ## the pipeline locally: moto + bundled emulator; poll, export, consume, summary in ./out
 	@$(PY) -m flatfile_relay_devkit.local
 
 local-env: $(VENV)/.installed  ## for `sam local invoke`: moto + emulator + the template's resources, and local-env.json (Ctrl-C stops)
 	@$(PY) -m flatfile_relay_devkit.local.sam_env $(LOCAL_ENV_ARGS)
 
-test: lint typecheck validate build  ## every check and every test
+test: lint typecheck validate build $(LAMBDA_VENV)/.installed  ## every check and every test
 	@$(MAKE) --no-print-directory coverage
 
 lint: $(VENV)/.installed  ## ruff
@@ -61,9 +72,11 @@ typecheck: $(VENV)/.installed  ## mypy (strict on the library)
 	@echo "==> mypy"
 	@$(VENV)/bin/mypy layers/relay/flatfile_relay devkit/flatfile_relay_devkit functions
 
-validate: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam validate --lint
+validate: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam validate --lint, and cfn-lint with the rules in cfn-rules/
 	@echo "==> sam validate --lint"
 	@$(SAM) validate --lint
+	@echo "==> cfn-lint --append-rules cfn-rules"
+	@$(SAM_VENV)/bin/cfn-lint template.yaml --append-rules cfn-rules
 
 build: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam build
 	@echo "==> sam build"

@@ -43,16 +43,17 @@ from pathlib import Path
 from typing import Any
 
 from flatfile_relay.aws import AwsClients
+from flatfile_relay.credentials import Credentials
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import EXPORTED, export_batch
-from flatfile_relay.flatfile import Deadline, FlatfileClient
+from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import Ledger
 from flatfile_relay.poller import poll
 from flatfile_relay.settings import Settings
 from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
-from flatfile_relay_devkit.local.deployment import LocalDeployment
 from flatfile_relay_devkit.local.moto import MotoServer
-from flatfile_relay_devkit.local.template import Template
+from flatfile_relay_devkit.local.runner import LocalRun
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,29 +85,19 @@ class Check:
     ok: bool | None = None
 
 
-@dataclass
-class Stack:
-    """moto with template.yaml's resources, and the emulator holding the batches to export."""
-
-    moto: MotoServer
-    emulator: Emulator
-    deployment: LocalDeployment
-
-    def function_env(self, function: str, emulator: Emulator | None = None, **overrides: str) -> dict[str, str]:
-        """The function's Lambda environment from template.yaml, pointed at an emulator."""
-        env = self.deployment.environment(function)
-        env["FLATFILE_BASE_URL"] = (emulator or self.emulator).url
-        env.update(overrides)
-        return env
-
-
 @contextmanager
-def local_stack() -> Iterator[Stack]:
+def local_run() -> Iterator[LocalRun]:
+    """The devkit's local run: template.yaml's resources in moto, the emulator (no sample imports) holding the
+    batches to export, its credentials in the secret."""
     with MotoServer() as moto, Emulator(EmulatorConfig(samples=False), host="127.0.0.1", port=0) as emulator:
         moto.reset()  # moto's backends live in the process: start empty
-        os.environ.update(moto.environment())
-        deployment = LocalDeployment.create(Template.load(ROOT / "template.yaml"), AwsClients())
-        yield Stack(moto, emulator, deployment)
+        yield LocalRun(ROOT, emulator, moto)
+
+
+def function_env(run: LocalRun, function: str, emulator: Emulator | None = None, **overrides: str) -> dict[str, str]:
+    """The function's Lambda environment from template.yaml, pointed at an emulator."""
+    return {**run.deployment.environment(function), "FLATFILE_BASE_URL": (emulator or run.emulator).url,
+            **overrides}
 
 
 # -- data ------------------------------------------------------------------------------------------------
@@ -141,10 +132,10 @@ def add_submitted_batch(emulator: Emulator, rows: int, seed: int, chunk: int = 1
 # -- the exporter's child process ------------------------------------------------------------------------
 
 
-def run_worker(stack: Stack, warmup: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def run_worker(stack: LocalRun, warmup: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run `tasks` in a fresh process (this file with --worker) and return its results."""
     spec = {
-        "env": stack.function_env("ExporterFunction", PART_MAX_ROWS=str(PART_MAX_ROWS),
+        "env": function_env(stack, "ExporterFunction", PART_MAX_ROWS=str(PART_MAX_ROWS),
                                   FLATFILE_PAGE_SIZE=str(PAGE_SIZE)),
         "secret": stack.emulator.secret,
         "warmup": warmup,
@@ -153,7 +144,7 @@ def run_worker(stack: Stack, warmup: str, tasks: list[dict[str, Any]]) -> list[d
     done = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker"],
         input=json.dumps(spec), capture_output=True, text=True, timeout=WORKER_TIMEOUT, check=False,
-        env={**os.environ, **stack.moto.environment()}, cwd=ROOT,
+        env=dict(os.environ), cwd=ROOT,  # LocalRun pointed AWS_ENDPOINT_URL at moto
     )
     if done.returncode != 0:
         raise BenchError(f"worker failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
@@ -167,7 +158,7 @@ def worker() -> int:
     settings = Settings.from_env(spec["env"])
     clients = AwsClients()
     ledger = Ledger(settings.ledger_table, clients.dynamodb)
-    with FlatfileClient(settings.flatfile_base_url, spec["secret"], auth=settings.auth_mode,
+    with FlatfileClient(settings.flatfile_base_url, Credentials.from_secret(spec["secret"]), auth=settings.auth_mode,
                         timeout=settings.request_timeout) as client:
 
         def export(batch_id: str, trigger: str) -> dict[str, Any]:
@@ -207,7 +198,7 @@ def worker() -> int:
 # -- the measurements ------------------------------------------------------------------------------------
 
 
-def measure_export_memory(stack: Stack, warmup: str, small: str, big: str) -> list[Check]:
+def measure_export_memory(stack: LocalRun, warmup: str, small: str, big: str) -> list[Check]:
     """Peak allocations of export_batch for N and 10 N rows, each in a fresh process."""
     sized = []
     for batch_id in (small, big):
@@ -227,7 +218,7 @@ def measure_export_memory(stack: Stack, warmup: str, small: str, big: str) -> li
     ]
 
 
-def measure_export_speed(stack: Stack, warmup: str, big: str) -> list[Check]:
+def measure_export_speed(stack: LocalRun, warmup: str, big: str) -> list[Check]:
     """Rows/s of the big export, and its time relative to merely reading the same rows from the API."""
     tasks = [{"kind": "fetch", "batch": big}, {"kind": "export", "batch": big, "trigger": "replay"}] * ROUNDS
     results = run_worker(stack, warmup, tasks)
@@ -241,7 +232,7 @@ def measure_export_speed(stack: Stack, warmup: str, big: str) -> list[Check]:
     ]
 
 
-def measure_idle_poll(stack: Stack) -> list[Check]:
+def measure_idle_poll(stack: LocalRun) -> list[Check]:
     """List requests of a baseline poll over POLL_BATCHES batches, and of an idle poll after it."""
     rng = random.Random(5)
     statuses: list[str | None] = ["submitted"] * (POLL_BATCHES - 20) + [None] * 10 + ["cancelled"] * 10
@@ -250,11 +241,11 @@ def measure_idle_poll(stack: Stack) -> list[Check]:
     with Emulator(EmulatorConfig(seed=11, samples=False), host="127.0.0.1", port=0) as emulator:
         for index, status in enumerate(statuses):
             emulator.state.add_batch(status=status, created_at=now - timedelta(minutes=5 * (index + 1)))
-        env = stack.function_env("PollerFunction", emulator, FLATFILE_BATCH_PAGE_SIZE=str(POLL_PAGE_SIZE))
+        env = function_env(stack, "PollerFunction", emulator, FLATFILE_BATCH_PAGE_SIZE=str(POLL_PAGE_SIZE))
         settings = Settings.from_env(env)
         clients = AwsClients()
         ledger = Ledger(settings.ledger_table, clients.dynamodb)
-        with FlatfileClient(emulator.url, emulator.secret, auth=settings.auth_mode,
+        with FlatfileClient(emulator.url, Credentials.from_secret(emulator.secret), auth=settings.auth_mode,
                             batch_page_size=settings.batch_page_size) as client:
             counts = []
             for label in ("baseline", "idle"):
@@ -309,7 +300,7 @@ def main() -> int:
 
 
 def measure_all() -> list[Check]:
-    with local_stack() as stack:
+    with local_run() as stack:
         note("idle poll")
         checks = measure_idle_poll(stack)
         note(f"adding {SMALL_ROWS + BIG_ROWS:,} rows to the emulator")

@@ -1,4 +1,5 @@
-"""Shared fixtures: one moto server per session (reset per test), the Flatfile emulator, a local deployment."""
+"""Shared fixtures: one moto server per session (reset per test), the Flatfile emulator, a local deployment,
+and the relay harness built on them (tests/support/fixtures.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.fixtures import captured_logs, export_relay, function_env, poller_app, relay, relay_factory
 
 ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["captured_logs", "export_relay", "function_env", "poller_app", "relay", "relay_factory"]
 
 
 @pytest.fixture(scope="session")
@@ -84,3 +87,9 @@ def emulator_factory() -> Iterator[object]:
     yield start
     for emu in started:
         emu.stop()
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    """conftest.py files hold fixtures, not doctests: --doctest-modules leaves them to pytest's own loading
+    (collected as modules, two folders' conftest.py would clash on the name `conftest`)."""
+    return True if collection_path.name == "conftest.py" else None

@@ -38,8 +38,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     return summary.to_dict()
 
 
+@logger.inject_lambda_context(clear_state=True)
 @traced
-@logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS event in, `{"batchItemFailures": [...]}` out."""

@@ -14,8 +14,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import EXPORTED, ExportOutcome, export_batch
-from flatfile_relay.flatfile import ConfigurationError, Deadline, FlatfileClient
+from flatfile_relay.flatfile import ConfigurationError, FlatfileClient
 from flatfile_relay.jobs import ExportJob, InvalidJobError
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.runtime import Runtime
@@ -67,8 +68,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
     return outcome.to_dict()
 
 
+@logger.inject_lambda_context(clear_state=True)
 @traced
-@logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS event in, `{"batchItemFailures": [...]}` out."""

@@ -18,8 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from flatfile_relay.flatfile import ConfigurationError, Deadline
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import ConfigurationError
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.operations import is_operator_request, operate
 from flatfile_relay.poller import PollReport, poll
@@ -38,10 +40,10 @@ runtime = Runtime("secret_id", "ledger_table", "export_jobs_queue_url")
 reset = runtime.reset
 
 
-@traced
 @logger.inject_lambda_context(clear_state=True)
+@traced
 @metrics.log_metrics
-def handler(event: Any, context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run one poll and return its report (see `flatfile_relay.poller.PollReport`), or the operator mode the
     event names (`{"mode": "check"}`...: see `flatfile_relay.operations`; it always answers)."""
     remaining = context.get_remaining_time_in_millis() / 1000.0

@@ -1,1 +1,1 @@
-"""Helpers shared by test folders (tests/ is on pytest's pythonpath: `from support.export_harness import ...`)."""
+"""The test helpers, one set for every folder (tests/ is on pytest's pythonpath: `from support.relay import Relay`)."""

@@ -1,8 +1,9 @@
 """A moto server on 127.0.0.1, reached through the standard AWS_ENDPOINT_URL.
 
 Example:
-    >>> with MotoServer() as moto:                 # doctest: +SKIP
-    ...     os.environ.update(moto.environment())
+    >>> with MotoServer() as moto:          # os.environ.update(moto.environment()) points boto3 at it
+    ...     moto.environment()["AWS_ENDPOINT_URL"] == moto.url
+    True
 """
 
 from __future__ import annotations

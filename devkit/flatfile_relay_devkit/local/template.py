@@ -6,8 +6,8 @@ timeout, environment (Globals merged) and SQS event sources. Intrinsics `!Ref`, 
 `!If`-free templates only.
 
 Example:
-    >>> template = Template.load("template.yaml")          # doctest: +SKIP
-    >>> [f.name for f in template.functions()]             # doctest: +SKIP
+    >>> template = Template.load("template.yaml")          # from the repository's root
+    >>> [f.name for f in template.functions()]
     ['PollerFunction', 'ExporterFunction', 'WebhookFunction', 'ConsumerFunction']
 """
 

@@ -4,8 +4,11 @@ boto3 clients are built the standard way, so `AWS_ENDPOINT_URL` (and the per-ser
 redirect every call — that is how local runs and tests reach moto.
 
 Example:
-    >>> clients = AwsClients()       # nothing is created yet
-    >>> clients.s3                   # doctest: +SKIP
+    >>> clients = AwsClients(boto3.session.Session(region_name="eu-west-1"))   # nothing is created yet
+    >>> clients.s3.meta.region_name                                         # built now, then reused
+    'eu-west-1'
+    >>> clients.s3 is clients.s3
+    True
 """
 
 from __future__ import annotations

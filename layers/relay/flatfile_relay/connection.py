@@ -16,17 +16,15 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flatfile_relay.credentials import Credentials
-from flatfile_relay.flatfile import (
-    BadRequestError,
-    CredentialsRejectedError,
-    FlatfileClient,
-    ForbiddenError,
-    MalformedSecretError,
-)
+from flatfile_relay import __version__
+from flatfile_relay.credentials import Credentials, MalformedSecretError
+from flatfile_relay.flatfile import BadRequestError, CredentialsRejectedError, FlatfileClient, ForbiddenError
 from flatfile_relay.settings import Settings
 
 T = TypeVar("T")
+
+USER_AGENT = f"flatfile-relay/{__version__}"
+"""Who the relay's requests to Flatfile say they come from (the HTTP library's own name follows)."""
 
 #: Flatfile refusing what the secret holds: the access key (401), the license key (403, or 400 when it is not
 #: even a UUID). Each makes the next read of the secret bypass the cache.
@@ -78,6 +76,7 @@ class FlatfileConnection:
                     max_attempts=self.settings.max_attempts,
                     batch_page_size=self.settings.batch_page_size,
                     session=self._session,
+                    user_agent=USER_AGENT,
                 )
                 self._credentials = credentials
             return self._client

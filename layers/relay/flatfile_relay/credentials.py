@@ -7,7 +7,8 @@ The secret is a JSON object:
 
 `webhookToken` is optional: one token, or several separated by commas while rotating (a JSON list of
 strings is accepted too). Surrounding whitespace is ignored. Parsing registers the secret values for log
-redaction, and `repr()` / `str()` never show them.
+redaction, and `repr()` / `str()` never show them. `Credentials` is the Flatfile client's `Account` (access
+key and license key) plus the webhook tokens, so it is passed to the client as it is.
 
 Example:
     >>> credentials = Credentials.from_secret(
@@ -29,8 +30,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flatfile_relay.flatfile.errors import MalformedSecretError
-from flatfile_relay.redaction import register_secret
+from flatfile_relay.flatfile.account import Account
+from flatfile_relay.flatfile.errors import ConfigurationError
+from flatfile_relay.json_types import json_type
 
 _REQUIRED = (
     ("accessKeyId", "the Access Key ID from the Flatfile dashboard (starts FF00)"),
@@ -42,13 +44,22 @@ _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
 _EXPECTED = "a JSON object with keys accessKeyId, secretAccessKey, licenseKey and optional webhookToken"
 
 
+class MalformedSecretError(ConfigurationError):
+    """The credentials secret is not valid; `key` names the offending JSON key (None: the whole secret).
+
+    A `ConfigurationError` (a human must fix the secret; retrying will not help), like Flatfile refusing
+    the keys. The message names the key, never its value.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 @dataclass(frozen=True, repr=False)
-class Credentials:
+class Credentials(Account):
     """The access key, license key and webhook tokens of one Flatfile account."""
 
-    access_key_id: str
-    secret_access_key: str
-    license_key: str
     webhook_tokens: tuple[str, ...] = ()
 
     @classmethod
@@ -66,40 +77,13 @@ class Credentials:
         return credentials
 
     @property
-    def api_key_header(self) -> str:
-        """The `X-Api-Key` header value: `<accessKeyId>+<secretAccessKey>`."""
-        return f"{self.access_key_id}+{self.secret_access_key}"
-
-    @property
-    def redacted_access_key_id(self) -> str:
-        """The access key id as shown in messages: its first four characters (e.g. `FF00…`)."""
-        return _prefix(self.access_key_id, 4)
-
-    @property
     def secret_values(self) -> tuple[str, ...]:
         """Every value that must never be shown: the secret access key, the API key header, the webhook tokens."""
-        return (self.secret_access_key, self.api_key_header, *self.webhook_tokens)
+        return (*super().secret_values, *self.webhook_tokens)
 
-    def register_secrets(self) -> None:
-        """Register the secret values with `flatfile_relay.redaction` so log lines never show them."""
-        register_secret(self.secret_access_key)
-        register_secret(self.api_key_header)
-        for token in self.webhook_tokens:
-            register_secret(token)
-
-    def __repr__(self) -> str:
+    def _fields_shown(self) -> str:
         count = len(self.webhook_tokens)
-        return (
-            f"Credentials(access_key_id={self.redacted_access_key_id!r}, secret_access_key='***', "
-            f"license_key={_prefix(self.license_key, 4)!r}, "
-            f"webhook_tokens=<{count} token{'' if count == 1 else 's'}>)"
-        )
-
-    __str__ = __repr__
-
-
-def _prefix(value: str, keep: int) -> str:
-    return value[:keep] + "…" if len(value) > keep else "***"
+        return f"{super()._fields_shown()}, webhook_tokens=<{count} token{'' if count == 1 else 's'}>"
 
 
 def _load(value: str | bytes | bytearray | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -123,7 +107,7 @@ def _load(value: str | bytes | bytearray | Mapping[str, Any]) -> Mapping[str, An
             f"The Flatfile secret is not valid JSON{where}: store {_EXPECTED}."
         ) from None
     if not isinstance(data, dict):
-        raise MalformedSecretError(f"The Flatfile secret must be {_EXPECTED}, got a JSON {_json_type(data)}.")
+        raise MalformedSecretError(f"The Flatfile secret must be {_EXPECTED}, got a JSON {json_type(data)}.")
     return data
 
 
@@ -133,7 +117,7 @@ def _required(data: Mapping[str, Any], key: str, meaning: str) -> str:
     value = data[key]
     if not isinstance(value, str):
         raise MalformedSecretError(
-            f"{key!r} in the Flatfile secret must be a string, got a JSON {_json_type(value)}: "
+            f"{key!r} in the Flatfile secret must be a string, got a JSON {json_type(value)}: "
             f"set it to {meaning}.",
             key=key,
         )
@@ -165,14 +149,10 @@ def _webhook_tokens(value: Any) -> tuple[str, ...]:
         if not isinstance(item, str):
             raise MalformedSecretError(
                 "'webhookToken' in the Flatfile secret must be a string (several tokens separated by "
-                f"commas), got a JSON {_json_type(item)}.",
+                f"commas), got a JSON {json_type(item)}.",
                 key="webhookToken",
             )
         if item.strip() and item.strip() not in tokens:
             tokens.append(item.strip())
     return tuple(tokens)
 
-
-def _json_type(value: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)

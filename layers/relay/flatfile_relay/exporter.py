@@ -32,13 +32,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flatfile_relay.flatfile import (
-    ContractError,
-    Deadline,
-    DeadlineExceededError,
-    FlatfileClient,
-    NotFoundError,
-)
+from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.flatfile import ContractError, FlatfileClient, NotFoundError
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import manifest_key, part_key, s3_uri
 from flatfile_relay.ledger import (
@@ -53,7 +48,8 @@ from flatfile_relay.ledger import (
 from flatfile_relay.manifest import Manifest, Notice, Part
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
 from flatfile_relay.redaction import scrub
-from flatfile_relay.settings import Settings, utc_now_iso
+from flatfile_relay.settings import Settings
+from flatfile_relay.timestamps import utc_now_iso
 
 logger = logging.getLogger("flatfile_relay.exporter")
 
@@ -306,7 +302,9 @@ class _Export:
             raise LeaseLostError(f"lost the export lease of batch {self.batch_id} to another invocation")
         manifest = Manifest(
             batch_id=self.output_id,
-            batch=scrub(batch, self.client.credentials.secret_values),  # Flatfile shows the webhook URL
+            # Flatfile shows the webhook URL; the relay's client holds the secret's Credentials, whose
+            # secret values include the webhook tokens
+            batch=scrub(batch, self.client.credentials.secret_values),
             row_count=self.next_skip,
             parts=tuple(
                 Part(uri=p["uri"], rows=int(p["rows"]), bytes=int(p["bytes"]), sha256=p["sha256"])

@@ -10,21 +10,30 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Final, Literal, get_args
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import Field, Strict
 
-from flatfile_relay.settings import utc_now_iso
+from flatfile_relay.backoff import backoff_delay
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.models import (
+    SCHEMA_VERSION,
+    BatchId,
+    Document,
+    InvalidDocumentError,
+    SchemaVersion,
+    Text,
+    canonical_uuid,
+    parse_json,
+)
+from flatfile_relay.timestamps import utc_now_iso
 
 logger = logging.getLogger("flatfile_relay.jobs")
 
-JOB_TYPE = "flatfile.export.job"
-TRIGGERS = ("schedule", "webhook", "replay", "backfill")
+JOB_TYPE: Final = "flatfile.export.job"
 
 
 class InvalidJobError(ValueError):
@@ -48,83 +57,56 @@ class JobSendError(RuntimeError):
         self.failed = list(failed)
 
 
-class _DeadlineLike(Protocol):
-    def remaining(self) -> float: ...
-
-
-@dataclass(frozen=True)
-class ExportJob:
-    """One request to export one batch."""
-
-    batch_id: str
-    trigger: str
-    requested_at: str
-    resume: bool = False
-
-    @classmethod
-    def create(cls, batch_id: str, *, trigger: str, resume: bool = False) -> ExportJob:
-        return cls(
-            batch_id=require_batch_id(batch_id), trigger=_trigger(trigger), requested_at=utc_now_iso(),
-            resume=resume,
-        )
-
-    @classmethod
-    def from_message(cls, body: str | bytes) -> ExportJob:
-        """Parse and check a queue message body; the error names what is wrong."""
-        try:
-            data = json.loads(body)
-        except (ValueError, TypeError):
-            raise InvalidJobError("export job is not JSON") from None
-        if not isinstance(data, dict):
-            raise InvalidJobError("export job must be a JSON object")
-        if data.get("type", JOB_TYPE) != JOB_TYPE:
-            raise InvalidJobError(f"export job has type {data.get('type')!r}, expected {JOB_TYPE!r}")
-        if data.get("schemaVersion", 1) != 1:
-            raise InvalidJobError(f"export job schemaVersion {data.get('schemaVersion')!r} is not supported")
-        batch_id = data.get("batchId")
-        if not isinstance(batch_id, str):
-            raise InvalidJobError("export job has no batchId")
-        resume = data.get("resume", False)
-        if not isinstance(resume, bool):
-            raise InvalidJobError("export job field resume must be true or false")
-        requested_at = data.get("requestedAt") or utc_now_iso()
-        return cls(
-            batch_id=require_batch_id(batch_id, error=InvalidJobError),
-            trigger=_trigger(data.get("trigger", "schedule")),
-            requested_at=str(requested_at),
-            resume=resume,
-        )
-
-    def to_message(self) -> str:
-        return json.dumps(
-            {
-                "type": JOB_TYPE,
-                "schemaVersion": 1,
-                "batchId": self.batch_id,
-                "trigger": self.trigger,
-                "requestedAt": self.requested_at,
-                "resume": self.resume,
-            },
-            separators=(",", ":"),
-        )
-
-    def continuation(self) -> ExportJob:
-        """The job that carries on this export in a later invocation."""
-        return ExportJob(self.batch_id, self.trigger, self.requested_at, resume=True)
 
 
 def require_batch_id(value: str, error: type[ValueError] = InvalidJobError) -> str:
     """Return the batch id in canonical form; Flatfile batch ids are UUIDs."""
     try:
-        return str(uuid.UUID(value))
+        return canonical_uuid(value)
     except (ValueError, TypeError, AttributeError):
         raise error(f"batchId {str(value)[:64]!r} is not a UUID") from None
 
 
-def _trigger(value: Any) -> str:
-    if value not in TRIGGERS:
-        raise InvalidJobError(f"export job trigger must be one of {', '.join(TRIGGERS)}, not {value!r}")
-    return str(value)
+Trigger = Literal["schedule", "webhook", "replay", "backfill"]
+TRIGGERS: tuple[str, ...] = get_args(Trigger)
+
+
+class ExportJob(Document):
+    """One request to export one batch: the message on the export-jobs queue.
+
+    Attributes:
+        batch_id: the batch (``batchId``).
+        trigger: what asked for it (``schedule``, ``webhook``, ``replay`` or ``backfill``; ``schedule`` when absent).
+        requested_at: when it was first asked for (``requestedAt``; now when absent).
+        resume: True when it carries on an export an earlier invocation began.
+    """
+
+    type: Literal["flatfile.export.job"] = JOB_TYPE
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    batch_id: BatchId
+    trigger: Trigger = "schedule"
+    requested_at: Text = Field(default_factory=utc_now_iso)
+    resume: Annotated[bool, Strict()] = False
+
+    @classmethod
+    def create(cls, batch_id: str, *, trigger: str, resume: bool = False) -> ExportJob:
+        """A new job, requested now; InvalidJobError names what is wrong."""
+        return cls.from_message(json.dumps({"batchId": batch_id, "trigger": trigger, "resume": resume}))
+
+    @classmethod
+    def from_message(cls, body: str | bytes) -> ExportJob:
+        """Parse and check a queue message body; InvalidJobError names the bad fields."""
+        try:
+            return parse_json(cls, body, "job")
+        except InvalidDocumentError as error:
+            raise InvalidJobError(str(error)) from None
+
+    def to_message(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    def continuation(self) -> ExportJob:
+        """The job that carries on this export in a later invocation."""
+        return self.model_copy(update={"resume": True})
 
 
 #: SendMessageBatch takes at most 10 entries.
@@ -138,7 +120,7 @@ def send_jobs(
     sqs: Any,
     queue_url: str,
     jobs: Sequence[ExportJob],
-    deadline: _DeadlineLike | None = None,
+    deadline: Deadline | None = None,
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[ExportJob]:
@@ -179,7 +161,7 @@ def send_jobs(
 
 
 def _send_group(
-    sqs: Any, queue_url: str, group: list[ExportJob], deadline: _DeadlineLike | None,
+    sqs: Any, queue_url: str, group: list[ExportJob], deadline: Deadline | None,
     sleep: Callable[[float], None],
 ) -> tuple[list[ExportJob], list[ExportJob], list[str]]:
     """Send up to 10 jobs, retrying the entries that failed; returns (sent, unsent, reasons)."""
@@ -212,8 +194,8 @@ def _send_group(
         # an entry SQS mentions in neither list stays waiting: it was not sent
         if not waiting or attempt == SEND_ATTEMPTS:
             break
-        delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempt - 1)))
-        if deadline is not None and deadline.remaining() <= delay:
+        delay = backoff_delay(attempt, base=_BACKOFF_BASE, cap=_BACKOFF_CAP)
+        if deadline is not None and delay >= deadline.remaining():
             for index in waiting:
                 reasons[index] = reasons.get(index, "not sent") + " (no time left to retry)"
             break

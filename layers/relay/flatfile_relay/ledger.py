@@ -23,9 +23,10 @@ Example:
 
 from __future__ import annotations
 
+import random
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -33,7 +34,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from flatfile_relay.settings import utc_now_iso
+from flatfile_relay.backoff import backoff_delay
+from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.timestamps import utc_now_iso
 
 PENDING_INDEX = "pending-by-created"
 CHECKPOINT_ID = "#poller"
@@ -43,6 +46,9 @@ PENDING, QUEUED, EXPORTING, EXPORTED, CLOSED, IGNORED = (
 )
 #: states in which the poller has nothing more to do for a batch
 SETTLED = frozenset({QUEUED, EXPORTING, EXPORTED, CLOSED, IGNORED})
+#: BatchGetItem calls per 100 keys before unprocessed keys are given up on, and the backoff between them
+READ_ATTEMPTS = 8
+_BACKOFF_BASE, _BACKOFF_CAP = 0.05, 2.0
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -123,13 +129,19 @@ class LedgerEntry:
 class Ledger:
     """Batch states in a DynamoDB table keyed by `batchId`.
 
-    `dynamodb` is a low-level boto3 DynamoDB client; `clock` returns epoch seconds (tests may pass their own).
+    `dynamodb` is a low-level boto3 DynamoDB client; `clock` returns epoch seconds; `sleep` and `rand` are
+    the backoff's (tests may pass their own).
     """
 
-    def __init__(self, table_name: str, dynamodb: Any, clock: Any = time.time) -> None:
+    def __init__(
+        self, table_name: str, dynamodb: Any, clock: Any = time.time, *,
+        sleep: Callable[[float], None] = time.sleep, rand: Callable[[], float] = random.random,
+    ) -> None:
         self.table_name = table_name
         self._db = dynamodb
         self._clock = clock
+        self._sleep = sleep
+        self._rand = rand
 
     # -- reads -----------------------------------------------------------------------------------------
 
@@ -139,25 +151,37 @@ class Ledger:
         item = answer.get("Item")
         return LedgerEntry.from_item(item) if item else None
 
-    def get_many(self, batch_ids: Iterable[str]) -> dict[str, LedgerEntry]:
-        """Entries of many batches at once (BatchGetItem, 100 keys a call, unprocessed keys retried)."""
+    def get_many(self, batch_ids: Iterable[str], deadline: Deadline | None = None) -> dict[str, LedgerEntry]:
+        """Entries of many batches at once (BatchGetItem, 100 keys a call).
+
+        Keys DynamoDB leaves unprocessed are read again after a backoff with jitter; a wait that would
+        reach `deadline` raises `DeadlineExceededError` instead.
+        """
         wanted = list(dict.fromkeys(batch_ids))
         found: dict[str, LedgerEntry] = {}
         for start in range(0, len(wanted), 100):
             request: dict[str, Any] = {
                 self.table_name: {"Keys": [_key(b) for b in wanted[start:start + 100]], "ConsistentRead": True}
             }
-            for attempt in range(8):
+            for attempt in range(1, READ_ATTEMPTS + 1):
                 answer = self._db.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self.table_name, []):
                     entry = LedgerEntry.from_item(item)
                     found[entry.batch_id] = entry
                 request = answer.get("UnprocessedKeys") or {}
-                if not request:
+                if not request or attempt == READ_ATTEMPTS:
                     break
-                time.sleep(min(2.0, 0.05 * 2**attempt))
+                delay = backoff_delay(attempt, base=_BACKOFF_BASE, cap=_BACKOFF_CAP, rand=self._rand)
+                if deadline is not None and delay >= deadline.remaining():
+                    raise DeadlineExceededError(
+                        "Stopped reading the ledger: DynamoDB left reads unprocessed and the deadline leaves no "
+                        "time to try again. The work resumes at the next invocation."
+                    )
+                self._sleep(delay)
             if request:
-                raise LedgerError("DynamoDB left ledger reads unprocessed after 8 attempts; try again")
+                raise LedgerError(
+                    f"DynamoDB left ledger reads unprocessed after {READ_ATTEMPTS} attempts; try again"
+                )
         return found
 
     def pending(self, created_since: str | None = None) -> Iterator[LedgerEntry]:

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.shared.constants import LAMBDA_TASK_ROOT_ENV, TRACER_DISABLED_ENV
+from aws_lambda_powertools.shared.functions import strtobool
 
 from flatfile_relay.redaction import install_redaction
 
@@ -70,20 +72,19 @@ def get_metrics() -> Metrics:
     return Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE), service=SERVICE)
 
 
-#: values of POWERTOOLS_TRACE_DISABLED that Powertools reads as true
-_TRUTHY = frozenset({"1", "true", "t", "yes", "y", "on"})
-
-
 def tracing_enabled() -> bool:
-    """Whether Powertools would trace here: inside Lambda (not `sam local`), not disabled by environment.
+    """Whether to trace: in Lambda (``LAMBDA_TASK_ROOT`` is set) unless ``POWERTOOLS_TRACE_DISABLED`` is true.
 
-    The same test as Powertools' own Tracer, so that a Tracer is never created only to disable itself.
+    The variable is read with Powertools' own truth rules (``true``, ``1``, ``yes``, ... ; anything else
+    but the false words is an error), so a Tracer is never created only to disable itself.
+
+    Example:
+        >>> tracing_enabled()          # outside Lambda      # doctest: +SKIP
+        False
     """
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in _TRUTHY:
+    if not os.environ.get(LAMBDA_TASK_ROOT_ENV):
         return False
-    if os.environ.get("AWS_SAM_LOCAL") or os.environ.get("AWS_CHALICE_CLI_MODE"):
-        return False
-    return bool(os.environ.get("LAMBDA_TASK_ROOT"))
+    return not strtobool(os.environ.get(TRACER_DISABLED_ENV, "false").strip())
 
 
 @functools.cache

@@ -40,17 +40,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from flatfile_relay.flatfile.deadline import Deadline
-from flatfile_relay.flatfile.errors import (
-    ContractError,
-    DeadlineExceededError,
-    NotFoundError,
-    RetriesExhaustedError,
-)
-from flatfile_relay.flatfile.pagination import parse_created_at
+from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.flatfile.errors import ContractError, NotFoundError, RetriesExhaustedError
 from flatfile_relay.jobs import ExportJob, InvalidJobError, JobSendError, require_batch_id, send_jobs
 from flatfile_relay.ledger import CLOSED, IGNORED, PENDING, Ledger, LedgerEntry
 from flatfile_relay.settings import Settings
+from flatfile_relay.timestamps import as_utc, format_timestamp, parse_timestamp_or_none
 
 if TYPE_CHECKING:
     from flatfile_relay.flatfile.client import FlatfileClient
@@ -142,9 +137,7 @@ def poll(
         FlatfileError: Flatfile failed in a way retrying within this poll cannot fix.
     """
     settings.require("export_jobs_queue_url")
-    moment = now if now is not None else datetime.now(UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    moment = as_utc(now) if now is not None else datetime.now(UTC)
     return _Poll(client, ledger, sqs, settings, deadline, moment, reserve).run()
 
 
@@ -177,13 +170,13 @@ class _Poll:
         if walked:
             walked = self._recheck_pending()
         self.report.complete = walked
-        self.ledger.save_checkpoint(**{LAST_POLL_AT: _iso(self.now), LAST_POLL_COMPLETE: walked})
+        self.ledger.save_checkpoint(**{LAST_POLL_AT: format_timestamp(self.now), LAST_POLL_COMPLETE: walked})
         return self.report
 
     def _full_walk_due(self, checkpoint: dict[str, Any]) -> bool:
         if not checkpoint.get(BASELINE_COMPLETED_AT) or self.settings.full_walk_hours <= 0:
             return True
-        last = _parse(checkpoint.get(LAST_FULL_WALK_AT))
+        last = parse_timestamp_or_none(checkpoint.get(LAST_FULL_WALK_AT))
         return last is None or self.now - last >= timedelta(hours=self.settings.full_walk_hours)
 
     def _out_of_time(self) -> bool:
@@ -191,8 +184,8 @@ class _Poll:
 
     def _walk(self, checkpoint: dict[str, Any]) -> bool:
         """Page through the list; True when the walk reached the end or stopped early (not cut short)."""
-        newest_known = _parse(checkpoint.get(NEWEST_CREATED_AT))
-        resume_below = _parse(checkpoint.get(RESUME_BELOW))
+        newest_known = parse_timestamp_or_none(checkpoint.get(NEWEST_CREATED_AT))
+        resume_below = parse_timestamp_or_none(checkpoint.get(RESUME_BELOW))
         starts_at_top: bool | None = None  # does the list start at or above the newest batch ever seen?
         newest_seen: datetime | None = None
         oldest_seen: datetime | None = None
@@ -204,7 +197,7 @@ class _Poll:
                 self.report.pages += 1
                 known_before = self._handle_page(page)
                 self._flush()
-                dates = [parse_created_at(b.get("createdAt")) for b in page.items]
+                dates = [parse_timestamp_or_none(b.get("createdAt")) for b in page.items]
                 known_dates = [d for d in dates if d is not None]
                 if known_dates:
                     newest_seen = max([*known_dates, *([newest_seen] if newest_seen else [])])
@@ -250,7 +243,7 @@ class _Poll:
                 continue
             if batch_id not in self.seen:
                 batches.append({**batch, "id": batch_id})
-        entries = self.ledger.get_many(b["id"] for b in batches)
+        entries = self.ledger.get_many((b["id"] for b in batches), self.deadline)
         for batch in batches:
             self.seen.add(batch["id"])
             self.report.batches_seen += 1
@@ -261,8 +254,8 @@ class _Poll:
         """What one batch needs, given the ledger's entry as it was before this poll."""
         batch_id: str = batch["id"]
         status = batch.get("status")
-        created = parse_created_at(batch.get("createdAt"))
-        created_at = _iso(created) if created else (entry.batch_created_at if entry else None)
+        created = parse_timestamp_or_none(batch.get("createdAt"))
+        created_at = format_timestamp(created) if created else (entry.batch_created_at if entry else None)
         open_ = entry is None or entry.state == PENDING
         if status == SUBMITTED and self._outside_first_copy(created, entry):
             if entry is None and self.ledger.mark_closed(
@@ -295,7 +288,7 @@ class _Poll:
 
     def _recheck_pending(self) -> bool:
         """Re-check pending batches the walk did not show; False if the deadline cut it short."""
-        since = _iso(self.now - timedelta(hours=self.settings.lookback_hours))
+        since = format_timestamp(self.now - timedelta(hours=self.settings.lookback_hours))
         try:
             for entry in self.ledger.pending(created_since=since):
                 if entry.batch_id in self.seen:
@@ -349,15 +342,15 @@ class _Poll:
         """Record what the walk established (nothing when it learnt nothing new)."""
         fields: dict[str, Any] = {}
         if self.report.reached_end:
-            now = _iso(self.now)
+            now = format_timestamp(self.now)
             fields[LAST_FULL_WALK_AT] = now
             if not checkpoint.get(BASELINE_COMPLETED_AT):
                 fields[BASELINE_COMPLETED_AT] = now
             # the whole list was seen: the newest batch is exactly the newest seen (even if one was deleted)
             if newest_seen != newest_known:
-                fields[NEWEST_CREATED_AT] = _iso(newest_seen) if newest_seen else None
+                fields[NEWEST_CREATED_AT] = format_timestamp(newest_seen) if newest_seen else None
         elif newest_seen is not None and (newest_known is None or newest_seen > newest_known):
-            fields[NEWEST_CREATED_AT] = _iso(newest_seen)
+            fields[NEWEST_CREATED_AT] = format_timestamp(newest_seen)
         if finished:
             if checkpoint.get(RESUME_BELOW) is not None:
                 fields[RESUME_BELOW] = None
@@ -366,7 +359,7 @@ class _Poll:
             # below it there may be batches no walk has seen yet, so no early stop above that point.
             below = oldest_seen if resume_below is None else min(oldest_seen, resume_below)
             if below != resume_below:
-                fields[RESUME_BELOW] = _iso(below)
+                fields[RESUME_BELOW] = format_timestamp(below)
         if fields:
             self.ledger.save_checkpoint(**fields)
 
@@ -406,18 +399,9 @@ def queue_jobs(
 def _all_older(page: BatchPage, moment: datetime, *, or_equal: bool = False) -> bool:
     """True when every batch on the page was created before `moment` (or at it, with `or_equal`; an
     unreadable date: False)."""
-    dates = [parse_created_at(b.get("createdAt")) for b in page.items]
+    dates = [parse_timestamp_or_none(b.get("createdAt")) for b in page.items]
     return bool(dates) and all(d is not None and (d < moment or (or_equal and d == moment)) for d in dates)
 
 
 def _status_text(status: Any) -> str | None:
     return None if status is None else str(status)
-
-
-def _parse(value: Any) -> datetime | None:
-    return parse_created_at(value) if isinstance(value, str) else None
-
-
-def _iso(moment: datetime) -> str:
-    """ISO-8601 UTC with milliseconds, the way Flatfile writes timestamps (sorts as text)."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+
+from flatfile_relay.timestamps import parse_timestamp
 
 DEFAULT_BASE_URL = "https://api.us.flatfile.io"
 
@@ -133,19 +135,3 @@ def _since(raw: str) -> datetime | None:
         raise SettingsError(
             f"EXPORT_SINCE must be an ISO-8601 date or date-time such as 2024-01-31, not {raw!r}"
         ) from None
-
-
-def parse_timestamp(value: str) -> datetime:
-    """Parse an ISO-8601 timestamp as Flatfile writes it; naive values are taken as UTC.
-
-    Example:
-        >>> parse_timestamp("2021-03-01T20:22:52.000Z").isoformat()
-        '2021-03-01T20:22:52+00:00'
-    """
-    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def utc_now_iso() -> str:
-    """The current time as ISO-8601 UTC with milliseconds, like Flatfile's timestamps."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -4,8 +4,12 @@ A record fails by raising; it is reported in `batchItemFailures` (SQS delivers i
 while the other records of the event are acknowledged.
 
 Example:
-    >>> def handler(event, context):                                          # doctest: +SKIP
-    ...     return partial_batch_response(event, context, record_handler)
+    >>> def record_handler(record):
+    ...     if record.body == "garbage":
+    ...         raise ValueError("not an export job")
+    >>> event = {"Records": [{"messageId": "m-0", "body": "{}"}, {"messageId": "m-1", "body": "garbage"}]}
+    >>> partial_batch_response(event, None, record_handler)
+    {'batchItemFailures': [{'itemIdentifier': 'm-1'}]}
 """
 
 from __future__ import annotations

@@ -25,26 +25,29 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
-import json
 import logging
 import re
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from botocore.exceptions import ClientError
+from pydantic import AfterValidator, Field, Strict, StringConstraints, ValidationInfo, field_validator
 
 from flatfile_relay.credentials import Credentials
-from flatfile_relay.flatfile.deadline import Deadline
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile.errors import ConfigurationError
 from flatfile_relay.jobs import ExportJob, send_jobs
 from flatfile_relay.layout import webhook_key
 from flatfile_relay.ledger import EXPORTED, EXPORTING, IGNORED, QUEUED, Ledger
-from flatfile_relay.settings import Settings, SettingsError, utc_now_iso
+from flatfile_relay.models import Count, Document, InvalidDocumentError, canonical_uuid, parse_json
+from flatfile_relay.settings import Settings, SettingsError
+from flatfile_relay.timestamps import utc_now_iso
 
 logger = logging.getLogger(__name__)
 
@@ -65,21 +68,41 @@ _EVENT_TYPE = re.compile(r"[\x21-\x7e]{1,100}")  # printable ASCII, no spaces
 
 
 class WebhookError(ValueError):
-    """A delivery the relay refuses; `status` is the HTTP status to answer with."""
-
-    status = 400
+    """A delivery the relay refuses: nothing is stored or queued."""
 
 
 class InvalidPayloadError(WebhookError):
-    """The body is not a Portal v2 webhook payload (400)."""
-
-    status = 400
+    """The body is not a Portal v2 webhook payload."""
 
 
 class PayloadTooLargeError(WebhookError):
-    """The body is larger than the relay accepts (413)."""
+    """The body is larger than the relay accepts (`MAX_BODY_BYTES`)."""
 
-    status = 413
+
+def decode_body(body: str | None, *, base64_encoded: bool, max_bytes: int = MAX_BODY_BYTES) -> bytes:
+    """The bytes a request carried, as Lambda hands them over (text, or base64 when `base64_encoded`).
+
+    An oversize body is refused before it is decoded.
+
+    Example:
+        >>> decode_body("eyJhIjogMX0=", base64_encoded=True), decode_body(None, base64_encoded=False)
+        (b'{"a": 1}', b'')
+    """
+    text = body or ""
+    if base64_encoded:
+        if len(text) > (max_bytes + 2) // 3 * 4:
+            raise _too_large(len(text) * 3 // 4, max_bytes)
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidPayloadError("body is marked base64 but is not valid base64") from None
+    if len(text) > max_bytes:  # characters: a lower bound of the bytes
+        raise _too_large(len(text), max_bytes)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _too_large(size: int, max_bytes: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"body is about {size} bytes; the webhook accepts at most {max_bytes}")
 
 
 @dataclass(frozen=True)
@@ -112,14 +135,14 @@ class WebhookDelivery:
 
         Raises:
             PayloadTooLargeError: more than `max_bytes` bytes.
-            InvalidPayloadError: not UTF-8 JSON, or not the Portal v2 shape; the message says what is wrong
-                (it may quote a short field value, never the body).
+            InvalidPayloadError: not UTF-8 JSON, or not the Portal v2 shape; the message names the bad
+                fields (never their values).
 
         Example:
             >>> WebhookDelivery.parse(b'{"event": {}}')
             Traceback (most recent call last):
             ...
-            flatfile_relay.webhook.InvalidPayloadError: event.type is missing: expected a Portal v2 ...
+            flatfile_relay.webhook.InvalidPayloadError: body.event.type is missing; body.event.id is missing; ...
         """
         raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
         if len(raw) > max_bytes:
@@ -127,41 +150,15 @@ class WebhookDelivery:
         if not raw.strip():
             raise InvalidPayloadError("body is empty: expected a Portal v2 webhook JSON payload")
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidPayloadError("body is not UTF-8: expected a Portal v2 webhook payload") from None
-        try:
-            data = json.loads(text, parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as error:
-            where = ""
-            if isinstance(error, json.JSONDecodeError):
-                where = f" (line {error.lineno}, column {error.colno})"
-            raise InvalidPayloadError(f"body is not valid JSON{where}") from None
-        payload = _object(data, "the body")
-        event = _object(payload.get("event"), "event")
-        event_type = _string(event.get("type"), "event.type")
-        if not _EVENT_TYPE.fullmatch(event_type):
-            raise InvalidPayloadError("event.type must be a short word such as 'batch:v1:upload'")
-        event_id = _event_id(event.get("id"))
-        index, length = _sequence(event.get("sequence"))
-        content = _object(payload.get("data"), "data")
-        meta = _object(content.get("meta"), "data.meta")
-        batch = _object(meta.get("batch"), "data.meta.batch")
-        batch_id = _uuid(batch.get("id"), "data.meta.batch.id")
-        total_rows = _whole(meta.get("length"))
-        if meta.get("length") is not None and total_rows is None:
-            raise InvalidPayloadError("data.meta.length must be a whole number of rows (0 or more)")
-        rows = 0
-        for name in ("validRows", "invalidRows"):
-            value = content.get(name)
-            if value is None:
-                continue
-            if not isinstance(value, list):
-                raise InvalidPayloadError(f"data.{name} must be a list, not a JSON {_json_type(value)}")
-            rows += len(value)
+            payload = parse_json(_Payload, raw, "body")
+        except InvalidDocumentError as error:
+            raise InvalidPayloadError(str(error)) from None
+        event, data = payload.event, payload.data
+        sequence = event.sequence or _Sequence(length=1, index=0)
         return cls(
-            event_type=event_type, event_id=event_id, batch_id=batch_id, index=index, length=length,
-            total_rows=total_rows, rows=rows, size=len(raw),
+            event_type=event.type, event_id=event.id, batch_id=data.meta.batch.id, index=sequence.index,
+            length=sequence.length, total_rows=data.meta.length,
+            rows=len(data.valid_rows or ()) + len(data.invalid_rows or ()), size=len(raw),
         )
 
     @property
@@ -347,94 +344,88 @@ CONFIGURATION_ERROR_CODES = frozenset({
 """AWS error codes a human must fix: the secret, bucket, queue or table is missing, or not allowed."""
 
 
-def failure_status(error: BaseException) -> int:
-    """The HTTP status for an unexpected failure: 500 when a human must fix the configuration, else 503.
+def is_configuration_error(error: BaseException) -> bool:
+    """True when a human must fix the configuration; False when the failure is transient (retry later).
 
     Configuration: bad settings, a malformed secret, or an AWS error in `CONFIGURATION_ERROR_CODES` — also
     when wrapped (Powertools' `GetParameterError` around the Secrets Manager error, `JobSendError` around
-    the SQS one). Everything else (throttling, network, 5xx) is taken as transient: 503, retry later.
+    the SQS one). Everything else (throttling, network, 5xx) is taken as transient.
 
     Example:
-        >>> failure_status(SettingsError("missing configuration: EXPORT_BUCKET"))
-        500
-        >>> failure_status(TimeoutError())
-        503
+        >>> is_configuration_error(SettingsError("missing configuration: EXPORT_BUCKET"))
+        True
+        >>> is_configuration_error(TimeoutError())
+        False
     """
     current: BaseException | None = error
     for _ in range(8):
         if current is None:
             break
         if isinstance(current, (SettingsError, ConfigurationError)):
-            return 500
+            return True
         if isinstance(current, ClientError):
             code = str(current.response.get("Error", {}).get("Code", ""))
             if code in CONFIGURATION_ERROR_CODES:
-                return 500
+                return True
         current = current.__cause__ or current.__context__
-    return 503
+    return False
 
 
-# -- parsing helpers ---------------------------------------------------------------------------------------
+# -- the Portal v2 payload (only what the relay reads; everything else is ignored) ---------------------------
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _object(value: Any, name: str) -> Mapping[str, Any]:
-    if value is None:
-        raise InvalidPayloadError(f"{name} is missing: expected a Portal v2 webhook payload")
-    if not isinstance(value, dict):
-        raise InvalidPayloadError(f"{name} must be a JSON object, got a JSON {_json_type(value)}")
+def _event_id(value: str) -> str:
+    try:
+        return canonical_uuid(value)
+    except ValueError:
+        pass
+    if not _EVENT_ID.fullmatch(value) or ".." in value:
+        raise ValueError("must be a UUID (or up to 128 letters, digits, '.', '_' and '-')")
     return value
 
 
-def _string(value: Any, name: str) -> str:
-    if value is None:
-        raise InvalidPayloadError(f"{name} is missing: expected a Portal v2 webhook payload")
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidPayloadError(f"{name} must be a non-empty string, got a JSON {_json_type(value)}")
-    return value.strip()
+def _event_type(value: str) -> str:
+    if not _EVENT_TYPE.fullmatch(value):
+        raise ValueError("must be a short word such as 'batch:v1:upload'")
+    return value
 
 
-def _event_id(value: Any) -> str:
-    text = _string(value, "event.id")
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        pass
-    if not _EVENT_ID.fullmatch(text) or ".." in text:
-        raise InvalidPayloadError("event.id must be a UUID (or up to 128 letters, digits, '.', '_' and '-')")
-    return text
+_Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
-def _uuid(value: Any, name: str) -> str:
-    text = _string(value, name)
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise InvalidPayloadError(f"{name} must be a UUID, got {text[:40]!r}") from None
+class _Sequence(Document):
+    length: Annotated[int, Strict(), Field(ge=1, le=MAX_SEQUENCE_LENGTH)]
+    index: Count
+
+    @field_validator("index")
+    @classmethod
+    def _within_length(cls, index: int, info: ValidationInfo) -> int:
+        if index >= info.data.get("length", MAX_SEQUENCE_LENGTH):
+            raise ValueError("must be less than sequence.length")
+        return index
 
 
-def _whole(value: Any) -> int | None:
-    """`value` when it is a whole number of 0 or more (JSON true/false are not numbers), else None."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None
+class _Event(Document):
+    type: Annotated[_Word, AfterValidator(_event_type)]
+    id: Annotated[_Word, AfterValidator(_event_id)]
+    sequence: _Sequence | None = None
 
 
-def _sequence(value: Any) -> tuple[int, int]:
-    if value is None:
-        return 0, 1
-    sequence = _object(value, "event.sequence")
-    length, index = _whole(sequence.get("length")), _whole(sequence.get("index"))
-    if length is None or not 1 <= length <= MAX_SEQUENCE_LENGTH:
-        raise InvalidPayloadError(f"event.sequence.length must be a whole number, 1 to {MAX_SEQUENCE_LENGTH}")
-    if index is None or index >= length:
-        raise InvalidPayloadError("event.sequence.index must be a whole number, 0 to sequence.length - 1")
-    return index, length
+class _BatchRef(Document):
+    id: Annotated[_Word, AfterValidator(canonical_uuid)]
 
 
-def _json_type(value: Any) -> str:
-    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
+class _Meta(Document):
+    batch: _BatchRef
+    length: Count | None = None
+
+
+class _Data(Document):
+    meta: _Meta
+    valid_rows: list[Any] | None = None
+    invalid_rows: list[Any] | None = None
+
+
+class _Payload(Document):
+    event: _Event
+    data: _Data

@@ -1,5 +1,11 @@
-"""Fixtures of the exporter / reader / consumer integration tests: tests/support/export_harness.py."""
+"""Consumer fixtures: the relay with small parts (tests/support/fixtures.py, `export_relay`)."""
 
-from support.export_harness import captured_logs, function_env, relay
+from __future__ import annotations
 
-__all__ = ["captured_logs", "function_env", "relay"]
+import pytest
+from support.relay import Relay
+
+
+@pytest.fixture
+def relay(export_relay: Relay) -> Relay:
+    return export_relay

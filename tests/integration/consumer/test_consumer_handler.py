@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from support.export_harness import Relay, sqs_event
 from support.functions import function_app, lambda_context
+from support.relay import Relay, sqs_event
 
 from flatfile_relay.consumer import handle_notice
 from flatfile_relay.layout import parse_s3_uri
@@ -80,5 +80,10 @@ def test_the_handler_rejects_what_is_not_a_notice(relay: Relay, captured_logs: p
 
     assert response == {"batchItemFailures": [{"itemIdentifier": f"m-{i}"} for i in range(3)]}
     logged = captured_logs.readouterr().out
-    assert "notice.type is 'something.else'" in logged
+    assert "notice.type must be 'flatfile.batch.exported'" in logged
     assert "this reader understands schemaVersion 1" in logged
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_an_event_without_records_answers_no_failures(relay: Relay) -> None:
+    assert relay.invoke("ConsumerFunction", {"Records": []}) == {"batchItemFailures": []}

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from support.export_harness import Relay
+from support.relay import Relay
 
 from flatfile_relay.ledger import EXPORTED
 from flatfile_relay_devkit.emulator import LONG_CELL
@@ -66,6 +66,8 @@ def test_a_submitted_batch_exports_every_row_exactly_with_manifest_and_notice(re
     assert [row["sequence"] for row in rows] == sorted(row["sequence"] for row in rows)
     assert any(not row["valid"] for row in rows)
     assert any(row["deleted"] for row in rows)
+    assert {(row["valid"], row["deleted"]) for row in rows} == {(True, False), (False, False), (True, True),
+                                                                (False, True)}
     notes = [row["mapped"].get("notes") for row in rows]
     assert LONG_CELL in notes
     assert "line one\nline two" in notes
@@ -135,3 +137,15 @@ def test_a_large_batch_is_split_into_parts_in_row_order(relay: Relay) -> None:
         last_sequence = rows[-1]["sequence"]
     assert canonical(relay.exported_rows(batch_id)) == canonical(relay.api_rows(batch_id))
     assert len(relay.notices()) == 1
+
+
+def test_huge_and_unusual_cells_keep_their_json_value(relay: Relay) -> None:
+    cells: list[Any] = [
+        "x" * 1_500_000, "🧪" * 5000, "\u2028\u2029", "\ud800 lone surrogate", "\x00\x1f control", 2**70,
+        -0.0, 1e-7, 1.5e300, [], {}, {"deep": [[[[{"a": None}]]]]}, False,
+    ]
+    batch_id = relay.add_batch([{"sku": f"S-{i}", "notes": value} for i, value in enumerate(cells)])
+    assert relay.export(batch_id).status == "exported"
+    rows = relay.verified_rows(relay.manifest_dict(batch_id))
+    assert rows == relay.api_rows(batch_id)
+    assert [row["mapped"]["notes"] for row in rows] == cells

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from support.export_harness import Relay, sqs_event
 from support.functions import ROOT, function_app, lambda_context
+from support.relay import Relay, event_file, sqs_event
 
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import EXPORTED
@@ -65,8 +65,8 @@ def test_an_invalid_job_fails_only_its_own_record_with_a_clear_error(
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}, {"itemIdentifier": "m-1"}]}
     assert relay.manifest(batch_id).row_count == 1
     logged = captured_logs.readouterr().out
-    assert "invalid export job: export job is not JSON" in logged
-    assert "invalid export job: batchId 'not-a-uuid' is not a UUID" in logged
+    assert "invalid export job: job is not valid JSON (line 1, column 1)" in logged
+    assert "invalid export job: job.batchId must be a UUID" in logged
 
 
 def test_every_record_failing_still_answers_with_batch_item_failures(
@@ -123,3 +123,34 @@ def test_the_sample_event_is_a_valid_export_job() -> None:
     [record] = event["Records"]
     job = ExportJob.from_message(record["body"])
     assert (job.trigger, job.resume) == ("schedule", False)
+
+
+# -- the handler as Lambda runs it, from the outside (template.yaml's environment, events/) ------------------
+
+
+def test_the_sample_event_runs_and_hands_back_a_batch_it_does_not_know(relay: Relay) -> None:
+    """events/sqs_export_job.json names a batch this deployment does not have: it is handed back, not failed."""
+    assert relay.invoke("ExporterFunction", event_file("sqs_export_job.json")) == {"batchItemFailures": []}
+    assert relay.notices() == []
+
+
+def test_a_malformed_secret_fails_the_record_and_a_fix_works_at_the_next_invocation(relay: Relay) -> None:
+    single = relay.emu.samples["single"]
+    relay.put_secret({"accessKeyId": "FF00x", "secretAccessKey": "y"})
+    assert relay.invoke_exporter([job_body(single)]) == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    relay.put_secret(relay.emu.secret)
+    assert relay.invoke_exporter([job_body(single)]) == {"batchItemFailures": []}
+    assert [n["batchId"] for n in relay.notice_bodies()] == [single]
+
+
+def test_rejected_credentials_fixed_work_at_the_next_export(relay: Relay) -> None:
+    single = relay.emu.samples["single"]
+    relay.put_secret({**relay.emu.secret, "secretAccessKey": "wrong-secret-access-key-0000000000000000"})
+    assert relay.invoke_exporter([job_body(single)]) == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    relay.put_secret(relay.emu.secret)
+    assert relay.invoke_exporter([job_body(single)]) == {"batchItemFailures": []}
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_an_event_without_records_answers_no_failures(relay: Relay) -> None:
+    assert relay.invoke("ExporterFunction", {"Records": []}) == {"batchItemFailures": []}

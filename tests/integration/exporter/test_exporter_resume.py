@@ -6,10 +6,11 @@ import json
 import uuid
 
 import pytest
-from support.export_harness import Relay, rows_of
+from support.relay import Relay, rows_of
 
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import ExportStalledError
-from flatfile_relay.flatfile import ContractError, Deadline, RetriesExhaustedError
+from flatfile_relay.flatfile import ContractError, RetriesExhaustedError
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import EXPORTED, EXPORTING, PENDING
 from flatfile_relay_devkit.emulator import FaultRule
@@ -214,7 +215,7 @@ def test_the_exporter_exports_what_it_is_asked_whatever_export_since_says(relay:
     a job for an old batch submitted late must not be dropped by the exporter."""
     batch_id = relay.emu.samples["old"]
     created = relay.api_batch(batch_id)["createdAt"]
-    from flatfile_relay.settings import parse_timestamp
+    from flatfile_relay.timestamps import parse_timestamp
 
     late = relay.with_settings(export_since=parse_timestamp(created).replace(year=2100))
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from poller_harness import Relay, counting_secrets
+from support.recorders import counting_secrets
+from support.relay import Relay
 
 from flatfile_relay.connection import FlatfileConnection
-from flatfile_relay.flatfile import CredentialsRejectedError, Deadline, MalformedSecretError
+from flatfile_relay.credentials import MalformedSecretError
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import CredentialsRejectedError
 from flatfile_relay.jobs import JobSendError, send_jobs
 from flatfile_relay.ledger import PENDING, QUEUED
 from flatfile_relay.poller import poll
@@ -38,7 +41,7 @@ def test_send_jobs_to_a_real_queue(relay: Relay) -> None:
     jobs = [ExportJob.create(batch_id, trigger="schedule") for batch_id in sorted(relay.submitted_ids())]
     jobs += jobs[:3]  # a job sent twice is two messages: the exporter deduplicates
     assert send_jobs(relay.sqs, relay.queue_url, jobs, Deadline.after(30)) == jobs
-    assert sorted(job.batch_id for job in relay.drain()) == sorted(job.batch_id for job in jobs)
+    assert sorted(job.batch_id for job in relay.drain_jobs()) == sorted(job.batch_id for job in jobs)
 
 
 def test_flatfile_failing_mid_walk_propagates_after_recording_what_was_done(relay: Relay) -> None:
@@ -49,7 +52,7 @@ def test_flatfile_failing_mid_walk_propagates_after_recording_what_was_done(rela
         relay.poll()
 
     assert type(caught.value).__name__ == "RetriesExhaustedError"
-    first_page = relay.drain()
+    first_page = relay.drain_jobs()
     assert len(first_page) == 5  # the first page's jobs went out and are recorded
     for job in first_page:
         assert relay.entry(job.batch_id).state == QUEUED
@@ -79,7 +82,7 @@ def test_rejected_credentials_are_read_again_once_then_the_error_propagates(rela
     with pytest.raises(CredentialsRejectedError):
         _poll_with(relay, connection)
     assert secrets.reads == 2  # type: ignore[attr-defined]
-    assert relay.drain() == []
+    assert relay.drain_jobs() == []
 
     # fixed in Secrets Manager: the next invocation reads it again (no 5-minute cache) and works
     _connection(relay, relay.emu.secret)

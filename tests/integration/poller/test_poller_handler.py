@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
 import pytest
-from poller_harness import Records
 from support.functions import ROOT, lambda_context
+from support.recorders import Records
+from support.relay import event_file
 
-from flatfile_relay.flatfile import CredentialsRejectedError, MalformedSecretError
+from flatfile_relay.credentials import MalformedSecretError
+from flatfile_relay.flatfile import CredentialsRejectedError
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.settings import SettingsError
 
@@ -146,3 +149,49 @@ def test_a_short_invocation_stops_cleanly_and_says_so(
     assert result["complete"] is False
     assert result["jobs_sent"] == []
     assert any("stopped before finishing" in message for message in records.at("WARNING"))
+
+
+# -- the handler as Lambda runs it, from the outside (template.yaml's environment, events/) ------------------
+
+ODD_EVENTS: list[Any] = [
+    None,
+    {},
+    [],
+    "tick",
+    {"detail-type": "Scheduled Event", "source": "aws.scheduler", "time": "not a time", "detail": {}},
+    {**event_file("schedule.json"), "time": "1970-01-01T00:00:00Z"},
+    {**event_file("schedule.json"), "time": "2999-12-31T23:59:59Z"},
+    {**event_file("schedule.json"), "time": 1614630300},
+]
+
+
+def test_the_poller_does_not_depend_on_its_event(relay_factory: Any) -> None:
+    relay = relay_factory(emulator={"samples": False})
+    relay.add_import(status=None)
+    for number, event in enumerate(ODD_EVENTS):
+        new = relay.add_import(rows=0)
+        if number % 2:
+            relay.cold("PollerFunction")
+        report = relay.invoke_poller(event)
+        assert report["jobs_sent"] == [new], event
+
+
+@pytest.mark.parametrize("field", ["secretAccessKey", "accessKeyId", "licenseKey"])
+def test_credentials_flatfile_rejects_are_read_again_at_the_next_poll(relay_factory: Any, field: str) -> None:
+    relay = relay_factory(emulator={"samples": False})
+    relay.add_import()
+    good = relay.emu.secret
+    wrong = "00000000-0000-4000-8000-000000000000" if field == "licenseKey" else "FF00" + "Z" * 36
+    relay.put_secret({**good, field: wrong})
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the kind of error is not part of the contract
+        relay.invoke_poller()
+    relay.put_secret(good)
+    assert set(relay.invoke_poller()["jobs_sent"]) == relay.submitted_ids()
+
+
+def test_export_since_as_a_plain_date(relay_factory: Any) -> None:
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    relay = relay_factory(env={"EXPORT_SINCE": tomorrow})
+    assert relay.invoke_poller()["jobs_sent"] == []
+    new = relay.emu.state.add_batch("submitted", [{"sku": "A"}], created_at=f"{tomorrow}T00:00:01Z")["id"]
+    assert relay.invoke_poller()["jobs_sent"] == [new]

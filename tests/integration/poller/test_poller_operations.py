@@ -1,88 +1,46 @@
-"""Operator modes: the poller invoked with `{"mode": ...}` against the emulator and moto, like Lambda would.
-
-Every mode runs through functions/poller/app.py with the template's environment (the local runner's
-LocalLambda), starting from the sample events in events/.
-"""
+"""Operator modes: the poller's handler invoked with `{"mode": ...}` against the emulator and moto, like Lambda
+would, starting from the sample events in events/ (the relay harness: tests/support/relay.py)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from support.functions import ROOT
+from support.relay import Relay, event_file
 
-from flatfile_relay.jobs import ExportJob
-from flatfile_relay.ledger import EXPORTED, IGNORED, QUEUED, Ledger
-from flatfile_relay_devkit.local.lambda_runtime import LocalLambda
-
-MISSING_QUEUE = "{endpoint}/123456789012/no-such-queue"
+from flatfile_relay.ledger import EXPORTED, IGNORED, QUEUED
+from flatfile_relay_devkit.local.template import load_yaml
 
 
 def event(name: str, **changes: Any) -> Any:
-    return {**json.loads((ROOT / "events" / name).read_text(encoding="utf-8")), **changes}
+    return {**event_file(name), **changes}
 
 
-class Operator:
-    """The deployment's functions run in this process, the emulator's credentials in the secret."""
-
-    def __init__(self, deployment: Any, emulator: Any, **env: str) -> None:
-        self.deployment, self.emulator = deployment, emulator
-        self.lambdas = LocalLambda(deployment, ROOT, env_overrides={"FLATFILE_BASE_URL": emulator.url, **env})
-        self.put_secret(emulator.secret)
-
-    def reconfigure(self, timeout: float | None = None, **env: str) -> None:
-        """Change environment variables (or the invocation's timeout); the next invocation is a cold start."""
-        self.lambdas = LocalLambda(self.deployment, ROOT, timeout=timeout,
-                                   env_overrides={**self.lambdas.env_overrides, **env})
-
-    def put_secret(self, secret: dict[str, str]) -> None:
-        self.deployment.clients.secretsmanager.put_secret_value(
-            SecretId=self.deployment.refs["FlatfileSecret"], SecretString=json.dumps(secret)
-        )
-
-    def invoke(self, payload: Any) -> Any:
-        answer = self.lambdas.invoke("PollerFunction", payload)
-        assert json.loads(json.dumps(answer)) == answer  # what `aws lambda invoke` writes to its file
-        return answer
-
-    def jobs(self) -> list[ExportJob]:
-        """Take every job off the export-jobs queue."""
-        sqs, url = self.deployment.clients.sqs, self.deployment.refs["ExportJobsQueue"]
-        jobs = []
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-            for message in messages:
-                jobs.append(ExportJob.from_message(message["Body"]))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return jobs
-
-    @property
-    def ledger(self) -> Ledger:
-        return Ledger(self.deployment.refs["LedgerTable"], self.deployment.clients.dynamodb)
-
-    def missing_queue(self) -> str:
-        return MISSING_QUEUE.format(endpoint=self.deployment.clients.sqs.meta.endpoint_url)
-
-    def sample(self, label: str) -> dict[str, Any]:
-        return dict(self.emulator.state.sample(label))
+def invoke(relay: Relay, payload: Any, timeout: float | None = None) -> Any:
+    """The poller's handler on `payload`; its answer is what `aws lambda invoke` writes to its file."""
+    answer = relay.invoke("PollerFunction", payload, timeout)
+    assert json.loads(json.dumps(answer)) == answer
+    return answer
 
 
-@pytest.fixture
-def operator(deployment: Any, emulator: Any) -> Operator:
-    return Operator(deployment, emulator)
+def missing_queue(relay: Relay) -> str:
+    return f"{relay.sqs.meta.endpoint_url}/123456789012/no-such-queue"
 
 
-def submitted(emulator: Any) -> set[str]:
-    return {b["id"] for b in emulator.state.account_batches() if b["status"] == "submitted"}
+def sample(relay: Relay, label: str) -> dict[str, Any]:
+    return dict(relay.emu.state.sample(label))
 
 
 # -- dispatch ------------------------------------------------------------------------------------------
 
 
-def test_events_without_a_mode_are_polls(operator: Operator) -> None:
-    first = operator.invoke(event("schedule.json"))  # the EventBridge envelope
-    assert sorted(first["jobs_sent"]) == sorted(submitted(operator.emulator))
-    assert operator.invoke({})["jobs_sent"] == []  # the scheduler's Input "{}"
+def test_events_without_a_mode_are_polls(relay: Relay) -> None:
+    first = invoke(relay, event("schedule.json"))  # the EventBridge envelope
+    assert sorted(first["jobs_sent"]) == sorted(relay.submitted_ids())
+    assert invoke(relay, {})["jobs_sent"] == []  # the scheduler's Input "{}"
 
 
 @pytest.mark.parametrize(
@@ -102,22 +60,22 @@ def test_events_without_a_mode_are_polls(operator: Operator) -> None:
     ],
 )
 def test_a_bad_request_answers_what_is_wrong_and_does_nothing(
-    operator: Operator, payload: dict[str, Any], problem: str, caplog: pytest.LogCaptureFixture
+    relay: Relay, payload: dict[str, Any], problem: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    answer = operator.invoke(payload)  # no exception: an asynchronous call is not retried into the DLQ
+    answer = invoke(relay, payload)  # no exception: an asynchronous call is not retried into the DLQ
 
     assert answer["ok"] is False
     assert answer["error"].startswith(problem) or problem in answer["error"], answer["error"]
-    assert operator.jobs() == []
-    assert operator.ledger.checkpoint() == {}  # no poll ran
+    assert relay.drain_jobs() == []
+    assert relay.ledger.checkpoint() == {}  # no poll ran
     assert any(r.levelname == "ERROR" and problem[:20] in r.getMessage() for r in caplog.records)
 
 
 # -- check ---------------------------------------------------------------------------------------------
 
 
-def test_check_passes_every_step_and_writes_nothing(operator: Operator) -> None:
-    answer = operator.invoke(event("check.json"))
+def test_check_passes_every_step_and_writes_nothing(relay: Relay) -> None:
+    answer = invoke(relay, event("check.json"))
 
     assert answer["ok"] is True, answer
     steps = answer["steps"]
@@ -126,18 +84,18 @@ def test_check_passes_every_step_and_writes_nothing(operator: Operator) -> None:
         "export-jobs queue", "notices queue", "export-jobs DLQ", "notices DLQ", "poller DLQ",
     ]
     assert all(line.startswith("ok") for line in steps.values())
-    listed = len(operator.emulator.state.account_batches())
+    listed = len(relay.emu.state.account_batches())
     assert steps["batch list"] == f"ok ({listed} batches listed for the license)"
-    assert operator.emulator.requests_to("/graphql")
-    assert operator.jobs() == []
-    assert operator.ledger.checkpoint() == {}
-    assert operator.ledger.get_many(submitted(operator.emulator)) == {}
+    assert relay.emu.requests_to("/graphql")
+    assert relay.drain_jobs() == []
+    assert relay.ledger.checkpoint() == {}
+    assert relay.ledger.get_many(relay.submitted_ids()) == {}
 
 
-def test_check_names_a_wrong_access_key_and_goes_on(operator: Operator) -> None:
-    operator.put_secret({**operator.emulator.secret, "secretAccessKey": "W" * 40})
+def test_check_names_a_wrong_access_key_and_goes_on(relay: Relay) -> None:
+    relay.put_secret({**relay.emu.secret, "secretAccessKey": "W" * 40})
 
-    steps = operator.invoke(event("check.json"))["steps"]
+    steps = invoke(relay, event("check.json"))["steps"]
 
     assert steps["secret"] == "ok"
     assert steps["token exchange"].startswith("error: Flatfile rejected the access key")
@@ -149,11 +107,11 @@ def test_check_names_a_wrong_access_key_and_goes_on(operator: Operator) -> None:
     assert "W" * 40 not in json.dumps(steps)
 
 
-def test_check_names_a_foreign_license(operator: Operator) -> None:
-    foreign = operator.emulator.state.account.foreign_license_key
-    operator.put_secret({**operator.emulator.secret, "licenseKey": foreign})
+def test_check_names_a_foreign_license(relay: Relay) -> None:
+    foreign = relay.emu.state.account.foreign_license_key
+    relay.put_secret({**relay.emu.secret, "licenseKey": foreign})
 
-    answer = operator.invoke(event("check.json"))
+    answer = invoke(relay, event("check.json"))
 
     assert answer["ok"] is False
     steps = answer["steps"]
@@ -162,10 +120,10 @@ def test_check_names_a_foreign_license(operator: Operator) -> None:
     assert steps["batch list"].startswith("error: Flatfile refused the batch list (HTTP 403): the licenseKey")
 
 
-def test_check_names_a_malformed_secret(operator: Operator) -> None:
-    operator.put_secret({k: v for k, v in operator.emulator.secret.items() if k != "licenseKey"})
+def test_check_names_a_malformed_secret(relay: Relay) -> None:
+    relay.put_secret({k: v for k, v in relay.emu.secret.items() if k != "licenseKey"})
 
-    steps = operator.invoke(event("check.json"))["steps"]
+    steps = invoke(relay, event("check.json"))["steps"]
 
     assert steps["secret"].startswith("error: ")
     assert "licenseKey" in steps["secret"]
@@ -173,11 +131,10 @@ def test_check_names_a_malformed_secret(operator: Operator) -> None:
     assert steps["bucket"] == "ok"
 
 
-def test_check_names_the_aws_calls_refused(deployment: Any, emulator: Any) -> None:
-    broken = Operator(deployment, emulator, LEDGER_TABLE="no-such-table")
-    broken.reconfigure(POLLER_DLQ_URL=broken.missing_queue())
+def test_check_names_the_aws_calls_refused(relay: Relay, relay_factory: Callable[..., Relay]) -> None:
+    broken = relay_factory(env={"LEDGER_TABLE": "no-such-table", "POLLER_DLQ_URL": missing_queue(relay)})
 
-    answer = broken.invoke(event("check.json"))
+    answer = invoke(broken, event("check.json"))
 
     steps = answer["steps"]
     assert answer["ok"] is False
@@ -191,18 +148,18 @@ def test_check_names_the_aws_calls_refused(deployment: Any, emulator: Any) -> No
 # -- status --------------------------------------------------------------------------------------------
 
 
-def test_status_reports_the_ledger_the_poller_and_the_queues(operator: Operator) -> None:
-    before = operator.invoke(event("status.json"))
+def test_status_reports_the_ledger_the_poller_and_the_queues(relay: Relay) -> None:
+    before = invoke(relay, event("status.json"))
     assert before["ok"] is True
     assert before["ledger"] == {}
     assert before["oldestPending"] is None
     assert before["poller"]["lastPollAt"] is None
 
-    poll = operator.invoke(event("schedule.json"))
-    answer = operator.invoke(event("status.json"))
+    poll = invoke(relay, event("schedule.json"))
+    answer = invoke(relay, event("status.json"))
 
     assert answer["ok"] is True, answer
-    in_progress = operator.sample("in_progress")
+    in_progress = sample(relay, "in_progress")
     assert answer["ledger"] == {"closed": 2, QUEUED: len(poll["jobs_sent"]), "pending": 1}
     assert answer["oldestPending"]["batchId"] == in_progress["id"]
     assert answer["oldestPending"]["createdAt"] == in_progress["createdAt"]
@@ -213,10 +170,12 @@ def test_status_reports_the_ledger_the_poller_and_the_queues(operator: Operator)
     assert answer["deadLetters"] == {"export-jobs DLQ": 0, "notices DLQ": 0, "poller DLQ": 0}
 
 
-def test_status_reports_what_it_could_read_when_an_aws_call_fails(operator: Operator) -> None:
-    operator.reconfigure(POLLER_DLQ_URL=operator.missing_queue())
+def test_status_reports_what_it_could_read_when_an_aws_call_fails(
+    relay: Relay, relay_factory: Callable[..., Relay]
+) -> None:
+    broken = relay_factory(env={"POLLER_DLQ_URL": missing_queue(relay)})
 
-    answer = operator.invoke(event("status.json"))
+    answer = invoke(broken, event("status.json"))
 
     assert answer["ok"] is False
     assert answer["deadLetters"]["poller DLQ"].startswith("error: AWS refused GetQueueAttributes")
@@ -227,54 +186,51 @@ def test_status_reports_what_it_could_read_when_an_aws_call_fails(operator: Oper
 # -- replay --------------------------------------------------------------------------------------------
 
 
-def test_replay_exports_an_exported_batch_again(operator: Operator) -> None:
-    single = operator.sample("single")["id"]
-    operator.invoke(event("schedule.json"))
-    operator.lambdas.drain("ExporterFunction")
-    first = operator.ledger.get(single)
+def test_replay_exports_an_exported_batch_again(relay: Relay) -> None:
+    single = sample(relay, "single")["id"]
+    invoke(relay, event("schedule.json"))
+    relay.export_queued()
+    first = relay.ledger.get(single)
     assert first is not None
     assert first.state == EXPORTED
     assert first.trigger == "schedule"
 
-    answer = operator.invoke(event("replay.json", batchIds=[single.upper()]))
+    answer = invoke(relay, event("replay.json", batchIds=[single.upper()]))
     assert answer == {"mode": "replay", "ok": True, "queued": [single], "previousState": {single: EXPORTED}}
-    drained = operator.lambdas.drain("ExporterFunction")
+    assert relay.export_queued() == [single]
 
-    assert drained.succeeded == 1
-    assert drained.failed == 0
-    again = operator.ledger.get(single)
+    again = relay.ledger.get(single)
     assert again is not None
     assert again.state == EXPORTED
     assert again.trigger == "replay"
     assert again.exported_at != first.exported_at
-    bucket, key = again.manifest_uri.removeprefix("s3://").split("/", 1)  # type: ignore[union-attr]
-    manifest = json.loads(operator.deployment.clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    assert manifest["trigger"] == "replay"
+    assert again.manifest_uri == relay.manifest_uri(single)
+    assert relay.manifest_dict(single)["trigger"] == "replay"
 
 
-def test_replay_refuses_ids_the_ledger_never_saw_and_sends_nothing(operator: Operator) -> None:
-    operator.invoke(event("schedule.json"))
-    operator.jobs()
-    known = operator.sample("single")["id"]
+def test_replay_refuses_ids_the_ledger_never_saw_and_sends_nothing(relay: Relay) -> None:
+    invoke(relay, event("schedule.json"))
+    relay.drain_jobs()
+    known = sample(relay, "single")["id"]
 
-    answer = operator.invoke(event("replay.json"))  # the sample event's id is not one of the emulator's
+    answer = invoke(relay, event("replay.json"))  # the sample event's id is not one of the emulator's
 
     assert answer["ok"] is False
     assert "the ledger knows no batch 8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27" in answer["error"]
-    assert operator.invoke(event("replay.json", batchIds=[known, "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"]))[
+    assert invoke(relay, event("replay.json", batchIds=[known, "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"]))[
         "ok"] is False
-    assert operator.jobs() == []
+    assert relay.drain_jobs() == []
 
 
-def test_replay_reports_the_jobs_sqs_refused(operator: Operator) -> None:
-    operator.invoke(event("schedule.json"))
-    single = operator.sample("single")["id"]
-    operator.reconfigure(EXPORT_JOBS_QUEUE_URL=operator.missing_queue())
+def test_replay_reports_the_jobs_sqs_refused(relay: Relay, relay_factory: Callable[..., Relay]) -> None:
+    invoke(relay, event("schedule.json"))
+    single = sample(relay, "single")["id"]
+    broken = relay_factory(env={"EXPORT_JOBS_QUEUE_URL": missing_queue(relay)})
 
-    answer = operator.invoke(event("replay.json", batchIds=[single]))
+    answer = invoke(broken, event("replay.json", batchIds=[single]))
 
     assert answer["ok"] is False
-    assert answer["error"].startswith(f"could not send 1 of 1 export jobs to SQS queue {operator.missing_queue()}")
+    assert answer["error"].startswith(f"could not send 1 of 1 export jobs to SQS queue {missing_queue(relay)}")
     assert "NonExistentQueue" in answer["error"]
     assert (answer["queued"], answer["notQueued"]) == ([], [single])
 
@@ -283,22 +239,21 @@ def test_replay_reports_the_jobs_sqs_refused(operator: Operator) -> None:
 
 
 @pytest.fixture
-def since_medium(deployment: Any, emulator: Any) -> Operator:
+def since_medium(relay_factory: Callable[..., Relay], emulator: Any) -> Relay:
     """EXPORT_SINCE at the `medium` sample: the first copy leaves out old, late_submitted and big."""
-    medium = emulator.state.sample("medium")["createdAt"]
-    return Operator(deployment, emulator, EXPORT_SINCE=medium)
+    return relay_factory(env={"EXPORT_SINCE": emulator.state.sample("medium")["createdAt"]})
 
 
-def test_backfill_dry_run_lists_the_batches_the_first_copy_left_out(since_medium: Operator) -> None:
-    operator = since_medium
-    left_out = {operator.sample(label)["id"]: operator.sample(label) for label in ("old", "late_submitted", "big")}
-    operator.invoke(event("schedule.json"))
-    operator.jobs()
-    assert {operator.ledger.get(batch_id).state for batch_id in left_out} == {IGNORED}  # type: ignore[union-attr]
+def test_backfill_dry_run_lists_the_batches_the_first_copy_left_out(since_medium: Relay) -> None:
+    relay = since_medium
+    left_out = {sample(relay, label)["id"]: sample(relay, label) for label in ("old", "late_submitted", "big")}
+    invoke(relay, event("schedule.json"))
+    relay.drain_jobs()
+    assert {relay.ledger.get(batch_id).state for batch_id in left_out} == {IGNORED}  # type: ignore[union-attr]
 
     since = min(batch["createdAt"] for batch in left_out.values())[:10]  # a date: midnight UTC
-    until = operator.sample("medium")["createdAt"]
-    answer = operator.invoke(event("backfill.json", since=since, until=until))
+    until = sample(relay, "medium")["createdAt"]
+    answer = invoke(relay, event("backfill.json", since=since, until=until))
 
     assert answer["ok"] is True
     assert answer["dryRun"] is True
@@ -308,92 +263,91 @@ def test_backfill_dry_run_lists_the_batches_the_first_copy_left_out(since_medium
         assert listed["filename"] == left_out[listed["batchId"]]["filename"]
         assert listed["ledgerState"] == IGNORED
     assert answer["queued"] == []
-    assert operator.jobs() == []
-    assert {operator.ledger.get(batch_id).state for batch_id in left_out} == {IGNORED}  # type: ignore[union-attr]
+    assert relay.drain_jobs() == []
+    assert {relay.ledger.get(batch_id).state for batch_id in left_out} == {IGNORED}  # type: ignore[union-attr]
 
 
-def test_backfill_queues_the_window_once_with_trigger_backfill(since_medium: Operator) -> None:
-    operator = since_medium
-    operator.invoke(event("schedule.json"))
-    operator.jobs()
-    old, late = operator.sample("old"), operator.sample("late_submitted")
+def test_backfill_queues_the_window_once_with_trigger_backfill(since_medium: Relay) -> None:
+    relay = since_medium
+    invoke(relay, event("schedule.json"))
+    relay.drain_jobs()
+    old, late = sample(relay, "old"), sample(relay, "late_submitted")
     payload = event("backfill.json", since=old["createdAt"], until=late["createdAt"], dryRun=False)
 
-    answer = operator.invoke(payload)
+    answer = invoke(relay, payload)
 
     assert answer["ok"] is True
     assert answer["queued"] == [old["id"]]
-    jobs = operator.jobs()
+    jobs = relay.drain_jobs()
     assert [(job.batch_id, job.trigger) for job in jobs] == [(old["id"], "backfill")]
-    entry = operator.ledger.get(old["id"])
+    entry = relay.ledger.get(old["id"])
     assert entry is not None
     assert (entry.state, entry.trigger) == (QUEUED, "backfill")
-    assert operator.invoke(payload)["queued"] == []  # already queued: not again
+    assert invoke(relay, payload)["queued"] == []  # already queued: not again
 
-    operator.lambdas.drain("ExporterFunction")  # (an empty queue: the job was taken above)
-    whole = operator.invoke({"mode": "backfill", "since": "2000-01-01"})  # no until, dryRun false by default
-    assert set(whole["queued"]) == {operator.sample("late_submitted")["id"], operator.sample("big")["id"]}
+    assert relay.export_queued() == []  # (an empty queue: the job was taken above)
+    whole = invoke(relay, {"mode": "backfill", "since": "2000-01-01"})  # no until, dryRun false by default
+    assert set(whole["queued"]) == {sample(relay, "late_submitted")["id"], sample(relay, "big")["id"]}
 
 
-def test_backfill_without_until_in_utc_with_an_offset(since_medium: Operator) -> None:
-    operator = since_medium
-    operator.invoke(event("schedule.json"))
-    big = operator.sample("big")
+def test_backfill_without_until_in_utc_with_an_offset(since_medium: Relay) -> None:
+    relay = since_medium
+    invoke(relay, event("schedule.json"))
+    big = sample(relay, "big")
     created = big["createdAt"]  # e.g. 2026-11-26T17:09:19.665Z == 2026-11-26T19:09:19.665+02:00
     hour = int(created[11:13])
     shifted = f"{created[:11]}{(hour + 2) % 24:02d}{created[13:23]}+02:00" if hour < 22 else created
 
-    answer = operator.invoke({"mode": "backfill", "since": shifted, "dryRun": True})
+    answer = invoke(relay, {"mode": "backfill", "since": shifted, "dryRun": True})
 
     assert big["id"] in {b["batchId"] for b in answer["batches"]}
     assert answer["since"].endswith("+02:00") or answer["since"].endswith("+00:00")
 
 
-def test_backfill_stops_in_time_and_a_second_run_queues_the_rest_once(deployment: Any, emulator_factory: Any) -> None:
-    slow = emulator_factory(latency=0.3)
-    operator = Operator(deployment, slow, FLATFILE_BATCH_PAGE_SIZE="2")
-    operator.reconfigure(timeout=3)  # a deadline of about two seconds: a page or two
+def test_backfill_stops_in_time_and_a_second_run_queues_the_rest_once(relay_factory: Callable[..., Relay]) -> None:
+    relay = relay_factory(env={"FLATFILE_BATCH_PAGE_SIZE": "2"}, emulator={"latency": 0.3})
 
-    cut = operator.invoke({"mode": "backfill", "since": "2000-01-01"})
+    cut = invoke(relay, {"mode": "backfill", "since": "2000-01-01"}, timeout=3)  # a deadline of about 2 s
 
     assert cut["ok"] is True
     assert cut["complete"] is False
-    assert sorted(job.batch_id for job in operator.jobs()) == sorted(cut["queued"])
-    operator.reconfigure(timeout=300)
-    rest = operator.invoke({"mode": "backfill", "since": "2000-01-01"})
+    assert sorted(job.batch_id for job in relay.drain_jobs()) == sorted(cut["queued"])
+    rest = invoke(relay, {"mode": "backfill", "since": "2000-01-01"}, timeout=300)
     assert rest["complete"] is True
     assert not set(rest["queued"]) & set(cut["queued"])
-    assert set(rest["queued"]) | set(cut["queued"]) == submitted(slow)
-    assert sorted(job.batch_id for job in operator.jobs()) == sorted(rest["queued"])
+    assert set(rest["queued"]) | set(cut["queued"]) == relay.submitted_ids()
+    assert sorted(job.batch_id for job in relay.drain_jobs()) == sorted(rest["queued"])
 
 
-def test_backfill_names_a_wrong_key_and_a_foreign_license(operator: Operator) -> None:
-    operator.put_secret({**operator.emulator.secret, "secretAccessKey": "W" * 40})
-    wrong = operator.invoke(event("backfill.json"))
+def test_backfill_names_a_wrong_key_and_a_foreign_license(relay: Relay) -> None:
+    relay.put_secret({**relay.emu.secret, "secretAccessKey": "W" * 40})
+    wrong = invoke(relay, event("backfill.json"))
     assert wrong["ok"] is False
     assert wrong["error"].startswith("Flatfile rejected the access key")
 
-    foreign = operator.emulator.state.account.foreign_license_key
-    operator.put_secret({**operator.emulator.secret, "licenseKey": foreign})
-    refused = operator.invoke(event("backfill.json"))
+    foreign = relay.emu.state.account.foreign_license_key
+    relay.put_secret({**relay.emu.secret, "licenseKey": foreign})
+    refused = invoke(relay, event("backfill.json"))
     assert refused["ok"] is False
     assert "licenseKey in the secret is not a license" in refused["error"]
 
 
-def test_backfill_marks_nothing_queued_when_sqs_refuses(since_medium: Operator) -> None:
-    operator = since_medium
-    operator.invoke(event("schedule.json"))
-    operator.jobs()
-    old = operator.sample("old")
-    operator.reconfigure(EXPORT_JOBS_QUEUE_URL=operator.missing_queue())
+def test_backfill_marks_nothing_queued_when_sqs_refuses(
+    since_medium: Relay, relay_factory: Callable[..., Relay]
+) -> None:
+    relay = since_medium
+    invoke(relay, event("schedule.json"))
+    relay.drain_jobs()
+    old = sample(relay, "old")
+    broken = relay_factory(env={**relay.env, "EXPORT_JOBS_QUEUE_URL": missing_queue(relay)})
 
-    answer = operator.invoke(event("backfill.json", since=old["createdAt"], until=old["createdAt"][:10] + "T23:59:59Z",
-                                   dryRun=False))
+    answer = invoke(broken, event("backfill.json", since=old["createdAt"], until=old["createdAt"][:10] + "T23:59:59Z",
+                                  dryRun=False))
 
     assert answer["ok"] is False
     assert "NonExistentQueue" in answer["error"]
     assert answer["notQueued"] == [old["id"]]
-    assert operator.ledger.get(old["id"]).state == IGNORED  # type: ignore[union-attr]  # job first, then the mark
+    assert relay.ledger.get(old["id"]).state == IGNORED  # type: ignore[union-attr]  # job first, then the mark
 
 
 # -- IAM -----------------------------------------------------------------------------------------------
@@ -413,8 +367,6 @@ ACTIONS = {"s3:HeadBucket": "s3:ListBucket", "sqs:SendMessageBatch": "sqs:SendMe
 
 def granted(function: str) -> set[tuple[str, str]]:
     """(IAM action, logical id of the resource) pairs the function's Policies allow."""
-    from flatfile_relay_devkit.local.template import load_yaml
-
     def logical(value: Any) -> str:
         return value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
 
@@ -434,10 +386,11 @@ def granted(function: str) -> set[tuple[str, str]]:
     return pairs
 
 
-def test_every_aws_call_of_the_modes_is_allowed_by_the_template(operator: Operator) -> None:
-    operator.invoke({})
-    module = operator.lambdas._modules["PollerFunction"]
-    logical = {value: key for key, value in operator.deployment.refs.items()}
+def test_every_aws_call_of_the_modes_is_allowed_by_the_template(relay: Relay) -> None:
+    relay.share_clients = False  # the clients the function builds itself: the calls are recorded on them
+    invoke(relay, {})
+    clients = relay.module("PollerFunction").runtime.clients
+    logical = {value: key for key, value in relay.deployment.refs.items()}
     called: set[tuple[str, str]] = set()
 
     def record(model: Any, params: dict[str, Any], **_: Any) -> None:
@@ -448,12 +401,12 @@ def test_every_aws_call_of_the_modes_is_allowed_by_the_template(operator: Operat
         action = f"{prefix}:{model.name}"
         called.add((ACTIONS.get(action, action), logical[resource]))
 
-    for client in (module.runtime.clients.sqs, module.runtime.clients.dynamodb, module.runtime.clients.s3):
+    for client in (clients.sqs, clients.dynamodb, clients.s3):
         client.meta.events.register("before-parameter-build", record)
-    single = operator.sample("single")["id"]
+    single = sample(relay, "single")["id"]
     for payload in ({}, event("check.json"), event("status.json"), event("replay.json", batchIds=[single]),
                     {"mode": "backfill", "since": "2000-01-01"}):
-        assert "error" not in operator.invoke(payload)
+        assert "error" not in invoke(relay, payload)
 
     assert ("s3:ListBucket", "ExportBucket") in called  # check's HeadBucket
     assert ("sqs:GetQueueAttributes", "PollerDLQ") in called

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from poller_harness import PAGE, Relay
+from support.relay import PAGE, Relay
 
 from flatfile_relay.ledger import CLOSED, IGNORED, PENDING, QUEUED
-from flatfile_relay.settings import parse_timestamp
+from flatfile_relay.timestamps import parse_timestamp
 
 pytestmark = pytest.mark.usefixtures("relay")
 
@@ -22,7 +22,7 @@ def test_first_poll_queues_every_submitted_batch_and_nothing_else(relay: Relay) 
     submitted = relay.submitted_ids()
     assert len(submitted) == 10
     assert sorted(report.jobs_sent) == sorted(submitted)
-    jobs = relay.drain()
+    jobs = relay.drain_jobs()
     assert sorted(job.batch_id for job in jobs) == sorted(submitted)
     assert {job.trigger for job in jobs} == {"schedule"}
     assert not any(job.resume for job in jobs)
@@ -46,24 +46,24 @@ def test_first_poll_queues_every_submitted_batch_and_nothing_else(relay: Relay) 
 
 def test_second_poll_queues_nothing(relay: Relay) -> None:
     relay.poll()
-    relay.drain()
+    relay.drain_jobs()
     report = relay.poll()
     assert report.jobs_sent == []
-    assert relay.drain() == []
+    assert relay.drain_jobs() == []
     assert report.complete
     assert not report.full_walk
 
 
 def test_new_batches_are_picked_up(relay: Relay) -> None:
     relay.poll()
-    relay.drain()
+    relay.drain_jobs()
     new = relay.emu.state.add_batch("submitted", [{"sku": "NEW-1"}])["id"]
     started = relay.emu.state.add_batch(None)["id"]
 
     report = relay.poll()
 
     assert report.jobs_sent == [new]
-    assert [job.batch_id for job in relay.drain()] == [new]
+    assert [job.batch_id for job in relay.drain_jobs()] == [new]
     assert relay.entry(started).state == PENDING
     relay.emu.state.set_status(started, "cancelled")
     assert relay.poll().jobs_sent == []
@@ -74,7 +74,7 @@ def test_late_submission_deep_in_the_list_is_found_by_the_pending_recheck(relay:
     relay.add_batches(3 * PAGE)  # newer than every sample: the in-progress sample sits on page 4
     first = relay.poll()
     assert first.pages == math.ceil(len(relay.emu.state.account_batches()) / PAGE)
-    relay.drain()
+    relay.drain_jobs()
     in_progress = relay.emu.samples["in_progress"]
     relay.emu.state.set_status(in_progress, "submitted")
     relay.emu.clear_request_log()
@@ -86,7 +86,7 @@ def test_late_submission_deep_in_the_list_is_found_by_the_pending_recheck(relay:
     assert relay.list_requests() == 1
     assert report.rechecked == 1
     assert report.jobs_sent == [in_progress]
-    assert [job.batch_id for job in relay.drain()] == [in_progress]
+    assert [job.batch_id for job in relay.drain_jobs()] == [in_progress]
     assert relay.entry(in_progress).state == QUEUED
     assert list(relay.ledger.pending()) == []
 
@@ -96,7 +96,7 @@ def test_pending_recheck_respects_the_lookback_window_and_closes_deleted_batches
     old_pending = relay.emu.state.add_batch(None, created_at=datetime.now(UTC) - timedelta(days=30))["id"]
     gone = relay.emu.samples["in_progress"]
     relay.poll()
-    relay.drain()
+    relay.drain_jobs()
     assert relay.entry(old_pending).state == PENDING
     relay.emu.state.set_status(old_pending, "submitted")
     relay.emu.state.remove_batch(gone)
@@ -154,7 +154,7 @@ def test_an_idle_poll_stops_early_only_when_the_order_allows_it(relay: Relay, or
                                                                  max_take: int) -> None:
     relay.add_batches(3 * PAGE if max_take > 1 else 0)
     relay.poll()
-    relay.drain()
+    relay.drain_jobs()
     relay.emu.set(order=order, max_take=max_take)
     relay.emu.clear_request_log()
 
@@ -171,7 +171,7 @@ def test_an_idle_poll_stops_early_only_when_the_order_allows_it(relay: Relay, or
         assert report.reached_end
         assert not report.early_stop
     assert report.jobs_sent == []
-    assert relay.drain() == []
+    assert relay.drain_jobs() == []
 
 
 def test_page_caps_smaller_than_the_page_size_still_find_everything(relay: Relay) -> None:
@@ -218,12 +218,12 @@ def test_a_walk_that_does_not_start_at_the_newest_known_batch_does_not_stop_earl
 
 
 def _all_jobs(relay: Relay) -> list[str]:
-    relay.drain()
+    relay.drain_jobs()
     return [job.batch_id for job in relay.received]
 
 
 def test_runs_out_of_time_then_the_next_poll_finishes_without_duplicates_or_loss(relay: Relay) -> None:
-    from flatfile_relay.flatfile import Deadline
+    from flatfile_relay.deadline import Deadline
 
     relay.add_batches(4 * PAGE)
     relay.client.get_batch(relay.emu.samples["big"], Deadline.never())  # token exchanged beforehand
@@ -251,7 +251,7 @@ def test_runs_out_of_time_then_the_next_poll_finishes_without_duplicates_or_loss
 
 
 def test_a_cut_walk_is_continued_below_where_it_stopped(relay: Relay) -> None:
-    from flatfile_relay.flatfile import Deadline
+    from flatfile_relay.deadline import Deadline
 
     relay.poll()  # baseline (13 samples)
     new = relay.add_batches(4 * PAGE)
@@ -277,7 +277,7 @@ def test_a_cut_walk_is_continued_below_where_it_stopped(relay: Relay) -> None:
 
 
 def test_an_expired_deadline_does_nothing_and_breaks_nothing(relay: Relay) -> None:
-    from flatfile_relay.flatfile import Deadline
+    from flatfile_relay.deadline import Deadline
 
     report = relay.poll(Deadline.after(0))
     assert not report.complete

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from support.functions import function_app
-from webhook_support import TOKEN, Resources, WebhookHarness
+from support.webhook import TOKEN, Resources, WebhookHarness
 
 
 class CapturedLogs:

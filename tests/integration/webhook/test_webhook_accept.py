@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
-from webhook_support import WebhookHarness, encode, payload
+from support.webhook import WebhookHarness, encode, payload
 
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import QUEUED

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from support.functions import lambda_context
-from webhook_support import WebhookHarness
+from support.webhook import WebhookHarness
 
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay_devkit.local.function_url import FunctionUrl

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from pathlib import Path
 
 import pytest
 from support.functions import ROOT
-from webhook_support import OTHER_TOKEN, TOKEN, WebhookHarness, encode, function_url_event, payload
+from support.webhook import OTHER_TOKEN, TOKEN, WebhookHarness, encode, function_url_event, payload
 
 from flatfile_relay.jobs import ExportJob
 
@@ -46,6 +47,12 @@ def test_token_in_the_header_is_accepted(webhook: WebhookHarness) -> None:
 def test_the_header_name_is_case_insensitive_and_wins_over_the_query(webhook: WebhookHarness) -> None:
     event = function_url_event(encode(payload(str(uuid.uuid4()))), query={"token": "stale-query-token"},
                                headers={"x-WEBHOOK-token": TOKEN})
+    assert webhook.invoke(event).status == 202
+
+
+def test_a_raw_query_string_alone_carries_the_token(webhook: WebhookHarness) -> None:
+    event = function_url_event(encode(payload(str(uuid.uuid4()))))
+    event["rawQueryString"] = f"token={TOKEN}"  # an event built by hand may carry only the raw query string
     assert webhook.invoke(event).status == 202
 
 
@@ -190,7 +197,7 @@ def test_too_large_is_413_and_nothing_happens(webhook: WebhookHarness) -> None:
 
 
 def test_other_methods_are_405(webhook: WebhookHarness) -> None:
-    for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"):
+    for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE"):
         answer = webhook.invoke(function_url_event(None, query={"token": TOKEN}, method=method))
         assert answer.status == 405, method
         assert answer.headers["Allow"] == "POST"
@@ -233,6 +240,21 @@ def test_a_missing_ledger_table_is_500_and_no_job_is_sent(webhook: WebhookHarnes
     assert webhook.jobs() == []
 
 
+def test_aws_unreachable_is_503_with_retry_after(webhook: WebhookHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    webhook.module.reset()
+    answer = webhook.post(encode(payload(str(uuid.uuid4()))))
+    assert answer.status == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert answer.body == {"error": "the webhook could not be accepted right now; retry later"}
+    assert "webhook failed; the sender may retry" in webhook.logs.getvalue()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # AWS is back: the sender's retry is accepted
+    webhook.module.reset()
+    assert webhook.post(encode(payload(str(uuid.uuid4())))).status == 202
+
+
 # -- secrets stay secret -----------------------------------------------------------------------------------
 
 
@@ -256,6 +278,7 @@ def test_the_token_never_appears_in_responses_or_logs(
             webhook.post(encode(payload(batch_id)), token=None, header=OTHER_TOKEN),   # 202
             webhook.post(encode(payload(batch_id)), token=wrong),           # 401
             webhook.post(b"{broken", token=TOKEN),                          # 400
+            webhook.post(encode(payload(OTHER_TOKEN)), token=TOKEN),       # 400, a token as batch id
             webhook.post(b"{}", token=TOKEN, method="GET"),                 # 405
         ]
         webhook.set_raw_secret('{"webhookToken": "' + TOKEN + '"}')
@@ -264,7 +287,7 @@ def test_the_token_never_appears_in_responses_or_logs(
     finally:
         service.removeHandler(caplog.handler)
         webhook.module.logger.setLevel("INFO")
-    assert [a.status for a in answers] == [202, 202, 401, 400, 405, 500]
+    assert [a.status for a in answers] == [202, 202, 401, 400, 400, 405, 500]
     logged = webhook.logs.getvalue()  # reads (and so empties) capsys
     assert "webhook accepted" in logged
     assert "webhook rejected (401)" in logged

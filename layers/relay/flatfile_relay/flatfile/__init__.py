@@ -1,38 +1,40 @@
 """A client of the legacy Flatfile API (Portal v2): REST batches and rows, GraphQL, token exchange.
 
-Example:
-    from flatfile_relay.credentials import Credentials
-    from flatfile_relay.flatfile import Deadline, FlatfileClient, TransientError
+A self-contained package: besides itself it imports only the library's leaf modules (`deadline`,
+`backoff`, `timestamps`, `redaction`), never the relay's own configuration or secrets.
 
-    credentials = Credentials.from_secret(secret_text)
-    with FlatfileClient("https://api.us.flatfile.io", credentials) as client:
+Example:
+    from flatfile_relay.deadline import Deadline
+    from flatfile_relay.flatfile import Account, FlatfileClient
+
+    account = Account(access_key_id, secret_access_key, license_key)
+    with FlatfileClient("https://api.us.flatfile.io", account, user_agent="my-tool/1.0") as client:
         deadline = Deadline.from_lambda_context(context)
         for batch in client.iter_batches(deadline):
             ...
 """
 
+from flatfile_relay.flatfile.account import Account
 from flatfile_relay.flatfile.auth import ApiKeyAuth, Auth, TokenAuth, jwt_claims, token_expiry
 from flatfile_relay.flatfile.client import FlatfileClient
-from flatfile_relay.flatfile.deadline import Deadline
 from flatfile_relay.flatfile.errors import (
     BadRequestError,
     ConfigurationError,
     ContractError,
     CredentialsRejectedError,
-    DeadlineExceededError,
     FlatfileError,
     ForbiddenError,
     GraphQLError,
     LicenseForbiddenError,
-    MalformedSecretError,
     NotFoundError,
     RetriesExhaustedError,
     TransientError,
 )
 from flatfile_relay.flatfile.pagination import BatchPage, RowPage
-from flatfile_relay.flatfile.transport import Reply, Transport, backoff_delay, parse_retry_after
+from flatfile_relay.flatfile.transport import Reply, Transport, parse_retry_after
 
 __all__ = [
+    "Account",
     "ApiKeyAuth",
     "Auth",
     "BadRequestError",
@@ -40,14 +42,11 @@ __all__ = [
     "ConfigurationError",
     "ContractError",
     "CredentialsRejectedError",
-    "Deadline",
-    "DeadlineExceededError",
     "FlatfileClient",
     "FlatfileError",
     "ForbiddenError",
     "GraphQLError",
     "LicenseForbiddenError",
-    "MalformedSecretError",
     "NotFoundError",
     "Reply",
     "RetriesExhaustedError",
@@ -55,7 +54,6 @@ __all__ = [
     "TokenAuth",
     "TransientError",
     "Transport",
-    "backoff_delay",
     "jwt_claims",
     "parse_retry_after",
     "token_expiry",

@@ -6,9 +6,8 @@ key for a token (`POST /auth/access-key/exchange`), caches it until shortly befo
 level to reuse its token across warm Lambda invocations and clients.
 
 Example:
-    >>> from flatfile_relay.credentials import Credentials
-    >>> credentials = Credentials("FF00" + "A" * 36, "s" * 40, "00000000-0000-0000-0000-000000000000")
-    >>> ApiKeyAuth(credentials).headers(Deadline.never()) == {"X-Api-Key": credentials.api_key_header}
+    >>> account = Account("FF00" + "A" * 36, "s" * 40, "00000000-0000-0000-0000-000000000000")
+    >>> ApiKeyAuth(account).headers(Deadline.never()) == {"X-Api-Key": account.api_key_header}
     True
 """
 
@@ -23,21 +22,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from flatfile_relay.flatfile.deadline import Deadline
-from flatfile_relay.flatfile.errors import (
-    BadRequestError,
-    ConfigurationError,
-    ContractError,
-    CredentialsRejectedError,
-    DeadlineExceededError,
-)
+from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.flatfile.account import Account
+from flatfile_relay.flatfile.errors import BadRequestError, ConfigurationError, ContractError, CredentialsRejectedError
 from flatfile_relay.flatfile.transport import Reply, Transport
 from flatfile_relay.redaction import register_secret
-
-if TYPE_CHECKING:
-    from flatfile_relay.credentials import Credentials
 
 logger = logging.getLogger("flatfile_relay.flatfile")
 
@@ -69,10 +60,9 @@ class ApiKeyAuth:
 
     refreshable = False
 
-    def __init__(self, credentials: Credentials) -> None:
+    def __init__(self, credentials: Account) -> None:
         self.credentials = credentials
-        register_secret(credentials.secret_access_key)
-        register_secret(credentials.api_key_header)
+        credentials.register_secrets()
 
     def headers(self, deadline: Deadline, transport: Transport | None = None) -> dict[str, str]:
         """The API key header (needs no request)."""
@@ -169,7 +159,7 @@ class TokenAuth:
     most 300 s; never more than half of it). Thread-safe: concurrent callers wait for one exchange.
 
     Args:
-        credentials: the access key to exchange.
+        credentials: the account whose access key is exchanged.
         transport: default transport for the exchange (a client passes its own on every call).
         expires_in: the lifetime to ask for, 60..86400 seconds; the server may grant less (the JWT `exp`
             is read, see `token_expiry`).
@@ -177,17 +167,16 @@ class TokenAuth:
         clock: wall clock, injectable for tests.
 
     Example:
-        >>> from flatfile_relay.credentials import Credentials
-        >>> credentials = Credentials("FF00" + "A" * 36, "s" * 40, "00000000-0000-0000-0000-000000000000")
-        >>> TokenAuth(credentials, expires_in=900)  # doctest: +ELLIPSIS
-        TokenAuth(Credentials(access_key_id='FF00…', ...), expires_in=900, token=None)
+        >>> account = Account("FF00" + "A" * 36, "s" * 40, "00000000-0000-0000-0000-000000000000")
+        >>> TokenAuth(account, expires_in=900)  # doctest: +ELLIPSIS
+        TokenAuth(Account(access_key_id='FF00…', ...), expires_in=900, token=None)
     """
 
     refreshable = True
 
     def __init__(
         self,
-        credentials: Credentials,
+        credentials: Account,
         transport: Transport | None = None,
         *,
         expires_in: int = 3600,
@@ -207,8 +196,7 @@ class TokenAuth:
         self._refresh_at = 0.0
         self.exchanges = 0
         """How many exchanges succeeded (for tests and metrics)."""
-        register_secret(credentials.secret_access_key)
-        register_secret(credentials.api_key_header)
+        credentials.register_secrets()
 
     @property
     def expires_at(self) -> float | None:

@@ -4,7 +4,8 @@ Every call takes a `Deadline` (the Lambda's time left): requests, retries and wa
 Errors are grouped by what to do about them (see `flatfile_relay.flatfile.errors`).
 
 Example:
-    with FlatfileClient(settings.flatfile_base_url, credentials) as client:
+    account = Account(access_key_id, secret_access_key, license_key)
+    with FlatfileClient("https://api.us.flatfile.io", account, user_agent="my-tool/1.0") as client:
         deadline = Deadline.from_lambda_context(context)
         for batch in client.iter_batches(deadline):
             if batch["status"] == "submitted":
@@ -21,13 +22,14 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import requests
 
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile.account import Account
 from flatfile_relay.flatfile.auth import ApiKeyAuth, Auth, TokenAuth, server_message
-from flatfile_relay.flatfile.deadline import Deadline
 from flatfile_relay.flatfile.errors import (
     BadRequestError,
     ConfigurationError,
@@ -39,11 +41,9 @@ from flatfile_relay.flatfile.errors import (
     NotFoundError,
     RetriesExhaustedError,
 )
-from flatfile_relay.flatfile.pagination import BatchPage, RowPage, as_utc, parse_created_at, parse_envelope
+from flatfile_relay.flatfile.pagination import BatchPage, RowPage, parse_envelope
 from flatfile_relay.flatfile.transport import Reply, Transport
-
-if TYPE_CHECKING:
-    from flatfile_relay.credentials import Credentials
+from flatfile_relay.timestamps import as_utc, parse_timestamp_or_none
 
 logger = logging.getLogger("flatfile_relay.flatfile")
 
@@ -64,7 +64,7 @@ class FlatfileClient:
 
     Args:
         base_url: e.g. `https://api.us.flatfile.io` (FLATFILE_BASE_URL).
-        credentials: `Credentials`, or the secret itself (JSON text or decoded object).
+        credentials: the access key and license key to read with.
         auth: "token" (access-key exchange, `Authorization: Bearer`) or "api_key" (`X-Api-Key`, REST only;
             GraphQL always uses a token).
         expires_in: token lifetime to ask for, 60..86400 s (FLATFILE_TOKEN_TTL).
@@ -74,6 +74,7 @@ class FlatfileClient:
         session: a `requests.Session` to use (the caller keeps ownership); default: a new pooled one.
         token_auth: a `TokenAuth` to share (e.g. kept at module level so a warm Lambda reuses its token).
         batch_page_size: `take` for the batch list (the server may return fewer).
+        user_agent: who sends the requests (e.g. `flatfile-relay/0.1.0`), before the HTTP library's own.
 
     A 401 makes the client forget the token, exchange the access key again and retry the request once; a
     second 401 raises `CredentialsRejectedError` (with `auth="api_key"`, the first one does).
@@ -82,7 +83,7 @@ class FlatfileClient:
     def __init__(
         self,
         base_url: str,
-        credentials: Credentials | Mapping[str, Any] | str | bytes,
+        credentials: Account,
         *,
         auth: str = "token",
         expires_in: int = 3600,
@@ -94,10 +95,11 @@ class FlatfileClient:
         session: requests.Session | None = None,
         token_auth: TokenAuth | None = None,
         batch_page_size: int = 100,
+        user_agent: str = "",
     ) -> None:
         if auth not in ("token", "api_key"):
             raise ConfigurationError(f"auth must be 'token' or 'api_key' (FLATFILE_AUTH), got {auth!r}.")
-        self.credentials = _as_credentials(credentials)
+        self.credentials = credentials
         self.auth_mode = auth
         self.batch_page_size = _positive(batch_page_size, "batch_page_size")
         if token_auth is not None and (
@@ -114,6 +116,7 @@ class FlatfileClient:
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             session=session,
+            user_agent=user_agent,
         )
         self.token_auth = token_auth or TokenAuth(self.credentials, self.transport, expires_in=expires_in)
         self._rest_auth: Auth = self.token_auth if auth == "token" else ApiKeyAuth(self.credentials)
@@ -176,7 +179,7 @@ class FlatfileClient:
             for batch in data:
                 if not isinstance(batch, dict) or not isinstance(batch.get("id"), str):
                     raise ContractError(f"Flatfile answered {what} with a batch that has no string `id`.")
-                created = parse_created_at(batch.get("createdAt"))
+                created = parse_timestamp_or_none(batch.get("createdAt"))
                 if created is None:
                     newest_first = page_dated = False
                 else:
@@ -227,7 +230,7 @@ class FlatfileClient:
                 if since is None:
                     yield batch
                     continue
-                created = parse_created_at(batch.get("createdAt"))
+                created = parse_timestamp_or_none(batch.get("createdAt"))
                 if created is None or created >= since:
                     yield batch
             if (
@@ -551,14 +554,6 @@ class FlatfileClient:
             "(e.g. https://api.us.flatfile.io).",
             status=404,
         )
-
-
-def _as_credentials(value: Credentials | Mapping[str, Any] | str | bytes) -> Credentials:
-    from flatfile_relay.credentials import Credentials  # late: credentials imports this package's errors
-
-    if isinstance(value, Credentials):
-        return value
-    return Credentials.from_secret(value)
 
 
 def _positive(value: int, name: str) -> int:

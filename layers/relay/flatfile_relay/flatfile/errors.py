@@ -2,17 +2,18 @@
 
     FlatfileError
     ├── ConfigurationError        a human must fix the configuration; retrying will not help
-    │   ├── MalformedSecretError      the credentials secret is not what the relay expects
     │   ├── CredentialsRejectedError  Flatfile refuses the access key (401 even after a fresh token)
     │   ├── ForbiddenError            Flatfile refuses access (403)
     │   │   └── LicenseForbiddenError     the licenseKey is not a license of this account
     │   └── BadRequestError           Flatfile rejected the request as malformed (400)
     ├── TransientError            try again later (next invocation)
-    │   ├── RetriesExhaustedError     kept failing (429, 5xx, network, garbage body) until attempts ran out
-    │   └── DeadlineExceededError     the Lambda's remaining time ran out (or would, before the next try)
+    │   └── RetriesExhaustedError     kept failing (429, 5xx, network, garbage body) until attempts ran out
     ├── ContractError             Flatfile answered something the relay does not understand
     ├── NotFoundError             unknown batch (404)
     └── GraphQLError              the GraphQL answer holds `errors`
+
+When the caller's deadline passes (or would, before the next try), a call stops with the deadline's own
+`flatfile_relay.deadline.DeadlineExceededError`: try again later, like a `TransientError`.
 
 Every message says what to do and never holds a secret, a token or a URL with its query string: messages
 pass through `flatfile_relay.redaction.redact` as a last line of defence.
@@ -48,18 +49,7 @@ class FlatfileError(Exception):
 
 
 class ConfigurationError(FlatfileError):
-    """A human must fix the configuration (secret, license, base URL); retrying will not help."""
-
-
-class MalformedSecretError(ConfigurationError):
-    """The credentials secret is not valid; `key` names the offending JSON key (None: the whole secret).
-
-    The message names the key, never its value.
-    """
-
-    def __init__(self, message: str, *, key: str | None = None) -> None:
-        super().__init__(message)
-        self.key = key
+    """A human must fix the configuration (access key, license, base URL); retrying will not help."""
 
 
 class CredentialsRejectedError(ConfigurationError):
@@ -104,10 +94,6 @@ class RetriesExhaustedError(TransientError):
         self.attempts = attempts
         self.last_status = last_status
         self.last_error = redact(last_error)
-
-
-class DeadlineExceededError(TransientError):
-    """The deadline passed, or would pass before the next attempt could start; resume next invocation."""
 
 
 class ContractError(FlatfileError):

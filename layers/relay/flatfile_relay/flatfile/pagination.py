@@ -12,10 +12,11 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flatfile_relay.flatfile.errors import ContractError
+from flatfile_relay.json_types import json_type
 
 
 @dataclass(frozen=True)
@@ -69,50 +70,15 @@ def parse_envelope(body: Any, what: str) -> tuple[list[Any], int]:
     A `totalCount` at the top level is accepted when `pagination` is absent.
     """
     if not isinstance(body, dict):
-        raise ContractError(f"Flatfile answered {what} with {_kind(body)} instead of a list envelope.")
+        raise ContractError(f"Flatfile answered {what} with a JSON {json_type(body)} instead of a list envelope.")
     data = body.get("data")
     if not isinstance(data, list):
-        raise ContractError(f"Flatfile answered {what} without a `data` list (got {_kind(data)}).")
+        raise ContractError(f"Flatfile answered {what} without a `data` list (got a JSON {json_type(data)}).")
     pagination = body.get("pagination")
     source = pagination if isinstance(pagination, dict) else body
     total = source.get("totalCount")
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
         raise ContractError(
-            f"Flatfile answered {what} without an integer `pagination.totalCount` (got {_kind(total)})."
+            f"Flatfile answered {what} without an integer `pagination.totalCount` (got a JSON {json_type(total)})."
         )
     return data, total
-
-
-def parse_created_at(value: Any) -> datetime | None:
-    """A Flatfile timestamp (`2021-03-01T20:22:52.000Z`) as an aware datetime; None if unreadable.
-
-    Naive values are taken as UTC.
-
-    Example:
-        >>> parse_created_at("2021-03-01T20:22:52.000Z")
-        datetime.datetime(2021, 3, 1, 20, 22, 52, tzinfo=datetime.timezone.utc)
-        >>> parse_created_at("yesterday") is None
-        True
-    """
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return as_utc(parsed)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """`moment` made timezone-aware (naive values are taken as UTC)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number"}
-    return names.get(type(value), f"a {type(value).__name__}")

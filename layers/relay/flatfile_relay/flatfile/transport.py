@@ -31,40 +31,17 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from flatfile_relay import __version__
-from flatfile_relay.flatfile.deadline import Deadline
-from flatfile_relay.flatfile.errors import (
-    ConfigurationError,
-    ContractError,
-    DeadlineExceededError,
-    RetriesExhaustedError,
-)
+from flatfile_relay.backoff import backoff_delay
+from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.flatfile.errors import ConfigurationError, ContractError, RetriesExhaustedError
 from flatfile_relay.redaction import install_redaction
 
 logger = logging.getLogger("flatfile_relay.flatfile")
 install_redaction(logger)  # our own records are redacted before any handler sees them
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-USER_AGENT = f"flatfile-relay/{__version__} {requests.utils.default_user_agent()}"
 
 HeadersFactory = Callable[[], Mapping[str, str]]
-
-
-def backoff_delay(
-    attempt: int, *, base: float = 0.5, cap: float = 20.0, rand: Callable[[], float] = random.random
-) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based): full jitter.
-
-    A uniform draw in `[0, min(cap, base * 2 ** (attempt - 1)))`.
-
-    Example:
-        >>> backoff_delay(3, base=0.5, cap=20.0, rand=lambda: 0.5)
-        1.0
-        >>> backoff_delay(30, base=0.5, cap=20.0, rand=lambda: 0.999)
-        19.98
-    """
-    exponent = min(attempt - 1, 62)  # avoid float overflow on absurd attempt numbers
-    return rand() * min(cap, base * 2.0**exponent)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -153,6 +130,8 @@ class Transport:
         max_retry_after: a `Retry-After` longer than this (seconds) ends the retries at once.
         session: a session to use instead of a new one; the caller keeps ownership (close() leaves it open).
         pool_maxsize: connections kept per host.
+        user_agent: the product sending the requests (e.g. `flatfile-relay/0.1.0`), put before the HTTP
+            library's own `User-Agent`.
         sleep, rand: injectable for tests.
     """
 
@@ -168,6 +147,7 @@ class Transport:
         max_retry_after: float = 300.0,
         session: requests.Session | None = None,
         pool_maxsize: int = 10,
+        user_agent: str = "",
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -185,6 +165,7 @@ class Transport:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
+        self.user_agent = " ".join(part for part in (user_agent.strip(), requests.utils.default_user_agent()) if part)
         self._sleep = sleep
         self._rand = rand
         self._owns_session = session is None
@@ -229,7 +210,7 @@ class Transport:
         for attempt in range(1, attempts + 1):
             if deadline.expired:
                 raise _deadline_error(what, failure)
-            sent = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+            sent = {"User-Agent": self.user_agent, "Accept": "application/json"}
             if headers is not None:
                 sent.update(headers())
             timeout = (max(0.001, deadline.cap(self.connect_timeout)), max(0.001, deadline.cap(self.timeout)))

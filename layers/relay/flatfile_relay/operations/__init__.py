@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flatfile_relay.flatfile import Deadline
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.jobs import JobSendError
 from flatfile_relay.operations.backfill import backfill
 from flatfile_relay.operations.check import check

@@ -18,14 +18,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flatfile_relay.flatfile import DeadlineExceededError, FlatfileClient
-from flatfile_relay.flatfile.deadline import Deadline
-from flatfile_relay.flatfile.pagination import parse_created_at
+from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob, InvalidJobError, require_batch_id
 from flatfile_relay.ledger import EXPORTED, EXPORTING, QUEUED, Ledger, LedgerEntry
 from flatfile_relay.operations.requests import BackfillRequest
 from flatfile_relay.poller import DEFAULT_RESERVE, SUBMITTED, queue_jobs
 from flatfile_relay.settings import Settings
+from flatfile_relay.timestamps import parse_timestamp_or_none
 
 logger = logging.getLogger("flatfile_relay.operations")
 
@@ -71,7 +71,7 @@ def backfill(
     complete = False
     try:
         for batch in client.iter_batches(deadline, created_since=request.since):
-            created = parse_created_at(batch.get("createdAt"))
+            created = parse_timestamp_or_none(batch.get("createdAt"))
             in_window = created is not None and (request.until is None or created < request.until)
             if in_window and batch.get("status") == SUBMITTED:
                 try:

@@ -21,7 +21,8 @@ from typing import Any
 
 from flatfile_relay.aws import AwsClients
 from flatfile_relay.connection import FlatfileConnection
-from flatfile_relay.flatfile import Deadline, FlatfileClient, NotFoundError
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.flatfile import FlatfileClient, NotFoundError
 from flatfile_relay.operations.problems import describe
 from flatfile_relay.settings import Settings
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flatfile_relay.flatfile import Deadline
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.jobs import ExportJob, send_jobs
 from flatfile_relay.ledger import Ledger
 from flatfile_relay.operations.requests import InvalidRequestError, ReplayRequest

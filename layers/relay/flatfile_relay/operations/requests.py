@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from flatfile_relay.jobs import InvalidJobError, require_batch_id
-from flatfile_relay.settings import parse_timestamp
+from flatfile_relay.timestamps import parse_timestamp
 
 MODES = ("check", "status", "replay", "backfill")
 #: batch ids one replay accepts (the jobs are sent within one invocation)

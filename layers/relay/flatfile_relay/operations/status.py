@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flatfile_relay.aws import AwsClients
-from flatfile_relay.flatfile import Deadline
+from flatfile_relay.deadline import Deadline
 from flatfile_relay.ledger import CHECKPOINT_ID, Ledger
 from flatfile_relay.operations.check import queues
 from flatfile_relay.operations.problems import describe

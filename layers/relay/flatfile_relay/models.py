@@ -1,0 +1,138 @@
+"""The relay's JSON documents as Powertools Parser (pydantic) models, and one way to parse them.
+
+Export jobs, manifests, notices and webhook bodies subclass `Document`: Python names in snake case, JSON
+names in camel case (``batch_id`` is ``batchId``). `parse_json` checks a document against its model with
+Powertools' `parse`. Its error names every bad field and never quotes a value (pydantic's own text would
+show ``input_value=...``, which may be a secret), and chains nothing that could.
+
+Example:
+    >>> class Part(Document):
+    ...     row_count: Count
+    >>> parse_json(Part, '{"rowCount": 2}').row_count
+    2
+    >>> parse_json(Part, '{"rowCount": "s3cr3t"}', "part")
+    Traceback (most recent call last):
+    ...
+    flatfile_relay.models.InvalidDocumentError: part.rowCount must be a whole number
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Annotated, Any, TypeVar
+
+from aws_lambda_powertools.utilities.parser import BaseModel, Field, ValidationError, parse
+from pydantic import AfterValidator, ConfigDict, Strict
+from pydantic.alias_generators import to_camel
+
+M = TypeVar("M", bound="Document")
+
+#: how many bad fields one error message lists at most
+MAX_PROBLEMS = 5
+
+Count = Annotated[int, Strict(), Field(ge=0)]
+"""A whole number of 0 or more (JSON ``true`` and ``"3"`` are not numbers)."""
+
+Text = Annotated[str, Field(min_length=1)]
+"""A non-empty string."""
+
+SCHEMA_VERSION = 1
+
+
+def canonical_uuid(value: str) -> str:
+    """`value` as a canonical (lower-case, hyphenated) UUID; ValueError when it is none."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("must be a UUID") from None
+
+
+def _supported_version(value: int) -> int:
+    if value != SCHEMA_VERSION:
+        raise ValueError(f"is {value}: this reader understands schemaVersion {SCHEMA_VERSION} only")
+    return value
+
+
+BatchId = Annotated[str, AfterValidator(canonical_uuid)]
+"""A Flatfile batch id (a UUID), in canonical form."""
+
+SchemaVersion = Annotated[int, Strict(), AfterValidator(_supported_version)]
+"""The ``schemaVersion`` of a document this code writes and reads."""
+
+
+class Document(BaseModel):
+    """A JSON document of the relay: immutable, camelCase in JSON, unknown fields ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The document as JSON names and values, in field order."""
+        return self.model_dump(by_alias=True)
+
+
+class InvalidDocumentError(ValueError):
+    """A document that does not fit its model; `fields` names the bad ones (e.g. ``parts[0].sha256``)."""
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+def parse_json(model: type[M], text: str | bytes, what: str = "document") -> M:
+    """Parse UTF-8 JSON `text` into `model`; `what` names the document in errors.
+
+    Raises:
+        InvalidDocumentError: not UTF-8, not JSON (``NaN`` and ``Infinity`` are not JSON), or not the model.
+    """
+    try:
+        data = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text, parse_constant=_not_json)
+    except UnicodeDecodeError:
+        raise InvalidDocumentError(f"{what} is not UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise InvalidDocumentError(f"{what} is not valid JSON (line {error.lineno}, column {error.colno})") from None
+    except (ValueError, TypeError, RecursionError):
+        raise InvalidDocumentError(f"{what} is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidDocumentError(f"{what} must be a JSON object")
+    try:
+        return parse(event=data, model=model)
+    except ValidationError as invalid:
+        problems = [(_path(error["loc"]), _wording(error["type"], error["msg"])) for error in invalid.errors()]
+    shown = [f"{what}{path or ':'} {wording}" for path, wording in problems[:MAX_PROBLEMS]]
+    more = len(problems) - len(shown)
+    message = "; ".join(shown) + (f"; and {more} more" if more else "")
+    raise InvalidDocumentError(message, tuple(path.lstrip(".") for path, _ in problems))
+
+
+_PHRASES = {
+    "missing": "is missing",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "string_too_short": "must be a non-empty string",
+}
+
+
+def _wording(kind: str, message: str) -> str:
+    """What is wrong, from pydantic's error type or message (neither holds the input value)."""
+    if kind in _PHRASES:
+        return _PHRASES[kind]
+    if message.startswith("Value error, "):  # raised by our own validators
+        return message.removeprefix("Value error, ")
+    return re.sub(r"^(Input|String) should", "must", message)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

@@ -1,0 +1,83 @@
+"""Fixtures for every integration folder, built on tests/support/relay.py (tests/conftest.py imports them).
+
+A folder's conftest.py may override `relay` with its own settings: `relay_factory(batch_page_size=5)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from support.functions import function_with_environment
+from support.relay import Relay
+
+
+@pytest.fixture
+def relay_factory(
+    request: pytest.FixtureRequest, deployment: Any, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Iterator[Callable[..., Relay]]:
+    """`relay_factory(function=..., env={...}, emulator={...knobs}, **settings)`: a Relay on this test's
+    deployment; its handlers see template.yaml's environment (plus `env`) pointed at the emulator (the
+    `emulator` fixture, or a new one with these knobs); the library sees `function`'s settings (plus `settings`).
+    """
+    library = logging.getLogger("flatfile_relay")  # get_logger() rewires it: put it back afterwards
+    saved = (list(library.handlers), library.level, library.propagate)
+    made: list[Relay] = []
+
+    def make(function: str = "PollerFunction", env: dict[str, str] | None = None,
+             emulator: dict[str, Any] | None = None, **settings: Any) -> Relay:
+        emu = request.getfixturevalue("emulator_factory")(**emulator) if emulator is not None else \
+            request.getfixturevalue("emulator")
+        relay = Relay.create(deployment, emu, function, **settings)
+        relay.env = {**deployment.environment(function), "FLATFILE_BASE_URL": emu.url, **(env or {})}
+        for key, value in relay.env.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+        made.append(relay)
+        return relay
+
+    yield make
+    for relay in made:
+        relay.close()
+    library.handlers[:] = saved[0]
+    library.setLevel(saved[1])
+    library.propagate = saved[2]
+
+
+@pytest.fixture
+def relay(relay_factory: Callable[..., Relay]) -> Relay:
+    """The relay with template.yaml's settings and the emulator's sample imports."""
+    return relay_factory()
+
+
+@pytest.fixture
+def captured_logs(capsys: pytest.CaptureFixture[str]) -> pytest.CaptureFixture[str]:
+    """capsys: the functions' Powertools Logger writes to the current sys.stdout, so capsys sees it."""
+    return capsys
+
+
+@pytest.fixture
+def poller_app(monkeypatch: pytest.MonkeyPatch, deployment: Any, emulator: Any) -> Iterator[ModuleType]:
+    """functions/poller/app.py, cold, with PollerFunction's environment (pointed at moto and the emulator)."""
+    yield from function_with_environment(
+        monkeypatch, deployment, "poller", "PollerFunction", FLATFILE_BASE_URL=emulator.url
+    )
+
+
+@pytest.fixture
+def export_relay(relay_factory: Callable[..., Relay]) -> Relay:
+    """The exporter's settings with small parts (1000 rows, pages of 200) for the library; smaller ones (100
+    rows, pages of 50) in the handler's environment."""
+    return relay_factory("ExporterFunction", env={"PART_MAX_ROWS": "100", "FLATFILE_PAGE_SIZE": "50"},
+                         part_max_rows=1000, page_size=200)
+
+
+@pytest.fixture
+def function_env(relay: Relay) -> dict[str, str]:
+    """The environment the relay's handlers see (template.yaml's, pointed at the emulator)."""
+    return relay.env

@@ -1,0 +1,210 @@
+"""Dependencies inside the library run one way: read from its source with `ast`, nothing is imported.
+
+- no import cycles among `flatfile_relay` modules (imports under `if TYPE_CHECKING:` count too);
+- the leaf modules import nothing from the library;
+- the Flatfile client (`flatfile_relay.flatfile`) imports only itself and the leaf modules;
+- library modules are imported at the top of a module, never late inside a function.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+LIBRARY = Path(__file__).resolve().parents[2] / "layers" / "relay" / "flatfile_relay"
+PACKAGE = "flatfile_relay"
+CLIENT = f"{PACKAGE}.flatfile"
+LEAVES = frozenset(
+    f"{PACKAGE}.{name}" for name in ("deadline", "timestamps", "backoff", "redaction", "json_types")
+)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(LIBRARY.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def sources(root: Path = LIBRARY) -> dict[str, ast.Module]:
+    return {module_name(path): ast.parse(path.read_text(), str(path)) for path in sorted(root.rglob("*.py"))}
+
+
+def imported(node: ast.Import | ast.ImportFrom, modules: set[str], importer: str) -> set[str]:
+    """The library modules an import statement names.
+
+    `from package import name` names the module `package.name` when there is one, else `package` itself
+    (e.g. `from flatfile_relay import __version__` imports the package's `__init__`).
+    """
+    if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    else:
+        base = node.module or ""
+        if node.level:  # relative: resolved against the importing module's package
+            package = importer.split(".") if importer in packages(modules) else importer.split(".")[:-1]
+            base = ".".join([*package[: len(package) - node.level + 1], *([base] if base else [])])
+        names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+    found = set()
+    for name in names:
+        while name.split(".")[0] == PACKAGE:
+            if name in modules:
+                found.add(name)
+                break
+            name = name.rpartition(".")[0]
+    return found
+
+
+def direct_imports(trees: dict[str, ast.Module]) -> dict[str, set[str]]:
+    """Module -> the library modules its import statements name, wherever they sit (TYPE_CHECKING too)."""
+    modules = set(trees)
+    return {
+        name: {
+            target
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for target in imported(node, modules, name)
+        } - {name}
+        for name, tree in trees.items()
+    }
+
+
+def packages(modules: set[str]) -> set[str]:
+    return {name for name in modules if any(other.startswith(name + ".") for other in modules)}
+
+
+def late_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Imports inside functions and classes (docstring examples are strings, not imports)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Import | ast.ImportFrom):
+                    yield inner
+
+
+def graph(trees: dict[str, ast.Module]) -> dict[str, set[str]]:
+    """Module -> the library modules importing it runs: those it names, and their enclosing packages
+    (Python runs a package's `__init__` before any of its modules)."""
+    edges = {}
+    for name, targets in direct_imports(trees).items():
+        enclosing = {".".join(t.split(".")[:i]) for t in targets for i in range(1, t.count(".") + 1)}
+        edges[name] = (targets | enclosing) - {name}
+    return edges
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module, each sorted (Tarjan's algorithm).
+
+    Every module of such a component reaches every other one through imports: they form a cycle.
+
+    A package importing its own submodules (an `__init__` re-exporting them) is not a cycle of code: the
+    edge from a submodule to its enclosing package is only Python running the `__init__` first.
+    """
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def follows(name: str) -> set[str]:
+        return {t for t in edges[name] if not name.startswith(t + ".")}
+
+    def visit(name: str) -> None:
+        index[name] = low[name] = len(index)
+        stack.append(name)
+        on_stack.add(name)
+        for target in sorted(follows(name)):
+            if target not in index:
+                visit(target)
+                low[name] = min(low[name], low[target])
+            elif target in on_stack:
+                low[name] = min(low[name], index[target])
+        if low[name] == index[name]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == name:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for name in sorted(edges):
+        if name not in index:
+            visit(name)
+    return found
+
+
+@pytest.fixture(scope="module")
+def trees() -> dict[str, ast.Module]:
+    return sources()
+
+
+def test_the_library_is_where_the_test_looks(trees: dict[str, ast.Module]) -> None:
+    assert set(trees) >= LEAVES
+    assert {PACKAGE, CLIENT, f"{CLIENT}.client", f"{PACKAGE}.poller"} <= set(trees)
+
+
+def test_no_import_cycles(trees: dict[str, ast.Module]) -> None:
+    assert cycles(graph(trees)) == []
+
+
+def test_leaf_modules_import_nothing_from_the_library(trees: dict[str, ast.Module]) -> None:
+    edges = graph(trees)
+    assert {leaf: sorted(edges.get(leaf, ())) for leaf in sorted(LEAVES) if edges.get(leaf)} == {}
+
+
+def test_the_flatfile_client_imports_only_itself_and_the_leaves(trees: dict[str, ast.Module]) -> None:
+    outside = {
+        name: sorted(target for target in targets if not _in_client(target) and target not in LEAVES)
+        for name, targets in direct_imports(trees).items()
+        if _in_client(name)
+    }
+    assert {name: targets for name, targets in outside.items() if targets} == {}
+
+
+def test_no_late_imports_of_library_modules(trees: dict[str, ast.Module]) -> None:
+    modules = set(trees)
+    late = sorted(
+        f"{name}:{node.lineno}" for name, tree in trees.items() for node in late_imports(tree)
+        if imported(node, modules, name)
+    )
+    assert late == []
+
+
+def _in_client(name: str) -> bool:
+    return name == CLIENT or name.startswith(CLIENT + ".")
+
+
+# -- the checks themselves, on small made-up libraries --------------------------------------------------
+
+
+def _parsed(**modules: str) -> dict[str, ast.Module]:
+    return {f"{PACKAGE}.{name}" if name else PACKAGE: ast.parse(code) for name, code in modules.items()}
+
+
+def test_a_cycle_through_type_checking_imports_is_found() -> None:
+    trees = _parsed(
+        a="from flatfile_relay.b import B\n",
+        b="from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from flatfile_relay.a import A\n",
+    )
+    assert cycles(graph(trees)) == [[f"{PACKAGE}.a", f"{PACKAGE}.b"]]
+
+
+def test_a_late_import_is_found_and_a_docstring_example_is_not() -> None:
+    tree = ast.parse(
+        '"""\n>>> from flatfile_relay.a import A\n"""\n'
+        "def f():\n    from flatfile_relay.a import A\n    return A\n"
+    )
+    assert [node.lineno for node in late_imports(tree)] == [5]
+
+
+def test_from_package_import_name_names_the_module_or_the_package() -> None:
+    trees = _parsed(**{"": "", "flatfile": "", "flatfile.client": "from flatfile_relay import credentials\n",
+                       "flatfile.auth": "from flatfile_relay import __version__\n",
+                       "credentials": "from flatfile_relay.flatfile.client import C\n"})
+    direct = direct_imports(trees)
+    assert direct[f"{CLIENT}.client"] == {f"{PACKAGE}.credentials"}
+    assert direct[f"{CLIENT}.auth"] == {PACKAGE}
+    assert cycles(graph(trees)) == [[f"{PACKAGE}.credentials", f"{CLIENT}.client"]]

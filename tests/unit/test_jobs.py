@@ -1,0 +1,124 @@
+"""ExportJob messages: round trip, canonical batch ids, and refusals that say what is wrong."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from flatfile_relay.jobs import JOB_TYPE, TRIGGERS, ExportJob, InvalidJobError, require_batch_id
+from flatfile_relay.timestamps import parse_timestamp
+
+BATCH = "0b0e4b8a-5b3e-4c7e-9d59-8a4d6f0f2a11"
+
+
+def message(**fields: Any) -> str:
+    body: dict[str, Any] = {"type": JOB_TYPE, "schemaVersion": 1, "batchId": BATCH, "trigger": "webhook",
+                            "requestedAt": "2024-05-01T10:00:00.000Z", "resume": False}
+    body.update(fields)
+    return json.dumps({key: value for key, value in body.items() if value is not _DROP})
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_create_and_round_trip(trigger: str) -> None:
+    job = ExportJob.create(BATCH, trigger=trigger)
+    assert job.trigger == trigger
+    assert job.resume is False
+    parse_timestamp(job.requested_at)  # an ISO timestamp
+    assert ExportJob.from_message(job.to_message()) == job
+
+
+def test_message_is_the_documented_compact_json() -> None:
+    job = ExportJob(batch_id=BATCH, trigger="schedule", requested_at="2024-05-01T10:00:00.000Z", resume=True)
+    text = job.to_message()
+    assert " " not in text
+    assert json.loads(text) == {
+        "type": "flatfile.export.job", "schemaVersion": 1, "batchId": BATCH, "trigger": "schedule",
+        "requestedAt": "2024-05-01T10:00:00.000Z", "resume": True,
+    }
+
+
+def test_from_message_accepts_bytes_and_fills_defaults() -> None:
+    job = ExportJob.from_message(json.dumps({"batchId": BATCH}).encode())
+    assert (job.batch_id, job.trigger, job.resume) == (BATCH, "schedule", False)
+    parse_timestamp(job.requested_at)
+
+
+def test_batch_ids_are_canonical() -> None:
+    upper = BATCH.upper()
+    assert ExportJob.from_message(message(batchId=upper)).batch_id == BATCH
+    assert ExportJob.create("{" + upper + "}", trigger="replay").batch_id == BATCH
+    assert require_batch_id(BATCH.replace("-", "")) == BATCH
+
+
+def test_continuation_resumes_the_same_request() -> None:
+    job = ExportJob.create(BATCH, trigger="replay")
+    following = job.continuation()
+    assert following.resume is True
+    assert (following.batch_id, following.trigger, following.requested_at) == (
+        job.batch_id, job.trigger, job.requested_at
+    )
+    assert ExportJob.from_message(following.to_message()) == following
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("{not json", "job is not valid JSON (line 1, column 2)"),
+        ("", "job is not valid JSON"),
+        (b"\xff\xfe", "job is not"),
+        ("[1, 2]", "job must be a JSON object"),
+        ('"text"', "job must be a JSON object"),
+        ('{"batchId": NaN}', "job is not valid JSON"),
+        (message(type="flatfile.batch.exported"), "job.type must be 'flatfile.export.job'"),
+        (message(schemaVersion=2), "job.schemaVersion is 2"),
+        (message(schemaVersion=True), "job.schemaVersion must be a whole number"),
+        (message(batchId=_DROP), "job.batchId is missing"),
+        (message(batchId=42), "job.batchId must be a string"),
+        (message(batchId="42"), "job.batchId must be a UUID"),
+        (message(batchId=""), "job.batchId must be a UUID"),
+        (message(trigger="cron"), "job.trigger must be 'schedule', 'webhook', 'replay' or 'backfill'"),
+        (message(trigger=None), "job.trigger must be"),
+        (message(resume="yes"), "job.resume must be true or false"),
+        (message(requestedAt=""), "job.requestedAt must be a non-empty string"),
+    ],
+)
+def test_invalid_messages_are_refused_with_a_clear_reason(body: str | bytes, expected: str) -> None:
+    with pytest.raises(InvalidJobError) as caught:
+        ExportJob.from_message(body)
+    assert expected in str(caught.value)
+    assert caught.value.__cause__ is None  # nothing chained: messages never drag the body along
+
+
+def test_create_refuses_what_from_message_would() -> None:
+    with pytest.raises(InvalidJobError, match="batchId must be a UUID"):
+        ExportJob.create("batch-1", trigger="schedule")
+    with pytest.raises(InvalidJobError, match="trigger"):
+        ExportJob.create(BATCH, trigger="manual")
+
+
+def test_require_batch_id_raises_the_requested_error_type_and_truncates() -> None:
+    class Custom(ValueError):
+        pass
+
+    with pytest.raises(Custom) as caught:
+        require_batch_id("x" * 500, error=Custom)
+    assert len(str(caught.value)) < 120
+    for value in (None, 12, b"bytes", ["list"]):
+        with pytest.raises(InvalidJobError):
+            require_batch_id(value)  # type: ignore[arg-type]
+    assert require_batch_id(str(uuid.UUID(int=1))) == "00000000-0000-0000-0000-000000000001"
+
+
+def test_jobs_are_values() -> None:
+    first = ExportJob(batch_id=BATCH, trigger="webhook", requested_at="t")
+    assert first == ExportJob(batch_id=BATCH, trigger="webhook", requested_at="t")
+    assert len({first, ExportJob(batch_id=BATCH, trigger="webhook", requested_at="t")}) == 1
+    with pytest.raises(ValidationError, match="frozen"):
+        first.resume = True  # type: ignore[misc]

@@ -1,0 +1,133 @@
+"""Manifest and notice: the contract's schemas, and clear validation errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from flatfile_relay.manifest import Manifest, ManifestError, Notice, Part, UnsupportedSchemaError
+
+BATCH = "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"
+SHA = "ab" * 32
+
+
+def manifest_dict(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "schemaVersion": 1,
+        "batchId": BATCH,
+        "batch": {"id": BATCH, "status": "submitted", "filename": "Søren's.csv"},
+        "rowCount": 3,
+        "parts": [
+            {"uri": f"s3://b/flatfile/batches/{BATCH}/part-00000.jsonl.gz", "rows": 2, "bytes": 50, "sha256": SHA},
+            {"uri": f"s3://b/flatfile/batches/{BATCH}/part-00001.jsonl.gz", "rows": 1, "bytes": 30, "sha256": SHA},
+        ],
+        "exportedAt": "2021-03-01T20:23:04.512Z",
+        "trigger": "schedule",
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_manifest_round_trips_with_exactly_the_contract_fields() -> None:
+    manifest = Manifest.from_json(json.dumps(manifest_dict()))
+
+    assert manifest.parts[1] == Part(uri=f"s3://b/flatfile/batches/{BATCH}/part-00001.jsonl.gz", rows=1,
+                                     bytes=30, sha256=SHA)
+    data = json.loads(manifest.to_json())
+    assert data == manifest_dict()
+    assert list(data) == ["schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger"]
+    assert list(data["parts"][0]) == ["uri", "rows", "bytes", "sha256"]
+    assert "Søren" in manifest.to_json()  # UTF-8, not escaped
+
+
+def test_unknown_extra_fields_are_ignored_by_readers() -> None:
+    data = manifest_dict(futureField=1)
+    data["parts"][0]["compression"] = "gzip"
+    assert Manifest.from_json(json.dumps(data)).row_count == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"schemaVersion": 2}, "schemaVersion is 2"),
+        ({"schemaVersion": True}, "manifest.schemaVersion must be a whole number"),
+        ({"batchId": ""}, "manifest.batchId must be a non-empty string"),
+        ({"batch": []}, "manifest.batch must be a JSON object"),
+        ({"batch": {"id": "other"}}, "differs from batchId"),
+        ({"rowCount": 4}, "rowCount 4 differs from the sum of its parts' rows 3"),
+        ({"rowCount": "3"}, "manifest.rowCount must be a whole number"),
+        ({"rowCount": True}, "manifest.rowCount must be a whole number"),
+        ({"parts": {}}, "manifest.parts must be a list"),
+        ({"trigger": "manual"}, "manifest.trigger must be 'schedule', 'webhook', 'replay' or 'backfill'"),
+        ({"exportedAt": None}, "manifest.exportedAt must be a string"),
+        ({"exportedAt": ""}, "manifest.exportedAt must be a non-empty string"),
+    ],
+)
+def test_an_invalid_manifest_names_what_is_wrong(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ManifestError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Manifest.from_json(json.dumps(manifest_dict(**changes)))
+
+
+@pytest.mark.parametrize(
+    ("part", "message"),
+    [
+        ({"uri": "https://x/y", "rows": 3, "bytes": 1, "sha256": SHA}, r"parts\[0\]\.uri must be an s3://"),
+        ({"uri": "s3://b/k", "rows": -3, "bytes": 1, "sha256": SHA}, r"parts\[0\]\.rows must be greater"),
+        ({"uri": "s3://b/k", "rows": 3, "bytes": 1.5, "sha256": SHA}, r"parts\[0\]\.bytes must be a whole"),
+        ({"uri": "s3://b/k", "rows": 3, "bytes": 1, "sha256": SHA.upper()}, r"sha256 must match pattern '\^\[0-9a-f\]"),
+        ({"uri": "s3://b/k", "rows": 3, "bytes": 1}, r"parts\[0\]\.sha256 is missing"),
+        ("s3://b/k", r"parts\[0\] must be a JSON object"),
+    ],
+)
+def test_an_invalid_part_names_the_part_and_field(part: Any, message: str) -> None:
+    with pytest.raises(ManifestError, match=message):
+        Manifest.from_json(json.dumps(manifest_dict(parts=[part])))
+
+
+def test_not_json_and_not_an_object_are_refused() -> None:
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        Manifest.from_json(b"{")
+    with pytest.raises(ManifestError, match="must be a JSON object"):
+        Manifest.from_json("[]")
+
+
+def notice_dict(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "type": "flatfile.batch.exported", "schemaVersion": 1, "batchId": BATCH,
+        "manifestUri": f"s3://b/flatfile/batches/{BATCH}/manifest.json", "rowCount": 3, "trigger": "webhook",
+        "exportedAt": "2021-03-01T20:23:04.512Z",
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_notice_is_built_from_its_manifest_with_exactly_the_contract_fields() -> None:
+    manifest = Manifest.from_dict(manifest_dict(trigger="webhook"))
+
+    notice = Notice.for_manifest(manifest, f"s3://b/flatfile/batches/{BATCH}/manifest.json")
+
+    assert json.loads(notice.to_json()) == notice_dict()
+    assert Notice.from_json(notice.to_json()) == notice
+
+
+def test_a_notice_with_more_fields_is_accepted_and_keeps_them() -> None:
+    notice = Notice.from_json(json.dumps(notice_dict(region="eu-west-1")))
+    assert notice.extra == {"region": "eu-west-1"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"type": "flatfile.export.job"}, UnsupportedSchemaError, "notice.type must be 'flatfile.batch.exported'"),
+        ({"schemaVersion": 2}, UnsupportedSchemaError, "notice.schemaVersion is 2"),
+        ({"manifestUri": "/tmp/manifest.json"}, ManifestError, "notice.manifestUri must be an s3://"),
+        ({"rowCount": -1}, ManifestError, "notice.rowCount must be greater than or equal to 0"),
+        ({"rowCount": 1.0}, ManifestError, "notice.rowCount must be a whole number"),
+        ({"batchId": None}, ManifestError, "notice.batchId must be a string"),
+    ],
+)
+def test_an_invalid_notice_names_what_is_wrong(changes: dict[str, Any], error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        Notice.from_json(json.dumps(notice_dict(**changes)))
