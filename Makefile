@@ -12,21 +12,27 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
+# pip's output cut down to a progress line every 10 packages, plus any error
+PIP_PROGRESS := awk '/^Collecting /{n++; if (n % 10 == 0) printf "    %d packages downloaded (latest: %s)\n", n, $$2; fflush()} /^Installing collected/{print "    installing " n " packages"; fflush()} /ERROR|error:/{print; fflush()}'
+
 # Python 3.13 matches the Lambda runtime: pyenv's 3.13 first, then any python3.13 on PATH.
 PYTHON313 := $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 
-.PHONY: help run test lint typecheck validate build unit integration coverage bench emulator clean
+.PHONY: help run local-env test lint typecheck validate build unit integration coverage bench emulator clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/runtime.txt requirements/dev.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (looked in pyenv's versions and on PATH); install it, e.g. 'pyenv install 3.13'" >&2; exit 1; }
-	@echo "==> creating $(VENV) from $(PYTHON313)"
+	@echo "==> setting up $(VENV) (first run only, about a minute): Python 3.13 from $(PYTHON313)"
 	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	@echo "    upgrading pip"
 	@$(PY) -m pip install --quiet --upgrade pip 2>/dev/null
-	@$(PY) -m pip install --quiet -r requirements/dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	@echo "    installing requirements/dev.txt (boto3, requests, Powertools, moto, pytest, ruff, mypy and their dependencies)"
+	@$(PY) -m pip install -r requirements/dev.txt 2>&1 | $(PIP_PROGRESS) || true
 	@$(PY) -c "import boto3, requests, aws_lambda_powertools, moto, pytest" || { echo "error: dependency install failed" >&2; exit 1; }
+	@echo "==> $(VENV) ready"
 	@# the library is importable from the venv as it is in Lambda's layer (no copy, edits apply at once)
 	@# the development kit (emulator, local runner) too: it lives outside the layer, in devkit/
 	@printf '%s\n' "$(CURDIR)/layers/relay" "$(CURDIR)/devkit" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/flatfile_relay.pth"
@@ -34,9 +40,9 @@ $(VENV)/.installed: requirements/runtime.txt requirements/dev.txt
 
 $(SAM_VENV)/.installed: requirements/sam.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found" >&2; exit 1; }
-	@echo "==> creating $(SAM_VENV) (SAM CLI)"
+	@echo "==> setting up $(SAM_VENV) (SAM CLI; first run only, about a minute)"
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON313) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/python -m pip install --quiet -r requirements/sam.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(SAM_VENV)/bin/python -m pip install -r requirements/sam.txt 2>&1 | $(PIP_PROGRESS) || true
 	@$(SAM_VENV)/bin/sam --version >/dev/null || { echo "error: SAM CLI install failed" >&2; exit 1; }
 	@touch $@
 
@@ -51,6 +57,9 @@ $(LAMBDA_VENV)/.installed: requirements/runtime.txt $(VENV)/.installed
 
 run: $(VENV)/.installed  ## the pipeline locally: moto + bundled emulator; poll, export, consume, summary in ./out
 	@$(PY) -m flatfile_relay_devkit.local
+
+local-env: $(VENV)/.installed  ## for `sam local invoke`: moto + emulator + the template's resources, and local-env.json (Ctrl-C stops)
+	@$(PY) -m flatfile_relay_devkit.local.sam_env $(LOCAL_ENV_ARGS)
 
 test: lint typecheck validate build $(LAMBDA_VENV)/.installed  ## every check and every test
 	@$(MAKE) --no-print-directory coverage
@@ -93,4 +102,4 @@ emulator: $(VENV)/.installed  ## the Flatfile emulator on port 8765 (PORT=...)
 	@$(PY) -m flatfile_relay_devkit.emulator --port $${PORT:-8765}
 
 clean:  ## remove build output and caches (keeps the venvs)
-	rm -rf .aws-sam out .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf .aws-sam out local-env.json .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

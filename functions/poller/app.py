@@ -1,6 +1,8 @@
 """Poller function: one scheduled poll of Flatfile that queues an export job per newly submitted batch.
 
-The event is ignored (a ScheduleV2 sends its `Input`; correctness never depends on the time inside it).
+Any event without a `mode` is a poll, and its content is ignored (a ScheduleV2 sends its `Input`;
+correctness never depends on the time inside it). An event with a `mode` is an operator's request
+(`flatfile_relay.operations`).
 Everything lives in `flatfile_relay.poller`; this module wires it to Lambda: settings, AWS clients, the
 Flatfile connection and the ledger are created on the first invocation and reused while the execution
 environment stays warm. Errors propagate, so the asynchronous invocation is retried and then lands in the
@@ -25,6 +27,7 @@ from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile import ConfigurationError
 from flatfile_relay.measurements import request_measurements
 from flatfile_relay.observability import get_logger, get_metrics, publish, traced
+from flatfile_relay.operations import is_operator_request, operate
 from flatfile_relay.poller import PollReport, poll
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.settings import SettingsError
@@ -45,18 +48,22 @@ reset = runtime.reset
 @traced
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Run one poll; return its report (see `flatfile_relay.poller.PollReport`)."""
+    """Run one poll and return its report (see `flatfile_relay.poller.PollReport`), or the operator mode the
+    event names (`{"mode": "check"}`...: see `flatfile_relay.operations`; it always answers)."""
+    remaining = context.get_remaining_time_in_millis() / 1000.0
+    deadline = Deadline.from_lambda_context(context, reserve=min(RESERVE_SECONDS, remaining / 4))
     try:
-        return _poll(context)
+        if is_operator_request(event):
+            metrics.add_metric(name="OperatorRequests", unit=MetricUnit.Count, value=1)
+            return operate(event, runtime, deadline)
+        return _poll(deadline)
     finally:
         publish(metrics, request_measurements(runtime.take_request_counts()))
 
 
-def _poll(context: LambdaContext) -> dict[str, Any]:
+def _poll(deadline: Deadline) -> dict[str, Any]:
     try:
         settings, sqs, ledger = runtime.settings, runtime.clients.sqs, runtime.ledger
-        remaining = context.get_remaining_time_in_millis() / 1000.0
-        deadline = Deadline.from_lambda_context(context, reserve=min(RESERVE_SECONDS, remaining / 4))
         report = runtime.connection.run(lambda client: poll(client, ledger, sqs, settings, deadline))
     except NotConfiguredError as error:
         metrics.add_metric(name="NotConfigured", unit=MetricUnit.Count, value=1)

@@ -83,7 +83,7 @@ def test_continuation_resumes_the_same_request() -> None:
         (message(batchId=42), "job.batchId must be a string"),
         (message(batchId="42"), "job.batchId must be a UUID"),
         (message(batchId=""), "job.batchId must be a UUID"),
-        (message(trigger="cron"), "job.trigger must be 'schedule', 'webhook' or 'replay'"),
+        (message(trigger="cron"), "job.trigger must be 'schedule', 'webhook', 'replay' or 'backfill'"),
         (message(trigger=None), "job.trigger must be"),
         (message(resume="yes"), "job.resume must be true or false"),
         (message(requestedAt=""), "job.requestedAt must be a non-empty string"),

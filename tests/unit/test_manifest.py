@@ -60,7 +60,7 @@ def test_unknown_extra_fields_are_ignored_by_readers() -> None:
         ({"rowCount": "3"}, "manifest.rowCount must be a whole number"),
         ({"rowCount": True}, "manifest.rowCount must be a whole number"),
         ({"parts": {}}, "manifest.parts must be a list"),
-        ({"trigger": "manual"}, "manifest.trigger must be 'schedule', 'webhook' or 'replay'"),
+        ({"trigger": "manual"}, "manifest.trigger must be 'schedule', 'webhook', 'replay' or 'backfill'"),
         ({"exportedAt": None}, "manifest.exportedAt must be a string"),
         ({"exportedAt": ""}, "manifest.exportedAt must be a non-empty string"),
     ],

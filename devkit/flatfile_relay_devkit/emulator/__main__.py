@@ -6,17 +6,20 @@
     python -m flatfile_relay_devkit.emulator send-webhook --to URL --batch LABEL_OR_ID [--token T]
         [--rows-per-post 1000] [--seed 7] [--anchor ...]
     python -m flatfile_relay_devkit.emulator samples [--seed 7] [--anchor ...]
+    python -m flatfile_relay_devkit.emulator secret [--seed 7] [--shell]
 
 ``serve`` (the default) prints the URL on the first line of stdout and the sample credentials secret as
 JSON on the second (fake sample values), then serves until Ctrl-C or SIGTERM. ``send-webhook`` needs no
 running emulator: it rebuilds the seeded samples locally (imports added at run time are not available).
-``samples`` prints the sample labels and batch ids as JSON.
+``samples`` prints the sample labels and batch ids as JSON; ``secret`` the sample credentials of the seed's
+account (with ``--shell``: as ``export`` lines, ``ACCESS_KEY_ID`` ... ``WEBHOOK_TOKEN``, for curl).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -24,6 +27,7 @@ from types import FrameType
 
 from .config import ORDERS, EmulatorConfig
 from .emulator import Emulator
+from .samples import build_account
 from .store import State
 from .webhook import send_webhook
 
@@ -109,10 +113,29 @@ def samples(argv: Sequence[str]) -> int:
     return 0
 
 
+#: `secret --shell`: the shell variable of each key of the secret
+SHELL_NAMES = {"accessKeyId": "ACCESS_KEY_ID", "secretAccessKey": "SECRET_ACCESS_KEY", "licenseKey": "LICENSE_KEY",
+               "webhookToken": "WEBHOOK_TOKEN"}
+
+
+def secret(argv: Sequence[str]) -> int:
+    """Print the sample credentials (fake values) of the seed's account."""
+    parser = argparse.ArgumentParser(prog="python -m flatfile_relay_devkit.emulator secret")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the sample data (default 7)")
+    parser.add_argument("--shell", action="store_true", help="print `export NAME=value` lines")
+    args = parser.parse_args(argv)
+    values = build_account(args.seed).secret()
+    if args.shell:
+        print("\n".join(f"export {SHELL_NAMES[key]}={shlex.quote(value)}" for key, value in values.items()))
+    else:
+        print(json.dumps(values))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m flatfile_relay_devkit.emulator``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"serve": serve, "send-webhook": webhook, "samples": samples}
+    commands = {"serve": serve, "send-webhook": webhook, "samples": samples, "secret": secret}
     if args and args[0] in commands:
         return commands[args[0]](args[1:])
     return serve(args)

@@ -1,10 +1,15 @@
 """`make run`: the whole pipeline on this machine — moto for AWS, the bundled emulator for Flatfile.
 
 Steps: create template.yaml's resources in a moto server on 127.0.0.1, start the emulator with its sample
-imports, store the sample credentials in the secret, invoke the poller with events/schedule.json, feed the
-export-jobs queue to the exporter and the notices queue to the consumer (like Lambda's event source
-mappings), poll once more to show nothing is exported twice, then print a summary and copy what landed
-to ./out/.
+imports, store the sample credentials in the secret, then
+1. a scheduled tick: invoke the poller with events/schedule.json, feed the export-jobs queue to the
+   exporter and the notices queue to the consumer (like Lambda's event source mappings);
+2. a webhook delivery: a new import is submitted and the emulator posts its webhook to a local Function
+   URL (an HTTP server on 127.0.0.1 that invokes the webhook function), then export and consume;
+3. a second tick, to show that nothing is exported twice;
+4. the operator modes `check` and `status` (events/check.json, events/status.json);
+then print a summary (every batch by file name, and why each one not exported was not) and copy what
+landed to ./out/.
 
 Example:
     $ python -m flatfile_relay_devkit.local --out out
@@ -25,8 +30,9 @@ from typing import IO, Any
 
 from flatfile_relay.aws import AwsClients
 from flatfile_relay.ledger import EXPORTED, Ledger
-from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
+from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig, send_webhook
 from flatfile_relay_devkit.local.deployment import LocalDeployment
+from flatfile_relay_devkit.local.function_url import FunctionUrl
 from flatfile_relay_devkit.local.lambda_runtime import DrainReport, LocalLambda
 from flatfile_relay_devkit.local.moto import MotoServer
 from flatfile_relay_devkit.local.template import Template
@@ -43,6 +49,10 @@ class RunResult:
     notices: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: dict[str, int] = field(default_factory=dict)
     submitted_in_emulator: int = 0
+    listed: list[dict[str, Any]] = field(default_factory=list)  # id, file name, status of each batch listed
+    states: dict[str, str] = field(default_factory=dict)  # batchId -> ledger state
+    webhooks: list[tuple[str, list[int]]] = field(default_factory=list)  # (batchId, HTTP statuses)
+    operations: list[dict[str, Any]] = field(default_factory=list)  # answers of the operator modes
     seconds: float = 0.0
 
 
@@ -91,17 +101,36 @@ class LocalRun:
         self.export()
         self.consume()
 
+    def deliver_webhook(self, batch_id: str) -> list[int]:
+        """Post the batch's webhook through a local Function URL in front of the webhook function, the way
+        Flatfile does (token in the query string); return the HTTP statuses."""
+        with FunctionUrl(lambda event: self.lambdas.invoke("WebhookFunction", event)) as url:
+            statuses = send_webhook(self.emulator, batch_id, url.url, token=self.emulator.secret["webhookToken"])
+        self.result.webhooks.append((batch_id, statuses))
+        return statuses
+
+    def operate(self, name: str) -> dict[str, Any]:
+        """Invoke the poller with the operator event events/<name>.json (e.g. check, status)."""
+        event = json.loads((self.root / "events" / f"{name}.json").read_text(encoding="utf-8"))
+        answer = dict(self.lambdas.invoke("PollerFunction", event))
+        self.result.operations.append(answer)
+        return answer
+
     def collect(self) -> RunResult:
         """Read back what landed: ledger, S3 objects, dead-letter queues."""
         ledger = Ledger(self.settings.ledger_table, self.clients.dynamodb)
-        batch_ids = list(self.emulator.state.batches)
-        self.result.submitted_in_emulator = sum(
-            1 for b in self.emulator.state.batches.values() if b.get("status") == "submitted"
-        )
-        for batch_id, entry in ledger.get_many(batch_ids).items():
+        # only what the summary shows: a batch echoes its webhook URL, token included
+        self.result.listed = [
+            {key: batch.get(key) for key in ("id", "filename", "originalFile", "status", "createdAt")}
+            for batch in self.emulator.state.account_batches()
+        ]
+        self.result.submitted_in_emulator = sum(1 for b in self.result.listed if b.get("status") == "submitted")
+        for batch_id, entry in ledger.get_many(b["id"] for b in self.result.listed).items():
+            self.result.states[batch_id] = entry.state
             if entry.state == EXPORTED:
                 self.result.exported[batch_id] = {
                     "rows": entry.row_count, "parts": len(entry.parts), "manifest": entry.manifest_uri,
+                    "trigger": entry.trigger,
                 }
         paginator = self.clients.s3.get_paginator("list_objects_v2")
         self.result.objects = [
@@ -152,17 +181,24 @@ class LocalRun:
         self.result.notices.extend(seen.values())
 
 
+#: why a batch Flatfile lists was not exported, by its status there
+NOT_EXPORTED = {
+    None: "still in progress in Flatfile (status null): each poll re-checks it until it is submitted",
+    "cancelled": "cancelled in Flatfile: nothing to export",
+    "failed": "failed in Flatfile: nothing to export",
+}
+
+
 def summary(result: RunResult, out: Path | None) -> str:
     """The text `make run` prints at the end."""
     lines = ["", "flatfile-relay — local run", "=" * 26]
     for index, poll in enumerate(result.polls, 1):
-        queued = poll.get("jobs_sent") or poll.get("queued") or []
-        count = len(queued) if isinstance(queued, list) else queued
         lines.append(
-            f"poll {index}: {poll.get('batches_seen', '?')} batches listed, {count} export jobs queued, "
-            f"{len(poll.get('pending') or []) if isinstance(poll.get('pending'), list) else poll.get('pending', 0)}"
-            " still in progress"
+            f"poll {index}: {poll.get('batches_seen', '?')} batches listed, {len(poll.get('jobs_sent') or [])} "
+            f"export jobs queued, {poll.get('pending', 0)} still in progress"
         )
+    for batch_id, statuses in result.webhooks:
+        lines.append(f"webhook: {len(statuses)} POST(s) for {_name(result, batch_id)}, answered {statuses}")
     for drain in result.drains:
         lines.append(
             f"{drain.function}: {drain.invocations} invocations, {drain.delivered} messages, "
@@ -173,18 +209,54 @@ def summary(result: RunResult, out: Path | None) -> str:
     lines.append(
         f"exported: {len(result.exported)} of {result.submitted_in_emulator} submitted batches, {total_rows} rows"
     )
-    for batch_id, facts in sorted(result.exported.items()):
-        lines.append(f"  {batch_id}  {facts['rows']:>6} rows  {facts['parts']} part(s)  {facts['manifest']}")
+    lines.extend(_batch_lines(result))
+    for answer in result.operations:
+        lines.extend(_operation_lines(answer))
     lines.append(f"S3 objects: {len(result.objects)}")
     for key, size in result.objects:
         lines.append(f"  s3://…/{key}  ({size} bytes)")
-    lines.append(f"notices: {len(result.notices)} (one per exported batch)")
+    lines.append(f"notices: {len(result.notices)} (one per export)")
     lines.append("dead-letter queues: " + ", ".join(f"{k}={v}" for k, v in sorted(result.dead_letters.items())))
     if out is not None:
         lines.append(f"copied to {out}/ (manifests, parts, decompressed .jsonl, notices/)")
         lines.append(f"function logs: {out}/logs.jsonl")
     lines.append(f"took {result.seconds:.1f} s")
     return "\n".join(lines)
+
+
+def _name(result: RunResult, batch_id: str) -> str:
+    for batch in result.listed:
+        if batch["id"] == batch_id:
+            return str(batch.get("filename") or batch.get("originalFile") or batch_id)
+    return batch_id
+
+
+def _batch_lines(result: RunResult) -> list[str]:
+    """One line per batch Flatfile lists: exported (rows, parts, trigger), or why not."""
+    lines = []
+    width = max((len(_name(result, b["id"])) for b in result.listed), default=0)
+    for batch in sorted(result.listed, key=lambda b: str(b.get("createdAt"))):
+        batch_id, name = batch["id"], _name(result, batch["id"]).ljust(width)
+        facts = result.exported.get(batch_id)
+        if facts is not None:
+            what = f"exported  {facts['rows']:>6} rows  {facts['parts']} part(s)  by {facts['trigger']}"
+        elif batch.get("status") in NOT_EXPORTED:
+            what = f"not exported: {NOT_EXPORTED[batch.get('status')]}"
+        else:
+            what = f"not exported: status {batch.get('status')!r}, ledger {result.states.get(batch_id, 'unknown')}"
+        lines.append(f"  {name}  {batch_id}  {what}")
+    return lines
+
+
+def _operation_lines(answer: dict[str, Any]) -> list[str]:
+    """The answer of `check` (one line per step) or `status`, as the operator would read it."""
+    mode, verdict = answer.get("mode"), "ok" if answer.get("ok") else "PROBLEMS"
+    if "error" in answer:
+        return [f"{mode}: {verdict}: {answer['error']}"]
+    if mode == "check":
+        return [f"check: {verdict}", *(f"  {step}: {line}" for step, line in answer["steps"].items())]
+    return [f"{mode}: {verdict}", *(f"  {key}: {json.dumps(value)}" for key, value in answer.items()
+                                    if key not in ("mode", "ok"))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,18 +282,36 @@ def main(argv: list[str] | None = None) -> int:
     result.seconds = time.monotonic() - started
     print(summary(result, args.out), file=terminal)
     failures = sum(result.dead_letters.values()) + sum(d.failed for d in result.drains)
+    failures += sum(1 for answer in result.operations if not answer.get("ok"))
+    failures += sum(1 for _, statuses in result.webhooks for status in statuses if status != 202)
     return 1 if failures or len(result.exported) != result.submitted_in_emulator else 0
 
 
 def _run(args: Any, terminal: IO[str]) -> RunResult:
+    def say(text: str) -> None:
+        print(text, file=terminal, flush=True)
+
+    say("starting moto (AWS) and the Flatfile emulator on 127.0.0.1 ...")
     with MotoServer() as moto, Emulator(EmulatorConfig(seed=args.seed)) as emulator, \
             (args.out / "logs.jsonl").open("w", encoding="utf-8") as logs, redirect_stdout(logs):
-        print(f"moto on {moto.url}, Flatfile emulator on {emulator.url}", file=terminal)
+        say(f"moto on {moto.url}, Flatfile emulator on {emulator.url}")
+        say("creating template.yaml's buckets, queues, table and secret in moto ...")
         run = LocalRun(args.root, emulator, moto)
-        print("tick 1: poll → export → consume", file=terminal)
+        say("tick 1: scheduled poll → export → consume")
         run.cycle()
-        print("tick 2: the same again — nothing new, so nothing is exported twice", file=terminal)
+        new = emulator.state.add_batch("submitted", _NEW_ROWS, filename="webhook-products.csv")["id"]
+        say(f"webhook: a new import is submitted; the emulator posts its webhook to a local Function URL ({new})")
+        run.deliver_webhook(new)
+        run.export()
+        run.consume()
+        say("tick 2: the same again — nothing new, so nothing is exported twice")
         run.cycle()
+        say("operator modes: check, then status")
+        run.operate("check")
+        run.operate("status")
         result = run.collect()
         run.copy_out(args.out)
     return result
+
+
+_NEW_ROWS = [{"sku": "W-1", "name": "Webhook widget", "qty": "2"}, {"sku": "W-2", "name": "Webhook gadget", "qty": "5"}]

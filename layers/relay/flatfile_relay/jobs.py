@@ -67,7 +67,7 @@ def require_batch_id(value: str, error: type[ValueError] = InvalidJobError) -> s
         raise error(f"batchId {str(value)[:64]!r} is not a UUID") from None
 
 
-Trigger = Literal["schedule", "webhook", "replay"]
+Trigger = Literal["schedule", "webhook", "replay", "backfill"]
 TRIGGERS: tuple[str, ...] = get_args(Trigger)
 
 
@@ -76,7 +76,7 @@ class ExportJob(Document):
 
     Attributes:
         batch_id: the batch (``batchId``).
-        trigger: what asked for it (``schedule``, ``webhook`` or ``replay``; ``schedule`` when absent).
+        trigger: what asked for it (``schedule``, ``webhook``, ``replay`` or ``backfill``; ``schedule`` when absent).
         requested_at: when it was first asked for (``requestedAt``; now when absent).
         resume: True when it carries on an export an earlier invocation began.
     """

@@ -4,7 +4,7 @@ Manifest (`{prefix}batches/{batchId}/manifest.json`, written last)::
 
     {"schemaVersion": 1, "batchId": "...", "batch": {...GET /rest/batch/{id}...}, "rowCount": N,
      "parts": [{"uri": "s3://bucket/key", "rows": n, "bytes": n, "sha256": "..."}],
-     "exportedAt": "<ISO-8601 UTC>", "trigger": "schedule" | "webhook" | "replay"}
+     "exportedAt": "<ISO-8601 UTC>", "trigger": "schedule" | "webhook" | "replay" | "backfill"}
 
 Notice (one per exported batch, on the notices queue)::
 

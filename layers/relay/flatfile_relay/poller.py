@@ -20,7 +20,8 @@ One poll:
    A walk cut short remembers where it stopped, so the next poll does not stop early above that point.
 4. Re-checks the `pending` batches created within `LOOKBACK_HOURS` that the walk did not show, one
    `GET /rest/batch/{id}` each: submitted → job, cancelled → closed, gone (404) → closed.
-5. Returns a `PollReport`.
+5. Records `lastPollAt` and `lastPollComplete` (what the operator's `status` shows) and returns a
+   `PollReport`.
 
 Time: when the deadline is closer than `reserve` seconds (or the client runs out of time), the poll stops
 cleanly after sending what it collected and reports `complete=False`; the next poll carries on.
@@ -34,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -67,6 +69,8 @@ _FLUSH_EVERY = 10
 # checkpoint fields
 BASELINE_COMPLETED_AT = "baselineCompletedAt"
 LAST_FULL_WALK_AT = "lastFullWalkAt"
+LAST_POLL_AT = "lastPollAt"
+LAST_POLL_COMPLETE = "lastPollComplete"
 NEWEST_CREATED_AT = "newestCreatedAt"
 RESUME_BELOW = "resumeBelow"
 
@@ -201,6 +205,7 @@ class _Poll:
         if walked:
             walked = self._recheck_pending()
         self.report.complete = walked
+        self.ledger.save_checkpoint(**{LAST_POLL_AT: format_timestamp(self.now), LAST_POLL_COMPLETE: walked})
         return self.report
 
     def _full_walk_due(self, checkpoint: dict[str, Any]) -> bool:
@@ -358,22 +363,13 @@ class _Poll:
         if not self.outbox:
             return
         outbox, self.outbox = self.outbox, []
-        created = {job.batch_id: created_at for job, created_at in outbox}
+        jobs = [(job, created_at, self.read.get(job.batch_id)) for job, created_at in outbox]
         try:
-            sent = send_jobs(
-                self.sqs, self.settings.export_jobs_queue_url, [job for job, _ in outbox], self.deadline
-            )
+            sent = queue_jobs(self.sqs, self.settings.export_jobs_queue_url, self.ledger, jobs, self.deadline)
         except JobSendError as error:
-            self._mark_queued(error.sent, created)
+            self.report.jobs_sent.extend(job.batch_id for job in error.sent)
             raise
-        self._mark_queued(sent, created)
-
-    def _mark_queued(self, sent: list[ExportJob], created: dict[str, str | None]) -> None:
-        for job in sent:
-            # only if the entry is as read: an exporter may have handed the batch back meanwhile (pending)
-            self.ledger.mark_queued(job.batch_id, created_at=created.get(job.batch_id), trigger=job.trigger,
-                                    seen=self.read.get(job.batch_id))
-            self.report.jobs_sent.append(job.batch_id)
+        self.report.jobs_sent.extend(sent)
 
     def _save_walk(self, checkpoint: dict[str, Any], finished: bool, newest_seen: datetime | None,
                    oldest_seen: datetime | None, newest_known: datetime | None,
@@ -401,6 +397,38 @@ class _Poll:
                 fields[RESUME_BELOW] = format_timestamp(below)
         if fields:
             self.ledger.save_checkpoint(**fields)
+
+
+def queue_jobs(
+    sqs: Any, queue_url: str, ledger: Ledger, jobs: Sequence[tuple[ExportJob, str | None, LedgerEntry | None]],
+    deadline: Deadline,
+) -> list[str]:
+    """Send export jobs, then mark each sent one `queued` in the ledger; return the ids of the sent batches.
+
+    Each item is (job, the batch's createdAt, the ledger entry read before deciding: None when there was
+    none). The mark lands only if the entry is still as read: an exporter may have handed the batch back
+    meanwhile (pending). When SQS refuses some jobs, those it accepted are marked first and `JobSendError`
+    propagates (its `.sent` and `.failed` name them).
+
+    Example:
+        >>> queue_jobs(sqs, url, ledger, [(ExportJob.create(batch_id, trigger="backfill"), None, None)],
+        ...            deadline)                                                    # doctest: +SKIP
+        ['0b0e4b8a-5b3e-4c7e-9d59-8a4d6f0f2a11']
+    """
+    known = {job.batch_id: (created_at, seen) for job, created_at, seen in jobs}
+
+    def mark(sent: Sequence[ExportJob]) -> list[str]:
+        for job in sent:
+            created_at, seen = known[job.batch_id]
+            ledger.mark_queued(job.batch_id, created_at=created_at, trigger=job.trigger, seen=seen)
+        return [job.batch_id for job in sent]
+
+    try:
+        sent = send_jobs(sqs, queue_url, [job for job, _, _ in jobs], deadline)
+    except JobSendError as error:
+        mark(error.sent)
+        raise
+    return mark(sent)
 
 
 def _all_older(page: BatchPage, moment: datetime, *, or_equal: bool = False) -> bool:

@@ -40,6 +40,9 @@ class Settings:
     ledger_table: str = ""
     export_jobs_queue_url: str = ""
     notices_queue_url: str = ""
+    export_jobs_dlq_url: str = ""
+    notices_dlq_url: str = ""
+    poller_dlq_url: str = ""
     export_bucket: str = ""
     export_prefix: str = "flatfile/"
     lookback_hours: float = 168.0
@@ -69,6 +72,9 @@ class Settings:
             ledger_table=env.get("LEDGER_TABLE", "").strip(),
             export_jobs_queue_url=env.get("EXPORT_JOBS_QUEUE_URL", "").strip(),
             notices_queue_url=env.get("NOTICES_QUEUE_URL", "").strip(),
+            export_jobs_dlq_url=env.get("EXPORT_JOBS_DLQ_URL", "").strip(),
+            notices_dlq_url=env.get("NOTICES_DLQ_URL", "").strip(),
+            poller_dlq_url=env.get("POLLER_DLQ_URL", "").strip(),
             export_bucket=env.get("EXPORT_BUCKET", "").strip(),
             export_prefix=prefix,
             lookback_hours=float(_int(env, "LOOKBACK_HOURS", 168, low=0, high=24 * 3660)),

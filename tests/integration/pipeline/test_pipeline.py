@@ -213,8 +213,20 @@ def test_make_run_entry_point_prints_the_summary_and_copies_out(tmp_path: Path) 
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "exported: 10 of 10 submitted batches" in done.stdout
+    assert "exported: 11 of 11 submitted batches" in done.stdout  # the samples' 10 and one by webhook
     assert "tick 2" in done.stdout
+    assert "webhook: 1 POST(s) for webhook-products.csv, answered [202]" in done.stdout
+    lines = done.stdout.splitlines()
+    by_name = {line.split()[0]: line for line in lines if line.startswith("  ") and "-products.csv" in line}
+    assert "exported       2 rows  1 part(s)  by webhook" in by_name["webhook-products.csv"]
+    assert "by schedule" in by_name["big-products.csv"]
+    assert "not exported: still in progress in Flatfile" in by_name["in-progress-products.csv"]
+    assert "not exported: cancelled in Flatfile" in by_name["cancelled-products.csv"]
+    assert "not exported: failed in Flatfile" in by_name["failed-products.csv"]
+    assert "check: ok" in lines
+    assert "  token exchange: ok" in lines
+    assert "status: ok" in lines
+    assert '  ledger: {"closed": 2, "exported": 11, "pending": 1}' in lines
     manifests = list((tmp_path / "out").rglob("manifest.json"))
     assert manifests
     assert list((tmp_path / "out" / "notices").glob("*.json"))

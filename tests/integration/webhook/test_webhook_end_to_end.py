@@ -1,102 +1,27 @@
 """End to end: the emulator sends a batch as Portal v2 webhook POSTs over HTTP to the handler.
 
-A tiny HTTP server stands in for the Function URL: it turns each request into a payload-2.0 event, calls
-the handler and writes its response back.
+The development kit's local Function URL (a small HTTP server) turns each request into a payload-2.0 event,
+calls the handler and writes its response back.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from support.functions import lambda_context
 from support.webhook import WebhookHarness
 
 from flatfile_relay.jobs import ExportJob
-
-
-class FunctionUrl:
-    """`http://127.0.0.1:<port>/` in front of a Lambda handler, the way a Function URL calls it."""
-
-    def __init__(self, handler: Any) -> None:
-        self.handler = handler
-        self.lock = threading.Lock()  # one invocation at a time, like one execution environment
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._request_handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-    def __enter__(self) -> FunctionUrl:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                response = outer.invoke(self.command, self.path, dict(self.headers.items()), body)
-                payload = response.get("body") or ""
-                data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
-                self.send_response(response["statusCode"])
-                for name, value in (response.get("headers") or {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_POST = do_GET = do_PUT = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:  # the query string holds the token
-                pass
-
-        return Handler
-
-    def invoke(self, method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-        parts = urlsplit(target)
-        query: dict[str, str] = {}
-        for key, value in parse_qsl(parts.query, keep_blank_values=True):
-            query[key] = f"{query[key]},{value}" if key in query else value
-        try:
-            text, encoded = body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            text, encoded = base64.b64encode(body).decode("ascii"), True
-        event = {
-            "version": "2.0", "routeKey": "$default", "rawPath": parts.path or "/",
-            "rawQueryString": parts.query, "headers": {k.lower(): v for k, v in headers.items()},
-            "requestContext": {
-                "http": {"method": method, "path": parts.path or "/", "protocol": "HTTP/1.1",
-                         "sourceIp": "127.0.0.1", "userAgent": headers.get("User-Agent", "")},
-                "requestId": str(uuid.uuid4()), "routeKey": "$default", "stage": "$default",
-                "domainName": "127.0.0.1", "accountId": "anonymous", "apiId": "local",
-            },
-            "body": text, "isBase64Encoded": encoded,
-        }
-        if query:
-            event["queryStringParameters"] = query
-        with self.lock:
-            result: dict[str, Any] = self.handler(event, lambda_context("WebhookFunction"))
-        return result
+from flatfile_relay_devkit.local.function_url import FunctionUrl
 
 
 @pytest.fixture
 def function_url(webhook: WebhookHarness) -> Iterator[FunctionUrl]:
-    with FunctionUrl(webhook.module.handler) as url:
+    with FunctionUrl(lambda event: webhook.module.handler(event, lambda_context("WebhookFunction"))) as url:
         yield url
 
 
