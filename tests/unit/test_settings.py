@@ -33,6 +33,7 @@ def test_every_variable_is_read() -> None:
         "FLATFILE_TOKEN_TTL": "600",
         "FLATFILE_PAGE_SIZE": "250",
         "FLATFILE_BATCH_PAGE_SIZE": "20",
+        "FLATFILE_ROW_PREFETCH": "8",
         "FLATFILE_TIMEOUT": "12",
         "FLATFILE_MAX_ATTEMPTS": "3",
         "LEDGER_TABLE": "ledger",
@@ -50,6 +51,7 @@ def test_every_variable_is_read() -> None:
     assert settings.secret_id == env["FLATFILE_SECRET_ID"]
     assert settings.auth_mode == "api_key"
     assert (settings.token_ttl, settings.page_size, settings.batch_page_size) == (600, 250, 20)
+    assert settings.row_prefetch == 8
     assert settings.request_timeout == 12.0
     assert settings.max_attempts == 3
     assert (settings.ledger_table, settings.export_bucket) == ("ledger", "bucket")
@@ -94,6 +96,7 @@ def test_blank_values_fall_back_to_defaults() -> None:
         ({"FLATFILE_AUTH": "bearer"}, ["FLATFILE_AUTH", "'bearer'"]),
         ({"FLATFILE_PAGE_SIZE": "lots"}, ["FLATFILE_PAGE_SIZE", "whole number", "'lots'"]),
         ({"FLATFILE_PAGE_SIZE": "0"}, ["FLATFILE_PAGE_SIZE", "between 1 and 100000"]),
+        ({"FLATFILE_ROW_PREFETCH": "33"}, ["FLATFILE_ROW_PREFETCH", "between 1 and 32"]),
         ({"FLATFILE_TOKEN_TTL": "59"}, ["FLATFILE_TOKEN_TTL", "between 60 and 86400"]),
         ({"FLATFILE_TOKEN_TTL": "86401"}, ["FLATFILE_TOKEN_TTL"]),
         ({"FLATFILE_TIMEOUT": "1.5"}, ["FLATFILE_TIMEOUT", "whole number"]),

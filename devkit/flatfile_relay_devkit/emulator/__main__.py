@@ -1,7 +1,7 @@
 """Command line: run the emulator in the foreground, or replay a sample import as webhook POSTs.
 
     python -m flatfile_relay_devkit.emulator --port 8765 [--host 127.0.0.1] [--seed 7] [--default-take 50]
-        [--max-take 1000] [--order newest|oldest|random] [--latency 0] [--token-lifetime-cap N]
+        [--max-take 1000] [--order newest|oldest|random] [--latency 0] [--jitter 0] [--token-lifetime-cap N]
         [--anchor 2021-03-01T00:00:00Z] [--no-samples]
     python -m flatfile_relay_devkit.emulator send-webhook --to URL --batch LABEL_OR_ID [--token T]
         [--rows-per-post 1000] [--seed 7] [--anchor ...]
@@ -46,6 +46,7 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-take", type=int, default=1000)
     parser.add_argument("--order", choices=ORDERS, default="newest")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    parser.add_argument("--jitter", type=float, default=0.0, help="up to this many seconds more, at random")
     parser.add_argument("--token-lifetime-cap", type=float, default=None, help="max token lifetime (s)")
     parser.add_argument("--no-samples", action="store_true", help="start with no imports")
     return parser
@@ -64,6 +65,7 @@ def serve(argv: Sequence[str]) -> int:
         max_take=args.max_take,
         order=args.order,
         latency=args.latency,
+        jitter=args.jitter,
         token_lifetime_cap=args.token_lifetime_cap,
         samples=not args.no_samples,
         anchor=args.anchor,

@@ -20,7 +20,7 @@ __all__ = ["ORDERS", "RUNTIME_KNOBS", "EmulatorConfig"]
 ORDERS = ("newest", "oldest", "random")
 
 #: What :meth:`Emulator.set` may change while the emulator runs.
-RUNTIME_KNOBS = frozenset({"default_take", "max_take", "order", "latency", "token_lifetime_cap"})
+RUNTIME_KNOBS = frozenset({"default_take", "max_take", "order", "latency", "jitter", "token_lifetime_cap"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class EmulatorConfig:
         max_take: larger ``take`` values are silently capped to this.
         order: order of ``GET /rest/batches`` (see :data:`ORDERS`).
         latency: seconds added before every answer.
+        jitter: up to this many seconds more, drawn at random for each request (answers overtake each other).
         token_lifetime_cap: if set, exchanged tokens live ``min(expiresIn, cap)`` seconds.
         samples: load the sample imports of :mod:`.samples`.
         anchor: sample timestamps are fixed offsets before this moment (default: today's midnight UTC).
@@ -43,6 +44,7 @@ class EmulatorConfig:
     max_take: int = 1000
     order: str = "newest"
     latency: float = 0.0
+    jitter: float = 0.0
     token_lifetime_cap: float | None = None
     samples: bool = True
     anchor: datetime | str | None = None
@@ -52,8 +54,8 @@ class EmulatorConfig:
             raise ValueError(f"order must be one of {ORDERS}, not {self.order!r}")
         if self.default_take < 1 or self.max_take < 1:
             raise ValueError("default_take and max_take must be >= 1")
-        if self.latency < 0:
-            raise ValueError("latency must be >= 0")
+        if self.latency < 0 or self.jitter < 0:
+            raise ValueError("latency and jitter must be >= 0")
         if self.token_lifetime_cap is not None and self.token_lifetime_cap <= 0:
             raise ValueError("token_lifetime_cap must be > 0")
 

@@ -144,7 +144,7 @@ class Emulator:
 
     def set(self, **knobs: Any) -> EmulatorConfig:
         """Change knobs while running: ``default_take``, ``max_take``, ``order``, ``latency``,
-        ``token_lifetime_cap``. Returns the new configuration."""
+        ``jitter``, ``token_lifetime_cap``. Returns the new configuration."""
         unknown = set(knobs) - RUNTIME_KNOBS
         if unknown:
             raise ValueError(f"cannot change {sorted(unknown)} at run time; knobs: {sorted(RUNTIME_KNOBS)}")

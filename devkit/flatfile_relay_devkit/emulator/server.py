@@ -1,6 +1,6 @@
 """The HTTP transport: a threaded HTTP/1.1 server (keep-alive) that applies latency and faults.
 
-Each request is read whole, delayed by the ``latency`` knob, checked against the fault plan, answered by
+Each request is read whole, delayed by the ``latency`` and ``jitter`` knobs, checked against the fault plan, answered by
 the :class:`.api.Api` (or by the fault), recorded as a :class:`RequestRecord` and only then written, so a
 client that got its answer always finds its request in the log.
 """
@@ -8,6 +8,7 @@ client that got its answer always finds its request in the log.
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 import threading
 import time
@@ -155,9 +156,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(url.path) or "/"
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         request = Request(self.command, path, query, {k.lower(): v for k, v in self.headers.items()}, body)
-        latency = server.config().latency
-        if latency > 0:
-            time.sleep(latency)
+        config = server.config()
+        delay = config.latency + (random.uniform(0.0, config.jitter) if config.jitter > 0 else 0.0)
+        if delay > 0:
+            time.sleep(delay)
         rule = server.faults.take(self.command, path)
         if rule is not None and rule.kind == "slow":
             time.sleep(rule.delay)

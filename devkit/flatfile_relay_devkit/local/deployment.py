@@ -16,7 +16,7 @@ from typing import Any
 from flatfile_relay.aws import AwsClients
 from flatfile_relay.settings import Settings
 from flatfile_relay_devkit.local.moto import REGION
-from flatfile_relay_devkit.local.template import Template, TemplateError, resolve
+from flatfile_relay_devkit.local.template import Template, TemplateError, evaluate_condition, resolve
 
 ACCOUNT = "123456789012"
 _QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
@@ -60,7 +60,7 @@ class LocalDeployment:
         set it; an empty one is left out here, so the endpoint of this process (moto's) applies.
         """
         spec = self.template.function(function)
-        resolved = resolve(spec.environment, self.ref, self.getatt)
+        resolved = resolve(spec.environment, self.ref, self.getatt, self.condition)
         variables = {key: "" if value is None else str(value) for key, value in resolved.items()}
         if not variables.get("AWS_ENDPOINT_URL"):
             variables.pop("AWS_ENDPOINT_URL", None)
@@ -68,6 +68,9 @@ class LocalDeployment:
 
     def settings(self, function: str = "ExporterFunction") -> Settings:
         return Settings.from_env(self.environment(function))
+
+    def condition(self, name: str) -> bool:
+        return evaluate_condition(self.template, name, self.ref)
 
     def ref(self, name: str) -> str:
         if name in self.refs:

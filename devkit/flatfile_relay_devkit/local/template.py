@@ -2,8 +2,8 @@
 
 Only what the runner uses is interpreted: S3 buckets, SQS queues (with redrive), DynamoDB tables (with
 indexes), Secrets Manager secrets, and for each `AWS::Serverless::Function` its handler, code folder,
-timeout, environment (Globals merged) and SQS event sources. Intrinsics `!Ref`, `!GetAtt`, `!Sub`,
-`!If`-free templates only.
+timeout, environment (Globals merged) and SQS event sources. Intrinsics `!Ref`, `!GetAtt`, `!Sub`, and
+`!If` on the template's Conditions (`!Equals`, `!Not`, `!And`, `!Or`).
 
 Example:
     >>> template = Template.load("template.yaml")          # from the repository's root
@@ -159,8 +159,22 @@ def _logical_id(value: Any) -> str:
     raise TemplateError(f"cannot tell which resource {value!r} refers to")
 
 
-def resolve(value: Any, ref: Callable[[str], str], getatt: Callable[[str, str], str]) -> Any:
-    """Resolve `Ref`, `Fn::GetAtt` and `Fn::Sub` with the given lookups; other values pass through."""
+Lookup = Callable[[str], str]
+
+
+def resolve(
+    value: Any, ref: Lookup, getatt: Callable[[str, str], str], condition: Callable[[str], bool] | None = None
+) -> Any:
+    """Resolve `Ref`, `Fn::GetAtt`, `Fn::Sub` and `Fn::If` with the given lookups; other values pass through.
+
+    Example:
+        >>> resolve({"Fn::If": ["On", {"Ref": "A"}, "off"]}, str.lower, lambda n, a: n, lambda name: True)
+        'a'
+    """
+
+    def again(inner: Any) -> Any:
+        return resolve(inner, ref, getatt, condition)
+
     if isinstance(value, dict) and len(value) == 1:
         (key, arg), = value.items()
         if key == "Ref":
@@ -168,6 +182,9 @@ def resolve(value: Any, ref: Callable[[str], str], getatt: Callable[[str, str], 
         if key == "Fn::GetAtt":
             logical, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
             return getatt(str(logical), str(attribute))
+        if key == "Fn::If" and condition is not None:
+            name, when_true, when_false = arg
+            return again(when_true if condition(str(name)) else when_false)
         if key == "Fn::Sub":
             text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
 
@@ -176,7 +193,7 @@ def resolve(value: Any, ref: Callable[[str], str], getatt: Callable[[str, str], 
                     return "${" + match.group(2) + "}"
                 name = match.group(2)
                 if name in local:
-                    return str(resolve(local[name], ref, getatt))
+                    return str(again(local[name]))
                 if "." in name:
                     logical, attribute = name.split(".", 1)
                     return getatt(logical, attribute)
@@ -186,7 +203,43 @@ def resolve(value: Any, ref: Callable[[str], str], getatt: Callable[[str, str], 
         if key.startswith("Fn::"):
             raise TemplateError(f"the local runner does not interpret {key}")
     if isinstance(value, dict):
-        return {k: resolve(v, ref, getatt) for k, v in value.items()}
+        return {k: again(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve(v, ref, getatt) for v in value]
+        return [again(v) for v in value]
     return value
+
+
+def evaluate_condition(template: Template, name: str, ref: Lookup) -> bool:
+    """The value of one of the template's Conditions (`Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`).
+
+    Example:
+        >>> template = Template(body={"Resources": {}, "Conditions": {"Off": {"Fn::Not": [{"Condition": "On"}]},
+        ...                                                           "On": {"Fn::Equals": [{"Ref": "P"}, "x"]}}})
+        >>> evaluate_condition(template, "Off", lambda name: "x")
+        False
+    """
+    conditions = template.body.get("Conditions") or {}
+    if name not in conditions:
+        raise TemplateError(f"template has no condition {name!r}")
+
+    def value(node: Any) -> bool:
+        if isinstance(node, dict) and len(node) == 1:
+            (key, arg), = node.items()
+            if key == "Condition":
+                return evaluate_condition(template, str(arg), ref)
+            if key == "Fn::Equals":
+                left, right = (resolve(side, ref, _no_getatt) for side in arg)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not value(arg[0])
+            if key == "Fn::And":
+                return all(value(item) for item in arg)
+            if key == "Fn::Or":
+                return any(value(item) for item in arg)
+        raise TemplateError(f"the local runner cannot evaluate condition {name!r}")
+
+    return value(conditions[name])
+
+
+def _no_getatt(name: str, attribute: str) -> str:
+    raise TemplateError(f"a condition cannot use !GetAtt {name}.{attribute}")

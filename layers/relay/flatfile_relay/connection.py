@@ -83,6 +83,7 @@ class FlatfileConnection:
                     timeout=self.settings.request_timeout,
                     max_attempts=self.settings.max_attempts,
                     batch_page_size=self.settings.batch_page_size,
+                    row_prefetch=self.settings.row_prefetch,
                     session=self._session,
                     counts=self.counts,
                     user_agent=USER_AGENT,

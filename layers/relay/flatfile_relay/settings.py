@@ -19,6 +19,8 @@ from datetime import datetime
 from flatfile_relay.timestamps import parse_timestamp
 
 DEFAULT_BASE_URL = "https://api.us.flatfile.io"
+#: Row-page requests the exporter keeps in flight (chosen with `make bench`: see the README).
+DEFAULT_ROW_PREFETCH = 4
 
 
 class SettingsError(ValueError):
@@ -34,6 +36,7 @@ class Settings:
     auth_mode: str = "token"
     token_ttl: int = 3600
     page_size: int = 1000
+    row_prefetch: int = DEFAULT_ROW_PREFETCH
     batch_page_size: int = 100
     request_timeout: float = 30.0
     max_attempts: int = 6
@@ -66,6 +69,7 @@ class Settings:
             auth_mode=auth_mode,
             token_ttl=_int(env, "FLATFILE_TOKEN_TTL", 3600, low=60, high=86400),
             page_size=_int(env, "FLATFILE_PAGE_SIZE", 1000, low=1, high=100_000),
+            row_prefetch=_int(env, "FLATFILE_ROW_PREFETCH", DEFAULT_ROW_PREFETCH, low=1, high=32),
             batch_page_size=_int(env, "FLATFILE_BATCH_PAGE_SIZE", 100, low=1, high=10_000),
             request_timeout=float(_int(env, "FLATFILE_TIMEOUT", 30, low=1, high=900)),
             max_attempts=_int(env, "FLATFILE_MAX_ATTEMPTS", 6, low=1, high=20),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -83,6 +84,7 @@ def test_environment_is_resolved_to_the_local_resources(deployment: LocalDeploym
     assert env["FLATFILE_BASE_URL"] == "https://api.us.flatfile.io"
     assert (env["EXPORT_PREFIX"], env["LOOKBACK_HOURS"], env["EXPORT_SINCE"]) == ("flatfile/", "168", "")
     assert (env["FLATFILE_PAGE_SIZE"], env["PART_MAX_ROWS"], env["POWERTOOLS_LOG_LEVEL"]) == ("1000", "50000", "INFO")
+    assert (env["FLATFILE_ROW_PREFETCH"], env["POWERTOOLS_TRACE_DISABLED"]) == ("4", "false")
     assert "AWS_ENDPOINT_URL" not in env  # declared empty for sam local: left out, so moto's applies
 
 
@@ -105,6 +107,15 @@ def test_parameters_override_the_defaults(module_deployment: LocalDeployment) ->
     assert settings.export_since is not None
     assert settings.export_since.year == 2024
     assert deployment.refs["LedgerTable"] == "other-stack-LedgerTable"
+
+
+@pytest.mark.parametrize(("tracing", "disabled"), [("Active", "false"), ("PassThrough", "false"), ("Disabled", "true")])
+def test_the_tracing_parameter_reaches_powertools_through_a_condition(
+    module_deployment: LocalDeployment, tracing: str, disabled: str
+) -> None:
+    deployment = dataclasses.replace(module_deployment, parameters={**module_deployment.parameters, "Tracing": tracing})
+    assert deployment.environment("ExporterFunction")["POWERTOOLS_TRACE_DISABLED"] == disabled
+    assert deployment.condition("TracingActive") is (tracing == "Active")
 
 
 def test_refs_and_getatts(deployment: LocalDeployment) -> None:

@@ -20,7 +20,9 @@ import json
 import logging
 import re
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -55,6 +57,8 @@ FINAL_DATABASE_VIEW_QUERY = (
     "getFinalDatabaseView(batchId: $batchId, skip: $skip, limit: $limit, status: $status) "
     "{ rows totalRows } }"
 )
+#: connections kept per host (more when more row pages are fetched ahead)
+DEFAULT_POOL_SIZE = 10
 _RESERVED_PARAMS = frozenset({"licenseKey", "skip", "take"})
 _OPERATION = re.compile(r"^\s*(?:query|mutation)\s+([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -71,9 +75,12 @@ class FlatfileClient:
         timeout, connect_timeout: per-request read / connect timeouts, seconds (capped by the deadline).
         max_attempts: attempts per request before `RetriesExhaustedError`.
         backoff_base, backoff_cap: full-jitter backoff between attempts, seconds.
-        session: a `requests.Session` to use (the caller keeps ownership); default: a new pooled one.
+        session: a `requests.Session` to use (the caller keeps ownership and sizes its connection pool);
+            default: a new pooled one.
         token_auth: a `TokenAuth` to share (e.g. kept at module level so a warm Lambda reuses its token).
         batch_page_size: `take` for the batch list (the server may return fewer).
+        row_prefetch: row-page requests kept in flight by `iter_row_pages` (1: one at a time); the
+            connection pool holds at least this many connections (FLATFILE_ROW_PREFETCH).
         counts: where the transport counts requests, retries and throttles (default: its own,
             `client.transport.counts`).
         user_agent: who sends the requests (e.g. `flatfile-relay/0.1.0`), before the HTTP library's own.
@@ -97,6 +104,7 @@ class FlatfileClient:
         session: requests.Session | None = None,
         token_auth: TokenAuth | None = None,
         batch_page_size: int = 100,
+        row_prefetch: int = 1,
         counts: RequestCounts | None = None,
         user_agent: str = "",
     ) -> None:
@@ -105,6 +113,7 @@ class FlatfileClient:
         self.credentials = credentials
         self.auth_mode = auth
         self.batch_page_size = _positive(batch_page_size, "batch_page_size")
+        self.row_prefetch = _positive(row_prefetch, "row_prefetch")
         if token_auth is not None and (
             token_auth.credentials.access_key_id != self.credentials.access_key_id
             or token_auth.credentials.secret_access_key != self.credentials.secret_access_key
@@ -119,6 +128,7 @@ class FlatfileClient:
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             session=session,
+            pool_maxsize=max(DEFAULT_POOL_SIZE, self.row_prefetch + 1),
             counts=counts,
             user_agent=user_agent,
         )
@@ -275,13 +285,21 @@ class FlatfileClient:
         page_size: int = 1000,
         *,
         check_order: bool = True,
+        prefetch: int | None = None,
         **filters: FilterValue,
     ) -> Iterator[RowPage]:
-        """Stream `GET /rest/batch/{batch_id}/rows` page by page, from offset `skip`.
+        """Stream `GET /rest/batch/{batch_id}/rows` page by page, from offset `skip`, in order.
 
         Pages advance by the number of rows actually returned; iteration stops on an empty page or when
-        `next_skip` reaches `totalCount`. Only one page is held at a time: `page.next_skip` is a checkpoint
-        to resume from. `filters` are passed as query parameters (e.g. `valid=True`, `deleted=False`).
+        `next_skip` reaches `totalCount`. `page.next_skip` is a checkpoint to resume from. `filters` are
+        passed as query parameters (e.g. `valid=True`, `deleted=False`).
+
+        `prefetch` (default: the client's `row_prefetch`) is how many page requests may be in flight at
+        once: after the first page (which tells the page size the server keeps to and `totalCount`), the
+        next pages are requested ahead on a small thread pool, never past `totalCount`, and yielded in
+        order. A page holding another number of rows than the one before it makes the client drop the
+        pages asked ahead and continue from where that page ended, so the pages yielded are exactly those a
+        one-at-a-time walk yields. At most `prefetch` pages wait in memory besides the one yielded.
 
         With `check_order` (the default), rows must come in non-decreasing `sequence` order (rows without
         an integer `sequence` are not checked): otherwise ContractError, since an export in another order
@@ -290,48 +308,51 @@ class FlatfileClient:
         Raises:
             NotFoundError: unknown batch (404).
             ContractError: not a list envelope, a row that is not an object, or rows out of order.
+
+        Example:
+            for page in client.iter_row_pages(batch_id, deadline, prefetch=4):
+                write(page.rows)                  # in `sequence` order, whatever page answered first
         """
         if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
             raise ValueError(f"skip must be a whole number of at least 0, got {skip!r}")
         take = _positive(page_size, "page_size")
+        ahead = self.row_prefetch if prefetch is None else _positive(prefetch, "prefetch")
         reserved = _RESERVED_PARAMS.intersection(filters)
         if reserved:
             raise ValueError(f"filters cannot set {sorted(reserved)}: the client sets them")
-        path = f"/rest/batch/{_segment(batch_id)}/rows"
-        what = "GET /rest/batch/{id}/rows"
         last_sequence: int | None = None
-        while True:
-            body = self._get(
-                path,
-                deadline,
-                what,
-                params=_params(skip=skip, take=take, **filters),
-                on_404=lambda: _batch_not_found(batch_id),
-            )
-            data, total = parse_envelope(body, what)
-            for index, row in enumerate(data):
-                if not isinstance(row, dict):
-                    raise ContractError(f"Flatfile answered {what} with a row that is not an object.")
-                sequence = row.get("sequence")
-                if check_order and isinstance(sequence, int) and not isinstance(sequence, bool):
-                    if last_sequence is not None and sequence < last_sequence:
-                        raise ContractError(
-                            f"Flatfile returned the rows of batch {batch_id} out of `sequence` order (row "
-                            f"{skip + index} has sequence {sequence} after {last_sequence}); the export "
-                            "stops rather than write rows out of order."
-                        )
-                    last_sequence = sequence
-            page = RowPage(rows=data, skip=skip, next_skip=skip + len(data), total_count=total)
-            logger.debug("Flatfile rows page at %d: %d rows of %d", skip, len(data), total)
+
+        def fetch(at: int) -> RowPage:
+            return self._row_page(batch_id, deadline, at, take, filters)
+
+        for page in _pages_ahead(fetch, skip, ahead) if ahead > 1 else _pages_in_turn(fetch, skip):
+            if check_order:
+                last_sequence = _check_sequence(page, batch_id, last_sequence)
+            logger.debug("Flatfile rows page at %d: %d rows of %d", page.skip, len(page.rows), page.total_count)
             yield page
-            if page.last:
-                return
-            skip = page.next_skip
 
     def iter_rows(self, batch_id: str, deadline: Deadline, page_size: int = 1000) -> Iterator[dict[str, Any]]:
         """Every row of the batch, in the server's (`sequence`) order, streamed page by page."""
         for page in self.iter_row_pages(batch_id, deadline, page_size=page_size):
             yield from page.rows
+
+    def _row_page(
+        self, batch_id: str, deadline: Deadline, skip: int, take: int, filters: Mapping[str, FilterValue]
+    ) -> RowPage:
+        """One page of rows at offset `skip` (safe to call from several threads at once)."""
+        what = "GET /rest/batch/{id}/rows"
+        body = self._get(
+            f"/rest/batch/{_segment(batch_id)}/rows",
+            deadline,
+            what,
+            params=_params(skip=skip, take=take, **filters),
+            on_404=lambda: _batch_not_found(batch_id),
+        )
+        data, total = parse_envelope(body, what)
+        for row in data:
+            if not isinstance(row, dict):
+                raise ContractError(f"Flatfile answered {what} with a row that is not an object.")
+        return RowPage(rows=data, skip=skip, next_skip=skip + len(data), total_count=total)
 
     # -- GraphQL -------------------------------------------------------------------------------------
 
@@ -663,3 +684,66 @@ def _count(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ContractError(f"Flatfile's GraphQL {what} answered without an integer `totalRows`.")
     return value
+
+
+def _pages_in_turn(fetch: Callable[[int], RowPage], skip: int) -> Iterator[RowPage]:
+    """Pages one request at a time, each asked for where the one before it ended."""
+    while True:
+        page = fetch(skip)
+        yield page
+        if page.last:
+            return
+        skip = page.next_skip
+
+
+def _pages_ahead(fetch: Callable[[int], RowPage], skip: int, ahead: int) -> Iterator[RowPage]:
+    """The pages of `_pages_in_turn`, with up to `ahead` requests in flight on a thread pool.
+
+    Offsets ahead are guessed from the size of the page before; a page of another size drops the guesses
+    (their answers are never yielded) and the walk goes on from where that page really ended.
+    """
+    page = fetch(skip)
+    yield page
+    if page.last:
+        return
+    pool = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="flatfile-rows")
+    in_flight: deque[tuple[int, Future[RowPage]]] = deque()
+    try:
+        step, total, following = len(page.rows), page.total_count, page.next_skip
+        while True:
+            while len(in_flight) < ahead and following < total:
+                in_flight.append((following, pool.submit(fetch, following)))
+                following += step
+            if not in_flight:  # pragma: no cover - a page that is not the last always leaves one to ask for
+                return
+            _, future = in_flight.popleft()
+            page = future.result()
+            yield page
+            if page.last:
+                return
+            total = page.total_count
+            expected = in_flight[0][0] if in_flight else following
+            if page.next_skip != expected:
+                for _, guessed in in_flight:
+                    guessed.cancel()
+                in_flight.clear()
+                step, following = len(page.rows), page.next_skip
+    finally:
+        # requests already sent finish on their own (each is bounded by its timeout and the deadline);
+        # nobody waits for them, so a walk stopped near the deadline returns at once
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _check_sequence(page: RowPage, batch_id: str, last_sequence: int | None) -> int | None:
+    """The last integer `sequence` of the page (or `last_sequence`); ContractError when one goes back."""
+    for index, row in enumerate(page.rows):
+        sequence = row.get("sequence")
+        if isinstance(sequence, int) and not isinstance(sequence, bool):
+            if last_sequence is not None and sequence < last_sequence:
+                raise ContractError(
+                    f"Flatfile returned the rows of batch {batch_id} out of `sequence` order (row "
+                    f"{page.skip + index} has sequence {sequence} after {last_sequence}); the export "
+                    "stops rather than write rows out of order."
+                )
+            last_sequence = sequence
+    return last_sequence

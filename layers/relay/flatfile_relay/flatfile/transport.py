@@ -25,6 +25,7 @@ import logging
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -96,11 +97,20 @@ class RequestCounts:
     requests: int = 0
     retries: int = 0
     throttles: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, requests: int = 0, retries: int = 0, throttles: int = 0) -> None:
+        """Count more (safe from several threads: pages fetched ahead are requested in parallel)."""
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+            self.throttles += throttles
 
     def take(self) -> RequestCounts:
         """The counts so far, then start again from zero (once per invocation)."""
-        taken = RequestCounts(self.requests, self.retries, self.throttles)
-        self.requests = self.retries = self.throttles = 0
+        with self._lock:
+            taken = RequestCounts(self.requests, self.retries, self.throttles)
+            self.requests = self.retries = self.throttles = 0
         return taken
 
 
@@ -247,7 +257,7 @@ class Transport:
             cause: ContractError | None = None
             status: int | None = None
             started = time.monotonic()
-            self.counts.requests += 1
+            self.counts.add(requests=1)
             try:
                 response = self._session.request(
                     method,
@@ -278,7 +288,7 @@ class Transport:
                 if status in RETRYABLE_STATUSES:
                     failure = f"HTTP {status}"
                     if status == 429:
-                        self.counts.throttles += 1
+                        self.counts.add(throttles=1)
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 else:
                     ok = 200 <= status < 300
@@ -328,7 +338,7 @@ class Transport:
                 wait,
                 extra={"flatfile_status": status, "attempt": attempt, "wait_seconds": round(wait, 3)},
             )
-            self.counts.retries += 1
+            self.counts.add(retries=1)
             self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
