@@ -266,8 +266,9 @@ class _Export:
                 while position < len(page.rows):
                     if writer is None:
                         writer = PartWriter()
-                    chunk = page.rows[position:position + max_rows - writer.rows]
-                    writer.write_rows(chunk)
+                    end = position + max_rows - writer.rows
+                    chunk = page.rows[position:end]
+                    writer.write_rows(chunk, None if page.texts is None else page.texts[position:end])
                     position += len(chunk)
                     last_written = chunk[-1]["sequence"]
                     if writer.rows >= max_rows:
@@ -441,6 +442,8 @@ def _lease_seconds(deadline: Deadline) -> float:
 
 def _same_batch(value: Any, batch_id: str) -> bool:
     """True when `value` names `batch_id` (a canonical UUID); UUIDs compare whatever their letter case."""
+    if value == batch_id:  # the usual case, without parsing a UUID for every row
+        return True
     try:
         return str(uuid.UUID(str(value))) == batch_id
     except ValueError:

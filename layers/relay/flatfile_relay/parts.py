@@ -1,6 +1,7 @@
 """Gzip JSON Lines parts, written to a spooled temporary file with their size and sha256.
 
-One row per line, as compact UTF-8 JSON. The gzip stream is deterministic (no file name, mtime 0), so the
+One row per line: the row's JSON text as Flatfile sent it when given (so every number keeps its digits, and
+nothing is encoded twice), else compact UTF-8 JSON. The gzip stream is deterministic (no file name, mtime 0), so the
 same rows always give the same bytes, the same sha256 and, on a rerun, an identical object. The writer
 keeps at most `spool_size` bytes of compressed output in memory (then it spills to a temporary file) and
 never holds the rows: callers feed it a page at a time.
@@ -22,13 +23,14 @@ import gzip
 import hashlib
 import json
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
 
 SPOOL_SIZE = 16 * 1024 * 1024
-COMPRESS_LEVEL = 6
+#: gzip level 1: with `make bench`'s rows, about twice as fast as level 6 for parts about 15% larger
+COMPRESS_LEVEL = 1
 CONTENT_TYPE = "application/gzip"
 
 
@@ -49,6 +51,31 @@ def encode_row(row: Mapping[str, Any]) -> bytes:
         return (text + "\n").encode("utf-8")
     except UnicodeEncodeError:
         return (json.dumps(row, ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
+
+
+def encode_texts(texts: Sequence[str]) -> bytes:
+    """JSON Lines (UTF-8) of rows given as their JSON texts, one line each, every character kept.
+
+    Line breaks between tokens are dropped (JSON allows none inside a string); U+2028 and U+2029 are escaped.
+
+    Example:
+        >>> encode_texts(['{"n": 12345678901234567890123}', '{\\n "x": 1e400\\n}'])
+        b'{"n": 12345678901234567890123}\\n{ "x": 1e400}\\n'
+    """
+    if not texts:
+        return b""
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1 or any(char in joined for char in _UNSAFE):
+        joined = "\n".join(_one_line(text) for text in texts)
+    return (joined + "\n").encode("utf-8")
+
+
+_UNSAFE = ("\r", "\u2028", "\u2029")
+
+
+def _one_line(text: str) -> str:
+    text = text.replace("\r", "").replace("\n", "")
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 @dataclass(frozen=True)
@@ -105,14 +132,18 @@ class PartWriter:
         """Append one row."""
         self.write_rows((row,))
 
-    def write_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Append rows (a page at a time is the intended use)."""
+    def write_rows(self, rows: Iterable[Mapping[str, Any]], texts: Sequence[str] | None = None) -> None:
+        """Append rows (a page at a time is the intended use); `texts`, when given, are their JSON texts."""
         if self._gzip is None:
             raise RuntimeError("this part is finished; start a new PartWriter")
-        lines = [encode_row(row) for row in rows]
-        if lines:
-            self._gzip.write(b"".join(lines))
-            self.rows += len(lines)
+        if texts is not None:
+            data, count = encode_texts(texts), len(texts)
+        else:
+            lines = [encode_row(row) for row in rows]
+            data, count = b"".join(lines), len(lines)
+        if count:
+            self._gzip.write(data)
+            self.rows += count
 
     def finish(self) -> FinishedPart:
         """Close the gzip stream and return the part, its file rewound for upload."""

@@ -20,7 +20,7 @@ from flatfile_relay.timestamps import parse_timestamp
 
 DEFAULT_BASE_URL = "https://api.us.flatfile.io"
 #: Row-page requests the exporter keeps in flight (chosen with `make bench`: see the README).
-DEFAULT_ROW_PREFETCH = 4
+DEFAULT_ROW_PREFETCH = 8
 
 
 class SettingsError(ValueError):

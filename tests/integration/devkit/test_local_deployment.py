@@ -84,7 +84,7 @@ def test_environment_is_resolved_to_the_local_resources(deployment: LocalDeploym
     assert env["FLATFILE_BASE_URL"] == "https://api.us.flatfile.io"
     assert (env["EXPORT_PREFIX"], env["LOOKBACK_HOURS"], env["EXPORT_SINCE"]) == ("flatfile/", "168", "")
     assert (env["FLATFILE_PAGE_SIZE"], env["PART_MAX_ROWS"], env["POWERTOOLS_LOG_LEVEL"]) == ("1000", "50000", "INFO")
-    assert (env["FLATFILE_ROW_PREFETCH"], env["POWERTOOLS_TRACE_DISABLED"]) == ("4", "false")
+    assert (env["FLATFILE_ROW_PREFETCH"], env["POWERTOOLS_TRACE_DISABLED"]) == ("8", "false")
     assert "AWS_ENDPOINT_URL" not in env  # declared empty for sam local: left out, so moto's applies
 
 

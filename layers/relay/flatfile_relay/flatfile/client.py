@@ -21,7 +21,7 @@ import logging
 import re
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -43,7 +43,7 @@ from flatfile_relay.flatfile.errors import (
     NotFoundError,
     RetriesExhaustedError,
 )
-from flatfile_relay.flatfile.pagination import BatchPage, RowPage, parse_envelope
+from flatfile_relay.flatfile.pagination import BatchPage, RowPage, parse_envelope, split_list_answer
 from flatfile_relay.flatfile.transport import Reply, RequestCounts, Transport
 from flatfile_relay.timestamps import as_utc, parse_timestamp_or_none
 
@@ -325,11 +325,15 @@ class FlatfileClient:
         def fetch(at: int) -> RowPage:
             return self._row_page(batch_id, deadline, at, take, filters)
 
-        for page in _pages_ahead(fetch, skip, ahead) if ahead > 1 else _pages_in_turn(fetch, skip):
-            if check_order:
-                last_sequence = _check_sequence(page, batch_id, last_sequence)
-            logger.debug("Flatfile rows page at %d: %d rows of %d", page.skip, len(page.rows), page.total_count)
-            yield page
+        pages = _pages_ahead(fetch, skip, ahead) if ahead > 1 else _pages_in_turn(fetch, skip)
+        try:
+            for page in pages:
+                if check_order:
+                    last_sequence = _check_sequence(page, batch_id, last_sequence)
+                logger.debug("Flatfile rows page at %d: %d rows of %d", page.skip, len(page.rows), page.total_count)
+                yield page
+        finally:
+            pages.close()  # a walk stopped early lets go of the pages asked ahead at once
 
     def iter_rows(self, batch_id: str, deadline: Deadline, page_size: int = 1000) -> Iterator[dict[str, Any]]:
         """Every row of the batch, in the server's (`sequence`) order, streamed page by page."""
@@ -341,18 +345,20 @@ class FlatfileClient:
     ) -> RowPage:
         """One page of rows at offset `skip` (safe to call from several threads at once)."""
         what = "GET /rest/batch/{id}/rows"
-        body = self._get(
+        answer = self._get(
             f"/rest/batch/{_segment(batch_id)}/rows",
             deadline,
             what,
             params=_params(skip=skip, take=take, **filters),
             on_404=lambda: _batch_not_found(batch_id),
+            decode=split_list_answer,
         )
+        body, texts = answer if isinstance(answer, tuple) else (answer, None)  # no body (204): not split
         data, total = parse_envelope(body, what)
         for row in data:
             if not isinstance(row, dict):
                 raise ContractError(f"Flatfile answered {what} with a row that is not an object.")
-        return RowPage(rows=data, skip=skip, next_skip=skip + len(data), total_count=total)
+        return RowPage(rows=data, skip=skip, next_skip=skip + len(data), total_count=total, texts=texts)
 
     # -- GraphQL -------------------------------------------------------------------------------------
 
@@ -488,8 +494,9 @@ class FlatfileClient:
         params: Mapping[str, str] | None = None,
         on_403: Callable[[], Exception] | None = None,
         on_404: Callable[[], Exception] | None = None,
+        decode: Callable[[bytes], Any] = json.loads,
     ) -> Any:
-        reply = self._send("GET", path, deadline, what, auth=self._rest_auth, params=params)
+        reply = self._send("GET", path, deadline, what, auth=self._rest_auth, params=params, decode=decode)
         return self._check(reply, what, on_403=on_403, on_404=on_404)
 
     def _send(
@@ -503,6 +510,7 @@ class FlatfileClient:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         unauthorized: Callable[[Reply], bool] = lambda reply: reply.status == 401,
+        decode: Callable[[bytes], Any] = json.loads,
     ) -> Reply:
         """Send with auth; on 401, forget the token, exchange again and retry once."""
         for round_number in (1, 2):
@@ -513,6 +521,7 @@ class FlatfileClient:
                 params=params,
                 json_body=json_body,
                 headers=lambda: auth.headers(deadline, self.transport),
+                decode=decode,
             )
             if not unauthorized(reply):
                 return reply
@@ -686,7 +695,7 @@ def _count(value: Any, what: str) -> int:
     return value
 
 
-def _pages_in_turn(fetch: Callable[[int], RowPage], skip: int) -> Iterator[RowPage]:
+def _pages_in_turn(fetch: Callable[[int], RowPage], skip: int) -> Generator[RowPage, None, None]:
     """Pages one request at a time, each asked for where the one before it ended."""
     while True:
         page = fetch(skip)
@@ -696,7 +705,7 @@ def _pages_in_turn(fetch: Callable[[int], RowPage], skip: int) -> Iterator[RowPa
         skip = page.next_skip
 
 
-def _pages_ahead(fetch: Callable[[int], RowPage], skip: int, ahead: int) -> Iterator[RowPage]:
+def _pages_ahead(fetch: Callable[[int], RowPage], skip: int, ahead: int) -> Generator[RowPage, None, None]:
     """The pages of `_pages_in_turn`, with up to `ahead` requests in flight on a thread pool.
 
     Offsets ahead are guessed from the size of the page before; a page of another size drops the guesses

@@ -11,9 +11,13 @@ Example:
 
 from __future__ import annotations
 
+import json
+import json.scanner
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from flatfile_relay.flatfile.errors import ContractError
 from flatfile_relay.json_types import json_type
@@ -51,12 +55,15 @@ class RowPage:
         skip: the offset of the first row.
         next_skip: the offset to ask for next (`skip + len(rows)`): a checkpoint to resume from.
         total_count: `totalCount` as this page reported it.
+        texts: each row's JSON text exactly as the server sent it (same order as `rows`; numbers keep every
+            digit), or None when the answer could not be split that way.
     """
 
     rows: list[dict[str, Any]]
     skip: int
     next_skip: int
     total_count: int
+    texts: list[str] | None = None
 
     @property
     def last(self) -> bool:
@@ -82,3 +89,86 @@ def parse_envelope(body: Any, what: str) -> tuple[list[Any], int]:
             f"Flatfile answered {what} without an integer `pagination.totalCount` (got a JSON {json_type(total)})."
         )
     return data, total
+
+
+#: json's own scanner (C): the value starting at an index, and the index after it; StopIteration if none
+_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+_WHITESPACE = " \t\n\r"
+_SPACE = re.compile(r"[ \t\n\r]*")
+#: `_SPACE.match`, which always matches (possibly nothing)
+_space: Callable[[str, int], re.Match[str]] = cast("Callable[[str, int], re.Match[str]]", _SPACE.match)
+
+
+def split_list_answer(content: bytes) -> tuple[Any, list[str] | None]:
+    """The JSON value of a list answer, and the text of each item of its top-level `data` list.
+
+    The texts are slices of the answer itself (decoded once, not re-encoded), so a number keeps all its
+    digits, even beyond what a float holds. When the answer is JSON but not an object holding a `data`
+    list (or not UTF-8), the texts are None. ValueError when the answer is not JSON.
+
+    Example:
+        >>> split_list_answer(b'{"data": [{"n": 1.000000000000000000001}, {"n": 1e400}], "totalCount": 2}')[1]
+        ['{"n": 1.000000000000000000001}', '{"n": 1e400}']
+    """
+    try:
+        text = content.decode("utf-8")
+        return _split_object(text)
+    except (UnicodeDecodeError, ValueError, StopIteration, IndexError):
+        return json.loads(content), None
+
+
+def _split_object(text: str) -> tuple[dict[str, Any], list[str] | None]:
+    space = _space
+    at = space(text, 0).end()
+    if text[at] != "{":
+        raise ValueError("not an object")
+    body: dict[str, Any] = {}
+    texts: list[str] | None = None
+    at = space(text, at + 1).end()
+    closed = text[at] == "}"
+    at += closed
+    while not closed:
+        if text[at] != '"':
+            raise ValueError("expected a key")
+        key, at = _scan(text, at)
+        at = space(text, at).end()
+        if text[at] != ":":
+            raise ValueError("expected ':'")
+        at = space(text, at + 1).end()
+        if key == "data" and text[at] == "[":
+            body[key], texts, at = _split_list(text, at)
+        else:
+            body[key], at = _scan(text, at)
+        at = space(text, at).end()
+        if text[at] not in ",}":
+            raise ValueError("expected ',' or '}'")
+        closed = text[at] == "}"
+        at = space(text, at + 1).end()
+    if space(text, at).end() != len(text):
+        raise ValueError("extra data")
+    return body, texts
+
+
+def _split_list(text: str, at: int) -> tuple[list[Any], list[str], int]:
+    """The items of the list starting at `text[at]` (a `[`), their texts, and the index after the `]`."""
+    items: list[Any] = []
+    texts: list[str] = []
+    at = _space(text, at + 1).end()
+    if text[at] == "]":
+        return items, texts, at + 1
+    while True:
+        start = at
+        item, at = _scan(text, at)
+        items.append(item)
+        texts.append(text[start:at])
+        char = text[at]
+        if char in _WHITESPACE:  # compact answers have none: no regular expression per row then
+            at = _space(text, at).end()
+            char = text[at]
+        if char == "]":
+            return items, texts, at + 1
+        if char != ",":
+            raise ValueError("expected ',' or ']'")
+        at += 1
+        if text[at] in _WHITESPACE:
+            at = _space(text, at).end()

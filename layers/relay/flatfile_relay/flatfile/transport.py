@@ -230,11 +230,13 @@ class Transport:
         headers: HeadersFactory | None = None,
         max_attempts: int | None = None,
         parse_json: bool = True,
+        decode: Callable[[bytes], Any] = json.loads,
     ) -> Reply:
         """Send the request, retrying what is worth retrying, and return the first other answer.
 
         `headers` is called before every attempt (so a refreshed token is used). With `parse_json`, a 2xx
-        whose body is not JSON is retried; without it, `Reply.body` is None.
+        whose body is not JSON is retried; without it, `Reply.body` is None. `decode` reads a 2xx body
+        (default `json.loads`; it raises ValueError when the body is unreadable).
 
         Raises:
             RetriesExhaustedError: every attempt failed (its `__cause__` is a ContractError when the last
@@ -292,7 +294,8 @@ class Transport:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 else:
                     ok = 200 <= status < 300
-                    body, readable = _decode(content, expect_json=parse_json and ok and status != 204)
+                    body, readable = _decode(content, expect_json=parse_json and ok and status != 204,
+                                             decode=decode if ok else json.loads)
                     if readable or not (parse_json and ok):
                         return Reply(status, body if parse_json else None, response.headers, sent)
                     failure = f"HTTP {status} with a body that is not JSON"
@@ -373,12 +376,12 @@ def _check_base_url(base_url: str) -> str:
     return text
 
 
-def _decode(content: bytes, *, expect_json: bool) -> tuple[Any, bool]:
+def _decode(content: bytes, *, expect_json: bool, decode: Callable[[bytes], Any] = json.loads) -> tuple[Any, bool]:
     """(decoded JSON, readable). An empty body is None, readable only when no JSON is expected."""
     if not content.strip():
         return None, not expect_json
     try:
-        return json.loads(content), True
+        return decode(content), True
     except (ValueError, RecursionError):
         return None, False
 
