@@ -1,25 +1,26 @@
-"""Speed and memory benchmark of the relay (`make bench`): ratios measured in one run, never absolute timings.
+"""Speed and memory benchmark of the relay (`make bench`): ratios measured in one run, at several API latencies.
 
 Everything is real and on 127.0.0.1: template.yaml's resources in a moto server, the bundled Flatfile emulator
 over HTTP, and the library's own `export_batch` and `poll`. The emulator and moto run in this process; every
 exporter measurement runs in a fresh child process (this file with `--worker`), so the child's memory holds
-the exporter's work only — not the emulator's rows nor moto's stored objects. Each child first replays a
-tiny batch (every import, connection, token and code path warmed), then measures.
+the exporter's work only. Each child first replays a tiny batch (imports, connections, token warmed).
 
-1. Memory: a child per batch size exports N and then 10 N realistic rows (PART_MAX_ROWS = N/4, so 4 and 40
-   parts); `tracemalloc` runs only around `export_batch`, and its peak is what the export itself allocated
-   on top of the warm process. Bounded memory means a peak ratio close to 1 while the rows grow tenfold;
-   the extra peak bytes per extra row show how much, if anything, grows with the batch (a row kept in
-   memory would cost hundreds of bytes; a few bytes are per-part records and garbage awaiting the
-   cycle collector).
-2. Speed: a child reads the big batch through `FlatfileClient.iter_row_pages` (the API read alone) and
-   exports it again (a replay), alternately, ROUNDS times, untraced; the best of each is kept. The ratio
-   export ÷ read is the cost of JSON Lines + gzip + sha256 + S3 uploads + ledger on top of the read.
-3. Idle poll: a baseline poll walks 500 batches (pages of 100) with a fresh client; a second poll with the
-   same client (a warm container) and nothing new must stop after the first page. The emulator's request
-   log counts the list requests of each.
+For each latency in LATENCIES (the emulator answers every request that much later):
 
-Prints a table (metric, value, target, ok); exits 1 when a target is missed. Not part of `make test`.
+1. Speed: one batch of 200,000 rows, and 50 batches of 2,000 rows. The export (`export_batch`, with the
+   template's FLATFILE_ROW_PREFETCH) against a plain sequential `requests` loop over the same pages (the most
+   naive puller: it only reads and discards). Flatfile requests per exported batch come from the emulator's
+   request log.
+2. Memory: `tracemalloc` peak of `export_batch` on 20,000 and on 200,000 rows (PART_MAX_ROWS = 5,000), each
+   in a fresh process: bounded memory means a ratio close to 1 while the rows grow tenfold.
+
+Once: the list requests of an idle poll after a baseline poll over 500 batches, and each handler's import
+time (plus creating its AWS clients) against a bare `import boto3` creating the same clients, with tracing
+off and on (fresh interpreters, best of IMPORT_ROUNDS).
+
+At 0 ms the emulator, moto and the exporter share this machine's cores: the export competes with the API it
+reads. Prints a table (metric, value, target, ok), writes bench/results.json; exits 1 when a target is missed.
+Not part of `make test`.
 
     .venv/bin/python -m tests.bench        # from the project folder (what `make bench` runs)
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import platform
 import random
 import subprocess
 import sys
@@ -37,10 +39,12 @@ import tracemalloc
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import requests
 
 from flatfile_relay.aws import AwsClients
 from flatfile_relay.credentials import Credentials
@@ -56,18 +60,34 @@ from flatfile_relay_devkit.local.moto import MotoServer
 from flatfile_relay_devkit.local.runner import LocalRun
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
 
+LATENCIES = (0.0, 0.05, 0.2)
 SMALL_ROWS = 20_000
 BIG_ROWS = 10 * SMALL_ROWS
+FEW_ROWS = 2_000
+FEW_BATCHES = 50
 PART_MAX_ROWS = SMALL_ROWS // 4
 PAGE_SIZE = 1000
-ROUNDS = 2
 POLL_BATCHES = 500
 POLL_PAGE_SIZE = 100
-WORKER_TIMEOUT = 120.0
+WORKER_TIMEOUT = 600.0
+IMPORT_ROUNDS = 3
+#: the AWS clients each handler creates (the bare boto3 baseline creates the same ones)
+HANDLER_CLIENTS = {
+    "poller": ("secretsmanager", "dynamodb", "sqs"),
+    "exporter": ("secretsmanager", "dynamodb", "s3", "sqs"),
+    "webhook": ("secretsmanager", "dynamodb", "s3", "sqs"),
+    "consumer": ("s3",),
+}
 
+#: export at least this many times faster than the sequential loop, per latency (0 ms: see MAX_READ_RATIO)
+MIN_SPEEDUP = {0.05: 2.0, 0.2: 4.0}
+#: at 0 ms, export time ÷ the loop's time
+MAX_READ_RATIO = 1.5
 MAX_PEAK_RATIO = 2.0
 MAX_IDLE_LIST_REQUESTS = 1
+MAX_IMPORT_RATIO = 1.5
 MiB = 1024 * 1024
 
 
@@ -129,6 +149,23 @@ def add_submitted_batch(emulator: Emulator, rows: int, seed: int, chunk: int = 1
     return batch_id
 
 
+@dataclass(frozen=True)
+class Batches:
+    warmup: str
+    small: str
+    big: str
+    few: tuple[str, ...]
+
+
+def add_batches(emulator: Emulator) -> Batches:
+    return Batches(
+        warmup=add_submitted_batch(emulator, 100, seed=1),
+        small=add_submitted_batch(emulator, SMALL_ROWS, seed=2),
+        big=add_submitted_batch(emulator, BIG_ROWS, seed=3),
+        few=tuple(add_submitted_batch(emulator, FEW_ROWS, seed=10 + i) for i in range(FEW_BATCHES)),
+    )
+
+
 # -- the exporter's child process ------------------------------------------------------------------------
 
 
@@ -136,7 +173,7 @@ def run_worker(stack: LocalRun, warmup: str, tasks: list[dict[str, Any]]) -> lis
     """Run `tasks` in a fresh process (this file with --worker) and return its results."""
     spec = {
         "env": function_env(stack, "ExporterFunction", PART_MAX_ROWS=str(PART_MAX_ROWS),
-                                  FLATFILE_PAGE_SIZE=str(PAGE_SIZE)),
+                            FLATFILE_PAGE_SIZE=str(PAGE_SIZE)),
         "secret": stack.emulator.secret,
         "warmup": warmup,
         "tasks": tasks,
@@ -152,6 +189,26 @@ def run_worker(stack: LocalRun, warmup: str, tasks: list[dict[str, Any]]) -> lis
     return results
 
 
+def sequential_loop(base_url: str, secret: dict[str, str], batch_ids: list[str]) -> dict[str, Any]:
+    """The naive puller: one `requests` session, one page after the other, each parsed and discarded."""
+    with requests.Session() as session:
+        answer = session.post(f"{base_url}/auth/access-key/exchange", timeout=30, json={
+            "accessKeyId": secret["accessKeyId"], "secretAccessKey": secret["secretAccessKey"], "expiresIn": 3600})
+        headers = {"Authorization": f"Bearer {answer.json()['accessToken']}"}
+        started = time.perf_counter()
+        rows = 0
+        for batch_id in batch_ids:
+            skip = 0
+            while True:
+                page = session.get(f"{base_url}/rest/batch/{batch_id}/rows", params={"skip": skip, "take": PAGE_SIZE},
+                                   headers=headers, timeout=30).json()
+                rows += len(page["data"])
+                skip += len(page["data"])
+                if not page["data"] or skip >= page["pagination"]["totalCount"]:
+                    break
+        return {"seconds": time.perf_counter() - started, "rows": rows}
+
+
 def worker() -> int:
     """The child side: warm up with a replay of the tiny batch, then run each task and print the results."""
     spec = json.loads(sys.stdin.read())
@@ -159,35 +216,31 @@ def worker() -> int:
     clients = AwsClients()
     ledger = Ledger(settings.ledger_table, clients.dynamodb)
     with FlatfileClient(settings.flatfile_base_url, Credentials.from_secret(spec["secret"]), auth=settings.auth_mode,
-                        timeout=settings.request_timeout) as client:
+                        timeout=settings.request_timeout, row_prefetch=settings.row_prefetch) as client:
 
-        def export(batch_id: str, trigger: str) -> dict[str, Any]:
-            job = ExportJob.create(batch_id, trigger=trigger)
+        def export(batch_ids: list[str]) -> dict[str, Any]:
             started = time.perf_counter()
-            outcome = export_batch(job, client, clients.s3, clients.sqs, ledger, settings, Deadline.never(),
-                                   owner=f"bench-{uuid.uuid4()}")
-            seconds = time.perf_counter() - started
-            if outcome.status != EXPORTED:
-                raise BenchError(f"export of {batch_id} ended {outcome.status!r}: {outcome.detail}")
-            return {"seconds": seconds, "rows": outcome.row_count, "parts": outcome.parts_written}
+            rows = parts = 0
+            for batch_id in batch_ids:
+                outcome = export_batch(ExportJob.create(batch_id, trigger="replay"), client, clients.s3, clients.sqs,
+                                       ledger, settings, Deadline.never(), owner=f"bench-{uuid.uuid4()}")
+                if outcome.status != EXPORTED:
+                    raise BenchError(f"export of {batch_id} ended {outcome.status!r}: {outcome.detail}")
+                rows += outcome.row_count or 0
+                parts += outcome.parts_written
+            return {"seconds": time.perf_counter() - started, "rows": rows, "parts": parts}
 
-        def fetch(batch_id: str) -> dict[str, Any]:
-            started = time.perf_counter()
-            rows = sum(len(page.rows) for page in
-                       client.iter_row_pages(batch_id, Deadline.never(), page_size=settings.page_size))
-            return {"seconds": time.perf_counter() - started, "rows": rows}
-
-        export(spec["warmup"], "replay")
+        export([spec["warmup"]])
         results = []
         for task in spec["tasks"]:
             gc.collect()
-            if task["kind"] == "fetch":
-                results.append(fetch(task["batch"]))
+            if task["kind"] == "loop":
+                results.append(sequential_loop(settings.flatfile_base_url, spec["secret"], task["batches"]))
             elif task["kind"] == "export":
-                results.append(export(task["batch"], task["trigger"]))
+                results.append(export(task["batches"]))
             else:  # "export-traced": peak of what the export allocates, on top of the warm process
                 tracemalloc.start()
-                result = export(task["batch"], task["trigger"])
+                result = export(task["batches"])
                 result["peak"] = tracemalloc.get_traced_memory()[1]
                 tracemalloc.stop()
                 results.append(result)
@@ -198,41 +251,58 @@ def worker() -> int:
 # -- the measurements ------------------------------------------------------------------------------------
 
 
-def measure_export_memory(stack: LocalRun, warmup: str, small: str, big: str) -> list[Check]:
-    """Peak allocations of export_batch for N and 10 N rows, each in a fresh process."""
-    sized = []
-    for batch_id in (small, big):
-        (result,) = run_worker(stack, warmup, [{"kind": "export-traced", "batch": batch_id, "trigger": "schedule"}])
-        sized.append(result)
-    low, high = sized
-    ratio = high["peak"] / low["peak"]
-    per_row = (high["peak"] - low["peak"]) / (high["rows"] - low["rows"])
-    rows_ratio = high["rows"] / low["rows"]
-    return [
-        Check(f"exporter peak memory, {low['rows']:,} rows ({low['parts']} parts)", f"{low['peak'] / MiB:.1f} MiB"),
-        Check(f"exporter peak memory, {high['rows']:,} rows ({high['parts']} parts)",
-              f"{high['peak'] / MiB:.1f} MiB"),
-        Check(f"peak memory ratio (rows x{rows_ratio:g})", f"{ratio:.2f}", f"< {MAX_PEAK_RATIO:g}",
+def measure_latency(stack: LocalRun, batches: Batches, latency: float, results: dict[str, Any]) -> list[Check]:
+    """Speed, requests per batch and memory of the export at one latency."""
+    stack.emulator.set(latency=latency)
+    label = f"{latency * 1000:.0f} ms"
+    few = list(batches.few)
+    loop_big, loop_few = run_worker(stack, batches.warmup, [{"kind": "loop", "batches": [batches.big]},
+                                                             {"kind": "loop", "batches": few}])
+    stack.emulator.clear_request_log()
+    export_big, export_few = run_worker(stack, batches.warmup, [{"kind": "export", "batches": [batches.big]},
+                                                                 {"kind": "export", "batches": few}])
+    requests_per_batch = sum(len(stack.emulator.requests_to(f"/rest/batch/{batch_id}")) for batch_id in few) / len(few)
+    peaks = [run_worker(stack, batches.warmup, [{"kind": "export-traced", "batches": [batch_id]}])[0]
+             for batch_id in (batches.small, batches.big)]
+    speedup = loop_big["seconds"] / export_big["seconds"]
+    speedup_few = loop_few["seconds"] / export_few["seconds"]
+    ratio = peaks[1]["peak"] / peaks[0]["peak"]
+    pages = -(-FEW_ROWS // PAGE_SIZE)
+    results[label] = {
+        "latencySeconds": latency,
+        "bigBatch": {"rows": BIG_ROWS, "exportSeconds": export_big["seconds"], "loopSeconds": loop_big["seconds"]},
+        "fewBatches": {"batches": FEW_BATCHES, "rowsEach": FEW_ROWS, "exportSeconds": export_few["seconds"],
+                       "loopSeconds": loop_few["seconds"], "requestsPerBatch": requests_per_batch},
+        "peakBytes": {str(SMALL_ROWS): peaks[0]["peak"], str(BIG_ROWS): peaks[1]["peak"]},
+    }
+    checks = [
+        Check(f"{label}: export {BIG_ROWS:,} rows", f"{BIG_ROWS / export_big['seconds']:,.0f} rows/s "
+              f"({export_big['seconds']:.1f} s)"),
+        Check(f"{label}: sequential loop, same pages", f"{BIG_ROWS / loop_big['seconds']:,.0f} rows/s "
+              f"({loop_big['seconds']:.1f} s)"),
+    ]
+    if latency in MIN_SPEEDUP:
+        minimum = MIN_SPEEDUP[latency]
+        checks.append(Check(f"{label}: export speed ÷ loop speed", f"{speedup:.2f}x", f">= {minimum:g}x",
+                            speedup >= minimum))
+    else:
+        read_ratio = 1 / speedup
+        checks.append(Check(f"{label}: export time ÷ API read time (shared cores)", f"{read_ratio:.2f}",
+                            f"<= {MAX_READ_RATIO:g}", read_ratio <= MAX_READ_RATIO))
+    checks += [
+        Check(f"{label}: {FEW_BATCHES} x {FEW_ROWS:,} rows, export ÷ loop speed",
+              f"{speedup_few:.2f}x ({export_few['seconds']:.1f} s vs {loop_few['seconds']:.1f} s)"),
+        Check(f"{label}: Flatfile requests per {FEW_ROWS:,}-row batch", f"{requests_per_batch:.2f}",
+              f"= 1 + {pages} pages", requests_per_batch == 1 + pages),
+        Check(f"{label}: peak memory {SMALL_ROWS:,} / {BIG_ROWS:,} rows",
+              f"{peaks[0]['peak'] / MiB:.1f} / {peaks[1]['peak'] / MiB:.1f} MiB"),
+        Check(f"{label}: peak memory ratio (rows x{BIG_ROWS // SMALL_ROWS})", f"{ratio:.2f}", f"< {MAX_PEAK_RATIO:g}",
               ratio < MAX_PEAK_RATIO),
-        Check("peak growth per extra row", f"{per_row:+.1f} B"),
     ]
+    return checks
 
 
-def measure_export_speed(stack: LocalRun, warmup: str, big: str) -> list[Check]:
-    """Rows/s of the big export, and its time relative to merely reading the same rows from the API."""
-    tasks = [{"kind": "fetch", "batch": big}, {"kind": "export", "batch": big, "trigger": "replay"}] * ROUNDS
-    results = run_worker(stack, warmup, tasks)
-    fetch = min(r["seconds"] for r in results[0::2])
-    export = min(r["seconds"] for r in results[1::2])
-    rows = results[1]["rows"]
-    return [
-        Check(f"exporter throughput, {rows:,} rows", f"{rows / export:,.0f} rows/s"),
-        Check("API read alone (iter_row_pages)", f"{rows / fetch:,.0f} rows/s"),
-        Check("export time ÷ API read time", f"{export / fetch:.2f}"),
-    ]
-
-
-def measure_idle_poll(stack: LocalRun) -> list[Check]:
+def measure_idle_poll(stack: LocalRun, results: dict[str, Any]) -> list[Check]:
     """List requests of a baseline poll over POLL_BATCHES batches, and of an idle poll after it."""
     rng = random.Random(5)
     statuses: list[str | None] = ["submitted"] * (POLL_BATCHES - 20) + [None] * 10 + ["cancelled"] * 10
@@ -257,13 +327,64 @@ def measure_idle_poll(stack: LocalRun) -> list[Check]:
                 if not walked or len(report.jobs_sent) != expected:
                     raise BenchError(f"{label} poll: {report.as_dict()} (expected {expected} jobs)")
     (baseline, baseline_all), (idle, idle_all) = counts
-    pages = -(-POLL_BATCHES // POLL_PAGE_SIZE)
+    results["poll"] = {"baselineListRequests": baseline, "idleListRequests": idle,
+                       "baselineRequests": baseline_all, "idleRequests": idle_all}
     return [
         Check(f"baseline poll: list requests ({POLL_BATCHES} batches, pages of {POLL_PAGE_SIZE})", f"{baseline}"),
-        Check("idle poll: list requests", f"{idle}", f"≤ {MAX_IDLE_LIST_REQUESTS}", idle <= MAX_IDLE_LIST_REQUESTS),
-        Check("idle ÷ baseline list requests", f"{idle / baseline:.2f}", f"≤ 1/{pages}", idle * pages <= baseline),
-        Check("all Flatfile requests, baseline / idle (token, pending re-checks)", f"{baseline_all} / {idle_all}"),
+        Check("idle poll: list requests", f"{idle}", f"<= {MAX_IDLE_LIST_REQUESTS}", idle <= MAX_IDLE_LIST_REQUESTS),
+        Check("all Flatfile requests, baseline / idle poll (token, pending re-checks)",
+              f"{baseline_all} / {idle_all}"),
     ]
+
+
+_IMPORT_CODE = """
+import importlib.util, sys, time
+started = time.perf_counter()
+if sys.argv[1] != "-":
+    spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+import boto3
+for name in sys.argv[2:]:
+    boto3.client(name)
+print(time.perf_counter() - started)
+"""
+
+
+def import_seconds(stack: LocalRun, function: str | None, clients: tuple[str, ...], tracing: bool) -> float:
+    """Best of IMPORT_ROUNDS fresh interpreters: import the handler (or nothing) and boto3, create `clients`."""
+    name = f"{function.capitalize()}Function" if function else "ExporterFunction"
+    env = {**os.environ, **function_env(stack, name), "AWS_DEFAULT_REGION": "us-east-1",
+           "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true"}
+    app = "-"
+    if function:
+        app = str(ROOT / "functions" / function / "app.py")
+        env["LAMBDA_TASK_ROOT"] = str(ROOT / "functions" / function)  # as in Lambda: tracing applies
+    best = float("inf")
+    for _ in range(IMPORT_ROUNDS + 1):  # the first run warms the file cache
+        done = subprocess.run([sys.executable, "-c", _IMPORT_CODE, app, *clients], capture_output=True, text=True,
+                              env=env, cwd=ROOT, timeout=120, check=False)
+        if done.returncode != 0:
+            raise BenchError(f"importing {function or 'boto3'} failed:\n{done.stderr[-2000:]}")
+        best = min(best, float(done.stdout.strip().splitlines()[-1]))
+    return best
+
+
+def measure_imports(stack: LocalRun, results: dict[str, Any]) -> list[Check]:
+    checks = []
+    results["imports"] = {}
+    for function, clients in HANDLER_CLIENTS.items():
+        bare = import_seconds(stack, None, clients, tracing=False)
+        off = import_seconds(stack, function, clients, tracing=False)
+        on = import_seconds(stack, function, clients, tracing=True)
+        results["imports"][function] = {"bareBoto3Seconds": bare, "tracingOffSeconds": off, "tracingOnSeconds": on}
+        checks += [
+            Check(f"{function} import ÷ bare boto3 + {len(clients)} client(s), tracing off",
+                  f"{off / bare:.2f} ({off * 1000:.0f} vs {bare * 1000:.0f} ms)", f"<= {MAX_IMPORT_RATIO:g}",
+                  off / bare <= MAX_IMPORT_RATIO),
+            Check(f"{function} import ÷ bare boto3, tracing on", f"{on / bare:.2f} ({on * 1000:.0f} ms)"),
+        ]
+    return checks
 
 
 # -- the report ------------------------------------------------------------------------------------------
@@ -283,34 +404,47 @@ def note(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
+def machine() -> dict[str, Any]:
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version()}
+
+
 def main() -> int:
     started = time.monotonic()
+    results: dict[str, Any] = {}
     try:
-        checks = measure_all()
+        checks = measure_all(results)
     except BenchError as error:
         print(f"bench: could not measure: {error}", file=sys.stderr)
         return 1
+    seconds = time.monotonic() - started
+    prefetch = Settings.from_env({}).row_prefetch
     print(table(checks))
-    print(f"\ntook {time.monotonic() - started:.0f} s; PART_MAX_ROWS={PART_MAX_ROWS}, FLATFILE_PAGE_SIZE={PAGE_SIZE}, "
-          f"speed: best of {ROUNDS}")
+    print(f"\ntook {seconds:.0f} s on {machine()['cpus']} CPU(s); FLATFILE_ROW_PREFETCH={prefetch}, "
+          f"FLATFILE_PAGE_SIZE={PAGE_SIZE}, PART_MAX_ROWS={PART_MAX_ROWS}")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "measuredAt": datetime.now(UTC).isoformat(timespec="seconds"), "seconds": round(seconds),
+        "machine": machine(), "rowPrefetch": prefetch, "pageSize": PAGE_SIZE, "partMaxRows": PART_MAX_ROWS,
+        "results": results, "table": [asdict(check) for check in checks],
+    }, indent=2) + "\n")
     missed = [c.metric for c in checks if c.ok is False]
     if missed:
         print(f"missed: {'; '.join(missed)}", file=sys.stderr)
     return 1 if missed else 0
 
 
-def measure_all() -> list[Check]:
+def measure_all(results: dict[str, Any]) -> list[Check]:
     with local_run() as stack:
         note("idle poll")
-        checks = measure_idle_poll(stack)
-        note(f"adding {SMALL_ROWS + BIG_ROWS:,} rows to the emulator")
-        warmup = add_submitted_batch(stack.emulator, 100, seed=1)
-        small = add_submitted_batch(stack.emulator, SMALL_ROWS, seed=2)
-        big = add_submitted_batch(stack.emulator, BIG_ROWS, seed=3)
-        note("exporter memory (a process per batch)")
-        checks += measure_export_memory(stack, warmup, small, big)
-        note("exporter speed")
-        checks += measure_export_speed(stack, warmup, big)
+        checks = measure_idle_poll(stack, results)
+        note("handler imports")
+        checks += measure_imports(stack, results)
+        note(f"adding {SMALL_ROWS + BIG_ROWS + FEW_BATCHES * FEW_ROWS:,} rows to the emulator")
+        batches = add_batches(stack.emulator)
+        for latency in LATENCIES:
+            note(f"export at {latency * 1000:.0f} ms per request")
+            checks += measure_latency(stack, batches, latency, results)
     return checks
 
 
