@@ -165,7 +165,7 @@ def worker() -> int:
             job = ExportJob.create(batch_id, trigger=trigger)
             started = time.perf_counter()
             outcome = export_batch(job, client, clients.s3, clients.sqs, ledger, settings, Deadline.never(),
-                                   owner=f"bench-{uuid.uuid4()}")
+                                   owner=f"bench-{uuid.uuid4()}", events=clients.events)
             seconds = time.perf_counter() - started
             if outcome.status != EXPORTED:
                 raise BenchError(f"export of {batch_id} ended {outcome.status!r}: {outcome.detail}")

@@ -95,7 +95,7 @@ def test_sample_events_agree_on_the_batch() -> None:
     assert job["type"] == "flatfile.export.job"
     assert notice["type"] == "flatfile.batch.exported"
     assert job["batchId"] == notice["batchId"] == payload["data"]["meta"]["batch"]["id"]
-    assert notice["manifestUri"].endswith(f"/batches/{job['batchId']}/manifest.json")
+    assert notice["manifestUri"].endswith(f"/manifests/{job['batchId']}.json")
     assert webhook["requestContext"]["http"]["method"] == "POST"
     assert webhook["queryStringParameters"]["token"]
     assert webhook["isBase64Encoded"] is False
