@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.manifest import Manifest, ManifestError, Notice, Part, UnsupportedSchemaError
+from flatfile_relay.manifest import Manifest, ManifestError, Notice, Part, UnsupportedSchemaError, event_entry
 
 BATCH = "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"
 ROWS = f"flatfile/rows/submitted_date=2021-03-01/{BATCH}"
@@ -156,3 +156,26 @@ def test_a_notice_with_more_fields_is_accepted_and_keeps_them() -> None:
 def test_an_invalid_notice_names_what_is_wrong(changes: dict[str, Any], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         Notice.from_json(json.dumps(notice_dict(**changes)))
+
+
+def test_a_message_is_a_notice_or_the_export_event_carrying_it() -> None:
+    event = {"version": "0", "source": "flatfile-relay", "detail-type": "flatfile.batch.exported",
+             "detail": notice_dict()}
+    assert Notice.from_message(json.dumps(event)) == Notice.from_message(json.dumps(notice_dict()))
+    entry = event_entry(Notice.from_message(json.dumps(event)), "my-bus")
+    assert (entry["EventBusName"], json.loads(entry["Detail"])) == ("my-bus", notice_dict())
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, UnsupportedSchemaError,
+         "event source and detail-type must be 'flatfile-relay' and 'flatfile.batch.exported'"),
+        ({"source": "flatfile-relay", "detail-type": "flatfile.batch.exported", "detail": {"batchId": BATCH}},
+         ManifestError, "event.detail.manifestUri is missing"),
+        ("{", ManifestError, "notice is not valid JSON"),
+    ],
+)
+def test_a_message_that_is_neither_is_refused_by_name(body: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        Notice.from_message(body if isinstance(body, str) else json.dumps(body))
