@@ -223,7 +223,8 @@ def worker() -> int:
             rows = parts = 0
             for batch_id in batch_ids:
                 outcome = export_batch(ExportJob.create(batch_id, trigger="replay"), client, clients.s3, clients.sqs,
-                                       ledger, settings, Deadline.never(), owner=f"bench-{uuid.uuid4()}")
+                                       ledger, settings, Deadline.never(), owner=f"bench-{uuid.uuid4()}",
+                                       events=clients.events)
                 if outcome.status != EXPORTED:
                     raise BenchError(f"export of {batch_id} ended {outcome.status!r}: {outcome.detail}")
                 rows += outcome.row_count or 0

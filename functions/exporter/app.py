@@ -46,7 +46,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
 
     def work(client: FlatfileClient) -> ExportOutcome:
         return export_batch(
-            job, client, runtime.clients.s3, runtime.clients.sqs, runtime.ledger, runtime.settings, deadline, owner
+            job, client, runtime.clients.s3, runtime.clients.sqs, runtime.ledger, runtime.settings, deadline, owner,
+            events=runtime.clients.events,
         )
 
     try:

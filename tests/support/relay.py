@@ -34,7 +34,7 @@ from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import ExportOutcome, export_batch
 from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob
-from flatfile_relay.layout import parse_s3_uri
+from flatfile_relay.layout import batch_rows_prefix, manifest_key, parse_s3_uri, s3_uri, submitted_date
 from flatfile_relay.ledger import Ledger, LedgerEntry
 from flatfile_relay.manifest import Manifest
 from flatfile_relay.poller import PollReport, poll
@@ -43,9 +43,11 @@ from support.functions import ROOT, function_app, lambda_context
 from support.webhook import Answer, encode, function_url_event, payload
 
 #: the public contract's field names (architecture.md)
-MANIFEST_KEYS = {"schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger"}
+MANIFEST_KEYS = {"schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger", "filename",
+                 "submittedAt", "customer"}
 PART_KEYS = {"uri", "rows", "bytes", "sha256"}
-NOTICE_KEYS = {"type", "schemaVersion", "batchId", "manifestUri", "rowCount", "trigger", "exportedAt"}
+NOTICE_KEYS = {"type", "schemaVersion", "batchId", "manifestUri", "rowCount", "trigger", "exportedAt", "filename",
+               "submittedAt", "customer"}
 #: small batch-list pages, so a few dozen batches make a multi-page list
 PAGE = 5
 FUNCTIONS = {"PollerFunction": "poller", "ExporterFunction": "exporter", "WebhookFunction": "webhook",
@@ -143,6 +145,7 @@ class Relay:
         return export_batch(
             job, client or self.client, self.clients.s3, self.sqs, self.ledger, self.settings,
             deadline or Deadline.never(), owner or f"test-{uuid.uuid4()}", reserve=reserve,
+            events=self.clients.events,
         )
 
     def entry(self, batch_id: str) -> LedgerEntry:
@@ -238,6 +241,11 @@ class Relay:
         """The messages on the notices queue (received and deleted)."""
         return self.drain(self.settings.notices_queue_url)
 
+    def export_events(self) -> list[dict[str, Any]]:
+        """The export events EventBridge delivered through the template's sample rule to the sample consumer's
+        queue, as JSON (received and deleted)."""
+        return [json.loads(m["Body"]) for m in self.drain(self.deployment.refs["ConsumerQueue"])]
+
     def job_bodies(self) -> list[dict[str, Any]]:
         """The export jobs on the queue, as JSON (received and deleted)."""
         return [json.loads(m["Body"]) for m in self.jobs()]
@@ -260,7 +268,12 @@ class Relay:
         return data
 
     def manifest_uri(self, batch_id: str) -> str:
-        return f"s3://{self.bucket}/{self.settings.export_prefix}batches/{batch_id}/manifest.json"
+        return s3_uri(self.bucket, manifest_key(self.settings.export_prefix, batch_id))
+
+    def rows_folder(self, batch_id: str) -> str:
+        """The key prefix of the batch's row parts (its submitted_date partition, from the emulator's batch)."""
+        batch = self.client.get_batch(batch_id, Deadline.never())
+        return batch_rows_prefix(self.settings.export_prefix, batch_id, submitted_date(batch))
 
     def manifest(self, batch_id: str) -> Manifest:
         """The batch's manifest, read by the library."""

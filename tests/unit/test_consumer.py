@@ -15,7 +15,7 @@ from flatfile_relay.manifest import Manifest, ManifestError, Notice, Part, Unsup
 from flatfile_relay.reader import CorruptPartError, ReaderError
 
 BATCH = "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"
-MANIFEST_URI = f"s3://bucket/flatfile/batches/{BATCH}/manifest.json"
+MANIFEST_URI = f"s3://bucket/flatfile/manifests/{BATCH}.json"
 
 
 def test_rows_are_counted_by_their_flags_and_fields_by_how_often_they_are_filled() -> None:
@@ -47,7 +47,7 @@ def test_rows_without_flags_or_mapped_count_as_invalid_and_do_not_break_the_summ
 def exported(rows: list[dict[str, Any]]) -> tuple[MemoryS3, Notice]:
     s3 = MemoryS3()
     data = gzip.compress(b"".join(json.dumps(row).encode() + b"\n" for row in rows), mtime=0)
-    part_uri = f"s3://bucket/flatfile/batches/{BATCH}/part-00000.jsonl.gz"
+    part_uri = f"s3://bucket/flatfile/rows/submitted_date=2021-03-01/{BATCH}/part-00000.jsonl.gz"
     s3.put(part_uri, data)
     parts = (Part(uri=part_uri, rows=len(rows), bytes=len(data), sha256=hashlib.sha256(data).hexdigest()),)
     manifest = Manifest(batch_id=BATCH, batch={"id": BATCH}, row_count=len(rows), parts=parts,
@@ -77,7 +77,7 @@ def test_a_notice_that_disagrees_with_its_manifest_is_rejected() -> None:
 
 def test_a_tampered_part_is_rejected() -> None:
     s3, notice = exported([{"valid": True, "deleted": False}])
-    part = ("bucket", f"flatfile/batches/{BATCH}/part-00000.jsonl.gz")
+    part = ("bucket", f"flatfile/rows/submitted_date=2021-03-01/{BATCH}/part-00000.jsonl.gz")
     s3.objects[part] = bytes(len(s3.objects[part]))
 
     with pytest.raises(CorruptPartError, match="sha256"):

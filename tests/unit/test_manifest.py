@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.manifest import Manifest, ManifestError, Notice, Part, UnsupportedSchemaError
+from flatfile_relay.manifest import Manifest, ManifestError, Notice, Part, UnsupportedSchemaError, event_entry
 
 BATCH = "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"
+ROWS = f"flatfile/rows/submitted_date=2021-03-01/{BATCH}"
 SHA = "ab" * 32
 
 
@@ -20,11 +21,14 @@ def manifest_dict(**changes: Any) -> dict[str, Any]:
         "batch": {"id": BATCH, "status": "submitted", "filename": "Søren's.csv"},
         "rowCount": 3,
         "parts": [
-            {"uri": f"s3://b/flatfile/batches/{BATCH}/part-00000.jsonl.gz", "rows": 2, "bytes": 50, "sha256": SHA},
-            {"uri": f"s3://b/flatfile/batches/{BATCH}/part-00001.jsonl.gz", "rows": 1, "bytes": 30, "sha256": SHA},
+            {"uri": f"s3://b/{ROWS}/part-00000.jsonl.gz", "rows": 2, "bytes": 50, "sha256": SHA},
+            {"uri": f"s3://b/{ROWS}/part-00001.jsonl.gz", "rows": 1, "bytes": 30, "sha256": SHA},
         ],
         "exportedAt": "2021-03-01T20:23:04.512Z",
         "trigger": "schedule",
+        "filename": "Søren's.csv",
+        "submittedAt": None,
+        "customer": None,
     }
     data.update(changes)
     return data
@@ -33,13 +37,16 @@ def manifest_dict(**changes: Any) -> dict[str, Any]:
 def test_a_manifest_round_trips_with_exactly_the_contract_fields() -> None:
     manifest = Manifest.from_json(json.dumps(manifest_dict()))
 
-    assert manifest.parts[1] == Part(uri=f"s3://b/flatfile/batches/{BATCH}/part-00001.jsonl.gz", rows=1,
+    assert manifest.parts[1] == Part(uri=f"s3://b/{ROWS}/part-00001.jsonl.gz", rows=1,
                                      bytes=30, sha256=SHA)
     data = json.loads(manifest.to_json())
     assert data == manifest_dict()
-    assert list(data) == ["schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger"]
+    assert list(data) == ["schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger",
+                          "filename", "submittedAt", "customer"]
     assert list(data["parts"][0]) == ["uri", "rows", "bytes", "sha256"]
     assert "Søren" in manifest.to_json()  # UTF-8, not escaped
+    assert manifest.to_json().count("\n") == 1  # one line per manifest
+    assert manifest.to_json().endswith("}\n")
 
 
 def test_unknown_extra_fields_are_ignored_by_readers() -> None:
@@ -96,8 +103,8 @@ def test_not_json_and_not_an_object_are_refused() -> None:
 def notice_dict(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "type": "flatfile.batch.exported", "schemaVersion": 1, "batchId": BATCH,
-        "manifestUri": f"s3://b/flatfile/batches/{BATCH}/manifest.json", "rowCount": 3, "trigger": "webhook",
-        "exportedAt": "2021-03-01T20:23:04.512Z",
+        "manifestUri": f"s3://b/flatfile/manifests/{BATCH}.json", "rowCount": 3, "trigger": "webhook",
+        "exportedAt": "2021-03-01T20:23:04.512Z", "filename": "Søren's.csv", "submittedAt": None, "customer": None,
     }
     data.update(changes)
     return data
@@ -106,10 +113,28 @@ def notice_dict(**changes: Any) -> dict[str, Any]:
 def test_a_notice_is_built_from_its_manifest_with_exactly_the_contract_fields() -> None:
     manifest = Manifest.from_dict(manifest_dict(trigger="webhook"))
 
-    notice = Notice.for_manifest(manifest, f"s3://b/flatfile/batches/{BATCH}/manifest.json")
+    notice = Notice.for_manifest(manifest, f"s3://b/flatfile/manifests/{BATCH}.json")
 
     assert json.loads(notice.to_json()) == notice_dict()
     assert Notice.from_json(notice.to_json()) == notice
+
+
+def test_a_notice_names_the_file_submission_and_end_user_so_consumers_route_without_the_manifest() -> None:
+    end_user = {"id": "u-1", "name": "Ada", "companyName": "Acme", "email": None}
+    batch = {"id": BATCH, "filename": "stock.csv", "submittedAt": "2021-03-01T20:22:52.000Z", "__endUser__": end_user}
+    manifest = Manifest.from_dict(manifest_dict(batch=batch))
+
+    notice = json.loads(Notice.for_manifest(manifest, f"s3://b/flatfile/manifests/{BATCH}.json").to_json())
+
+    assert (notice["filename"], notice["submittedAt"], notice["customer"]) == (
+        "stock.csv", "2021-03-01T20:22:52.000Z", end_user
+    )
+
+
+def test_a_notice_from_before_the_routing_fields_still_parses() -> None:
+    old = {k: v for k, v in notice_dict().items() if k not in ("filename", "submittedAt", "customer")}
+    notice = Notice.from_json(json.dumps(old))
+    assert (notice.filename, notice.submitted_at, notice.customer, notice.extra) == (None, None, None, {})
 
 
 def test_a_notice_with_more_fields_is_accepted_and_keeps_them() -> None:
@@ -131,3 +156,26 @@ def test_a_notice_with_more_fields_is_accepted_and_keeps_them() -> None:
 def test_an_invalid_notice_names_what_is_wrong(changes: dict[str, Any], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         Notice.from_json(json.dumps(notice_dict(**changes)))
+
+
+def test_a_message_is_a_notice_or_the_export_event_carrying_it() -> None:
+    event = {"version": "0", "source": "flatfile-relay", "detail-type": "flatfile.batch.exported",
+             "detail": notice_dict()}
+    assert Notice.from_message(json.dumps(event)) == Notice.from_message(json.dumps(notice_dict()))
+    entry = event_entry(Notice.from_message(json.dumps(event)), "my-bus")
+    assert (entry["EventBusName"], json.loads(entry["Detail"])) == ("my-bus", notice_dict())
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "message"),
+    [
+        ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, UnsupportedSchemaError,
+         "event source and detail-type must be 'flatfile-relay' and 'flatfile.batch.exported'"),
+        ({"source": "flatfile-relay", "detail-type": "flatfile.batch.exported", "detail": {"batchId": BATCH}},
+         ManifestError, "event.detail.manifestUri is missing"),
+        ("{", ManifestError, "notice is not valid JSON"),
+    ],
+)
+def test_a_message_that_is_neither_is_refused_by_name(body: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        Notice.from_message(body if isinstance(body, str) else json.dumps(body))

@@ -21,7 +21,7 @@ def gz_lines(*lines: bytes) -> bytes:
 
 
 def add_part(s3: MemoryS3, index: int, data: bytes, rows: int) -> Part:
-    uri = f"s3://bucket/flatfile/batches/{BATCH}/part-{index:05d}.jsonl.gz"
+    uri = f"s3://bucket/flatfile/rows/submitted_date=2021-03-01/{BATCH}/part-{index:05d}.jsonl.gz"
     s3.put(uri, data)
     return Part(uri=uri, rows=rows, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
 
@@ -29,7 +29,7 @@ def add_part(s3: MemoryS3, index: int, data: bytes, rows: int) -> Part:
 def add_manifest(s3: MemoryS3, parts: list[Part]) -> str:
     manifest = Manifest(batch_id=BATCH, batch={"id": BATCH}, row_count=sum(p.rows for p in parts),
                         parts=tuple(parts), exported_at="2021-03-01T20:23:04.512Z", trigger="schedule")
-    uri = f"s3://bucket/flatfile/batches/{BATCH}/manifest.json"
+    uri = f"s3://bucket/flatfile/manifests/{BATCH}.json"
     s3.put(uri, manifest.to_json().encode())
     return uri
 
@@ -108,7 +108,7 @@ def test_a_part_whose_content_disagrees_with_the_manifest_fails_clearly(data: by
 
 def test_a_manifest_that_is_not_one_is_refused_naming_its_location() -> None:
     s3 = MemoryS3()
-    uri = f"s3://bucket/flatfile/batches/{BATCH}/manifest.json"
+    uri = f"s3://bucket/flatfile/manifests/{BATCH}.json"
     s3.put(uri, json.dumps({"schemaVersion": 3}).encode())
 
     with pytest.raises(ManifestError, match=rf"{uri}: manifest.schemaVersion is 3"):

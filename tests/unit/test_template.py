@@ -95,7 +95,7 @@ def test_sample_events_agree_on_the_batch() -> None:
     assert job["type"] == "flatfile.export.job"
     assert notice["type"] == "flatfile.batch.exported"
     assert job["batchId"] == notice["batchId"] == payload["data"]["meta"]["batch"]["id"]
-    assert notice["manifestUri"].endswith(f"/batches/{job['batchId']}/manifest.json")
+    assert notice["manifestUri"].endswith(f"/manifests/{job['batchId']}.json")
     assert webhook["requestContext"]["http"]["method"] == "POST"
     assert webhook["queryStringParameters"]["token"]
     assert webhook["isBase64Encoded"] is False
@@ -107,9 +107,9 @@ def test_sample_events_agree_on_the_batch() -> None:
 BREAKAGES = {
     "E9101": ("            FunctionResponseTypes: [ReportBatchItemFailures]\n            ScalingConfig",
               "            ScalingConfig"),
-    "E9102": ("VisibilityTimeout: 1800", "VisibilityTimeout: 600"),
-    "E9103": ("        deadLetterTargetArn: !GetAtt NoticesDLQ.Arn\n        maxReceiveCount: 5\n",
-              "        deadLetterTargetArn: !GetAtt NoticesDLQ.Arn\n        maxReceiveCount: 50\n"),
+    "E9102": ("VisibilityTimeout: 1800 # 6 x the consumer's", "VisibilityTimeout: 600 # 6 x the consumer's"),
+    "E9103": ("        deadLetterTargetArn: !GetAtt ConsumerDLQ.Arn\n        maxReceiveCount: 5\n",
+              "        deadLetterTargetArn: !GetAtt ConsumerDLQ.Arn\n        maxReceiveCount: 50\n"),
     "E9104": ("ReservedConcurrentExecutions: !If [ReservePollerConcurrency, 1, !Ref AWS::NoValue]",
               "ReservedConcurrentExecutions: !If [ReservePollerConcurrency, 2, !Ref AWS::NoValue]"),
     "E9105": ("LEDGER_TABLE: !Ref LedgerTable", "LEDGER_TABLE: flatfile-relay-ledger"),

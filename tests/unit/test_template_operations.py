@@ -12,7 +12,7 @@ from support.cloudwatch import NAMESPACE, alarm_metrics, alarms, dashboard_body,
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FUNCTIONS = ("PollerFunction", "ExporterFunction", "WebhookFunction", "ConsumerFunction")
-DLQS = ("PollerDLQ", "ExportJobsDLQ", "NoticesDLQ")
+DLQS = ("PollerDLQ", "ExportJobsDLQ", "NoticesDLQ", "ConsumerDLQ")
 NO_VALUE = {"Ref": "AWS::NoValue"}
 #: the resource type a dimension of an AWS namespace must name, and the attribute that gives its value
 AWS_DIMENSIONS = {

@@ -36,7 +36,8 @@ class LocalDeployment:
     @classmethod
     def create(cls, template: Template, clients: AwsClients, parameters: Mapping[str, str] | None = None,
                stack: str = "flatfile-relay") -> LocalDeployment:
-        """Create every bucket, queue, table and secret of the template (DLQs before their queues)."""
+        """Create every bucket, queue, table, secret and EventBridge rule of the template (DLQs before their
+        queues, rules after the queues they deliver to)."""
         values = template.parameter_defaults()
         values.update(parameters or {})
         deployment = cls(template=template, clients=clients, parameters=values, stack=stack)
@@ -49,6 +50,8 @@ class LocalDeployment:
             deployment._table(name, resource.get("Properties") or {})
         for name in template.of_type("AWS::SecretsManager::Secret"):
             deployment._secret(name)
+        for name, resource in template.of_type("AWS::Events::Rule").items():
+            deployment._rule(name, resource.get("Properties") or {})
         return deployment
 
     # -- what functions see ----------------------------------------------------------------------------
@@ -157,6 +160,21 @@ class LocalDeployment:
             ]
         answer = self.clients.dynamodb.create_table(**kwargs)
         self.refs[name], self.arns[name] = table, answer["TableDescription"]["TableArn"]
+
+    def _rule(self, name: str, props: Mapping[str, Any]) -> None:
+        """An EventBridge rule with its targets; moto delivers matching events to SQS targets as AWS does."""
+        resolved = resolve(dict(props), self.ref, self.getatt)
+        bus = str(resolved.get("EventBusName") or "default")
+        events = self.clients.events
+        if bus != "default" and not events.list_event_buses(NamePrefix=bus)["EventBuses"]:
+            events.create_event_bus(Name=bus)
+        rule = f"{self.stack}-{name}"
+        answer = events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(resolved["EventPattern"]),
+                                 State=str(resolved.get("State") or "ENABLED"))
+        targets = [{key: target[key] for key in ("Id", "Arn")} for target in resolved.get("Targets") or ()]
+        if targets:
+            events.put_targets(Rule=rule, EventBusName=bus, Targets=targets)
+        self.refs[name], self.arns[name] = rule, answer["RuleArn"]
 
     def _secret(self, name: str) -> None:
         answer = self.clients.secretsmanager.create_secret(

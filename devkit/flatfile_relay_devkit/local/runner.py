@@ -3,7 +3,9 @@
 Steps: create template.yaml's resources in a moto server on 127.0.0.1, start the emulator with its sample
 imports, store the sample credentials in the secret, then
 1. a scheduled tick: invoke the poller with events/schedule.json, feed the export-jobs queue to the
-   exporter and the notices queue to the consumer (like Lambda's event source mappings);
+   exporter (like Lambda's event source mapping); read the notices queue as a user's consumer would; feed
+   the sample consumer's own queue, where moto's EventBridge delivers the export events through the
+   template's rule, to the consumer;
 2. a webhook delivery: a new import is submitted and the emulator posts its webhook to a local Function
    URL (an HTTP server on 127.0.0.1 that invokes the webhook function), then export and consume;
 3. a second tick, to show that nothing is exported twice;
@@ -35,6 +37,7 @@ from flatfile_relay_devkit.local.deployment import LocalDeployment
 from flatfile_relay_devkit.local.function_url import FunctionUrl
 from flatfile_relay_devkit.local.lambda_runtime import DrainReport, LocalLambda
 from flatfile_relay_devkit.local.moto import MotoServer
+from flatfile_relay_devkit.local.tables import connect, readme_queries
 from flatfile_relay_devkit.local.template import Template
 
 
@@ -53,6 +56,7 @@ class RunResult:
     states: dict[str, str] = field(default_factory=dict)  # batchId -> ledger state
     webhooks: list[tuple[str, list[int]]] = field(default_factory=list)  # (batchId, HTTP statuses)
     operations: list[dict[str, Any]] = field(default_factory=list)  # answers of the operator modes
+    query: tuple[str, list[str], list[tuple[Any, ...]]] | None = None  # (title, columns, rows) of a README query
     seconds: float = 0.0
 
 
@@ -89,8 +93,8 @@ class LocalRun:
         return report
 
     def consume(self) -> DrainReport:
-        """Copy the notices aside for the summary, then feed the notices queue to the consumer."""
-        self._tap_notices()
+        """Take the notices for the summary, then feed the sample consumer's queue (export events) to it."""
+        self._take_notices()
         report = self.lambdas.drain("ConsumerFunction")
         self.result.drains.append(report)
         return report
@@ -162,23 +166,27 @@ class LocalRun:
                 json.dumps(notice, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
             )
 
-    def _tap_notices(self) -> None:
-        """Peek at the notices before the consumer takes them (made visible again at once)."""
+    def example_query(self, out: Path, number: int = 4) -> tuple[str, list[str], list[tuple[Any, ...]]]:
+        """Run the README's example query `number` over the copy in `out`, through template.yaml's Glue tables
+        (DuckDB standing in for Athena): (title, column names, rows)."""
+        readme = (self.root / "README.md").read_text(encoding="utf-8")
+        title, sql = readme_queries(readme)[number - 1]
+        db = connect(self.deployment.template, out, self.deployment.ref, self.deployment.getatt)
+        answer = db.execute(sql)
+        return title, [column[0] for column in answer.description], answer.fetchall()
+
+    def _take_notices(self) -> None:
+        """Read the notices queue as a user's consumer would (the sample consumer has its own queue, fed by
+        the export events): keep each notice for the summary and delete it."""
         url = self.settings.notices_queue_url
-        seen: dict[str, dict[str, Any]] = {}
-        handles = []
-        while True:
-            messages = self.clients.sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30
-            ).get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                seen[message["MessageId"]] = json.loads(message["Body"])
-                handles.append(message["ReceiptHandle"])
-        for handle in handles:
-            self.clients.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-        self.result.notices.extend(seen.values())
+        while messages := self.clients.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=30
+        ).get("Messages", []):
+            self.result.notices.extend(json.loads(message["Body"]) for message in messages)
+            self.clients.sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
 
 
 #: why a batch Flatfile lists was not exported, by its status there
@@ -216,6 +224,11 @@ def summary(result: RunResult, out: Path | None) -> str:
     for key, size in result.objects:
         lines.append(f"  s3://…/{key}  ({size} bytes)")
     lines.append(f"notices: {len(result.notices)} (one per export)")
+    if result.query is not None:
+        title, columns, rows = result.query
+        lines.append(f"Athena example query (README), here through DuckDB over ./out: {title}")
+        lines.append("  " + " | ".join(columns))
+        lines.extend("  " + " | ".join(str(value) for value in row) for row in rows)
     lines.append("dead-letter queues: " + ", ".join(f"{k}={v}" for k, v in sorted(result.dead_letters.items())))
     if out is not None:
         lines.append(f"copied to {out}/ (manifests, parts, decompressed .jsonl, notices/)")
@@ -311,6 +324,7 @@ def _run(args: Any, terminal: IO[str]) -> RunResult:
         run.operate("status")
         result = run.collect()
         run.copy_out(args.out)
+        result.query = run.example_query(args.out)
     return result
 
 

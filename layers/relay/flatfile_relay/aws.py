@@ -41,6 +41,10 @@ class AwsClients:
         return self._client("sqs")
 
     @cached_property
+    def events(self) -> Any:
+        return self._client("events")
+
+    @cached_property
     def dynamodb(self) -> Any:
         return self._client("dynamodb")
 

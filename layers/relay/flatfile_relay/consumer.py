@@ -77,12 +77,13 @@ def summarize(rows: Iterable[Mapping[str, Any]]) -> RowSummary:
 
 
 def handle_notice(body: str | bytes, s3: Any) -> RowSummary:
-    """Process one notice: check it, stream its batch (verified part by part) and summarise it.
+    """Process one notice (or the export event carrying it, see `Notice.from_message`): check it, stream its
+    batch (verified part by part) and summarise it.
 
     Raises ManifestError / UnsupportedSchemaError (not a notice this consumer understands),
     CorruptPartError (a part does not match the manifest), ReaderError (notice and manifest disagree).
     """
-    notice = Notice.from_json(body)
+    notice = Notice.from_message(body)
     manifest = load_manifest(notice.manifest_uri, s3)
     if manifest.schema_version != notice.schema_version:
         raise UnsupportedSchemaError(

@@ -12,12 +12,15 @@
    rows, so a rerun rewrites identical objects.
 4. When the Lambda's time runs short it drops the unfinished part, gives the lease up and sends itself a
    continuation job, which resumes after the last finished part.
-5. After the last row it writes the manifest (so a reader never sees a partial export), sends the notice
-   and marks the batch exported.
+5. After the last row it writes the manifest (so a reader never sees a partial export), deletes row parts
+   of an earlier export the manifest no longer lists, sends the notice, publishes the EventBridge event and
+   marks the batch exported. The ledger records the notice and the event as each is made, so a retry after
+   a failure between them makes only what is missing.
 
 Example:
     >>> outcome = export_batch(job, client, clients.s3, clients.sqs, ledger, settings,   # doctest: +SKIP
-    ...                        Deadline.from_lambda_context(context), owner=context.aws_request_id)
+    ...                        Deadline.from_lambda_context(context), owner=context.aws_request_id,
+    ...                        events=clients.events)
     >>> outcome.status                                                                    # doctest: +SKIP
     'exported'
 """
@@ -35,7 +38,7 @@ from typing import Any
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.flatfile import ContractError, FlatfileClient, NotFoundError
 from flatfile_relay.jobs import ExportJob
-from flatfile_relay.layout import manifest_key, part_key, s3_uri
+from flatfile_relay.layout import batch_rows_prefix, manifest_key, part_key, s3_uri, submitted_date
 from flatfile_relay.ledger import (
     EXPORTING,
     AlreadyExportedError,
@@ -45,7 +48,7 @@ from flatfile_relay.ledger import (
     LedgerEntry,
     LedgerError,
 )
-from flatfile_relay.manifest import Manifest, Notice, Part
+from flatfile_relay.manifest import Manifest, Notice, Part, event_entry, routing
 from flatfile_relay.measurements import SECONDS, Measurement
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
 from flatfile_relay.poller import BASELINE_COMPLETED_AT
@@ -69,6 +72,14 @@ NOT_SUBMITTED = "not-submitted"
 NOT_FOUND = "not-found"
 CONTINUED = "continued"
 LEASE_LOST = "lease-lost"
+
+
+class EventNotPublishedError(RuntimeError):
+    """EventBridge refused the export's event; the job fails and its retry publishes it."""
+
+
+class StaleObjectsError(RuntimeError):
+    """Row parts a replay no longer lists could not be deleted; the job fails and its retry deletes them."""
 
 
 class ExportStalledError(RuntimeError):
@@ -172,6 +183,7 @@ def export_batch(
     deadline: Deadline,
     owner: str,
     *,
+    events: Any,
     reserve: float = DEFAULT_RESERVE,
 ) -> ExportOutcome:
     """Export the batch of `job` (see the module docs). `owner` identifies this invocation's lease.
@@ -193,7 +205,7 @@ def export_batch(
     except BatchBusyError as error:
         logger.info("batch %s is being exported by another invocation; leaving it to it", batch_id)
         return ExportOutcome(BUSY, batch_id, detail=str(error))
-    run = _Export(job, client, s3, sqs, ledger, settings, deadline, owner, reserve, entry)
+    run = _Export(job, client, s3, sqs, events, ledger, settings, deadline, owner, reserve, entry)
     try:
         return run.run()
     except LeaseLostError as error:
@@ -208,13 +220,14 @@ class _Export:
     """One invocation's work on one claimed batch."""
 
     def __init__(
-        self, job: ExportJob, client: FlatfileClient, s3: Any, sqs: Any, ledger: Ledger, settings: Settings,
-        deadline: Deadline, owner: str, reserve: float, entry: LedgerEntry,
+        self, job: ExportJob, client: FlatfileClient, s3: Any, sqs: Any, events: Any, ledger: Ledger,
+        settings: Settings, deadline: Deadline, owner: str, reserve: float, entry: LedgerEntry,
     ) -> None:
-        self.job, self.client, self.s3, self.sqs, self.ledger = job, client, s3, sqs, ledger
+        self.job, self.client, self.s3, self.sqs, self.events, self.ledger = job, client, s3, sqs, events, ledger
         self.settings, self.deadline, self.owner, self.reserve = settings, deadline, owner, reserve
         self.batch_id = job.batch_id
         self.output_id = job.batch_id  # the id as Flatfile writes it (see `_output_id`), once the batch is read
+        self.date = ""  # the batch's partition date (see `layout.submitted_date`), once the batch is read
         self.parts: list[dict[str, Any]] = [dict(part) for part in entry.parts]
         self.next_skip = entry.next_skip
         self.rows_written = 0
@@ -246,6 +259,7 @@ class _Export:
             self.ledger.return_to_pending(self.batch_id, owner=self.owner, status=known)
             logger.info("batch %s has status %r, not submitted; back to the poller", self.batch_id, status)
             return self._outcome(NOT_SUBMITTED, detail=f"status {status!r}")
+        self.date = submitted_date(batch)
         finished = self._stream_rows()
         if not finished:
             return self._out_of_time()
@@ -324,7 +338,7 @@ class _Export:
 
     def _store_part(self, part: FinishedPart, last_sequence: int) -> None:
         index = len(self.parts)
-        key = part_key(self.settings.export_prefix, self.output_id, index)
+        key = part_key(self.settings.export_prefix, self.output_id, self.date, index)
         self.s3.put_object(
             Bucket=self.settings.export_bucket,
             Key=key,
@@ -358,11 +372,33 @@ class _Export:
         current = self.ledger.get(self.batch_id)
         if current is None or current.state != EXPORTING or current.lease_owner != self.owner:
             raise LeaseLostError(f"lost the export lease of batch {self.batch_id} to another invocation")
+        if current.notice is None:
+            notice = self._write_manifest(batch)
+            self._send_notice(notice)
+        else:  # a retry after the notice went out: the manifest exists, announce that same export
+            notice = Notice.from_json(current.notice)
+            logger.info("batch %s: notice already sent; not sending it again", self.batch_id)
+        if current.event_published_at is None:
+            self._publish_event(notice)
+        self.ledger.mark_exported(
+            self.batch_id, owner=self.owner, manifest_uri=notice.manifest_uri, row_count=notice.row_count,
+            exported_at=notice.exported_at,
+        )
+        logger.info(
+            "batch %s exported: %d rows in %d parts (%d rows written now), manifest %s",
+            self.batch_id, notice.row_count, len(self.parts), self.rows_written, notice.manifest_uri,
+        )
+        return self._outcome(EXPORTED, row_count=notice.row_count, manifest_uri=notice.manifest_uri,
+                             lag_seconds=self._lag(batch, notice.exported_at))
+
+    def _write_manifest(self, batch: dict[str, Any]) -> Notice:
+        """Write the manifest, then remove row parts it no longer lists; the notice announcing it."""
+        # Flatfile shows the webhook URL; the relay's client holds the secret's Credentials, whose secret
+        # values include the webhook tokens
+        scrubbed = scrub(batch, self.client.credentials.secret_values)
         manifest = Manifest(
             batch_id=self.output_id,
-            # Flatfile shows the webhook URL; the relay's client holds the secret's Credentials, whose
-            # secret values include the webhook tokens
-            batch=scrub(batch, self.client.credentials.secret_values),
+            batch=scrubbed,
             row_count=self.next_skip,
             parts=tuple(
                 Part(uri=p["uri"], rows=int(p["rows"]), bytes=int(p["bytes"]), sha256=p["sha256"])
@@ -370,9 +406,9 @@ class _Export:
             ),
             exported_at=utc_now_iso(),
             trigger=self.job.trigger,
+            **routing(scrubbed),
         )
         key = manifest_key(self.settings.export_prefix, self.output_id)
-        uri = s3_uri(self.settings.export_bucket, key)
         body = manifest.to_json().encode("utf-8")
         self.s3.put_object(
             Bucket=self.settings.export_bucket,
@@ -381,24 +417,57 @@ class _Export:
             ContentType="application/json",
             ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode("ascii"),
         )
+        self._delete_stale_parts()
+        return Notice.for_manifest(manifest, s3_uri(self.settings.export_bucket, key))
+
+    def _delete_stale_parts(self) -> None:
+        """Delete the batch's row parts the manifest does not list (a replay that wrote fewer parts).
+
+        Done after the manifest, so the previous manifest stays readable until the new one replaces it; a
+        crash before this step is repaired by the retry, which writes the manifest again.
+        """
+        bucket = self.settings.export_bucket
+        folder = batch_rows_prefix(self.settings.export_prefix, self.output_id, self.date)
+        listed = {p["key"] for p in self.parts}
+        stale: list[str] = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
+            stale.extend(o["Key"] for o in page.get("Contents", ()) if o["Key"] not in listed)
+        for start in range(0, len(stale), 1000):
+            answer = self.s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in stale[start:start + 1000]], "Quiet": True}
+            )
+            errors = answer.get("Errors") or []
+            if errors:
+                raise StaleObjectsError(
+                    f"batch {self.batch_id}: could not delete {len(errors)} row part(s) the new manifest no "
+                    f"longer lists (first: {errors[0].get('Key')}: {errors[0].get('Code')})"
+                )
+        if stale:
+            logger.info("batch %s: deleted %d row part(s) no longer listed", self.batch_id, len(stale))
+
+    def _send_notice(self, notice: Notice) -> None:
+        body = notice.to_json()
         self.sqs.send_message(
             QueueUrl=self.settings.notices_queue_url,
-            MessageBody=Notice.for_manifest(manifest, uri).to_json(),
+            MessageBody=body,
             MessageAttributes={
                 "batchId": {"DataType": "String", "StringValue": self.output_id},
                 "trigger": {"DataType": "String", "StringValue": self.job.trigger},
             },
         )
-        self.ledger.mark_exported(
-            self.batch_id, owner=self.owner, manifest_uri=uri, row_count=manifest.row_count,
-            exported_at=manifest.exported_at,
-        )
-        logger.info(
-            "batch %s exported: %d rows in %d parts (%d rows written now), manifest %s",
-            self.batch_id, manifest.row_count, len(self.parts), self.rows_written, uri,
-        )
-        return self._outcome(EXPORTED, row_count=manifest.row_count, manifest_uri=uri,
-                             lag_seconds=self._lag(batch, manifest.exported_at))
+        self.ledger.record_notice(self.batch_id, owner=self.owner, notice=body)
+
+    def _publish_event(self, notice: Notice) -> None:
+        """Publish the export's event (detail = the notice); raise when EventBridge did not take it."""
+        answer = self.events.put_events(Entries=[event_entry(notice, self.settings.event_bus_name)])
+        failed = [entry for entry in answer.get("Entries", []) if entry.get("ErrorCode")]
+        if answer.get("FailedEntryCount") or failed:
+            code = failed[0].get("ErrorCode") if failed else "unknown"
+            raise EventNotPublishedError(
+                f"batch {self.batch_id}: EventBridge bus {self.settings.event_bus_name!r} refused the export's "
+                f"event ({code}); the job is retried and publishes it then"
+            )
+        self.ledger.record_event(self.batch_id, owner=self.owner)
 
     def _lag(self, batch: dict[str, Any], exported_at: str) -> float | None:
         """`export_lag` of this export (reads the poller's checkpoint only for a scheduled export)."""

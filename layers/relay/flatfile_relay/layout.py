@@ -1,39 +1,95 @@
 """Where the relay writes in S3: every key depends only on the batch (and the prefix), never on time.
 
-    {prefix}batches/{batchId}/part-00000.jsonl.gz      rows, gzip JSON Lines, in row order
-    {prefix}batches/{batchId}/manifest.json            written last
-    {prefix}webhooks/{batchId}/{eventId}-{index}.json  raw webhook payloads
+    {prefix}rows/submitted_date={YYYY-MM-DD}/{batchId}/part-00000.jsonl.gz   rows, gzip JSON Lines, in row order
+    {prefix}manifests/{batchId}.json                                         one line of JSON, written last
+    {prefix}webhooks/{batchId}/{eventId}-{index}.json                        raw webhook payloads
 
-So a rerun of an export overwrites the same objects instead of adding new ones.
+`rows/` holds nothing but row parts and `manifests/` nothing but manifests, so a table (Glue, Athena,
+DuckDB) can sit on each. The date is the batch's own submission day in UTC (`submittedAt`, else
+`createdAt`), so a rerun of an export overwrites the same objects instead of adding new ones. The batch
+folder is deliberately not `batchId=...`: engines that detect Hive partitions would turn it into a column
+that collides with the rows' `batchId`.
 
 Example:
-    >>> part_key("flatfile/", "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27", 3)
-    'flatfile/batches/8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27/part-00003.jsonl.gz'
+    >>> part_key("flatfile/", "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27", "2021-03-01", 3)
+    'flatfile/rows/submitted_date=2021-03-01/8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27/part-00003.jsonl.gz'
     >>> parse_s3_uri(s3_uri("bucket", manifest_key("", "b-1")))
-    ('bucket', 'batches/b-1/manifest.json')
+    ('bucket', 'manifests/b-1.json')
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any
+
+from flatfile_relay.timestamps import parse_timestamp_or_none
+
 PART_SUFFIX = ".jsonl.gz"
-MANIFEST_NAME = "manifest.json"
+MANIFEST_SUFFIX = ".json"
+ROWS = "rows/"
+MANIFESTS = "manifests/"
+#: the Hive partition key of the rows prefix (a column of the `rows` table)
+PARTITION_KEY = "submitted_date"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def batch_prefix(prefix: str, batch_id: str) -> str:
-    """The folder holding one batch's export (`{prefix}batches/{batchId}/`)."""
-    return f"{_prefix(prefix)}batches/{_component(batch_id, 'batch id')}/"
+class UndatedBatchError(ValueError):
+    """A batch with neither a readable `submittedAt` nor `createdAt`: its rows have no partition."""
 
 
-def part_key(prefix: str, batch_id: str, index: int) -> str:
-    """The key of part number `index` (0-based) of a batch.
+def submitted_date(batch: Mapping[str, Any]) -> str:
+    """The partition date of a batch: its `submittedAt` as a UTC day, else its `createdAt`.
 
     Example:
-        >>> part_key("", "b-1", 0)
-        'batches/b-1/part-00000.jsonl.gz'
+        >>> submitted_date({"submittedAt": "2021-03-01T23:30:00-02:00", "createdAt": "2021-02-27T10:00:00Z"})
+        '2021-03-02'
+        >>> submitted_date({"submittedAt": None, "createdAt": "2021-02-27T10:00:00.000Z"})
+        '2021-02-27'
+    """
+    for name in ("submittedAt", "createdAt"):
+        moment = parse_timestamp_or_none(batch.get(name))
+        if moment is not None:
+            return moment.astimezone(UTC).date().isoformat()
+    raise UndatedBatchError(
+        f"batch {str(batch.get('id'))[:64]} has neither a readable submittedAt nor createdAt; "
+        "its rows cannot be placed in a submitted_date partition"
+    )
+
+
+def rows_prefix(prefix: str) -> str:
+    """The prefix holding only row parts (the `rows` table's location)."""
+    return f"{_prefix(prefix)}{ROWS}"
+
+
+def manifests_prefix(prefix: str) -> str:
+    """The prefix holding only manifests, one per batch (the `batches` table's location)."""
+    return f"{_prefix(prefix)}{MANIFESTS}"
+
+
+def batch_rows_prefix(prefix: str, batch_id: str, date: str) -> str:
+    """The folder holding one batch's row parts (`{prefix}rows/submitted_date={date}/{batchId}/`).
+
+    Example:
+        >>> batch_rows_prefix("", "b-1", "2021-03-01")
+        'rows/submitted_date=2021-03-01/b-1/'
+    """
+    if not isinstance(date, str) or not _DATE.match(date):
+        raise ValueError(f"a partition date must look like YYYY-MM-DD, not {str(date)[:32]!r}")
+    return f"{rows_prefix(prefix)}{PARTITION_KEY}={date}/{_component(batch_id, 'batch id')}/"
+
+
+def part_key(prefix: str, batch_id: str, date: str, index: int) -> str:
+    """The key of part number `index` (0-based) of a batch submitted on `date`.
+
+    Example:
+        >>> part_key("", "b-1", "2021-03-01", 0)
+        'rows/submitted_date=2021-03-01/b-1/part-00000.jsonl.gz'
     """
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         raise ValueError(f"part index must be a whole number >= 0, not {index!r}")
-    return f"{batch_prefix(prefix, batch_id)}part-{index:05d}{PART_SUFFIX}"
+    return f"{batch_rows_prefix(prefix, batch_id, date)}part-{index:05d}{PART_SUFFIX}"
 
 
 def manifest_key(prefix: str, batch_id: str) -> str:
@@ -41,9 +97,9 @@ def manifest_key(prefix: str, batch_id: str) -> str:
 
     Example:
         >>> manifest_key("exports/", "b-1")
-        'exports/batches/b-1/manifest.json'
+        'exports/manifests/b-1.json'
     """
-    return f"{batch_prefix(prefix, batch_id)}{MANIFEST_NAME}"
+    return f"{manifests_prefix(prefix)}{_component(batch_id, 'batch id')}{MANIFEST_SUFFIX}"
 
 
 def webhook_key(prefix: str, batch_id: str, event_id: str, index: int) -> str:
@@ -79,8 +135,8 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     """`(bucket, key)` of an `s3://bucket/key` URI; ValueError when it is not one.
 
     Example:
-        >>> parse_s3_uri("s3://my-bucket/flatfile/batches/b-1/manifest.json")
-        ('my-bucket', 'flatfile/batches/b-1/manifest.json')
+        >>> parse_s3_uri("s3://my-bucket/flatfile/manifests/b-1.json")
+        ('my-bucket', 'flatfile/manifests/b-1.json')
     """
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         raise ValueError(f"not an s3:// URI: {str(uri)[:200]!r}")

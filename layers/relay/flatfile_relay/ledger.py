@@ -11,7 +11,8 @@ States::
 - `queued`: an export job was sent. The job is sent *before* this mark, so a crash in between only
   duplicates a job, which the exporter's claim absorbs.
 - `exporting`: one exporter holds the lease; finished parts are recorded as they land, so a run cut short
-  resumes from its last finished part.
+  resumes from its last finished part. After the manifest, each announcement is recorded as it is made
+  (`notice`: the notice sent; `eventPublishedAt`), so a retry makes only the ones still missing.
 
 The reserved item ``#poller`` holds the poller's checkpoint.
 
@@ -98,6 +99,8 @@ class LedgerEntry:
     row_count: int | None = None
     exported_at: str | None = None
     updated_at: str | None = None
+    notice: str | None = None
+    event_published_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -122,6 +125,8 @@ class LedgerEntry:
             row_count=data.get("rowCount"),
             exported_at=data.get("exportedAt"),
             updated_at=data.get("updatedAt"),
+            notice=data.get("notice"),
+            event_published_at=data.get("eventPublishedAt"),
             extra=data,
         )
 
@@ -312,7 +317,7 @@ class Ledger:
             restart = (
                 "SET #s = :exporting, leaseOwner = :owner, leaseExpiresAt = :until, #t = :trigger, "
                 "updatedAt = :now, exportStartedAt = :now, parts = :empty, nextSkip = :zero "
-                "REMOVE manifestUri, rowCount, exportedAt"
+                "REMOVE manifestUri, rowCount, exportedAt, notice, noticeSentAt, eventPublishedAt"
             )
             if self._transition(batch_id, restart, "#s = :exported", values, names={"#t": "trigger"}):
                 return self._require(batch_id)
@@ -335,6 +340,15 @@ class Ledger:
     def release(self, batch_id: str, *, owner: str) -> None:
         """Give the lease up (the export continues in another invocation, which may claim it at once)."""
         self._owned(batch_id, owner, "SET leaseExpiresAt = :zero, updatedAt = :now", {":zero": 0})
+
+    def record_notice(self, batch_id: str, *, owner: str, notice: str) -> None:
+        """Record that the notice (JSON text, kept to announce the same export again) was sent."""
+        self._owned(batch_id, owner, "SET notice = :notice, noticeSentAt = :now, updatedAt = :now",
+                    {":notice": notice})
+
+    def record_event(self, batch_id: str, *, owner: str) -> None:
+        """Record that the export's EventBridge event was published."""
+        self._owned(batch_id, owner, "SET eventPublishedAt = :now, updatedAt = :now", {})
 
     def mark_exported(self, batch_id: str, *, owner: str, manifest_uri: str, row_count: int, exported_at: str) -> None:
         """Finish an export: the manifest is written and the notice sent."""

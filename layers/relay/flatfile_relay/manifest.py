@@ -1,15 +1,19 @@
 """The manifest written for each exported batch, and the notice announcing it (architecture.md §6).
 
-Manifest (`{prefix}batches/{batchId}/manifest.json`, written last)::
+Manifest (`{prefix}manifests/{batchId}.json`, one line of JSON, written last)::
 
     {"schemaVersion": 1, "batchId": "...", "batch": {...GET /rest/batch/{id}...}, "rowCount": N,
      "parts": [{"uri": "s3://bucket/key", "rows": n, "bytes": n, "sha256": "..."}],
-     "exportedAt": "<ISO-8601 UTC>", "trigger": "schedule" | "webhook" | "replay" | "backfill"}
+     "exportedAt": "<ISO-8601 UTC>", "trigger": "schedule" | "webhook" | "replay" | "backfill",
+     "filename": ..., "submittedAt": ..., "customer": ...}     (the last three copied from `batch`)
 
 Notice (one per exported batch, on the notices queue)::
 
     {"type": "flatfile.batch.exported", "schemaVersion": 1, "batchId": "...", "manifestUri": "s3://...",
-     "rowCount": N, "trigger": "...", "exportedAt": "..."}
+     "rowCount": N, "trigger": "...", "exportedAt": "...", "filename": "..." | null,
+     "submittedAt": "..." | null, "customer": {...the batch's end user...} | null}
+
+The same notice is the `detail` of the EventBridge event published for the batch (`event_entry`).
 
 `from_json` checks every field and names the ones that are wrong, never quoting a value; unknown fields are
 ignored (a notice keeps them in `extra`), so readers keep working when fields are added.
@@ -86,6 +90,10 @@ class Manifest(Document):
     parts: tuple[Part, ...]
     exported_at: Text
     trigger: Trigger
+    #: copied from `batch` (see `routing`), so a JSON table over the manifests reads them as columns
+    filename: str | None = None
+    submitted_at: str | None = None
+    customer: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
@@ -97,8 +105,8 @@ class Manifest(Document):
         return self
 
     def to_json(self) -> str:
-        """The manifest as stored in S3 (UTF-8 JSON, indented for people)."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
+        """The manifest as stored in S3: compact UTF-8 JSON on one line, so a JSON table reads one per row."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:
@@ -120,6 +128,10 @@ class Notice(Document):
     row_count: Count
     trigger: Trigger
     exported_at: Text
+    #: the batch's `filename`, `submittedAt` and end user (`__endUser__`), so consumers route without the manifest
+    filename: str | None = None
+    submitted_at: str | None = None
+    customer: dict[str, Any] | None = None
 
     model_config = ConfigDict(extra="allow")
 
@@ -132,7 +144,7 @@ class Notice(Document):
     def for_manifest(cls, manifest: Manifest, manifest_uri: str) -> Notice:
         return cls(
             batch_id=manifest.batch_id, manifest_uri=manifest_uri, row_count=manifest.row_count,
-            trigger=manifest.trigger, exported_at=manifest.exported_at,
+            trigger=manifest.trigger, exported_at=manifest.exported_at, **routing(manifest.batch),
         )
 
     def to_json(self) -> str:
@@ -142,6 +154,64 @@ class Notice(Document):
     def from_json(cls, text: str | bytes) -> Notice:
         """Parse and check a notice; ManifestError (UnsupportedSchemaError for another type/version)."""
         return _parse(cls, text, "notice")
+
+    @classmethod
+    def from_message(cls, text: str | bytes) -> Notice:
+        """The notice of an SQS message: a notice (the notices queue), or the export's EventBridge event,
+        whose `detail` is the notice (a queue an EventBridge rule delivers to).
+
+        Example:
+            >>> event = {"source": "flatfile-relay", "detail-type": "flatfile.batch.exported", "detail": {
+            ...     "batchId": "b-1", "manifestUri": "s3://b/m.json", "rowCount": 0, "trigger": "replay",
+            ...     "exportedAt": "2021-03-01T20:23:04.512Z"}}
+            >>> Notice.from_message(json.dumps(event)).batch_id
+            'b-1'
+        """
+        try:
+            data = json.loads(text)
+        except (ValueError, TypeError, RecursionError):
+            return cls.from_json(text)  # names what is wrong
+        if not (isinstance(data, dict) and "detail-type" in data):
+            return cls.from_json(text)
+        if data.get("source") != EVENT_SOURCE or data.get("detail-type") != EVENT_DETAIL_TYPE:
+            raise UnsupportedSchemaError(
+                f"event source and detail-type must be {EVENT_SOURCE!r} and {EVENT_DETAIL_TYPE!r}"
+            )
+        return _parse(cls, json.dumps(data.get("detail")), "event.detail")
+
+
+def routing(batch: dict[str, Any]) -> dict[str, Any]:
+    """What consumers route by, from a batch: its `filename`, `submittedAt` and end user (`customer`).
+
+    Example:
+        >>> routing({"filename": "a.csv", "submittedAt": None, "__endUser__": {"id": "u-1"}})
+        {'filename': 'a.csv', 'submitted_at': None, 'customer': {'id': 'u-1'}}
+    """
+    filename, submitted_at, customer = (batch.get(k) for k in ("filename", "submittedAt", "__endUser__"))
+    return {
+        "filename": filename if isinstance(filename, str) else None,
+        "submitted_at": submitted_at if isinstance(submitted_at, str) else None,
+        "customer": customer if isinstance(customer, dict) else None,
+    }
+
+
+#: the EventBridge `source` and `detail-type` of an exported batch's event
+EVENT_SOURCE: Final = "flatfile-relay"
+EVENT_DETAIL_TYPE: Final = NOTICE_TYPE
+
+
+def event_entry(notice: Notice, bus_name: str) -> dict[str, Any]:
+    """The `PutEvents` entry announcing an exported batch on `bus_name`: detail = the notice.
+
+    Example:
+        >>> notice = Notice(batch_id="b-1", manifest_uri="s3://b/m.json", row_count=0, trigger="replay",
+        ...                 exported_at="2021-03-01T20:23:04.512Z")
+        >>> entry = event_entry(notice, "default")
+        >>> entry["Source"], entry["DetailType"], json.loads(entry["Detail"])["batchId"]
+        ('flatfile-relay', 'flatfile.batch.exported', 'b-1')
+    """
+    return {"Source": EVENT_SOURCE, "DetailType": EVENT_DETAIL_TYPE, "Detail": notice.to_json(),
+            "EventBusName": bus_name}
 
 
 def _parse(model: type[D], text: str | bytes, what: str) -> D:

@@ -69,7 +69,7 @@ def load_manifest(manifest_uri: str, s3: Any | None = None) -> Manifest:
     """Download and check the manifest at `manifest_uri` (ManifestError names what is wrong).
 
     Example:
-        manifest = load_manifest("s3://bucket/flatfile/batches/<batchId>/manifest.json")
+        manifest = load_manifest("s3://bucket/flatfile/manifests/<batchId>.json")
         print(manifest.row_count, [part.uri for part in manifest.parts])
     """
     client = s3 if s3 is not None else _default_s3()

@@ -45,9 +45,12 @@ class Settings:
     notices_queue_url: str = ""
     export_jobs_dlq_url: str = ""
     notices_dlq_url: str = ""
+    consumer_queue_url: str = ""
+    consumer_dlq_url: str = ""
     poller_dlq_url: str = ""
     export_bucket: str = ""
     export_prefix: str = "flatfile/"
+    event_bus_name: str = "default"
     lookback_hours: float = 168.0
     export_since: datetime | None = None
     part_max_rows: int = 50_000
@@ -78,9 +81,12 @@ class Settings:
             notices_queue_url=env.get("NOTICES_QUEUE_URL", "").strip(),
             export_jobs_dlq_url=env.get("EXPORT_JOBS_DLQ_URL", "").strip(),
             notices_dlq_url=env.get("NOTICES_DLQ_URL", "").strip(),
+            consumer_queue_url=env.get("CONSUMER_QUEUE_URL", "").strip(),
+            consumer_dlq_url=env.get("CONSUMER_DLQ_URL", "").strip(),
             poller_dlq_url=env.get("POLLER_DLQ_URL", "").strip(),
             export_bucket=env.get("EXPORT_BUCKET", "").strip(),
             export_prefix=prefix,
+            event_bus_name=env.get("EVENT_BUS_NAME", "").strip() or "default",
             lookback_hours=float(_int(env, "LOOKBACK_HOURS", 168, low=0, high=24 * 3660)),
             export_since=_since(env.get("EXPORT_SINCE", "")),
             part_max_rows=_int(env, "PART_MAX_ROWS", 50_000, low=1, high=10_000_000),
@@ -112,6 +118,7 @@ _ENV_NAMES = {
     "notices_queue_url": "NOTICES_QUEUE_URL",
     "export_bucket": "EXPORT_BUCKET",
     "export_prefix": "EXPORT_PREFIX",
+    "event_bus_name": "EVENT_BUS_NAME",
     "export_since": "EXPORT_SINCE",
 }
 

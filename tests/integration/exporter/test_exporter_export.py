@@ -13,9 +13,11 @@ from support.relay import Relay
 from flatfile_relay.ledger import EXPORTED
 from flatfile_relay_devkit.emulator import LONG_CELL
 
-MANIFEST_KEYS = {"schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger"}
+MANIFEST_KEYS = {"schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger", "filename",
+                 "submittedAt", "customer"}
 PART_KEYS = {"uri", "rows", "bytes", "sha256"}
-NOTICE_KEYS = {"type", "schemaVersion", "batchId", "manifestUri", "rowCount", "trigger", "exportedAt"}
+NOTICE_KEYS = {"type", "schemaVersion", "batchId", "manifestUri", "rowCount", "trigger", "exportedAt", "filename",
+               "submittedAt", "customer"}
 
 
 def canonical(rows: list[dict[str, Any]]) -> list[str]:
@@ -38,8 +40,9 @@ def test_a_submitted_batch_exports_every_row_exactly_with_manifest_and_notice(re
     outcome = relay.export(batch_id, trigger="webhook")
 
     assert outcome.status == "exported"
-    prefix = f"flatfile/batches/{batch_id}/"
-    assert relay.object_keys() == [prefix + "manifest.json", prefix + "part-00000.jsonl.gz"]
+    prefix = relay.rows_folder(batch_id)
+    assert relay.object_keys() == [f"flatfile/manifests/{batch_id}.json", prefix + "part-00000.jsonl.gz"]
+    assert prefix.startswith("flatfile/rows/submitted_date=")
     # the manifest: exactly the contract's fields
     manifest = relay.manifest_dict(batch_id)
     assert set(manifest) == MANIFEST_KEYS
@@ -83,9 +86,13 @@ def test_a_submitted_batch_exports_every_row_exactly_with_manifest_and_notice(re
     assert set(notice) == NOTICE_KEYS
     assert notice == {
         "type": "flatfile.batch.exported", "schemaVersion": 1, "batchId": batch_id,
-        "manifestUri": f"s3://{relay.bucket}/{prefix}manifest.json", "rowCount": 31, "trigger": "webhook",
-        "exportedAt": manifest["exportedAt"],
+        "manifestUri": f"s3://{relay.bucket}/flatfile/manifests/{batch_id}.json", "rowCount": 31,
+        "trigger": "webhook", "exportedAt": manifest["exportedAt"], "filename": manifest["batch"]["filename"],
+        "submittedAt": manifest["batch"]["submittedAt"], "customer": manifest["batch"]["__endUser__"],
     }
+    assert notice["filename"]
+    assert notice["submittedAt"]
+    assert notice["customer"]["id"]
     assert message["MessageAttributes"]["batchId"]["StringValue"] == batch_id
     # the ledger
     entry = relay.ledger.get(batch_id)
@@ -103,7 +110,7 @@ def test_an_empty_batch_has_row_count_zero_and_no_parts(relay: Relay) -> None:
 
     assert outcome.status == "exported"
     assert outcome.row_count == 0
-    assert relay.object_keys() == [f"flatfile/batches/{batch_id}/manifest.json"]
+    assert relay.object_keys() == [f"flatfile/manifests/{batch_id}.json"]
     manifest = relay.manifest_dict(batch_id)
     assert manifest["rowCount"] == 0
     assert manifest["parts"] == []
@@ -120,7 +127,7 @@ def test_a_large_batch_is_split_into_parts_in_row_order(relay: Relay) -> None:
     assert outcome.status == "exported"
     assert (outcome.rows_written, outcome.parts_written, outcome.row_count) == (2500, 4, 2500)
     manifest = relay.manifest_dict(batch_id)
-    prefix = f"s3://{relay.bucket}/flatfile/batches/{batch_id}/"
+    prefix = f"s3://{relay.bucket}/{relay.rows_folder(batch_id)}"
     assert [p["uri"] for p in manifest["parts"]] == [f"{prefix}part-{i:05d}.jsonl.gz" for i in range(4)]
     assert [p["rows"] for p in manifest["parts"]] == [700, 700, 700, 400]
     last_sequence = -1

@@ -63,7 +63,7 @@ def test_garbage_rows_give_a_clear_error_and_nothing_complete(relay: Relay, case
                                 backoff_base=0.0, timeout=5.0)
         run: Callable[[], Any] = lambda: export_batch(  # noqa: E731
             ExportJob.create(BATCH, trigger="schedule"), client, clients.s3, clients.sqs, relay.ledger,
-            settings, Deadline.never(), owner="garbage-test",
+            settings, Deadline.never(), owner="garbage-test", events=clients.events,
         )
         with pytest.raises(error) as caught:
             run()
@@ -72,7 +72,7 @@ def test_garbage_rows_give_a_clear_error_and_nothing_complete(relay: Relay, case
     assert words in str(caught.value)
     assert relay.emu.secret["secretAccessKey"] not in str(caught.value)
     keys = [item["Key"] for item in clients.s3.list_objects_v2(Bucket=settings.export_bucket).get("Contents", [])]
-    assert not any(key.endswith("manifest.json") for key in keys)
+    assert not any("/manifests/" in key for key in keys)
     entry = relay.entry(BATCH)
     assert entry.state != EXPORTED
     assert entry.lease_expires_at == 0  # given up: the retry resumes at once

@@ -37,7 +37,7 @@ def test_a_crash_between_parts_leaves_no_manifest_and_a_rerun_resumes_after_the_
     with pytest.raises(RetriesExhaustedError):
         relay.export(batch_id, client=fragile, owner="first-run")
 
-    prefix = f"flatfile/batches/{batch_id}/"
+    prefix = relay.rows_folder(batch_id)
     assert relay.object_keys() == [prefix + "part-00000.jsonl.gz", prefix + "part-00001.jsonl.gz"]
     assert relay.notices() == []
     entry = relay.ledger.get(batch_id)
@@ -55,7 +55,8 @@ def test_a_crash_between_parts_leaves_no_manifest_and_a_rerun_resumes_after_the_
     assert outcome.status == "exported"
     assert (outcome.rows_written, outcome.parts_written, outcome.row_count) == (27, 3, 47)
     assert rows_requests(relay, batch_id) == [20, 30, 40]
-    assert relay.object_keys() == [prefix + "manifest.json", *(prefix + f"part-{i:05d}.jsonl.gz" for i in range(5))]
+    assert relay.object_keys() == [f"flatfile/manifests/{batch_id}.json",
+                                   *(prefix + f"part-{i:05d}.jsonl.gz" for i in range(5))]
     for key, data in first_parts.items():
         assert relay.object_bytes(key) == data
     rows = relay.exported_rows(batch_id)
@@ -74,7 +75,7 @@ def test_a_short_deadline_sends_a_continuation_that_finishes_the_export(relay: R
 
     assert outcome.status == "continued"
     assert 1 <= outcome.parts_written <= 3
-    assert not any(key.endswith("manifest.json") for key in relay.object_keys())
+    assert not any("/manifests/" in key for key in relay.object_keys())
     assert relay.notices() == []
     [message] = relay.jobs()
     job = ExportJob.from_message(message["Body"])
@@ -121,7 +122,7 @@ def test_the_same_job_delivered_twice_exports_once(relay: Relay) -> None:
 
     assert (first.status, second.status) == ("exported", "skipped")
     assert len(relay.notices()) == 1
-    assert len([key for key in relay.object_keys() if key.endswith("manifest.json")]) == 1
+    assert len([key for key in relay.object_keys() if key.startswith("flatfile/manifests/")]) == 1
 
 
 def test_a_batch_under_a_live_lease_is_left_to_its_holder(relay: Relay) -> None:

@@ -18,7 +18,7 @@ import pytest
 import requests
 from support.relay import FUNCTIONS, Relay, sqs_event
 
-from flatfile_relay.layout import parse_s3_uri
+from flatfile_relay.layout import manifest_key, parse_s3_uri
 from flatfile_relay.ledger import EXPORTED, Ledger
 from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay_devkit.local.runner import LocalRun
@@ -43,7 +43,7 @@ def submitted_ids(run: LocalRun) -> set[str]:
 
 
 def manifest(run: LocalRun, batch_id: str) -> dict[str, Any]:
-    key = f"{run.settings.export_prefix}batches/{batch_id}/manifest.json"
+    key = manifest_key(run.settings.export_prefix, batch_id)
     body = run.clients.s3.get_object(Bucket=run.settings.export_bucket, Key=key)["Body"].read()
     return dict(json.loads(body))
 
@@ -204,7 +204,8 @@ def test_consumer_rejects_a_corrupted_part_and_it_lands_in_the_dlq(pipeline: Any
     result = run.collect()
 
     assert consumer.failed >= 1
-    assert result.dead_letters["NoticesDLQ"] == 1
+    assert result.dead_letters["ConsumerDLQ"] == 1
+    assert result.dead_letters["NoticesDLQ"] == 0  # the notices queue is left to your consumers
     assert consumer.succeeded == len(submitted_ids(run)) - 1
 
 
@@ -229,7 +230,9 @@ def test_make_run_entry_point_prints_the_summary_and_copies_out(tmp_path: Path) 
     assert "  token exchange: ok" in lines
     assert "status: ok" in lines
     assert '  ledger: {"closed": 2, "exported": 11, "pending": 1}' in lines
-    manifests = list((tmp_path / "out").rglob("manifest.json"))
+    assert "Athena example query (README), here through DuckDB over ./out: The latest imports" in lines
+    assert any(line.startswith("  s3://…/flatfile/rows/submitted_date=") for line in lines)
+    manifests = list((tmp_path / "out" / "flatfile" / "manifests").glob("*.json"))
     assert manifests
     assert list((tmp_path / "out" / "notices").glob("*.json"))
     assert list((tmp_path / "out").rglob("*.jsonl"))

@@ -38,7 +38,7 @@ def test_the_exporter_writes_nothing_for_a_batch_answered_under_another_id(relay
 
     with pytest.raises(ContractError):
         export_batch(ExportJob.create(medium, trigger="schedule"), relay.client, clients.s3, clients.sqs,
-                     relay.ledger, settings, Deadline.never(), owner="test")
+                     relay.ledger, settings, Deadline.never(), owner="test", events=clients.events)
 
     listed = clients.s3.list_objects_v2(Bucket=settings.export_bucket).get("Contents", [])
     assert listed == []

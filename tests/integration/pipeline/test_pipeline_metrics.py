@@ -61,7 +61,7 @@ def exercise(run: LocalRun) -> dict[str, Any]:
     # an export job and a notice nobody can use: they fail (and end in their DLQs)
     run.clients.sqs.send_message(QueueUrl=run.settings.export_jobs_queue_url, MessageBody="not a job")
     run.export()
-    run.clients.sqs.send_message(QueueUrl=run.settings.notices_queue_url, MessageBody='{"not": "a notice"}')
+    run.clients.sqs.send_message(QueueUrl=run.deployment.refs["ConsumerQueue"], MessageBody='{"not": "a notice"}')
     run.consume()
     # a poll that fails: the license key is not this account's
     put_secret({**good, "licenseKey": str(uuid.uuid4())})

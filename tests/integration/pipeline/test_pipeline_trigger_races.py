@@ -30,7 +30,8 @@ def test_a_job_handed_back_by_the_exporter_before_the_webhook_marks_it_queued_is
     def the_exporter_is_quick(**_: Any) -> None:  # the job is consumed between the send and the mark
         for job in relay.drain_jobs():
             outcomes.append(export_batch(job, relay.client, relay.deployment.clients.s3, relay.sqs,
-                                         relay.ledger, exporter_settings, Deadline.never(), owner="fast"))
+                                         relay.ledger, exporter_settings, Deadline.never(), owner="fast",
+                                         events=relay.clients.events))
 
     webhook_sqs.meta.events.register("after-call.sqs.SendMessageBatch", the_exporter_is_quick)
     body = json.dumps(build_payloads(relay.emu, batch_id)[0]).encode()
@@ -45,7 +46,7 @@ def test_a_job_handed_back_by_the_exporter_before_the_webhook_marks_it_queued_is
     assert batch_id in report.jobs_sent
     job = next(job for job in relay.drain_jobs() if job.batch_id == batch_id)
     export_batch(job, relay.client, relay.deployment.clients.s3, relay.sqs, relay.ledger, exporter_settings,
-                 Deadline.never(), owner="later")
+                 Deadline.never(), owner="later", events=relay.clients.events)
     assert relay.entry(batch_id).state == EXPORTED
 
 
@@ -65,7 +66,8 @@ def test_a_job_handed_back_before_the_poller_marks_it_queued_is_not_lost(relay: 
         state.set_status(batch_id, None)  # what the detail answers at this moment
         for job in relay.drain_jobs():
             outcomes.append(export_batch(job, relay.client, relay.deployment.clients.s3, relay.sqs,
-                                         relay.ledger, exporter_settings, Deadline.never(), owner="fast"))
+                                         relay.ledger, exporter_settings, Deadline.never(), owner="fast",
+                                         events=relay.clients.events))
         state.set_status(batch_id, "submitted")
 
     poller_sqs.meta.events.register("after-call.sqs.SendMessageBatch", the_exporter_is_quick)

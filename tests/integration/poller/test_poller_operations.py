@@ -81,7 +81,8 @@ def test_check_passes_every_step_and_writes_nothing(relay: Relay) -> None:
     steps = answer["steps"]
     assert list(steps) == [
         "secret", "token exchange", "batch list", "graphql", "ledger", "bucket",
-        "export-jobs queue", "notices queue", "export-jobs DLQ", "notices DLQ", "poller DLQ",
+        "export-jobs queue", "notices queue", "export-jobs DLQ", "notices DLQ", "consumer queue", "consumer DLQ",
+        "poller DLQ",
     ]
     assert all(line.startswith("ok") for line in steps.values())
     listed = len(relay.emu.state.account_batches())
@@ -167,7 +168,7 @@ def test_status_reports_the_ledger_the_poller_and_the_queues(relay: Relay) -> No
     assert answer["poller"]["lastPollComplete"] is True
     assert answer["poller"]["lastFullWalkAt"] == answer["poller"]["lastPollAt"]
     assert answer["exportBacklog"] == {"waiting": len(poll["jobs_sent"]), "inFlight": 0}
-    assert answer["deadLetters"] == {"export-jobs DLQ": 0, "notices DLQ": 0, "poller DLQ": 0}
+    assert answer["deadLetters"] == {"export-jobs DLQ": 0, "notices DLQ": 0, "consumer DLQ": 0, "poller DLQ": 0}
 
 
 def test_status_reports_what_it_could_read_when_an_aws_call_fails(

@@ -207,7 +207,7 @@ def test_the_project_template_is_understood() -> None:
     assert functions["PollerFunction"].has_schedule
     assert functions["WebhookFunction"].has_url
     assert functions["ExporterFunction"].sqs_sources == (SqsSource("ExportJobsQueue", 1, True),)
-    assert functions["ConsumerFunction"].sqs_sources == (SqsSource("NoticesQueue", 10, True),)
+    assert functions["ConsumerFunction"].sqs_sources == (SqsSource("ConsumerQueue", 10, True),)
     for spec in functions.values():
         assert spec.handler == "app.handler"
         assert spec.environment["LEDGER_TABLE"] == {"Ref": "LedgerTable"}

@@ -85,6 +85,8 @@ def queues(settings: Settings) -> dict[str, str]:
         "notices queue": settings.notices_queue_url,
         "export-jobs DLQ": settings.export_jobs_dlq_url,
         "notices DLQ": settings.notices_dlq_url,
+        "consumer queue": settings.consumer_queue_url,
+        "consumer DLQ": settings.consumer_dlq_url,
         "poller DLQ": settings.poller_dlq_url,
     }
     return {label: url for label, url in named.items() if url}

@@ -1,0 +1,102 @@
+"""template.yaml's Glue tables over a local copy of the bucket, as DuckDB views, and the README's queries.
+
+The views are built from what the template declares (columns and their types, the partition key, the
+location and `storage.location.template`), never from the data, so a column renamed in the template and
+not in the data (or the other way round) shows up as a column of nulls, and a layout that differs from the
+partition template finds no rows. DuckDB stands in for Athena locally; the README's queries use Athena's
+`json_extract_scalar`, which a DuckDB macro provides.
+
+Example:
+    >>> glue_type("struct<id:string,name:string>")
+    'STRUCT("id" VARCHAR, "name" VARCHAR)'
+    >>> readme_queries("### Example queries\\n\\n1. Latest:\\n\\n```sql\\nSELECT 1;\\n```\\n")
+    [('Latest', 'SELECT 1;')]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flatfile_relay_devkit.local.template import Template, resolve
+
+_SCALARS = {"string": "VARCHAR", "boolean": "BOOLEAN", "bigint": "BIGINT", "int": "INTEGER", "double": "DOUBLE"}
+_QUERY = re.compile(r"^\d+\.\s+(?P<title>[^\n]+?):?\n+```sql\n(?P<sql>.*?)\n```", re.M | re.S)
+#: Athena's (Trino's) JSON function, as DuckDB spells it
+ATHENA_FUNCTIONS = "CREATE OR REPLACE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)"
+
+
+def glue_type(declared: str) -> str:
+    """A Glue (Hive) column type as DuckDB's type (scalars and `struct<...>` of scalars)."""
+    text = declared.strip()
+    if text.startswith("struct<") and text.endswith(">"):
+        fields = [field.split(":", 1) for field in text[len("struct<"):-1].split(",")]
+        return "STRUCT(" + ", ".join(f'"{name.strip()}" {glue_type(kind)}' for name, kind in fields) + ")"
+    if text not in _SCALARS:
+        raise ValueError(f"no DuckDB type for the Glue type {declared!r}")
+    return _SCALARS[text]
+
+
+def table_views(template: Template, local_root: Path, ref: Any, getatt: Any) -> dict[str, str]:
+    """`CREATE VIEW` statements, by table name, reading the objects of `local_root` (a copy of the bucket
+    whose keys are its paths) through each Glue table's declared schema. `ref`/`getatt` resolve the
+    template's intrinsic functions (a `LocalDeployment`'s)."""
+    views = {}
+    for resource in template.of_type("AWS::Glue::Table").values():
+        table = resolve(resource["Properties"]["TableInput"], ref, getatt)
+        views[table["Name"]] = _view(table, local_root)
+    return views
+
+
+def _view(table: Mapping[str, Any], local_root: Path) -> str:
+    storage = table["StorageDescriptor"]
+    if storage["SerdeInfo"]["SerializationLibrary"] != "org.apache.hive.hcatalog.data.JsonSerDe":
+        raise ValueError(f"table {table['Name']}: only the Hive JSON SerDe is read locally")
+    columns = {column["Name"]: glue_type(column["Type"]) for column in storage["Columns"]}
+    location = _local(storage["Location"], local_root)
+    partitions = table.get("PartitionKeys") or []
+    parameters = table.get("Parameters") or {}
+    if partitions:
+        # the partition template, e.g. .../rows/submitted_date=${submitted_date}/ -> .../rows/submitted_date=*/
+        pattern = _local(parameters["storage.location.template"], local_root)
+        for key in partitions:
+            pattern = pattern.replace("${" + key["Name"] + "}", "*")
+        files = pattern.rstrip("/") + "/*/*" + (".gz" if parameters.get("compressionType") == "gzip" else "")
+        hive_types = ", ".join(f"'{key['Name']}': '{glue_type(key['Type'])}'" for key in partitions)
+        partitioning = f", hive_partitioning = true, hive_types = {{{hive_types}}}"
+    else:
+        files = location.rstrip("/") + "/*"
+        partitioning = ", hive_partitioning = false"
+    declared = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
+    # the template's own names and a local path: no outside input
+    source = f"read_json('{files}', format = 'newline_delimited', columns = {{{declared}}}{partitioning})"
+    return f'CREATE OR REPLACE VIEW "{table["Name"]}" AS SELECT * FROM {source}'  # noqa: S608
+
+
+def _local(uri: str, local_root: Path) -> str:
+    """`s3://bucket/key` as the path of the local copy (`local_root/key`)."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// location: {uri!r}")
+    return str(local_root / uri[len("s3://"):].partition("/")[2])
+
+
+def readme_queries(readme: str) -> list[tuple[str, str]]:
+    """(title, SQL) of each numbered query in the README's "Example queries" section."""
+    section = readme[readme.index("### Example queries"):]
+    following = re.search(r"\n#{2,3} ", section[4:])
+    if following:
+        section = section[:following.start() + 4]
+    return [(match["title"].strip().rstrip(":"), match["sql"].strip()) for match in _QUERY.finditer(section)]
+
+
+def connect(template: Template, local_root: Path, ref: Any, getatt: Any) -> Any:
+    """A DuckDB connection with the views and Athena's JSON function (DuckDB is a development dependency)."""
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute(ATHENA_FUNCTIONS)
+    for statement in table_views(template, local_root, ref, getatt).values():
+        connection.execute(statement)
+    return connection
