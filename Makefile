@@ -29,8 +29,6 @@ $(VENV)/.installed: requirements/runtime.txt requirements/dev.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (looked in pyenv's versions and on PATH); install it, e.g. 'pyenv install 3.13'" >&2; exit 1; }
 	@echo "==> setting up $(VENV) (first run only, about a minute): Python 3.13 from $(PYTHON313)"
 	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
-	@echo "    upgrading pip"
-	@$(PY) -m pip install --quiet --upgrade pip 2>/dev/null
 	@echo "    installing requirements/dev.txt (boto3, requests, Powertools, moto, pytest, ruff, mypy and their dependencies)"
 	@$(PY) -m pip install -r requirements/dev.txt 2>&1 | $(PIP_PROGRESS) || true
 	@$(PY) -c "import boto3, requests, aws_lambda_powertools, moto, pytest" || { echo "error: dependency install failed" >&2; exit 1; }
