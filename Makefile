@@ -6,6 +6,8 @@ VENV      := .venv
 SAM_VENV  := .venv-sam
 # What Lambda adds to the built layer: boto3 (the runtime) and Powertools (AWS's public layer), nothing else
 LAMBDA_VENV := .venv-lambda
+# checkov pins dependencies that clash with SAM CLI's and the project's: a venv of its own
+CHECKOV_VENV := .venv-checkov
 PY        := $(VENV)/bin/python
 SAM       := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam
 PYTEST_ARGS ?=
@@ -18,7 +20,7 @@ PIP_PROGRESS := awk '/^Collecting /{n++; if (n % 10 == 0) printf "    %d package
 # Python 3.13 matches the Lambda runtime: pyenv's 3.13 first, then any python3.13 on PATH.
 PYTHON313 := $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 
-.PHONY: help run local-env test lint typecheck validate build unit integration coverage bench emulator clean
+.PHONY: help run local-env test lint typecheck validate scan build unit integration coverage bench emulator clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -27,8 +29,6 @@ $(VENV)/.installed: requirements/runtime.txt requirements/dev.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (looked in pyenv's versions and on PATH); install it, e.g. 'pyenv install 3.13'" >&2; exit 1; }
 	@echo "==> setting up $(VENV) (first run only, about a minute): Python 3.13 from $(PYTHON313)"
 	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
-	@echo "    upgrading pip"
-	@$(PY) -m pip install --quiet --upgrade pip 2>/dev/null
 	@echo "    installing requirements/dev.txt (boto3, requests, Powertools, moto, pytest, ruff, mypy and their dependencies)"
 	@$(PY) -m pip install -r requirements/dev.txt 2>&1 | $(PIP_PROGRESS) || true
 	@$(PY) -c "import boto3, requests, aws_lambda_powertools, moto, pytest" || { echo "error: dependency install failed" >&2; exit 1; }
@@ -46,6 +46,14 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	@$(SAM_VENV)/bin/sam --version >/dev/null || { echo "error: SAM CLI install failed" >&2; exit 1; }
 	@touch $@
 
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found" >&2; exit 1; }
+	@echo "==> setting up $(CHECKOV_VENV) (checkov; first run only, about a minute)"
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON313) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install -r requirements/checkov.txt 2>&1 | $(PIP_PROGRESS) || true
+	@$(CHECKOV_VENV)/bin/checkov --version >/dev/null || { echo "error: checkov install failed" >&2; exit 1; }
+	@touch $@
+
 # Pinned in requirements/runtime.txt; no pip, no project code: the artifact tests import the built handlers in it.
 $(LAMBDA_VENV)/.installed: requirements/runtime.txt $(VENV)/.installed
 	@echo "==> creating $(LAMBDA_VENV) (boto3 and Powertools only, as in Lambda)"
@@ -61,7 +69,7 @@ run: $(VENV)/.installed  ## the pipeline locally: moto + bundled emulator; poll,
 local-env: $(VENV)/.installed  ## for `sam local invoke`: moto + emulator + the template's resources, and local-env.json (Ctrl-C stops)
 	@$(PY) -m flatfile_relay_devkit.local.sam_env $(LOCAL_ENV_ARGS)
 
-test: lint typecheck validate build $(LAMBDA_VENV)/.installed  ## every check and every test
+test: lint typecheck validate scan build $(LAMBDA_VENV)/.installed  ## every check and every test
 	@$(MAKE) --no-print-directory coverage
 
 lint: $(VENV)/.installed  ## ruff
@@ -77,6 +85,15 @@ validate: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam validate --lint, and
 	@$(SAM) validate --lint
 	@echo "==> cfn-lint --append-rules cfn-rules"
 	@$(SAM_VENV)/bin/cfn-lint template.yaml --append-rules cfn-rules
+
+# checkov offline (--skip-download): its own checks only; a skipped check names its reason in the resource's
+# Metadata (checkov: skip). bandit: the library and the handlers; its hard-coded password checks (B105-B107)
+# are ruff's S105-S107, whose per-line exceptions state their reason.
+scan: $(CHECKOV_VENV)/.installed $(VENV)/.installed  ## security scans: checkov on template.yaml, bandit on the code
+	@echo "==> checkov"
+	@$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	@echo "==> bandit"
+	@$(VENV)/bin/bandit --quiet --recursive --skip B105,B106,B107 layers/relay/flatfile_relay functions
 
 build: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam build
 	@echo "==> sam build"

@@ -5,12 +5,13 @@ maps what it says to HTTP (JSON bodies that never echo the token):
 
     202 accepted: ``{"status": "accepted", "batchId", "eventId", "part", "queued"}`` (``queued``: this POST
         sent the export job; later parts of a batch find it queued already). Any path of the URL works.
+    200 ignored: ``{"status": "ignored", "eventType", "queued": false}`` for an authenticated, well-formed
+        event that is not ``batch:v1:upload``: nothing stored or queued (metric `WebhookIgnored`).
     400 malformed body (`InvalidPayloadError`), 413 too large (`PayloadTooLargeError`), 401 token missing or
-        wrong or no ``webhookToken`` configured: nothing stored or queued. 405 any method but POST.
+        wrong or no ``webhookToken`` configured in the webhook secret: nothing stored or queued. 405 any
+        method but POST.
     500 a human must fix the configuration (`is_configuration_error`; the log says what), 503 AWS failed
-        for a while: retry later (``Retry-After``). A secret still holding the stack's placeholders
-        (`NotConfiguredError`) is a 500 logged as one "not configured" WARNING with the `NotConfigured`
-        metric: the first poll after it is filled in exports every submitted batch, so nothing is lost.
+        for a while: retry later (``Retry-After``).
 
 Never logged: the token, the query string, the headers, the body.
 """
@@ -28,19 +29,19 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from flatfile_relay.credentials import NotConfiguredError
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.webhook import (
+    UPLOAD_EVENT,
     InvalidPayloadError,
     PayloadTooLargeError,
-    TokenGate,
     WebhookDelivery,
     accept_delivery,
     decode_body,
     is_configuration_error,
 )
+from flatfile_relay.webhook_tokens import TokenGate, WebhookTokenSource
 
 TOKEN_HEADER = "X-Webhook-Token"  # noqa: S105 - a header name, not a secret
 TOKEN_PARAMETER = "token"  # noqa: S105 - a query parameter name
@@ -55,18 +56,21 @@ app = LambdaFunctionUrlResolver(debug=False)  # POWERTOOLS_DEV would print every
 
 
 class _WebhookRuntime(Runtime):
-    """The function's warm state, plus the token gate (which remembers when it last re-read the secret)."""
+    """The function's warm state, plus the token gate (which remembers when it last re-read the secret).
+
+    The webhook reads its own secret (WEBHOOK_SECRET_ID) only, never the Flatfile credentials.
+    """
 
     @cached_property
     def gate(self) -> TokenGate:
-        return TokenGate(self.connection.credentials)
+        return TokenGate(WebhookTokenSource(self.settings.webhook_secret_id))
 
     def reset(self) -> None:
         super().reset()
         self.__dict__.pop("gate", None)
 
 
-runtime = _WebhookRuntime("secret_id", "ledger_table", "export_jobs_queue_url", "export_bucket")
+runtime = _WebhookRuntime("webhook_secret_id", "ledger_table", "export_jobs_queue_url", "export_bucket")
 reset = runtime.reset
 
 
@@ -101,6 +105,10 @@ def _accept() -> Response[str]:
     raw = decode_body(event.body, base64_encoded=bool(event.is_base64_encoded))
     delivery = WebhookDelivery.parse(raw)
     logger.append_keys(batchId=delivery.batch_id, eventId=delivery.event_id, part=delivery.part)
+    if not delivery.is_upload:  # a 2xx: Flatfile would retry anything else
+        logger.info(f"webhook ignored: event type is not {UPLOAD_EVENT}", extra=delivery.describe())
+        metrics.add_metric(name="WebhookIgnored", unit=MetricUnit.Count, value=1)
+        return _json(200, {"status": "ignored", "eventType": delivery.event_type, "queued": False})
     deadline = Deadline.from_lambda_context(app.lambda_context, reserve=DEADLINE_RESERVE)
     outcome = accept_delivery(delivery, raw, runtime.clients.s3, runtime.clients.sqs, runtime.ledger,
                               runtime.settings, deadline=deadline)
@@ -114,10 +122,6 @@ def _accept() -> Response[str]:
 
 def _failed(error: Exception) -> Response[str]:
     """500 when a human must fix the configuration, else 503 (the sender retries)."""
-    if isinstance(error, NotConfiguredError):
-        metrics.add_metric(name="NotConfigured", unit=MetricUnit.Count, value=1)
-        logger.warning(f"webhook refused, not configured: {error}", extra={"status": 500})
-        return _json(500, {"error": MISCONFIGURED})
     metrics.add_metric(name="WebhookFailed", unit=MetricUnit.Count, value=1)
     if is_configuration_error(error):
         logger.error(f"webhook misconfigured: {error}", extra={"status": 500})
@@ -139,8 +143,8 @@ def _presented_token() -> str | None:
 def _reject(status: int, message: str, reason: str, headers: dict[str, str] | None = None) -> Response[str]:
     """A 4xx answer; logged with the reason and the caller's address, never the token or query string."""
     if reason == "not-configured":
-        logger.error("webhook refused: the Flatfile secret has no 'webhookToken'; add one (several separated "
-                     "by commas while rotating) and put it in the webhook URL as ?token=...")
+        logger.error("webhook refused: the webhook secret has no 'webhookToken' of at least 32 characters; add "
+                     "one (several separated by commas while rotating) and put it in the webhook URL as ?token=...")
     source_ip = app.current_event.raw_event.get("requestContext", {}).get("http", {}).get("sourceIp")
     logger.warning(f"webhook rejected ({status}): {message}",
                    extra={"status": status, "reason": reason, "sourceIp": source_ip})

@@ -15,7 +15,7 @@ import pytest
 
 from flatfile_relay_devkit.local.template import load_yaml
 from support.functions import ROOT, function_with_environment
-from support.relay import Relay
+from support.relay import FUNCTIONS, Relay
 
 
 @pytest.fixture
@@ -36,7 +36,9 @@ def relay_factory(
         emu = request.getfixturevalue("emulator_factory")(**emulator) if emulator is not None else \
             request.getfixturevalue("emulator")
         relay = Relay.create(deployment, emu, function, **settings)
-        relay.env = {**deployment.environment(function), "FLATFILE_BASE_URL": emu.url, **(env or {})}
+        # every function's own variables (the webhook's WEBHOOK_SECRET_ID, ...), `function`'s winning
+        own = {key: value for name in FUNCTIONS for key, value in deployment.environment(name).items()}
+        relay.env = {**own, **deployment.environment(function), "FLATFILE_BASE_URL": emu.url, **(env or {})}
         for key, value in relay.env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)

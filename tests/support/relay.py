@@ -77,7 +77,7 @@ class Relay:
         client = FlatfileClient(emulator.url, Credentials.from_secret(emulator.secret), timeout=5.0,
                                 backoff_base=0.01, backoff_cap=0.05, batch_page_size=relay_settings.batch_page_size)
         relay = cls(emu=emulator, deployment=deployment, settings=relay_settings, client=client)
-        relay.put_secret(emulator.secret)
+        deployment.store_credentials(emulator.secret)
         return relay
 
     # -- configuration ---------------------------------------------------------------------------------

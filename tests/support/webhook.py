@@ -121,16 +121,14 @@ class WebhookHarness:
         return str(self.settings.export_jobs_queue_url)
 
     def set_secret(self, webhook_token: Any = None, **overrides: Any) -> None:
-        """Store the credentials secret (no `webhookToken` key when `webhook_token` is None)."""
-        secret: dict[str, Any] = {"accessKeyId": "FF00AAAABBBB", "secretAccessKey": "secret-access-key-value",
-                                  "licenseKey": str(uuid.uuid4())}
-        if webhook_token is not None:
-            secret["webhookToken"] = webhook_token
+        """Store the webhook secret (no `webhookToken` key when `webhook_token` is None)."""
+        secret: dict[str, Any] = {} if webhook_token is None else {"webhookToken": webhook_token}
         secret.update(overrides)
         self.set_raw_secret(json.dumps(secret))
 
     def set_raw_secret(self, text: str) -> None:
-        self.aws.secretsmanager.put_secret_value(SecretId=self.settings.secret_id, SecretString=text)
+        """Store `text` as the webhook secret (WEBHOOK_SECRET_ID)."""
+        self.aws.secretsmanager.put_secret_value(SecretId=self.settings.webhook_secret_id, SecretString=text)
 
     def invoke(self, event: dict[str, Any]) -> Answer:
         return Answer.of(self.module.handler(event, lambda_context("WebhookFunction")))

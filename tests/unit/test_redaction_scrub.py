@@ -34,4 +34,13 @@ def test_every_secret_value_is_replaced_wherever_it_sits() -> None:
 def test_nothing_to_scrub_leaves_the_document_as_it_is() -> None:
     batch = {"id": "b", "filename": "products.csv", "n": [1, 2.5, None]}
     assert scrub(batch, Credentials.from_secret(SECRET).secret_values) == batch
-    assert scrub(batch, ["", "ab"]) is batch  # empty and very short values are not secrets worth a pass
+    assert scrub(batch, ["", "ab"]) == batch  # empty and very short values are not secrets
+
+
+def test_every_token_url_parameter_is_scrubbed_whatever_its_value() -> None:
+    # the webhook's tokens live in a secret the exporter does not read: any token= value goes
+    batch = {"legacyWebhookUrl": "https://abc.lambda-url.us-east-1.on.aws/?token=unknown-to-the-exporter-1234",
+             "other": "https://x.example/hook?a=1&TOKEN=zzz&b=2#frag", "note": "token is a word", "n": 1}
+    assert scrub(batch, []) == {"legacyWebhookUrl": "https://abc.lambda-url.us-east-1.on.aws/?token=***",
+                                "other": "https://x.example/hook?a=1&TOKEN=***&b=2#frag",
+                                "note": "token is a word", "n": 1}

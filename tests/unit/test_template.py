@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,28 @@ def test_each_cfn_lint_rule_catches_what_it_is_for(tmp_path: Path) -> None:
     broken = tmp_path / "template.yaml"
     broken.write_text(text, encoding="utf-8")
     assert {rule for rule in cfn_lint(broken) if rule.startswith("E91")} == set(BREAKAGES)
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [("https://api.us.flatfile.io", True), ("https://api.eu.flatfile.io/v1", True),
+     ("http://127.0.0.1:8765", True), ("http://localhost:8765", True), ("http://[::1]:8765", True),
+     ("http://api.us.flatfile.io", False), ("http://10.0.0.5:8765", False), ("http://localhost.example", False),
+     ("http://host.docker.internal:8765", False), ("ftp://api.example", False)],
+)
+def test_flatfile_base_url_parameter_takes_https_or_a_loopback_host(
+    template: dict[str, Any], url: str, allowed: bool
+) -> None:
+    pattern = template["Parameters"]["FlatfileBaseUrl"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, url)) is allowed
+
+
+def test_every_checkov_skip_states_its_reason(template: dict[str, Any]) -> None:
+    """`make scan` runs checkov with zero failures; what it skips is per resource, each with the reason."""
+    skips = {
+        (name, skip.get("id")): skip.get("comment", "")
+        for name, resource in template["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    }
+    assert skips
+    assert [key for key, reason in skips.items() if len(reason.split()) < 8] == []

@@ -69,6 +69,15 @@ class LocalDeployment:
             variables.pop("AWS_ENDPOINT_URL", None)
         return variables
 
+    def store_credentials(self, secret: Mapping[str, Any]) -> None:
+        """Put the emulator's credentials where the stack keeps them: `webhookToken` in WebhookSecret (the
+        webhook's own secret), everything else in FlatfileSecret."""
+        secrets = self.clients.secretsmanager
+        flatfile = {key: value for key, value in secret.items() if key != "webhookToken"}
+        secrets.put_secret_value(SecretId=self.refs["FlatfileSecret"], SecretString=json.dumps(flatfile))
+        secrets.put_secret_value(SecretId=self.refs["WebhookSecret"],
+                                 SecretString=json.dumps({"webhookToken": secret.get("webhookToken")}))
+
     def settings(self, function: str = "ExporterFunction") -> Settings:
         return Settings.from_env(self.environment(function))
 

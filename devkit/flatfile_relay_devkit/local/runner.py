@@ -73,9 +73,7 @@ class LocalRun:
         self.deployment = LocalDeployment.create(Template.load(root / "template.yaml"), self.clients, params)
         self.lambdas = LocalLambda(self.deployment, root, timeout=timeout, env_overrides=env_overrides)
         self.settings = self.deployment.settings("PollerFunction")
-        self.clients.secretsmanager.put_secret_value(
-            SecretId=self.settings.secret_id, SecretString=json.dumps(emulator.secret)
-        )
+        self.deployment.store_credentials(emulator.secret)
         self.result = RunResult()
 
     def poll(self, event: Any | None = None) -> dict[str, Any]:

@@ -36,7 +36,7 @@ SAMPLE_BATCH_ID = "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"
 SAMPLE_CREATED_AT = "2021-03-01T20:22:52.000Z"
 SAMPLE_ROWS = [{"sku": "A-1", "qty": "3"}, {"sku": "B-7", "qty": "12"}, {"sku": "C-42", "qty": "1"}]
 #: the token events/webhook.json carries
-SAMPLE_WEBHOOK_TOKEN = "sample-webhook-token"  # noqa: S105 - a sample value, accepted only locally
+SAMPLE_WEBHOOK_TOKEN = "sample-webhook-token-0123456789abcdef"  # noqa: S105 - a sample value, accepted only locally
 
 
 def env_vars(deployment: LocalDeployment, moto_url: str, emulator_url: str, advertise: str) -> dict[str, Any]:
@@ -78,9 +78,7 @@ def provision(root: Path, moto: MotoServer, emulator: Emulator) -> LocalDeployme
         emulator.state.add_batch("submitted", SAMPLE_ROWS, SAMPLE_CREATED_AT, id=SAMPLE_BATCH_ID,
                                  filename="sample-event-products.csv", originalFile="sample-event-products.csv")
     secret = {**emulator.secret, "webhookToken": f"{emulator.secret['webhookToken']},{SAMPLE_WEBHOOK_TOKEN}"}
-    clients.secretsmanager.put_secret_value(
-        SecretId=deployment.refs["FlatfileSecret"], SecretString=json.dumps(secret)
-    )
+    deployment.store_credentials(secret)
     return deployment
 
 

@@ -93,7 +93,7 @@ class Credentials(Account):
                 "Put your Flatfile access key, secret access key and license key in it (README, 'Deploying').",
                 key=placeholders[0],
             )
-        credentials = cls(fields[0], fields[1], fields[2], _webhook_tokens(data.get("webhookToken")))
+        credentials = cls(fields[0], fields[1], fields[2], parse_webhook_tokens(data.get("webhookToken")))
         credentials.register_secrets()
         return credentials
 
@@ -156,7 +156,15 @@ def _required(data: Mapping[str, Any], key: str, meaning: str) -> str:
     return value
 
 
-def _webhook_tokens(value: Any) -> tuple[str, ...]:
+def parse_webhook_tokens(value: Any, secret: str = "the Flatfile secret") -> tuple[str, ...]:  # noqa: S107
+    """The tokens a ``webhookToken`` value holds (comma-separated text or a JSON list), blanks and repeats dropped.
+
+    Raises `MalformedSecretError` (naming `secret`) for anything but strings.
+
+    Example:
+        >>> parse_webhook_tokens(" one, two ,, one"), parse_webhook_tokens(None)
+        (('one', 'two'), ())
+    """
     if value is None:
         return ()
     if isinstance(value, str):
@@ -169,7 +177,7 @@ def _webhook_tokens(value: Any) -> tuple[str, ...]:
     for item in items:
         if not isinstance(item, str):
             raise MalformedSecretError(
-                "'webhookToken' in the Flatfile secret must be a string (several tokens separated by "
+                f"'webhookToken' in {secret} must be a string (several tokens separated by "
                 f"commas), got a JSON {json_type(item)}.",
                 key="webhookToken",
             )

@@ -116,23 +116,28 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
 
 
 def scrub(value: Any, secrets: Iterable[str]) -> Any:
-    """A copy of a JSON value whose strings (keys included) have every occurrence of `secrets` replaced by `***`.
+    """A copy of a JSON value whose strings (keys included) hold neither `secrets` nor any ``token=`` value.
 
     For documents the relay stores that come from elsewhere (Flatfile shows the webhook URL, token and
-    all, on a batch): the exact values, not the log patterns, so nothing else in the document changes.
+    all, on a batch): every occurrence of the exact `secrets`, and the value of every ``token=`` URL
+    parameter (whichever token it is: the webhook's live in a secret the exporter does not read), become
+    `***`; nothing else in the document changes.
 
     Example:
-        >>> scrub({"hook": "https://relay.example/?token=tok-123", "n": [1, "tok-123"]}, ["tok-123"])
-        {'hook': 'https://relay.example/?token=***', 'n': [1, '***']}
+        >>> scrub({"hook": "https://relay.example/?a=1&token=tok-9&b=2", "n": [1, "tok-123"]}, ["tok-123"])
+        {'hook': 'https://relay.example/?a=1&token=***&b=2', 'n': [1, '***']}
     """
     wanted = sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
-    if not wanted:
-        return value
-    pattern = re.compile("|".join(re.escape(secret) for secret in wanted))
+    pattern = re.compile("|".join(re.escape(secret) for secret in wanted)) if wanted else None
+
+    def clean(text: str) -> str:
+        if pattern is not None:
+            text = pattern.sub(REDACTED, text)
+        return _URL_TOKEN.sub(r"\1" + REDACTED, text)
 
     def walk(item: Any) -> Any:
         if isinstance(item, str):
-            return pattern.sub(REDACTED, item)
+            return clean(item)
         if isinstance(item, dict):
             return {walk(key): walk(inner) for key, inner in item.items()}
         if isinstance(item, list):
@@ -140,6 +145,10 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
         return item
 
     return walk(value)
+
+
+_URL_TOKEN = re.compile(r"(?i)([?&;]token=)[^&#\s]+")
+"""A ``token`` URL parameter's value (the webhook URL Flatfile shows on a batch)."""
 
 
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -186,7 +195,8 @@ class RedactionFilter(logging.Filter):
 
     @staticmethod
     def _redact_exception(record: logging.LogRecord) -> None:
-        assert record.exc_info is not None
+        if record.exc_info is None:
+            return
         exc_type, exc, tb = record.exc_info
         text = "".join(traceback.format_exception(exc_type, exc, tb)).rstrip("\n")
         cleaned = redact(text)

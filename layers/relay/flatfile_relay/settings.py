@@ -33,6 +33,7 @@ class Settings:
 
     flatfile_base_url: str = DEFAULT_BASE_URL
     secret_id: str = ""
+    webhook_secret_id: str = ""
     auth_mode: str = "token"
     token_ttl: int = 3600
     page_size: int = 1000
@@ -69,6 +70,7 @@ class Settings:
         return cls(
             flatfile_base_url=(env.get("FLATFILE_BASE_URL", "").strip() or DEFAULT_BASE_URL).rstrip("/"),
             secret_id=env.get("FLATFILE_SECRET_ID", "").strip(),
+            webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "").strip(),
             auth_mode=auth_mode,
             token_ttl=_int(env, "FLATFILE_TOKEN_TTL", 3600, low=60, high=86400),
             page_size=_int(env, "FLATFILE_PAGE_SIZE", 1000, low=1, high=100_000),
@@ -113,6 +115,7 @@ _ENV_NAMES = {
     "flatfile_base_url": "FLATFILE_BASE_URL",
     "auth_mode": "FLATFILE_AUTH",
     "secret_id": "FLATFILE_SECRET_ID",
+    "webhook_secret_id": "WEBHOOK_SECRET_ID",
     "ledger_table": "LEDGER_TABLE",
     "export_jobs_queue_url": "EXPORT_JOBS_QUEUE_URL",
     "notices_queue_url": "NOTICES_QUEUE_URL",

@@ -3,9 +3,9 @@
 Flatfile Portal v2 POSTs a JSON payload when an import is submitted, at most 1,000 rows per request, so a
 big import arrives as several POSTs sharing ``event.id`` (``event.sequence.index`` 0, 1, ...). There is
 no signature: a shared secret in the URL (``?token=...``) or the ``X-Webhook-Token`` header is the only
-authentication, compared in constant time with every token configured in the secret's ``webhookToken``
-(several, comma-separated, while rotating). The body is an untrusted hint: only its batch id is used; the
-exporter reads the authoritative batch and rows from the REST API.
+authentication, checked against the webhook secret's tokens (`flatfile_relay.webhook_tokens`). The body
+is an untrusted hint: only its batch id is used; the exporter reads the authoritative batch and rows from
+the REST API. Only ``batch:v1:upload`` events queue an export (`WebhookDelivery.is_upload`).
 
 Accepting a delivery stores the raw body at ``{prefix}webhooks/{batchId}/{eventId}-{index}.json`` (a
 redelivery overwrites the same object) and then, unless the ledger already has the batch queued, exporting
@@ -27,19 +27,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import logging
 import re
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator, Field, Strict, StringConstraints, ValidationInfo, field_validator
 
-from flatfile_relay.credentials import Credentials
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile.errors import ConfigurationError
 from flatfile_relay.jobs import ExportJob, send_jobs
@@ -61,7 +56,8 @@ MAX_SEQUENCE_LENGTH = 100_000
 NO_NEW_JOB_STATES = frozenset({QUEUED, EXPORTING, EXPORTED, IGNORED})
 """Ledger states in which a webhook sends no job: already on its way or done, or before EXPORT_SINCE."""
 
-TokenVerdict = Literal["accepted", "missing", "rejected", "not-configured"]
+UPLOAD_EVENT = "batch:v1:upload"
+"""The only event type that queues an export (a submitted import); others are answered and ignored."""
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _EVENT_TYPE = re.compile(r"[\x21-\x7e]{1,100}")  # printable ASCII, no spaces
@@ -162,6 +158,11 @@ class WebhookDelivery:
         )
 
     @property
+    def is_upload(self) -> bool:
+        """True for a submitted import (`UPLOAD_EVENT`), the only event that queues an export."""
+        return self.event_type == UPLOAD_EVENT
+
+    @property
     def part(self) -> str:
         """Which part this is, counted from 1 (e.g. ``2/3``)."""
         return f"{self.index + 1}/{self.length}"
@@ -176,83 +177,6 @@ class WebhookDelivery:
             "batchId": self.batch_id, "eventId": self.event_id, "eventType": self.event_type,
             "part": self.part, "rows": self.rows, "bytes": self.size,
         }
-
-
-def authenticate(presented: str | None, credentials: Credentials) -> bool:
-    """True when `presented` equals one of the webhook tokens in `credentials`.
-
-    Each configured token is compared in constant time (`hmac.compare_digest`), all of them every time. No
-    token presented, or none configured: False.
-
-    Example:
-        >>> credentials = Credentials("FF00", "secret", "lic", ("old-token", "new-token"))
-        >>> [authenticate(token, credentials) for token in ("new-token", "old-token", "guess", None)]
-        [True, True, False, False]
-    """
-    if not presented or not credentials.webhook_tokens:
-        return False
-    candidate = presented.encode("utf-8", "surrogatepass")
-    matched = False
-    for known in credentials.webhook_tokens:
-        matched |= hmac.compare_digest(candidate, known.encode("utf-8", "surrogatepass"))
-    return matched
-
-
-class TokenGate:
-    """Checks tokens against the secret; on a mismatch re-reads it (at most every `refresh_after` s).
-
-    The secret is cached (Powertools, 300 s by default). When a token does not match, the gate reads the
-    secret once more bypassing the cache, so a token just added while rotating works at once; the interval
-    stops wrong tokens from turning into a Secrets Manager read each. A token removed from the secret may
-    still be accepted until the cache expires. A secret with no `webhookToken` at all is a configuration to
-    fix, like a malformed one: while it lasts, every check reads the secret afresh, so the token added to it
-    works at the next request.
-
-    `credentials` is a callable like `FlatfileConnection.credentials` (keyword `force` bypasses the cache).
-
-    Example:
-        >>> gate = TokenGate(lambda force=False: Credentials("FF00", "s", "l", ("tok-1",)))
-        >>> gate.check("tok-1"), gate.check("tok-2"), gate.check(None)
-        ('accepted', 'rejected', 'missing')
-    """
-
-    def __init__(
-        self,
-        credentials: Callable[..., Credentials],
-        *,
-        refresh_after: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._credentials = credentials
-        self._refresh_after = refresh_after
-        self._clock = clock
-        self._last_refresh: float | None = None
-        self._unconfigured = False
-        self._lock = threading.Lock()
-
-    def check(self, presented: str | None) -> TokenVerdict:
-        """Judge a presented token: ``accepted``, ``missing``, ``rejected`` or ``not-configured``.
-
-        No token presented: ``missing`` without reading the secret. Raises what reading the secret raises
-        (`MalformedSecretError`, Powertools `GetParameterError`).
-        """
-        if not presented:
-            return "missing"
-        credentials = self._credentials(force=self._unconfigured)
-        self._unconfigured = not credentials.webhook_tokens
-        if authenticate(presented, credentials):
-            return "accepted"
-        with self._lock:
-            now = self._clock()
-            refresh = self._last_refresh is None or now - self._last_refresh >= self._refresh_after
-            if refresh:
-                self._last_refresh = now
-        if refresh:
-            credentials = self._credentials(force=True)
-            self._unconfigured = not credentials.webhook_tokens
-            if authenticate(presented, credentials):
-                return "accepted"
-        return "rejected" if credentials.webhook_tokens else "not-configured"
 
 
 @dataclass(frozen=True)
@@ -314,7 +238,6 @@ def accept_delivery(
         Key=key,
         Body=raw_body,
         ContentType="application/json",
-        ServerSideEncryption="AES256",
         Metadata={
             "batch-id": delivery.batch_id,
             "event-id": delivery.event_id,

@@ -90,7 +90,8 @@ def test_the_env_file_names_exactly_what_moto_holds(local_env: dict[str, Any]) -
     assert moto_client(local_env, "dynamodb").list_tables()["TableNames"] == [poller["LEDGER_TABLE"]]
     assert [b["Name"] for b in moto_client(local_env, "s3").list_buckets()["Buckets"]] == [poller["EXPORT_BUCKET"]]
     secrets = moto_client(local_env, "secretsmanager").list_secrets()["SecretList"]
-    assert [s["ARN"] for s in secrets] == [poller["FLATFILE_SECRET_ID"]]
+    assert sorted(s["ARN"] for s in secrets) == sorted([poller["FLATFILE_SECRET_ID"],
+                                                        local_env["WebhookFunction"]["WEBHOOK_SECRET_ID"]])
     for function in local_env.values():
         assert function["AWS_ENDPOINT_URL"] == poller["AWS_ENDPOINT_URL"]
         assert function["FLATFILE_BASE_URL"] == poller["FLATFILE_BASE_URL"]

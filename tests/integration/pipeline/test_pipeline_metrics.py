@@ -3,9 +3,9 @@
 The pipeline runs through the local runner (template.yaml's resources in moto, the emulator over HTTP, every
 handler invoked like Lambda), along the good paths and the failing ones: a throttled Flatfile, a webhook
 accepted and one rejected, export jobs and notices that fail, a poll that fails, a secret still holding its
-placeholders, a webhook that cannot read its secret. The EMF documents the handlers printed are collected;
-each metric of the relay's namespace that template.yaml watches must be among them with the same
-dimensions (an alarm on a metric nobody emits would never fire).
+placeholders, a webhook event that is not an upload, a webhook that cannot read its secret. The EMF
+documents the handlers printed are collected; each metric of the relay's namespace that template.yaml
+watches must be among them with the same dimensions (an alarm on a metric nobody emits would never fire).
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parents[3]
 PLACEHOLDER = "REPLACE_ME"
 
 
-def webhook_event(token: str, batch_id: str) -> dict[str, Any]:
-    """events/webhook.json for another batch, with this token."""
+def webhook_event(token: str, batch_id: str, event_type: str = "batch:v1:upload") -> dict[str, Any]:
+    """events/webhook.json for another batch, with this token (and event type)."""
     event: dict[str, Any] = json.loads((ROOT / "events" / "webhook.json").read_text(encoding="utf-8"))
     body = json.loads(event["body"])
     body["data"]["meta"]["batch"]["id"] = batch_id
+    body["event"]["type"] = event_type
     event["body"] = json.dumps(body)
     event["queryStringParameters"] = {"token": token}
     event["rawQueryString"] = f"token={token}"
@@ -58,6 +59,8 @@ def exercise(run: LocalRun) -> dict[str, Any]:
     run.clients.dynamodb.delete_item(TableName=run.settings.ledger_table, Key={"batchId": {"S": submitted}})
     answers["accepted"] = run.lambdas.invoke("WebhookFunction", webhook_event(token, submitted))
     answers["rejected"] = run.lambdas.invoke("WebhookFunction", webhook_event("wrong-token", submitted))
+    # an event that is not an upload: 200, nothing queued, counted
+    answers["ignored"] = run.lambdas.invoke("WebhookFunction", webhook_event(token, submitted, "space:v1:created"))
     # an export job and a notice nobody can use: they fail (and end in their DLQs)
     run.clients.sqs.send_message(QueueUrl=run.settings.export_jobs_queue_url, MessageBody="not a job")
     run.export()
@@ -68,13 +71,11 @@ def exercise(run: LocalRun) -> dict[str, Any]:
     with pytest.raises(Exception, match="license") as failed:
         run.poll()
     answers["failed poll"] = type(failed.value).__name__
-    # a secret still holding the placeholders: the poll succeeds without polling, the webhook refuses
-    put_secret({"accessKeyId": PLACEHOLDER, "secretAccessKey": PLACEHOLDER, "licenseKey": PLACEHOLDER,
-                "webhookToken": token})
+    # a secret still holding the placeholders: the poll succeeds without polling
+    put_secret({"accessKeyId": PLACEHOLDER, "secretAccessKey": PLACEHOLDER, "licenseKey": PLACEHOLDER})
     answers["not configured poll"] = run.poll()
-    answers["not configured webhook"] = run.lambdas.invoke("WebhookFunction", webhook_event(token, submitted))
-    # a secret the webhook cannot use at all: 500
-    put_secret({"webhookToken": token})
+    # a webhook secret the webhook cannot use at all: 500
+    secrets.put_secret_value(SecretId=run.deployment.refs["WebhookSecret"], SecretString="[]")
     answers["broken webhook"] = run.lambdas.invoke("WebhookFunction", webhook_event(token, submitted))
     return answers
 
@@ -91,7 +92,7 @@ def emitted(moto_server: Any) -> set[tuple[str, str, tuple[tuple[str, str], ...]
     assert answers["rejected"]["statusCode"] == 401
     assert answers["failed poll"] == "LicenseForbiddenError"
     assert answers["not configured poll"]["status"] == "not-configured"
-    assert answers["not configured webhook"]["statusCode"] == 500
+    assert answers["ignored"]["statusCode"] == 200
     assert answers["broken webhook"]["statusCode"] == 500
     return emitted_metrics(printed.getvalue())
 

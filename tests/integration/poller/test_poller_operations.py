@@ -8,11 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support.functions import ROOT
 from support.relay import Relay, event_file
 
 from flatfile_relay.ledger import EXPORTED, IGNORED, QUEUED
-from flatfile_relay_devkit.local.template import load_yaml
 
 
 def event(name: str, **changes: Any) -> Any:
@@ -349,66 +347,3 @@ def test_backfill_marks_nothing_queued_when_sqs_refuses(
     assert "NonExistentQueue" in answer["error"]
     assert answer["notQueued"] == [old["id"]]
     assert relay.ledger.get(old["id"]).state == IGNORED  # type: ignore[union-attr]  # job first, then the mark
-
-
-# -- IAM -----------------------------------------------------------------------------------------------
-
-#: what SAM's policy templates in the poller's Policies grant (moto enforces no IAM: the template must)
-POLICY_TEMPLATES = {
-    "DynamoDBCrudPolicy": ("TableName", {
-        "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:Query",
-        "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable",
-        "dynamodb:ConditionCheckItem",
-    }),
-    "SQSSendMessagePolicy": ("QueueName", {"sqs:SendMessage"}),
-}
-#: IAM actions of API operations whose names differ
-ACTIONS = {"s3:HeadBucket": "s3:ListBucket", "sqs:SendMessageBatch": "sqs:SendMessage"}
-
-
-def granted(function: str) -> set[tuple[str, str]]:
-    """(IAM action, logical id of the resource) pairs the function's Policies allow."""
-    def logical(value: Any) -> str:
-        return value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
-
-    pairs = set()
-    for policy in load_yaml(ROOT / "template.yaml")["Resources"][function]["Properties"]["Policies"]:
-        for name, body in policy.items():
-            if name in POLICY_TEMPLATES:
-                key, actions = POLICY_TEMPLATES[name]
-                pairs |= {(action, logical(body[key])) for action in actions}
-            elif name == "Statement":
-                for statement in body:
-                    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [
-                        statement["Resource"]]
-                    pairs |= {(action, logical(resource)) for action in actions for resource in resources
-                              if isinstance(resource, dict) and ("Ref" in resource or "Fn::GetAtt" in resource)}
-    return pairs
-
-
-def test_every_aws_call_of_the_modes_is_allowed_by_the_template(relay: Relay) -> None:
-    relay.share_clients = False  # the clients the function builds itself: the calls are recorded on them
-    invoke(relay, {})
-    clients = relay.module("PollerFunction").runtime.clients
-    logical = {value: key for key, value in relay.deployment.refs.items()}
-    called: set[tuple[str, str]] = set()
-
-    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
-        prefix = model.service_model.signing_name
-        resource = params.get("QueueUrl") or params.get("TableName") or params.get("Bucket")
-        if resource is None and "RequestItems" in params:
-            resource = next(iter(params["RequestItems"]))
-        action = f"{prefix}:{model.name}"
-        called.add((ACTIONS.get(action, action), logical[resource]))
-
-    for client in (clients.sqs, clients.dynamodb, clients.s3):
-        client.meta.events.register("before-parameter-build", record)
-    single = sample(relay, "single")["id"]
-    for payload in ({}, event("check.json"), event("status.json"), event("replay.json", batchIds=[single]),
-                    {"mode": "backfill", "since": "2000-01-01"}):
-        assert "error" not in invoke(relay, payload)
-
-    assert ("s3:ListBucket", "ExportBucket") in called  # check's HeadBucket
-    assert ("sqs:GetQueueAttributes", "PollerDLQ") in called
-    assert called - granted("PollerFunction") == set()

@@ -32,7 +32,7 @@ def test_first_part_stores_the_payload_and_sends_one_job(webhook: WebhookHarness
     assert outcome.reason == "job sent"
     assert webhook.objects() == {key: raw}
     head = webhook.aws.s3.head_object(Bucket=webhook.bucket, Key=key)
-    assert head["ServerSideEncryption"] == "AES256"
+    assert "ServerSideEncryption" not in head  # no per-request override: the bucket's default (a KMS key) applies
     assert head["ContentType"] == "application/json"
     assert head["Metadata"]["batch-id"] == batch_id
     [message] = webhook.jobs()

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from support.functions import ROOT
 from support.webhook import OTHER_TOKEN, TOKEN, WebhookHarness, encode, function_url_event, payload
 
@@ -149,7 +150,52 @@ def test_no_webhook_token_configured_is_401(webhook: WebhookHarness) -> None:
         answer = webhook.post(encode(payload(str(uuid.uuid4()))), token=TOKEN)
         assert answer.status == 401, configured
     assert_nothing_stored_or_queued(webhook)
-    assert webhook.logs.getvalue().count("the Flatfile secret has no 'webhookToken'") == 3
+    assert webhook.logs.getvalue().count("the webhook secret has no 'webhookToken' of at least 32 characters") == 3
+
+
+def test_a_token_shorter_than_32_characters_is_ignored(
+    webhook: WebhookHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    short = "x" * 31
+    webhook.set_secret(f"{short},{TOKEN}")
+    tokens_logger = logging.getLogger("flatfile_relay.webhook_tokens")
+    tokens_logger.addHandler(caplog.handler)  # whatever the function's Logger did to the library's loggers
+    try:
+        assert webhook.post(encode(payload(str(uuid.uuid4()))), token=short).status == 401
+        assert webhook.post(encode(payload(str(uuid.uuid4()))), token=TOKEN).status == 202  # the other stays valid
+    finally:
+        tokens_logger.removeHandler(caplog.handler)
+    assert "1 token(s) in 'webhookToken' of the webhook secret ignored" in caplog.text
+    assert short not in caplog.text
+
+
+def test_a_secret_without_tokens_is_read_once_for_many_requests(webhook: WebhookHarness) -> None:
+    webhook.set_secret(None)
+    reads: list[str] = []
+    webhook.module.reset()
+    # the gate's source on a provider whose client the test watches
+    webhook.module.runtime.gate._tokens._secrets = SecretsProvider(boto3_client=webhook.aws.secretsmanager)
+    webhook.aws.secretsmanager.meta.events.register(
+        "before-call.secrets-manager.GetSecretValue", lambda **_: reads.append("read"))
+    try:
+        answers = [webhook.post(encode(payload(str(uuid.uuid4()))), token=f"guess-{i:030d}") for i in range(20)]
+    finally:
+        webhook.aws.secretsmanager.meta.events.unregister("before-call.secrets-manager.GetSecretValue")
+    assert {a.status for a in answers} == {401}
+    assert len(reads) == 2  # the first (cached) read, and one forced re-read in the minute
+    assert_nothing_stored_or_queued(webhook)
+
+
+def test_an_event_other_than_an_upload_is_answered_200_and_queues_nothing(webhook: WebhookHarness) -> None:
+    body = payload(str(uuid.uuid4()))
+    body["event"]["type"] = "space:v1:created"
+
+    answer = webhook.post(encode(body))
+
+    assert answer.status == 200
+    assert answer.body == {"status": "ignored", "eventType": "space:v1:created", "queued": False}
+    assert "webhook ignored: event type is not batch:v1:upload" in webhook.logs.getvalue()
+    assert_nothing_stored_or_queued(webhook)
 
 
 def test_auth_comes_before_the_body_is_looked_at(webhook: WebhookHarness) -> None:
@@ -208,21 +254,23 @@ def test_other_methods_are_405(webhook: WebhookHarness) -> None:
 
 
 def test_a_malformed_secret_is_500_and_names_the_key_in_the_log(webhook: WebhookHarness) -> None:
-    webhook.set_raw_secret('{"accessKeyId": "REPLACE_ME", "webhookToken": "' + TOKEN + '"}')
+    webhook.set_raw_secret('{"webhookToken": 5}')
     answer = webhook.post(encode(payload(str(uuid.uuid4()))))
     assert answer.status == 500
     assert answer.body == {"error": "the webhook is misconfigured; the function's log says what to fix"}
-    assert "'secretAccessKey'" in webhook.logs.getvalue()
+    assert "'webhookToken' in the webhook secret must be a string" in webhook.logs.getvalue()
     assert_nothing_stored_or_queued(webhook)
-    # fixing the secret takes effect at the next request (a malformed secret is never served from cache)
+    # fixed: a new execution environment reads it at once, a warm one within a minute (one forced re-read a
+    # minute, so a malformed secret does not turn every request into a Secrets Manager read)
     webhook.set_secret(TOKEN)
+    webhook.module.reset()
     assert webhook.post(encode(payload(str(uuid.uuid4())))).status == 202
 
 
 def test_a_missing_secret_or_setting_is_500(webhook: WebhookHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     webhook.broke_resources()
     secrets = webhook.aws.secretsmanager
-    secrets.delete_secret(SecretId=webhook.settings.secret_id, ForceDeleteWithoutRecovery=True)
+    secrets.delete_secret(SecretId=webhook.settings.webhook_secret_id, ForceDeleteWithoutRecovery=True)
     assert webhook.post(encode(payload(str(uuid.uuid4())))).status == 500
     assert "ResourceNotFoundException" in webhook.logs.getvalue()
     monkeypatch.delenv("EXPORT_JOBS_QUEUE_URL")
@@ -281,7 +329,7 @@ def test_the_token_never_appears_in_responses_or_logs(
             webhook.post(encode(payload(OTHER_TOKEN)), token=TOKEN),       # 400, a token as batch id
             webhook.post(b"{}", token=TOKEN, method="GET"),                 # 405
         ]
-        webhook.set_raw_secret('{"webhookToken": "' + TOKEN + '"}')
+        webhook.set_raw_secret('{"webhookToken": ["' + TOKEN + '", 5]}')
         webhook.module.reset()
         answers.append(webhook.post(encode(payload(batch_id))))            # 500
     finally:
@@ -297,20 +345,17 @@ def test_the_token_never_appears_in_responses_or_logs(
     assert "token=" not in logged  # no query string
 
 
-def test_a_secret_still_holding_its_placeholders_is_500_with_one_not_configured_warning(
-    webhook: WebhookHarness,
-) -> None:
-    """Decided: nothing is stored or queued; the first poll after the secret is filled in exports the batch."""
-    webhook.set_secret(TOKEN, accessKeyId="REPLACE_ME", secretAccessKey="REPLACE_ME", licenseKey="REPLACE_ME")
-
-    answer = webhook.post(encode(payload(str(uuid.uuid4()))))
-
-    assert answer.status == 500
-    lines = [json.loads(line) for line in webhook.logs.getvalue().splitlines() if line.startswith("{")]
-    logged = [(line["level"], line["message"]) for line in lines if "level" in line]
-    assert [level for level, _ in logged] == ["WARNING"]
-    assert logged[0][1].startswith("webhook refused, not configured: The Flatfile secret is not configured yet")
-    metrics = {name: line[name] for line in lines if "_aws" in line for name in line if not name.startswith("_")}
-    assert metrics["NotConfigured"] == [1.0]
-    assert "WebhookFailed" not in metrics
-    assert_nothing_stored_or_queued(webhook)
+def test_the_webhook_never_reads_the_flatfile_secret(webhook: WebhookHarness) -> None:
+    """Contained: the Flatfile secret (access key) may hold anything, or be gone; the webhook works on its own."""
+    secrets = webhook.aws.secretsmanager
+    webhook.broke_resources()
+    secrets.delete_secret(SecretId=webhook.settings.secret_id, ForceDeleteWithoutRecovery=True)
+    read: list[str] = []
+    secrets.meta.events.register("provide-client-params.secrets-manager.GetSecretValue",
+                                 lambda params, **_: read.append(params["SecretId"]))
+    try:
+        webhook.module.runtime.gate._tokens._secrets = SecretsProvider(boto3_client=secrets)
+        assert webhook.post(encode(payload(str(uuid.uuid4())))).status == 202
+    finally:
+        secrets.meta.events.unregister("provide-client-params.secrets-manager.GetSecretValue")
+    assert set(read) == {webhook.settings.webhook_secret_id}

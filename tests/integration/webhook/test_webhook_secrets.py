@@ -39,10 +39,7 @@ def test_verbosity_switches_do_not_print_the_token(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv(switch, "true")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
-    settings = deployment.settings("WebhookFunction")
-    deployment.clients.secretsmanager.put_secret_value(
-        SecretId=settings.secret_id, SecretString=json.dumps({**emulator.secret, "webhookToken": TOKEN})
-    )
+    deployment.store_credentials({**emulator.secret, "webhookToken": TOKEN})
     library = logging.getLogger("flatfile_relay")
     saved = (list(library.handlers), library.level, library.propagate)
     module = function_app("webhook", fresh=True)  # built under the switch, as a cold start would be

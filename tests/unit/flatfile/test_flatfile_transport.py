@@ -83,6 +83,24 @@ def test_unusable_base_url(url: str) -> None:
     assert "pw" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "url", ["http://api.us.flatfile.io", "http://10.0.0.5:8765", "http://127.0.0.2", "http://localhost.example",
+            "HTTP://api.example", "http://[::2]:80", "http://host.docker.internal:8765"],
+)
+def test_plain_http_to_anything_but_a_loopback_host_is_refused(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="must use https://") as caught:
+        Transport(url)
+    assert "FLATFILE_BASE_URL" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8765", "http://localhost:8765/", "http://LOCALHOST", "http://[::1]:8765",
+            "https://api.eu.flatfile.io", "https://127.0.0.1:8443"],
+)
+def test_https_anywhere_and_plain_http_to_a_loopback_host_are_accepted(url: str) -> None:
+    Transport(url).close()
+
+
 def test_base_url_is_normalised() -> None:
     transport = Transport(" https://api.example/prefix/ ")
     assert transport.url_for("/rest/batches") == "https://api.example/prefix/rest/batches"

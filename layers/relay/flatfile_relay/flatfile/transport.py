@@ -373,7 +373,16 @@ def _check_base_url(base_url: str) -> str:
         )
     if parts.query or parts.fragment:
         raise ConfigurationError(f"The Flatfile base URL must not have a query or fragment: {hint}")
+    if parts.scheme == "http" and parts.hostname.lower() not in LOOPBACK_HOSTS:
+        raise ConfigurationError(
+            "The Flatfile base URL must use https:// (plain http would send the secret access key in clear; "
+            f"it is allowed only to a loopback host, {', '.join(sorted(LOOPBACK_HOSTS))}): {hint}"
+        )
     return text
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Hosts the Flatfile base URL may reach over plain http (an emulator on this machine); every other needs https."""
 
 
 def _decode(content: bytes, *, expect_json: bool, decode: Callable[[bytes], Any] = json.loads) -> tuple[Any, bool]:

@@ -98,7 +98,9 @@ def _ledger(clients: AwsClients, settings: Settings) -> str:
 
 
 def _bucket(clients: AwsClients, settings: Settings) -> None:
-    clients.s3.head_bucket(Bucket=settings.export_bucket)
+    # a listing under the relay's prefix: what the poller's IAM policy allows (not HeadBucket, which would
+    # need s3:ListBucket on the whole bucket)
+    clients.s3.list_objects_v2(Bucket=settings.export_bucket, Prefix=settings.export_prefix, MaxKeys=1)
 
 
 def _queue(clients: AwsClients, url: str) -> None:
