@@ -39,6 +39,7 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("s3", "CreateMultipartUpload"): "s3:PutObject",
     ("s3", "UploadPart"): "s3:PutObject",
     ("s3", "CompleteMultipartUpload"): "s3:PutObject",
+    ("s3", "DeleteObjects"): "s3:DeleteObject",  # checked per key
     ("sqs", "SendMessageBatch"): "sqs:SendMessage",
     ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
     ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
@@ -85,6 +86,9 @@ def _s3(params: dict[str, Any], _arns: dict[str, str]) -> Iterator[tuple[str, di
     bucket = f"arn:aws:s3:::{params['Bucket']}"
     if "Key" in params:
         yield f"{bucket}/{params['Key']}", {}
+    elif "Delete" in params:
+        for item in params["Delete"]["Objects"]:
+            yield f"{bucket}/{item['Key']}", {}
     else:
         yield bucket, {"s3:prefix": params.get("Prefix", "")}
 
@@ -163,7 +167,8 @@ def grants(relay: Relay, function: str, *, kms: bool = False) -> set[Grant]:
 
 @pytest.fixture
 def recorder(relay_factory: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch) -> Recorder:
-    relay = relay_factory(env={"PART_MAX_ROWS": "100", "FLATFILE_PAGE_SIZE": "25"}, emulator={"latency": 0.05})
+    relay = relay_factory(env={"PART_MAX_ROWS": "100", "FLATFILE_PAGE_SIZE": "25", "FLATFILE_ROW_PREFETCH": "1"},
+                          emulator={"latency": 0.05})
     relay.share_clients = False  # each function builds its own clients, which get the hook
     deployment = relay.deployment
     arns = {deployment.refs[name]: arn for name, arn in deployment.arns.items()}
@@ -207,7 +212,7 @@ def exercise(recording: Recorder) -> None:
     notices = [m["Body"] for m in relay.drain(relay.settings.notices_queue_url)]
     assert run(recording, "ConsumerFunction", sqs_event("sqs_notice.json", notices)) == {"batchItemFailures": []}
     # failures: a notice naming a missing manifest, a job for a batch Flatfile does not know
-    missing = json.loads(notices[0]) | {"manifestUri": f"s3://{relay.bucket}/flatfile/batches/nope/manifest.json"}
+    missing = json.loads(notices[0]) | {"manifestUri": f"s3://{relay.bucket}/flatfile/manifests/00000000-0000-4000-8000-000000000000.json"}
     assert run(recording, "ConsumerFunction", sqs_event("sqs_notice.json", [json.dumps(missing)]))[
         "batchItemFailures"]
     run(recording, "ExporterFunction", event_file("sqs_export_job.json"))
@@ -225,6 +230,17 @@ def exercise(recording: Recorder) -> None:
     for mode in ({"mode": "check"}, {"mode": "status"}, {"mode": "replay", "batchIds": [big]},
                  {"mode": "backfill", "since": "2000-01-01", "dryRun": False}):
         assert run(recording, "PollerFunction", mode)["ok"] is True, mode
+    # the replay's export finds a part its manifest no longer lists (a stray one, as a shorter replay leaves)
+    manifest = json.loads(relay.deployment.clients.s3.get_object(
+        Bucket=relay.bucket, Key=f"flatfile/manifests/{big}.json")["Body"].read())
+    stray = manifest["parts"][-1]["uri"].split("/", 3)[3].replace("part-", "part-9")
+    relay.deployment.clients.s3.put_object(Bucket=relay.bucket, Key=stray, Body=b"")
+    replays = [m["Body"] for m in relay.drain(relay.settings.export_jobs_queue_url)
+               if json.loads(m["Body"])["trigger"] == "replay"]
+    for body in replays:
+        assert run(recording, "ExporterFunction", sqs_event("sqs_export_job.json", [body])) == {
+            "batchItemFailures": []}
+    assert "Contents" not in relay.deployment.clients.s3.list_objects_v2(Bucket=relay.bucket, Prefix=stray)
     # a poll that fails: a license of another account
     relay.put_secret({**emu.secret, "licenseKey": emu.state.account.foreign_license_key})
     relay.cold("PollerFunction")  # a new execution environment: no cached secret
@@ -257,7 +273,7 @@ def test_the_consumer_cannot_read_the_raw_webhook_payloads(recorder: Recorder) -
     relay = recorder.relay
     webhook_payload = Call("ConsumerFunction", "s3:GetObject",
                            f"arn:aws:s3:::{relay.bucket}/flatfile/webhooks/b/e-0.json")
-    manifest = Call("ConsumerFunction", "s3:GetObject", f"arn:aws:s3:::{relay.bucket}/flatfile/batches/b/manifest.json")
+    manifest = Call("ConsumerFunction", "s3:GetObject", f"arn:aws:s3:::{relay.bucket}/flatfile/manifests/b.json")
     allowed = grants(relay, "ConsumerFunction")
     assert not any(grant.allows(webhook_payload) for grant in allowed)
     assert any(grant.allows(manifest) for grant in allowed)
