@@ -99,11 +99,17 @@ def parse_json(model: type[M], text: str | bytes, what: str = "document") -> M:
     try:
         return parse(event=data, model=model)
     except ValidationError as invalid:
-        problems = [(_path(error["loc"]), _wording(error["type"], error["msg"])) for error in invalid.errors()]
+        problems = describe_problems(invalid)
     shown = [f"{what}{path or ':'} {wording}" for path, wording in problems[:MAX_PROBLEMS]]
     more = len(problems) - len(shown)
     message = "; ".join(shown) + (f"; and {more} more" if more else "")
     raise InvalidDocumentError(message, tuple(path.lstrip(".") for path, _ in problems))
+
+
+def describe_problems(invalid: ValidationError, skip: int = 0) -> list[tuple[str, str]]:
+    """`(path, what is wrong)` for each of pydantic's errors, never quoting a value; `skip` drops leading
+    location parts (a discriminated union's tag). Paths look like ``.parts[0].sha256``."""
+    return [(_path(error["loc"][skip:]), _wording(error["type"], error["msg"])) for error in invalid.errors()]
 
 
 _PHRASES = {
@@ -118,6 +124,7 @@ _PHRASES = {
     "bool_type": "must be true or false",
     "string_type": "must be a string",
     "string_too_short": "must be a non-empty string",
+    "extra_forbidden": "unknown field (check its spelling)",
 }
 
 

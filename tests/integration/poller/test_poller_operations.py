@@ -45,11 +45,11 @@ def test_events_without_a_mode_are_polls(relay: Relay) -> None:
     ("payload", "problem"),
     [
         ({"mode": "chek"}, "unknown mode 'chek': use one of check, status, replay, backfill"),
-        ({"mode": "replay"}, "bad replay request: batchIds: Field required"),
+        ({"mode": "replay"}, "bad replay request: batchIds: is missing"),
         ({"mode": "replay", "batchIds": ["nope"]}, "bad replay request: batchIds: batchId 'nope' is not a UUID"),
         ({"mode": "replay", "batchIds": []}, "bad replay request: batchIds: List should have at least 1 item"),
         ({"mode": "backfill", "since": "2024-02-30"}, "bad backfill request: since: must be an ISO-8601 date"),
-        ({"mode": "backfill"}, "bad backfill request: since: Field required"),
+        ({"mode": "backfill"}, "bad backfill request: since: is missing"),
         ({"mode": "backfill", "since": "2024-02-01", "dryrun": True},
          "bad backfill request: dryrun: unknown field (check its spelling)"),
         ({"mode": "backfill", "since": "2024-02-01", "dryRun": "yes"}, "bad backfill request: dryRun:"),

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from flatfile_relay.jobs import InvalidJobError, require_batch_id
+from flatfile_relay.models import describe_problems
 from flatfile_relay.timestamps import parse_timestamp
 
 MODES = ("check", "status", "replay", "backfill")
@@ -117,12 +118,6 @@ def parse_request(event: Any) -> OperatorRequest:
 
 
 def _problems(error: ValidationError) -> str:
-    """pydantic's errors as one line: `batchIds.1: ...; dryRun: ...` (the field as the operator spelt it)."""
-    parts = []
-    for problem in error.errors(include_url=False, include_input=False):
-        location = ".".join(str(item) for item in problem["loc"][1:]) or "request"
-        message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
-            message = "unknown field (check its spelling)"
-        parts.append(f"{location}: {message}")
-    return "; ".join(parts)
+    """pydantic's errors as one line: `batchIds: ...; dryRun: ...` (the field as the operator spelt it)."""
+    problems = describe_problems(error, skip=1)
+    return "; ".join(f"{path.lstrip('.') or 'request'}: {wording}" for path, wording in problems)
