@@ -6,6 +6,7 @@ import math
 import time
 
 import pytest
+from support.clock import Clock
 
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 
@@ -40,6 +41,19 @@ def test_expires_as_time_passes() -> None:
     assert deadline.expired
     with pytest.raises(DeadlineExceededError, match="Stopped paging"):
         deadline.check("paging")
+
+
+def test_a_deadline_on_another_clock_moves_only_with_that_clock() -> None:
+    clock = Clock(100.0)
+    deadline = Deadline(130.0, clock=clock)
+    assert deadline.remaining() == 30.0
+    clock.advance(29.5)
+    assert deadline.remaining() == 0.5
+    assert deadline.cap(5) == 0.5
+    clock.advance(1)
+    assert deadline.expired
+    with pytest.raises(DeadlineExceededError):
+        deadline.check()
 
 
 def test_never() -> None:

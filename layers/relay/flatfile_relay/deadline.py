@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -34,15 +35,22 @@ class LambdaContextLike(Protocol):
 
 
 class Deadline:
-    """A point in time (on the monotonic clock) after which work must stop."""
+    """A point in time (on the monotonic clock, or on `clock`) after which work must stop."""
 
-    __slots__ = ("_at",)
+    __slots__ = ("_at", "_clock")
 
-    def __init__(self, at: float) -> None:
-        """Prefer the class methods; `at` is a `time.monotonic()` value (`math.inf` for never)."""
+    def __init__(self, at: float, clock: Callable[[], float] = time.monotonic) -> None:
+        """Prefer the class methods; `at` is a `clock()` value (`math.inf` for never); `clock` defaults to
+        `time.monotonic` (tests may pass one whose time moves only when they say so).
+
+        Example:
+            >>> Deadline(10.0, clock=lambda: 6.0).remaining()
+            4.0
+        """
         if math.isnan(at):
             raise ValueError("a deadline cannot be NaN")
         self._at = at
+        self._clock = clock
 
     @classmethod
     def after(cls, seconds: float) -> Deadline:
@@ -77,7 +85,7 @@ class Deadline:
 
     def remaining(self) -> float:
         """Seconds left, never negative (`math.inf` for `never()`)."""
-        return max(0.0, self._at - time.monotonic())
+        return max(0.0, self._at - self._clock())
 
     @property
     def expired(self) -> bool:

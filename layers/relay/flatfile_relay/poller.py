@@ -35,9 +35,10 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
@@ -73,6 +74,14 @@ LAST_POLL_AT = "lastPollAt"
 LAST_POLL_COMPLETE = "lastPollComplete"
 NEWEST_CREATED_AT = "newestCreatedAt"
 RESUME_BELOW = "resumeBelow"
+WALK_RESUME = "walkResume"
+
+#: a cut walk remembers this many of the last batches it read, to find its place again
+_BOUNDARY = 10
+# what a stretch of the walk ended with
+_END, _STOP, _CUT, _JUMP, _MISSED = "end", "stop", "cut", "jump", "missed"
+# the stretches of a walk: the top of the list; looking for a cut walk's last batches; reading on
+_TOP, _SEARCH, _ON = "top", "search", "on"
 
 
 @dataclass
@@ -189,6 +198,7 @@ class _Poll:
         self.reserve = reserve
         self.report = PollReport()
         self.seen: set[str] = set()
+        self.known: set[str] = set()  # batches the ledger knew before this poll (of those seen)
         self.outbox: list[tuple[ExportJob, str | None]] = []
         self.read: dict[str, LedgerEntry | None] = {}  # the entry of each job's batch, as read before sending
         self.since = settings.export_since.astimezone(UTC) if settings.export_since else None
@@ -218,57 +228,118 @@ class _Poll:
         return self.deadline.remaining() < self.reserve
 
     def _walk(self, checkpoint: dict[str, Any]) -> bool:
-        """Page through the list; True when the walk reached the end or stopped early (not cut short)."""
-        newest_known = parse_timestamp_or_none(checkpoint.get(NEWEST_CREATED_AT))
-        resume_below = parse_timestamp_or_none(checkpoint.get(RESUME_BELOW))
-        starts_at_top: bool | None = None  # does the list start at or above the newest batch ever seen?
-        newest_seen: datetime | None = None
-        oldest_seen: datetime | None = None
+        """Page through the list; True when the walk reached the end or stopped early (not cut short).
+
+        The top comes first, as in every walk. When an earlier walk was cut short, the top is read only
+        while it can hold batches no walk has seen (newest-first, down to a page of known ones), then the
+        walk jumps to where the cut one stopped (`_resume`) and carries on from there.
+        """
+        walk = _WalkState(
+            newest_known=parse_timestamp_or_none(checkpoint.get(NEWEST_CREATED_AT)),
+            resume_below=parse_timestamp_or_none(checkpoint.get(RESUME_BELOW)),
+            resume=ResumePoint.from_checkpoint(checkpoint.get(WALK_RESUME)),
+        )
         finished = False
         try:
             if self._out_of_time():
                 return False
-            for page in self.client.iter_batch_pages(self.deadline, page_size=self.settings.batch_page_size):
-                self.report.pages += 1
-                known_before = self._handle_page(page)
-                self._flush()
-                dates = [parse_timestamp_or_none(b.get("createdAt")) for b in page.items]
-                known_dates = [d for d in dates if d is not None]
-                if known_dates:
-                    newest_seen = max([*known_dates, *([newest_seen] if newest_seen else [])])
-                    oldest_seen = min([*known_dates, *([oldest_seen] if oldest_seen else [])])
-                if starts_at_top is None and page.raw_count:
-                    first = page.newest_created_at
-                    starts_at_top = first is not None and (newest_known is None or first >= newest_known)
-                if (
-                    not self.report.full_walk
-                    and starts_at_top
-                    and page.newest_first_so_far
-                    and page.items
-                    and known_before
-                    # known from a walk, not only from a webhook or a job: a batch created after the newest
-                    # one any walk saw may sit above an older one no walk has seen yet
-                    and newest_known is not None
-                    and _all_older(page, newest_known, or_equal=True)
-                    and (resume_below is None or _all_older(page, resume_below))
-                ):
-                    self.report.early_stop = finished = True
-                    break
-                if self._out_of_time():
-                    logger.info("poll: the deadline is near, walk stopped after %d pages", self.report.pages)
-                    break
-            else:
-                self.report.reached_end = finished = True
+            outcome = self._read(self._pages(0), walk, _TOP)
+            if outcome == _JUMP:
+                outcome = self._resume(walk)
+            self.report.reached_end = outcome == _END
+            self.report.early_stop = outcome == _STOP
+            finished = outcome in (_END, _STOP)
         except DeadlineExceededError as error:
             logger.info("poll: walk cut short after %d pages: %s", self.report.pages, error)
         finally:
             self._flush()
-            self._save_walk(checkpoint, finished, newest_seen, oldest_seen, newest_known, resume_below)
+            self._save_walk(checkpoint, finished, walk)
         return finished
+
+    def _pages(self, start: int) -> Iterator[BatchPage]:
+        return self.client.iter_batch_pages(self.deadline, page_size=self.settings.batch_page_size, start=start)
+
+    def _resume(self, walk: _WalkState) -> str:
+        """Carry on from where a cut walk stopped: find its last batches again near the offset it reached
+        (moved down by as many batches as the list grew, if the top showed the list newest-first, or not
+        moved), then read on from there. When they cannot be found (deleted, or the order changed), the walk
+        starts afresh from where the top stopped: slower, never a gap."""
+        resume, top = walk.resume, walk.position
+        assert resume is not None  # a jump is taken only with a resume point
+        assert top is not None  # and after a page of the top
+        walk.jumped, walk.position = True, None
+        back = max(len(resume.ids), self.settings.batch_page_size // 4)
+        grown = top.total - resume.total if walk.top_newest_first else 0
+        starts = dict.fromkeys(max(0, resume.offset + shift - back) for shift in (grown, 0))
+        for start in starts:
+            outcome = self._read(self._pages(start), walk, _SEARCH, limit=start + 2 * back + len(resume.ids))
+            if outcome != _MISSED:
+                return outcome
+        logger.warning("poll: the batches a cut walk stopped at were not found again (deleted, or the list's "
+                       "order changed); walking on from offset %d instead", top.offset)
+        walk.resume, walk.position = None, top
+        return self._read(self._pages(top.offset), walk, _ON)
+
+    def _read(self, pages: Iterator[BatchPage], walk: _WalkState, phase: str, limit: int = 0) -> str:
+        """Handle pages until the walk's next step: `_END` of the list, `_STOP` early, `_CUT` by the deadline,
+        `_JUMP` to a cut walk's resume point (phase `_TOP`), `_MISSED` it (phase `_SEARCH`: the boundary was
+        not within `limit`)."""
+        read: list[str] = []  # ids on the pages of a search, in list order
+        for page in pages:
+            self.report.pages += 1
+            known_before = self._handle_page(page)
+            self._flush()
+            walk.saw(page)
+            if phase == _SEARCH:
+                read.extend(page.ids)
+                found = _boundary(read, walk.resume.ids if walk.resume else ())
+                if found is None:
+                    if page.offset + page.raw_count >= limit or not page.raw_count:
+                        return _MISSED
+                    if self._out_of_time():
+                        return _CUT
+                    continue
+                phase, walk.resume = _ON, None  # found: from here on this is the cut walk, carried on
+                walk.position = ResumePoint(page.offset + page.raw_count, tuple(read[-_BOUNDARY:]),
+                                            page.total_count)
+            else:
+                walk.advance(page)
+            if phase == _TOP and walk.starts_at_top is None and page.raw_count:
+                first = page.newest_created_at
+                walk.starts_at_top = first is not None and (walk.newest_known is None or first >= walk.newest_known)
+            if phase == _TOP:
+                walk.top_newest_first = page.newest_first_so_far
+            newest_first = bool(walk.starts_at_top and walk.top_newest_first and page.newest_first_so_far)
+            settled = bool(
+                newest_first
+                and page.items
+                and known_before
+                # known from a walk, not only from a webhook or a job: a batch created after the newest
+                # one any walk saw may sit above an older one no walk has seen yet
+                and walk.newest_known is not None
+                and _all_older(page, walk.newest_known, or_equal=True)
+            )
+            if phase == _TOP and walk.resume is not None:
+                position = walk.position
+                if position is not None and position.offset >= walk.resume.offset - len(walk.resume.ids):
+                    walk.resume = None  # the top itself reached the cut walk's last batches: just read on
+                elif settled or not newest_first:
+                    return _JUMP  # nothing unseen can sit lower down the top: carry on the cut walk
+            elif (
+                settled
+                and not self.report.full_walk
+                and (walk.resume_below is None or _all_older(page, walk.resume_below))
+            ):
+                return _STOP
+            if self._out_of_time():
+                logger.info("poll: the deadline is near, walk stopped after %d pages", self.report.pages)
+                return _CUT
+        return _MISSED if phase == _SEARCH else _END
 
     def _handle_page(self, page: BatchPage) -> bool:
         """Act on one page; True when the ledger knew every batch on it before this poll."""
         batches = []
+        ids = []
         for batch in page.items:
             try:  # ids are UUIDs: in canonical form they are the same key for poller, webhook and exporter
                 batch_id = require_batch_id(batch.get("id", ""), error=InvalidJobError)
@@ -276,14 +347,16 @@ class _Poll:
                 logger.error("poll: skipped a batch Flatfile listed with an unusable id: %s", error)
                 self.report.errors += 1
                 continue
+            ids.append(batch_id)
             if batch_id not in self.seen:
                 batches.append({**batch, "id": batch_id})
         entries = self.ledger.get_many((b["id"] for b in batches), self.deadline)
+        self.known.update(entries)
         for batch in batches:
             self.seen.add(batch["id"])
             self.report.batches_seen += 1
             self._decide(batch, entries.get(batch["id"]))
-        return all(b["id"] in entries for b in batches)
+        return all(batch_id in self.known for batch_id in ids)
 
     def _decide(self, batch: dict[str, Any], entry: LedgerEntry | None) -> None:
         """What one batch needs, given the ledger's entry as it was before this poll."""
@@ -371,32 +444,109 @@ class _Poll:
             raise
         self.report.jobs_sent.extend(sent)
 
-    def _save_walk(self, checkpoint: dict[str, Any], finished: bool, newest_seen: datetime | None,
-                   oldest_seen: datetime | None, newest_known: datetime | None,
-                   resume_below: datetime | None) -> None:
+    def _save_walk(self, checkpoint: dict[str, Any], finished: bool, walk: _WalkState) -> None:
         """Record what the walk established (nothing when it learnt nothing new)."""
         fields: dict[str, Any] = {}
+        newest_known, newest_seen = walk.newest_known, walk.newest_seen
         if self.report.reached_end:
             now = format_timestamp(self.now)
             fields[LAST_FULL_WALK_AT] = now
             if not checkpoint.get(BASELINE_COMPLETED_AT):
                 fields[BASELINE_COMPLETED_AT] = now
-            # the whole list was seen: the newest batch is exactly the newest seen (even if one was deleted)
+        if self.report.reached_end and not walk.jumped:
+            # this poll saw the whole list: the newest batch is exactly the newest seen (even if one was deleted)
             if newest_seen != newest_known:
                 fields[NEWEST_CREATED_AT] = format_timestamp(newest_seen) if newest_seen else None
         elif newest_seen is not None and (newest_known is None or newest_seen > newest_known):
             fields[NEWEST_CREATED_AT] = format_timestamp(newest_seen)
         if finished:
-            if checkpoint.get(RESUME_BELOW) is not None:
-                fields[RESUME_BELOW] = None
-        elif self.report.pages and oldest_seen is not None:
-            # Walks start at the top: everything above the lowest point any cut walk reached is known now;
-            # below it there may be batches no walk has seen yet, so no early stop above that point.
-            below = oldest_seen if resume_below is None else min(oldest_seen, resume_below)
-            if below != resume_below:
+            fields.update({name: None for name in (RESUME_BELOW, WALK_RESUME) if checkpoint.get(name) is not None})
+        elif self.report.pages:
+            if walk.position is not None:  # else the cut walk's point stands: it was not found again yet
+                fields[WALK_RESUME] = walk.position.as_checkpoint()
+            # Everything above the lowest point any cut walk reached is known now; below it there may be
+            # batches no walk has seen yet, so no early stop above that point.
+            oldest, resume_below = walk.oldest_seen, walk.resume_below
+            below = oldest if resume_below is None or oldest is None else min(oldest, resume_below)
+            if below != resume_below and below is not None:
                 fields[RESUME_BELOW] = format_timestamp(below)
         if fields:
             self.ledger.save_checkpoint(**fields)
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a walk cut short stopped: the offset it reached, the ids of the last batches it read before it (in
+    list order), and the list's `totalCount` then. Stored in the checkpoint as `walkResume`.
+
+    Example:
+        >>> ResumePoint.from_checkpoint({"offset": 2000, "ids": ["a", "b"], "totalCount": 100000}).offset
+        2000
+        >>> ResumePoint.from_checkpoint(None) is None
+        True
+    """
+
+    offset: int
+    ids: tuple[str, ...]
+    total: int
+
+    @classmethod
+    def from_checkpoint(cls, value: Any) -> ResumePoint | None:
+        """The point stored in the checkpoint; None when there is none (or it is unreadable: walk afresh)."""
+        if not isinstance(value, dict):
+            return None
+        offset, ids, total = value.get("offset"), value.get("ids"), value.get("totalCount")
+        if not isinstance(offset, int) or not isinstance(total, int) or not isinstance(ids, list) or not ids:
+            return None
+        return cls(offset, tuple(str(i) for i in ids), total)
+
+    def as_checkpoint(self) -> dict[str, Any]:
+        return {"offset": self.offset, "ids": list(self.ids), "totalCount": self.total}
+
+
+@dataclass
+class _WalkState:
+    """What one poll's walk has established so far."""
+
+    newest_known: datetime | None  # the newest createdAt any earlier walk saw
+    resume_below: datetime | None  # no early stop above this (a cut walk's lowest point)
+    resume: ResumePoint | None  # where a cut walk stopped, until it is carried on
+    position: ResumePoint | None = None  # where this walk stands (None while looking for `resume`)
+    jumped: bool = False  # the walk left the top for a cut walk's resume point
+    starts_at_top: bool | None = None  # does the list start at or above the newest batch ever seen?
+    top_newest_first: bool = False  # the top looked newest-first
+    newest_seen: datetime | None = None
+    oldest_seen: datetime | None = None
+
+    def saw(self, page: BatchPage) -> None:
+        dates = [d for d in (parse_timestamp_or_none(b.get("createdAt")) for b in page.items) if d is not None]
+        if dates:
+            self.newest_seen = max([*dates, *([self.newest_seen] if self.newest_seen else [])])
+            self.oldest_seen = min([*dates, *([self.oldest_seen] if self.oldest_seen else [])])
+
+    def advance(self, page: BatchPage) -> None:
+        """The walk read on to the end of `page` (the last ids carry over from the page before it)."""
+        if not page.raw_count:
+            return
+        last = self.position
+        earlier = last.ids if last is not None and last.offset == page.offset else ()
+        ids = (*earlier, *page.ids)[-_BOUNDARY:]
+        self.position = ResumePoint(page.offset + page.raw_count, ids, page.total_count)
+
+
+def _boundary(read: Sequence[str], ids: Sequence[str]) -> int | None:
+    """Where a cut walk's last batches (`ids`, in list order) sit in `read`: the index of the last one found,
+    when those found are next to each other in the same order (deleted ones may be missing); else None.
+
+    Example:
+        >>> _boundary(["n", "a", "c", "x"], ["a", "b", "c"]), _boundary(["c", "a"], ["a", "b", "c"])
+        (2, None)
+    """
+    where = {batch_id: index for index, batch_id in enumerate(read)}
+    found = [where[batch_id] for batch_id in ids if batch_id in where]
+    if not found or any(later != earlier + 1 for earlier, later in pairwise(found)):
+        return None
+    return found[-1]
 
 
 def queue_jobs(

@@ -138,9 +138,10 @@ class FlatfileClient:
     # -- batches -------------------------------------------------------------------------------------
 
     def iter_batch_pages(
-        self, deadline: Deadline, page_size: int | None = None, **filters: FilterValue
+        self, deadline: Deadline, page_size: int | None = None, start: int = 0, **filters: FilterValue
     ) -> Iterator[BatchPage]:
-        """Page through `GET /rest/batches` of the license, newest pages first as the server orders them.
+        """Page through `GET /rest/batches` of the license from offset `start` (0: the top), in the server's
+        order.
 
         Pages advance by the number of batches actually returned (the server may cap `take`), re-reading
         `totalCount` on every page (it can grow), until a page is empty or the offset reaches `totalCount`.
@@ -163,8 +164,10 @@ class FlatfileClient:
         newest_first = True
         previous: datetime | None = None
         previous_total: int | None = None
+        if start < 0:
+            raise ValueError(f"start must be 0 or more, got {start}")
         rewound_at = 0
-        skip = 0
+        skip = start
         while True:
             params = _params(licenseKey=self.credentials.license_key, skip=skip, take=take, **filters)
             body = self._get(
@@ -214,6 +217,7 @@ class FlatfileClient:
                 total_count=total,
                 newest_first_so_far=newest_first,
                 newest_created_at=newest if page_dated else None,
+                ids=tuple(batch["id"] for batch in data),
             )
             skip += len(data)
             if not data or skip >= total:
@@ -239,7 +243,7 @@ class FlatfileClient:
                 ...
         """
         since = as_utc(created_since) if created_since is not None else None
-        for page in self.iter_batch_pages(deadline, page_size, **filters):
+        for page in self.iter_batch_pages(deadline, page_size, 0, **filters):
             for batch in page.items:
                 if since is None:
                     yield batch

@@ -36,6 +36,8 @@ class BatchPage:
             one before it (False as soon as one is newer, missing or unreadable).
         newest_created_at: the newest `createdAt` on this page (None if the page is empty or a `createdAt`
             on it is missing or unreadable).
+        ids: the id of every batch on the page, in list order, duplicates included (where the page sits in
+            the list: a walk resumed later looks for them).
     """
 
     items: list[dict[str, Any]]
@@ -44,6 +46,7 @@ class BatchPage:
     total_count: int
     newest_first_so_far: bool
     newest_created_at: datetime | None = None
+    ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
