@@ -214,30 +214,50 @@ class State:
             >>> state.add_batch("submitted", [{"sku": "X"}], "2021-03-01T20:22:52.000Z")["submittedAt"]
             '2021-03-01T20:22:52.000Z'
         """
-        created = parse_time(created_at) if created_at is not None else datetime.now(UTC)
         with self.lock:
-            batch_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-            batch = batch_fields(
-                self.account,
-                batch_id=batch_id,
-                created=created,
-                status=status,
-                filename=f"upload-{batch_id[:8]}.csv",
-            )
-            created_iso = batch["createdAt"]
-            batch["matchedAt"] = batch["updatedAt"] = created_iso
-            batch["submittedAt"] = created_iso if status == "submitted" else None
-            if status == "failed":
-                batch["failedAt"] = created_iso
-            batch.update(fields)
+            batch = self._new_batch(status, created_at, fields)
             batch_id = str(batch["id"])
-            self._home(batch)[batch_id] = batch
-            self._rows[batch_id] = []
             if label is not None:
                 self._labels[label] = batch_id
             if rows:
                 self.add_rows(batch_id, rows)
             return copy.deepcopy(batch)
+
+    def add_batches(self, status: str | None, created: Iterable[datetime | str]) -> list[str]:
+        """Create one batch without rows per ``created`` time and return their ids: seeds a large account
+        quickly (no copies).
+
+        Example:
+            >>> state = State.with_samples(7)
+            >>> ids = state.add_batches("submitted", ["2021-03-01T20:22:52.000Z", "2021-03-01T20:22:53.000Z"])
+            >>> [state.batch(batch_id)["createdAt"] for batch_id in ids]
+            ['2021-03-01T20:22:52.000Z', '2021-03-01T20:22:53.000Z']
+        """
+        with self.lock:
+            return [str(self._new_batch(status, moment, {})["id"]) for moment in created]
+
+    def _new_batch(self, status: str | None, created_at: datetime | str | None, fields: dict[str, Any]
+                   ) -> dict[str, Any]:
+        """Create and store a batch (the lock is held); returns the stored dict itself."""
+        created = parse_time(created_at) if created_at is not None else datetime.now(UTC)
+        batch_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        batch = batch_fields(
+            self.account,
+            batch_id=batch_id,
+            created=created,
+            status=status,
+            filename=f"upload-{batch_id[:8]}.csv",
+        )
+        created_iso = batch["createdAt"]
+        batch["matchedAt"] = batch["updatedAt"] = created_iso
+        batch["submittedAt"] = created_iso if status == "submitted" else None
+        if status == "failed":
+            batch["failedAt"] = created_iso
+        batch.update(fields)
+        batch_id = str(batch["id"])
+        self._home(batch)[batch_id] = batch
+        self._rows[batch_id] = []
+        return batch
 
     def add_rows(
         self,
