@@ -353,6 +353,11 @@ class Relay:
     def list_requests(self) -> int:
         return len(self.emu.requests_to("/rest/batches"))
 
+    def pages_deadline(self, pages: int) -> Deadline:
+        """A deadline on a clock that counts the batch-list pages the emulator served: a poll given it with
+        `reserve=1.0` reads exactly `pages` pages, then stops as if its time were up."""
+        return Deadline(self.list_requests() + pages + 0.5, clock=lambda: float(self.list_requests()))
+
 
 # -- events --------------------------------------------------------------------------------------------
 

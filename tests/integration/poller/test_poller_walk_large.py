@@ -19,7 +19,6 @@ import pytest
 from moto.backends import get_backend
 from support.relay import Relay
 
-from flatfile_relay.deadline import Deadline
 from flatfile_relay.ledger import EXPORTED
 from flatfile_relay_devkit.local.deployment import ACCOUNT
 from flatfile_relay_devkit.local.moto import REGION
@@ -50,9 +49,7 @@ def test_a_first_copy_of_100000_batches_carries_on_where_each_cut_poll_stopped(
     reports = []
     while not reports or not reports[-1].complete:
         assert len(reports) < 20, "the first copy does not progress"
-        # the poll's clock counts the list pages Flatfile served: each poll may read PAGES_PER_POLL of them
-        deadline = Deadline(relay.list_requests() + PAGES_PER_POLL + 0.5, clock=lambda: float(relay.list_requests()))
-        reports.append(relay.poll(deadline, reserve=1.0))
+        reports.append(relay.poll(relay.pages_deadline(PAGES_PER_POLL), reserve=1.0))
 
     cut, last = reports[:-1], reports[-1]
     assert all(r.baseline and r.full_walk and not r.complete for r in cut)
