@@ -17,7 +17,17 @@ One poll:
    below it): every batch created before them was seen by an earlier walk. Any other order walks the
    whole list.
 3. A walk that reached the end of the list records `lastFullWalkAt` (and `baselineCompletedAt` once).
-   A walk cut short remembers where it stopped, so the next poll does not stop early above that point.
+   A walk cut short remembers where it stopped (`walkResume`: the offset reached, the ids of the last
+   batches read before it, the list's `totalCount`) and the oldest batch it saw (no early stop above it).
+   The next poll reads the top as usual, but only while the top can hold batches no walk has seen (the list
+   newest-first, down to the first page of known batches), then carries the cut walk on: it reads near the
+   offset reached (moved down by as many batches as the list grew, when the top was newest-first, or
+   not moved), finds those last batches again (those still listed, next to each other, in the same order:
+   batches added or deleted above shift them), and reads on after them. Re-reading a few batches is
+   harmless (deduplicated by id, decided against the ledger). When they cannot be found, the poll walks on
+   from where its top stopped as a new walk from the top: slower, never a gap. So a first copy, or a
+   periodic full walk, too long for one poll reads the list about once in all, plus about a page and a
+   quarter per poll; `baselineCompletedAt` is recorded when the walk so carried on reaches the end.
 4. Re-checks the `pending` batches created within `LOOKBACK_HOURS` that the walk did not show, one
    `GET /rest/batch/{id}` each: submitted → job, cancelled → closed, gone (404) → closed.
 5. Records `lastPollAt` and `lastPollComplete` (what the operator's `status` shows) and returns a
