@@ -458,6 +458,10 @@ class _Poll:
         """Record what the walk established (nothing when it learnt nothing new)."""
         fields: dict[str, Any] = {}
         newest_known, newest_seen = walk.newest_known, walk.newest_seen
+        # Cut while reading the top, before carrying on a cut walk: that walk's point stands, and the top may
+        # hold more new batches below those read, so the newest known batch stays as it was (the next top is
+        # read down past them, to a page of batches no newer than it).
+        in_top = walk.resume is not None and not walk.jumped and not finished
         if self.report.reached_end:
             now = format_timestamp(self.now)
             fields[LAST_FULL_WALK_AT] = now
@@ -467,12 +471,12 @@ class _Poll:
             # this poll saw the whole list: the newest batch is exactly the newest seen (even if one was deleted)
             if newest_seen != newest_known:
                 fields[NEWEST_CREATED_AT] = format_timestamp(newest_seen) if newest_seen else None
-        elif newest_seen is not None and (newest_known is None or newest_seen > newest_known):
+        elif newest_seen is not None and (newest_known is None or newest_seen > newest_known) and not in_top:
             fields[NEWEST_CREATED_AT] = format_timestamp(newest_seen)
         if finished:
             fields.update({name: None for name in (RESUME_BELOW, WALK_RESUME) if checkpoint.get(name) is not None})
         elif self.report.pages:
-            if walk.position is not None:  # else the cut walk's point stands: it was not found again yet
+            if walk.position is not None and not in_top:  # else the cut walk's point stands
                 fields[WALK_RESUME] = walk.position.as_checkpoint()
             # Everything above the lowest point any cut walk reached is known now; below it there may be
             # batches no walk has seen yet, so no early stop above that point.

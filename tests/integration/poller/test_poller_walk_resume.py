@@ -91,3 +91,25 @@ def test_a_cut_walk_in_an_order_that_is_not_newest_first_is_carried_on_too(relay
     assert rest.complete
     assert rest.pages <= 2 + math.ceil((len(order) + 1 - CUT_AFTER * PAGE + 10) / PAGE) + 1
     _everything_queued_once(relay, set())
+
+
+def test_a_poll_cut_while_reading_new_batches_at_the_top_keeps_the_cut_walks_place(relay: Relay) -> None:
+    _first_poll_cut_short(relay)
+    before = relay.ledger.checkpoint()
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    added = relay.emu.state.add_batches("submitted", (tomorrow + timedelta(seconds=i) for i in range(6 * PAGE)))
+
+    short = relay.poll(relay.pages_deadline(3), reserve=1.0)  # only half of the new batches fit
+
+    assert not short.complete
+    assert set(short.jobs_sent) == set(added[-3 * PAGE:])
+    after = relay.ledger.checkpoint()
+    assert after["walkResume"] == before["walkResume"]  # not given up for a walk that restarts at the top
+    assert after["newestCreatedAt"] == before["newestCreatedAt"]  # so the next top is read below those
+
+    rest = relay.poll()
+
+    assert rest.complete
+    assert set(added[:3 * PAGE]) <= set(rest.jobs_sent)
+    assert rest.pages < math.ceil(len(_list_order(relay)) / PAGE)
+    _everything_queued_once(relay, set())
