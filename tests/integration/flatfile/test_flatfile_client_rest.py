@@ -61,6 +61,16 @@ def test_paging_under_a_server_cap(emu: Emulator, make_client: Any) -> None:
     assert all(page.newest_first_so_far for page in pages)
 
 
+def test_paging_from_an_offset_and_each_pages_ids_in_list_order(emu: Emulator, make_client: Any) -> None:
+    everything = [batch["id"] for page in make_client().iter_batch_pages(NEVER, page_size=5) for batch in page.items]
+    emu.set(max_take=3)
+    pages = list(make_client().iter_batch_pages(NEVER, page_size=5, start=7))
+    assert [page.offset for page in pages] == [7, 10]
+    assert [batch_id for page in pages for batch_id in page.ids] == everything[7:]
+    with pytest.raises(ValueError, match="start"):
+        next(make_client().iter_batch_pages(NEVER, start=-1))
+
+
 def test_default_page_size_is_capped_too(emu: Emulator, make_client: Any) -> None:
     emu.set(max_take=4)
     assert len(list(make_client(batch_page_size=100).iter_batches(NEVER))) == 13
