@@ -113,3 +113,24 @@ def test_a_poll_cut_while_reading_new_batches_at_the_top_keeps_the_cut_walks_pla
     assert set(added[:3 * PAGE]) <= set(rest.jobs_sent)
     assert rest.pages < math.ceil(len(_list_order(relay)) / PAGE)
     _everything_queued_once(relay, set())
+
+
+def test_a_periodic_full_walk_cut_short_is_carried_on_the_same_way(relay: Relay) -> None:
+    relay.emu.state.add_batches("submitted", (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i)
+                                              for i in range(LISTED)))
+    assert relay.poll().reached_end  # the first copy, in one poll
+    walked_at = relay.ledger.checkpoint()["lastFullWalkAt"]
+    due = datetime.now(UTC) + timedelta(hours=25)
+    pages = math.ceil(len(_list_order(relay)) / PAGE)
+
+    cut = relay.poll(relay.pages_deadline(CUT_AFTER), reserve=1.0, now=due)
+    rest = relay.poll(now=due + timedelta(minutes=5))
+
+    assert cut.full_walk
+    assert not cut.complete
+    assert not cut.baseline  # counts toward the incomplete-polls alarm, as before
+    assert rest.full_walk
+    assert rest.reached_end
+    assert rest.pages <= pages - CUT_AFTER + 1 + 2  # plus the top page and two of overlap, not the whole list
+    assert relay.ledger.checkpoint()["lastFullWalkAt"] > walked_at
+    assert relay.ledger.checkpoint().get("walkResume") is None
