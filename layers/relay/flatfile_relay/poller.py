@@ -254,8 +254,9 @@ class _Poll:
             if self._out_of_time():
                 return False
             outcome = self._read(self._pages(0), walk, _TOP)
-            if outcome == _JUMP:
-                outcome = self._resume(walk)
+            resume, top = walk.resume, walk.position
+            if outcome == _JUMP and resume is not None and top is not None:  # (a jump comes with both)
+                outcome = self._resume(walk, resume, top)
             self.report.reached_end = outcome == _END
             self.report.early_stop = outcome == _STOP
             finished = outcome in (_END, _STOP)
@@ -269,14 +270,11 @@ class _Poll:
     def _pages(self, start: int) -> Iterator[BatchPage]:
         return self.client.iter_batch_pages(self.deadline, page_size=self.settings.batch_page_size, start=start)
 
-    def _resume(self, walk: _WalkState) -> str:
+    def _resume(self, walk: _WalkState, resume: ResumePoint, top: ResumePoint) -> str:
         """Carry on from where a cut walk stopped: find its last batches again near the offset it reached
         (moved down by as many batches as the list grew, if the top showed the list newest-first, or not
         moved), then read on from there. When they cannot be found (deleted, or the order changed), the walk
-        starts afresh from where the top stopped: slower, never a gap."""
-        resume, top = walk.resume, walk.position
-        assert resume is not None  # a jump is taken only with a resume point
-        assert top is not None  # and after a page of the top
+        starts afresh from where the top stopped (`top`: where it stands): slower, never a gap."""
         walk.jumped, walk.position = True, None
         back = max(len(resume.ids), self.settings.batch_page_size // 4)
         grown = top.total - resume.total if walk.top_newest_first else 0
