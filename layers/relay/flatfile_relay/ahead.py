@@ -14,28 +14,37 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Generic, Protocol, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
+V_co = TypeVar("V_co", covariant=True)
+
+
+class Answer(Protocol[V_co]):
+    """What `in_order` yields beside each key (a `Future`, or a call made when its answer is taken)."""
+
+    def result(self) -> V_co:
+        """What `fetch(key)` returned; raises what it raised."""
+        ...
 
 
 def in_order(
     fetch: Callable[[K], V], keys: Iterable[K], ahead: int, *, name: str = "ahead"
-) -> Generator[tuple[K, Future[V]], None, None]:
-    """Yield `(key, answer)` for each key, in the order of `keys`; `answer` is the future of `fetch(key)`.
+) -> Generator[tuple[K, Answer[V]], None, None]:
+    """Yield `(key, answer)` for each key, in the order of `keys`; `answer.result()` is `fetch(key)`.
 
     At most `ahead` calls are in flight (1: each call runs when its answer is taken, no thread). Keys are
     drawn only when a call can start, so a key iterator may stop early (when time runs short, say). Take
     each answer with `answer.result()`: it returns what `fetch` returned or raises what it raised.
 
-    Closing the generator (leaving a `for` loop over it with `break`, or `contextlib.closing`) cancels the
-    calls not started and returns at once: calls already running finish on their own (each is bounded by
+    Closing the generator (`contextlib.closing` around the loop) cancels the calls not started and returns
+    at once: calls already running finish on their own (each is bounded by
     its own timeout), unawaited, and their answers are never seen.
     """
     if ahead <= 1:
         for key in keys:
-            yield key, _run(fetch, key)
+            yield key, _Later(fetch, key)
         return
     pool = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix=name)
     in_flight: deque[tuple[K, Future[V]]] = deque()
@@ -53,11 +62,11 @@ def in_order(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _run(fetch: Callable[[K], V], key: K) -> Future[V]:
-    """`fetch(key)` now, as a finished future."""
-    answer: Future[V] = Future()
-    try:
-        answer.set_result(fetch(key))
-    except Exception as error:  # handed to the caller by answer.result(), as a pool's future would
-        answer.set_exception(error)
-    return answer
+class _Later(Generic[K, V]):
+    """`fetch(key)`, called when its answer is taken."""
+
+    def __init__(self, fetch: Callable[[K], V], key: K) -> None:
+        self._fetch, self._key = fetch, key
+
+    def result(self) -> V:
+        return self._fetch(self._key)
