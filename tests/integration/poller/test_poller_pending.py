@@ -51,7 +51,8 @@ def test_an_import_started_10_days_ago_and_submitted_late_is_queued_at_the_next_
 
     report = relay.poll(now=now + POLL)
 
-    assert report.early_stop and relay.list_requests() == 1  # the walk did not reach them
+    assert report.early_stop
+    assert relay.list_requests() == 1
     assert report.rechecked == 3  # no age limit: 10 and 400 days old are re-checked alike
     assert report.jobs_sent == [late]
     assert [job.batch_id for job in relay.drain_jobs()] == [late]
@@ -59,7 +60,8 @@ def test_an_import_started_10_days_ago_and_submitted_late_is_queued_at_the_next_
     deleted = relay.entry(gone)
     assert (deleted.state, deleted.batch_status) == (CLOSED, "deleted")  # 404: settled, never asked again
     still = relay.entry(ancient)
-    assert still.state == PENDING and still.checked_at is not None  # still in progress: its turn is recorded
+    assert still.state == PENDING
+    assert still.checked_at is not None
     assert [e.batch_id for e in relay.ledger.pending()] == [ancient]
 
 
@@ -79,7 +81,8 @@ def test_more_pending_than_the_budget_each_is_rechecked_within_the_stated_bound(
         relay.emu.clear_request_log()
         report = relay.poll(now=start + number * POLL)
         asked = rechecked_ids(relay)
-        assert not report.full_walk and report.complete
+        assert not report.full_walk
+        assert report.complete
         assert len(asked) == report.rechecked == budget  # abandoned imports cost the budget, no more
         assert report.deferred == count - budget
         assert relay.list_requests() == 1
@@ -110,7 +113,8 @@ def test_more_pending_than_the_budget_a_full_walk_looks_at_every_one_within_the_
 
     # without a walk, the last poll before the hour (55 min) would leave the hour behind at the next one
     assert [p.full_walk for p in polls] == [False] * 10 + [True]
-    assert polls[-1].reached_end and polls[-1].pages == walk_pages
+    assert polls[-1].reached_end
+    assert polls[-1].pages == walk_pages
     assert polls[-1].rechecked == 0  # the walk showed every pending batch: nothing left to re-check
     assert all(relay.entry(b).state == PENDING for b in ids)
 
@@ -126,8 +130,10 @@ def test_a_full_walk_replaces_the_rechecks_when_it_takes_fewer_requests(relay: R
 
     report = relay.poll(now=datetime.now(UTC) + POLL)
 
-    assert report.full_walk and report.reached_end
-    assert report.rechecked == 0 and rechecked_ids(relay) == []
+    assert report.full_walk
+    assert report.reached_end
+    assert report.rechecked == 0
+    assert rechecked_ids(relay) == []
     assert relay.list_requests() == pages
     assert report.jobs_sent == [late]
     assert report.pending == count - 1

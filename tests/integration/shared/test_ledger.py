@@ -286,13 +286,15 @@ def test_pending_lists_every_age_and_mark_checked_records_the_turn_of_pending_ba
     ledger.mark_pending(ancient, created_at="2015-01-01T00:00:00.000Z", status=None)
     ledger.mark_pending(late, created_at="2024-06-01T00:00:00.000Z", status=None)
     before = ledger.get(late)
-    assert before is not None and before.checked_at is None
+    assert before is not None
+    assert before.checked_at is None
 
     assert ledger.mark_checked(late, at="2024-06-02T00:00:00.000Z")
 
     assert pending_ids(ledger) == [ancient, late]
     after = ledger.get(late)
-    assert after is not None and after.checked_at == "2024-06-02T00:00:00.000Z"
+    assert after is not None
+    assert after.checked_at == "2024-06-02T00:00:00.000Z"
     assert after.updated_at == before.updated_at  # mark_queued's check of what the poller read still holds
     queued = put_in_state(ledger, QUEUED, clock)
     assert not ledger.mark_checked(queued, at="2024-06-02T00:00:00.000Z")
