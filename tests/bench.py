@@ -17,7 +17,7 @@ For each latency in LATENCIES (the emulator answers every request that much late
 Once: the requests of an idle poll (nothing pending) after a baseline poll over 500 batches; late imports:
 1,000 abandoned imports (in progress, created over 90 days) below 500 submitted batches, polled on a
 simulated 5-minute schedule for two hours (`poll(now=...)`), with the default batch-list pages of 100 and
-with pages of 5 (a list that takes 20 times more pages to walk): the Flatfile requests per idle poll and the
+with pages of 10 (a list that takes 10 times more pages to walk): the Flatfile requests per idle poll and the
 worst-case delay, i.e. the longest time a pending batch went without a look (a re-check, or a full walk),
 and then the delay of a late import: the batch looked at longest ago is submitted and polled until queued;
 and each handler's import time (plus creating its AWS clients) against a bare `import boto3` creating the
@@ -95,7 +95,7 @@ MAX_IDLE_REQUESTS = 1
 LATE_ABANDONED = 1000
 LATE_DAYS = 90
 LATE_SUBMITTED = 500
-LATE_PAGE_SIZES = (100, 5)
+LATE_PAGE_SIZES = (100, 10)
 SCHEDULE = timedelta(minutes=5)
 LATE_POLLS = 24  # two hours of the default schedule
 MAX_LATE_DELAY = timedelta(hours=1)
@@ -401,6 +401,7 @@ def late_imports(stack: LocalRun, page_size: int) -> dict[str, Any]:
                 return report, looked, len(emulator.request_log)
 
             baseline, _, _ = poll_at(start)
+            note(f"  pages of {page_size}: baseline poll done ({baseline.pages} pages)")
             if baseline.pending != LATE_ABANDONED:
                 raise BenchError(f"baseline poll: {baseline.as_dict()}")
             last_look = dict.fromkeys(abandoned, start)
@@ -416,6 +417,7 @@ def late_imports(stack: LocalRun, page_size: int) -> dict[str, Any]:
                 for batch_id in looked & last_look.keys():
                     gaps.append(moment - last_look[batch_id])
                     last_look[batch_id] = moment
+            note(f"  pages of {page_size}: {LATE_POLLS} polls done ({walks} full walks)")
             gaps += [moment - at for at in last_look.values()]  # still waiting at the end: at least that long
             late = min(last_look, key=last_look.__getitem__)  # the batch looked at longest ago
             emulator.state.set_status(late, "submitted")

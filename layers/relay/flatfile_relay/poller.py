@@ -111,7 +111,8 @@ class PollReport:
         ignored: batches left out of the first copy by EXPORT_SINCE (created before it, already submitted).
         rechecked: pending batches re-checked one by one.
         deferred: pending batches left for a later poll by the re-check budget (RECHECK_BUDGET).
-        full_walk: the poll had to walk the whole list (baseline, or the periodic full walk was due).
+        full_walk: the poll had to walk the whole list (baseline, the periodic full walk, or for the pending
+            batches: see the module docstring).
         reached_end: the walk reached the end of the list.
         early_stop: the walk stopped early on a page of known batches.
         complete: the poll did everything it set out to do (False: stopped by the deadline).
