@@ -18,7 +18,7 @@ LIBRARY = Path(__file__).resolve().parents[2] / "layers" / "relay" / "flatfile_r
 PACKAGE = "flatfile_relay"
 CLIENT = f"{PACKAGE}.flatfile"
 LEAVES = frozenset(
-    f"{PACKAGE}.{name}" for name in ("deadline", "timestamps", "backoff", "redaction", "json_types")
+    f"{PACKAGE}.{name}" for name in ("deadline", "timestamps", "backoff", "redaction", "json_types", "ahead")
 )
 
 

@@ -20,6 +20,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.request_timeout == 30.0
     assert settings.export_prefix == "flatfile/"
     assert settings.lookback_hours == 168.0
+    assert settings.recheck_budget == 100
     assert settings.export_since is None
     assert settings.part_max_rows == 50_000
     assert settings.secret_id == settings.ledger_table == settings.export_bucket == ""
@@ -42,6 +43,7 @@ def test_every_variable_is_read() -> None:
         "EXPORT_BUCKET": "bucket",
         "EXPORT_PREFIX": "exports/flatfile",
         "LOOKBACK_HOURS": "48",
+        "RECHECK_BUDGET": "25",
         "EXPORT_SINCE": "2024-01-31",
         "PART_MAX_ROWS": "10",
         "FULL_WALK_HOURS": "6",
@@ -59,6 +61,7 @@ def test_every_variable_is_read() -> None:
     assert settings.notices_queue_url == "http://q/notices"
     assert settings.export_prefix == "exports/flatfile/"
     assert settings.lookback_hours == 48.0
+    assert settings.recheck_budget == 25
     assert settings.export_since == datetime(2024, 1, 31, tzinfo=UTC)
     assert settings.part_max_rows == 10
     assert settings.full_walk_hours == 6.0
@@ -101,6 +104,7 @@ def test_blank_values_fall_back_to_defaults() -> None:
         ({"FLATFILE_TOKEN_TTL": "86401"}, ["FLATFILE_TOKEN_TTL"]),
         ({"FLATFILE_TIMEOUT": "1.5"}, ["FLATFILE_TIMEOUT", "whole number"]),
         ({"LOOKBACK_HOURS": "-1"}, ["LOOKBACK_HOURS"]),
+        ({"RECHECK_BUDGET": "0"}, ["RECHECK_BUDGET", "between 1 and 10000"]),
         ({"PART_MAX_ROWS": "0"}, ["PART_MAX_ROWS"]),
         ({"EXPORT_SINCE": "yesterday"}, ["EXPORT_SINCE", "ISO-8601", "'yesterday'"]),
         ({"EXPORT_SINCE": "2024-13-01"}, ["EXPORT_SINCE"]),

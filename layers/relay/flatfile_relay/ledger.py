@@ -7,7 +7,8 @@ States::
        └──► closed (cancelled) / ignored (created before EXPORT_SINCE)
 
 - `pending`: seen while the import was still in progress; the poller re-checks it (sparse index
-  `pending-by-created`) until it is submitted or cancelled, within the lookback window.
+  `pending-by-created`) until it is submitted, cancelled, failed or gone, whatever its age, and records
+  when it last did (`checkedAt`), so the least recently checked go first when not all fit in one poll.
 - `queued`: an export job was sent. The job is sent *before* this mark, so a crash in between only
   duplicates a job, which the exporter's claim absorbs.
 - `exporting`: one exporter holds the lease; finished parts are recorded as they land, so a run cut short
@@ -101,6 +102,7 @@ class LedgerEntry:
     updated_at: str | None = None
     notice: str | None = None
     event_published_at: str | None = None
+    checked_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -127,6 +129,7 @@ class LedgerEntry:
             updated_at=data.get("updatedAt"),
             notice=data.get("notice"),
             event_published_at=data.get("eventPublishedAt"),
+            checked_at=data.get("checkedAt"),
             extra=data,
         )
 
@@ -189,18 +192,13 @@ class Ledger:
                 )
         return found
 
-    def pending(self, created_since: str | None = None) -> Iterator[LedgerEntry]:
-        """Batches seen in progress, oldest first; only those created at or after `created_since`."""
-        condition = "pendingKey = :p"
-        values: dict[str, Any] = {":p": {"S": PENDING}}
-        if created_since:
-            condition += " AND batchCreatedAt >= :since"
-            values[":since"] = {"S": created_since}
+    def pending(self) -> Iterator[LedgerEntry]:
+        """Batches seen in progress, oldest first (every one: there is no age limit)."""
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": PENDING_INDEX,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
+            "KeyConditionExpression": "pendingKey = :p",
+            "ExpressionAttributeValues": {":p": {"S": PENDING}},
         }
         while True:
             answer = self._db.query(**kwargs)
@@ -221,6 +219,14 @@ class Ledger:
             "attribute_not_exists(batchId) OR #s = :pending",
             {":pending": PENDING, ":created": created_at or utc_now_iso(), ":status": status},
         )
+
+    def mark_checked(self, batch_id: str, *, at: str) -> bool:
+        """Record when the poller last asked Flatfile about a pending batch (it is still pending).
+
+        Only `checkedAt` changes (not `updatedAt`, which `mark_queued` compares). False when the batch is
+        no longer pending.
+        """
+        return self._transition(batch_id, "SET checkedAt = :at", "#s = :pending", {":at": at, ":pending": PENDING})
 
     def mark_closed(self, batch_id: str, *, created_at: str | None, status: str | None, state: str = CLOSED) -> bool:
         """Settle a batch that will not be exported (cancelled, or created before EXPORT_SINCE)."""

@@ -2,8 +2,9 @@
 
 One poll:
 
-1. Reads the checkpoint. A *full walk* (no early stop) is due until a first walk of the whole list has
-   completed (the baseline), and then every `FULL_WALK_HOURS`.
+1. Reads the checkpoint and the pending batches. A *full walk* (no early stop) is due until a first walk of
+   the whole list has completed (the baseline), then every `FULL_WALK_HOURS`, and when the pending batches
+   call for one (below).
 2. Pages through `GET /rest/batches`. For each batch, against what the ledger knew before this poll:
    submitted and created before `EXPORT_SINCE` when the baseline walk first sees it → `ignored` (the first
    copy is limited to batches created since then; batches submitted later are exported whatever their
@@ -28,10 +29,27 @@ One poll:
    from where its top stopped as a new walk from the top: slower, never a gap. So a first copy, or a
    periodic full walk, too long for one poll reads the list about once in all, plus about a page and a
    quarter per poll; `baselineCompletedAt` is recorded when the walk so carried on reaches the end.
-4. Re-checks the `pending` batches created within `LOOKBACK_HOURS` that the walk did not show, one
-   `GET /rest/batch/{id}` each: submitted → job, cancelled → closed, gone (404) → closed.
+4. Re-checks the `pending` batches the walk did not show, one `GET /rest/batch/{id}` each, up to
+   `FLATFILE_ROW_PREFETCH` requests in flight (`ahead.in_order`; the answers are acted on in order, so jobs
+   are sent before their ledger marks as on the walk): submitted → job, cancelled or failed → closed, gone
+   (404) → closed, still in progress → `checkedAt` recorded.
 5. Records `lastPollAt` and `lastPollComplete` (what the operator's `status` shows) and returns a
    `PollReport`.
+
+Pending batches (no age limit): a batch seen in progress stays `pending` until it is submitted, cancelled,
+failed or gone, however old. A poll re-checks at most `RECHECK_BUDGET` (B, default 100) of them: first
+those created within `LOOKBACK_HOURS` (youngest first), then the others, least recently checked first.
+With P batches pending at the start of the poll and W the pages of the last walk that reached the end:
+
+- P <= B: every pending batch is re-checked at every poll;
+- W <= min(P, B): the poll walks the whole list instead (a full walk shows every status, for no more
+  requests than the re-checks it replaces);
+- P > B: besides, a full walk is due when the last one is an hour old by the next poll (the time since the
+  previous poll stands for the schedule's period), so every pending batch is looked at within the hour.
+
+So a late import, however old, is queued at the next poll while P <= B or W <= min(P, B), and within an
+hour always (README: "Late imports" gives the bound for P > B). Re-checks cost at most B requests a poll
+(a walk in their place at most B pages), plus one full walk an hour while more than B are pending.
 
 Time: when the deadline is closer than `reserve` seconds (or the client runs out of time), the poll stops
 cleanly after sending what it collected and reports `complete=False`; the next poll carries on.
@@ -46,11 +64,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
+from flatfile_relay.ahead import in_order
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.flatfile.errors import ContractError, NotFoundError, RetriesExhaustedError
 from flatfile_relay.jobs import ExportJob, InvalidJobError, JobSendError, require_batch_id, send_jobs
@@ -76,6 +96,8 @@ _NEEDS_JOB = frozenset({PENDING, CLOSED, IGNORED})
 DEFAULT_RESERVE = 2.0
 #: flush re-check jobs in groups of this many
 _FLUSH_EVERY = 10
+#: while more batches are pending than a poll re-checks, a full walk looks at every one at least this often
+PENDING_WALK_EVERY = timedelta(hours=1)
 
 # checkpoint fields
 BASELINE_COMPLETED_AT = "baselineCompletedAt"
@@ -83,6 +105,7 @@ LAST_FULL_WALK_AT = "lastFullWalkAt"
 LAST_POLL_AT = "lastPollAt"
 LAST_POLL_COMPLETE = "lastPollComplete"
 NEWEST_CREATED_AT = "newestCreatedAt"
+FULL_WALK_PAGES = "fullWalkPages"
 RESUME_BELOW = "resumeBelow"
 WALK_RESUME = "walkResume"
 
@@ -106,7 +129,9 @@ class PollReport:
         closed: batches settled as cancelled, failed or deleted.
         ignored: batches left out of the first copy by EXPORT_SINCE (created before it, already submitted).
         rechecked: pending batches re-checked one by one.
-        full_walk: the poll had to walk the whole list (baseline, or the periodic full walk was due).
+        deferred: pending batches left for a later poll by the re-check budget (RECHECK_BUDGET).
+        full_walk: the poll had to walk the whole list (baseline, the periodic full walk, or for the pending
+            batches: see the module docstring).
         reached_end: the walk reached the end of the list.
         early_stop: the walk stopped early on a page of known batches.
         complete: the poll did everything it set out to do (False: stopped by the deadline).
@@ -121,6 +146,7 @@ class PollReport:
     closed: int = 0
     ignored: int = 0
     rechecked: int = 0
+    deferred: int = 0
     full_walk: bool = False
     reached_end: bool = False
     early_stop: bool = False
@@ -213,6 +239,7 @@ class _Poll:
         self.read: dict[str, LedgerEntry | None] = {}  # the entry of each job's batch, as read before sending
         self.since = settings.export_since.astimezone(UTC) if settings.export_since else None
         self.baseline_done = False
+        self.list_total = 0  # the list's totalCount, as the last page read said
 
     # -- the poll ------------------------------------------------------------------------------------
 
@@ -220,12 +247,19 @@ class _Poll:
         checkpoint = self.ledger.checkpoint()
         self.baseline_done = bool(checkpoint.get(BASELINE_COMPLETED_AT))
         self.report.baseline = not self.baseline_done
-        self.report.full_walk = self._full_walk_due(checkpoint)
+        pending = list(self.ledger.pending())
+        self.report.full_walk = self._full_walk_due(checkpoint) or self._walk_for_pending(checkpoint, len(pending))
         walked = self._walk(checkpoint)
         if walked:
-            walked = self._recheck_pending()
+            walked = self._recheck_pending(pending)
         self.report.complete = walked
-        self.ledger.save_checkpoint(**{LAST_POLL_AT: format_timestamp(self.now), LAST_POLL_COMPLETE: walked})
+        fields: dict[str, Any] = {LAST_POLL_AT: format_timestamp(self.now), LAST_POLL_COMPLETE: walked}
+        if self.report.reached_end:
+            # what the next full walk will cost, about: a walk carried on over several polls read only its
+            # last stretch in this one, so the list's length counts too
+            whole = -(-self.list_total // self.settings.batch_page_size)
+            fields[FULL_WALK_PAGES] = max(self.report.pages, whole)
+        self.ledger.save_checkpoint(**fields)
         return self.report
 
     def _full_walk_due(self, checkpoint: dict[str, Any]) -> bool:
@@ -295,6 +329,7 @@ class _Poll:
         read: list[str] = []  # ids on the pages of a search, in list order
         for page in pages:
             self.report.pages += 1
+            self.list_total = page.total_count
             known_before = self._handle_page(page)
             self._flush()
             walk.saw(page)
@@ -402,40 +437,88 @@ class _Poll:
             return not self.baseline_done
         return entry.state == IGNORED
 
-    def _recheck_pending(self) -> bool:
-        """Re-check pending batches the walk did not show; False if the deadline cut it short."""
-        since = format_timestamp(self.now - timedelta(hours=self.settings.lookback_hours))
-        try:
-            for entry in self.ledger.pending(created_since=since):
-                if entry.batch_id in self.seen:
-                    continue
+    def _walk_for_pending(self, checkpoint: dict[str, Any], pending: int) -> bool:
+        """Is a full walk due for the pending batches' sake? (see the module docstring)"""
+        budget = self.settings.recheck_budget
+        pages = checkpoint.get(FULL_WALK_PAGES)
+        if isinstance(pages, int) and 0 < pages <= min(pending, budget):
+            return True  # no dearer than re-checking them one by one, and it shows every one
+        if pending <= budget:
+            return False  # every one is re-checked at this poll
+        last_walk = parse_timestamp_or_none(checkpoint.get(LAST_FULL_WALK_AT))
+        last_poll = parse_timestamp_or_none(checkpoint.get(LAST_POLL_AT))
+        period = timedelta(0) if last_poll is None else min(max(self.now - last_poll, timedelta(0)), PENDING_WALK_EVERY)
+        return last_walk is None or self.now - last_walk + period >= PENDING_WALK_EVERY
+
+    def _recheck_order(self, pending: list[LedgerEntry]) -> list[LedgerEntry]:
+        """The pending batches the walk did not show, in the order the budget is spent on them: those created
+        within LOOKBACK_HOURS youngest first, then the others least recently checked first (youngest first
+        among equals)."""
+        young_since = self.now - timedelta(hours=self.settings.lookback_hours)
+        oldest = datetime.min.replace(tzinfo=UTC)
+
+        def created(entry: LedgerEntry) -> datetime:
+            return parse_timestamp_or_none(entry.batch_created_at) or oldest
+
+        waiting = sorted((e for e in pending if e.batch_id not in self.seen), key=created, reverse=True)
+        young = [e for e in waiting if created(e) >= young_since]
+        older = [e for e in waiting if created(e) < young_since]
+        older.sort(key=lambda e: parse_timestamp_or_none(e.checked_at) or oldest)  # stable: youngest first on ties
+        return young + older
+
+    def _recheck_pending(self, pending: list[LedgerEntry]) -> bool:
+        """Re-check pending batches the walk did not show, within the budget; False if the deadline cut it short."""
+        order = self._recheck_order(pending)
+        chosen = order[: self.settings.recheck_budget]
+        self.report.deferred = len(order) - len(chosen)
+        checked_at = format_timestamp(self.now)
+        cut = False
+
+        def due() -> Iterator[LedgerEntry]:  # drawn only when a request can start: stops as the deadline nears
+            nonlocal cut
+            for entry in chosen:
                 if self._out_of_time():
-                    return False
-                self.seen.add(entry.batch_id)
-                self.report.rechecked += 1
-                try:
-                    batch = self.client.get_batch(entry.batch_id, self.deadline)
-                except NotFoundError:
-                    created_at = entry.batch_created_at
-                    if self.ledger.mark_closed(entry.batch_id, created_at=created_at, status=DELETED):
-                        self.report.closed += 1
-                    continue
-                except DeadlineExceededError as error:
-                    logger.info("poll: pending re-check cut short: %s", error)
-                    return False
-                # One batch Flatfile keeps answering garbage or 5xx for must not block the others (the walk
-                # just worked, so Flatfile itself is up); it stays pending and is re-checked next poll.
-                except (ContractError, RetriesExhaustedError) as error:
-                    logger.error("poll: skipped the re-check of batch %s: %s", entry.batch_id, error)
-                    self.report.errors += 1
-                    continue
-                batch["id"] = entry.batch_id
-                self._decide(batch, entry)
-                if len(self.outbox) >= _FLUSH_EVERY:
-                    self._flush()
+                    cut = True
+                    return
+                yield entry
+
+        def fetch(entry: LedgerEntry) -> dict[str, Any]:
+            return self.client.get_batch(entry.batch_id, self.deadline)
+
+        answers = in_order(fetch, due(), self.settings.row_prefetch, name="flatfile-rechecks")
+        try:
+            with closing(answers):
+                for entry, answer in answers:
+                    self.seen.add(entry.batch_id)
+                    self.report.rechecked += 1
+                    try:
+                        batch = answer.result()
+                    except NotFoundError:
+                        created_at = entry.batch_created_at
+                        if self.ledger.mark_closed(entry.batch_id, created_at=created_at, status=DELETED):
+                            self.report.closed += 1
+                        continue
+                    except DeadlineExceededError as error:
+                        logger.info("poll: pending re-check cut short: %s", error)
+                        return False
+                    # One batch Flatfile keeps answering garbage or 5xx for must not block the others (the walk
+                    # just worked, so Flatfile itself is up); it stays pending and takes its turn again.
+                    except (ContractError, RetriesExhaustedError) as error:
+                        logger.error("poll: skipped the re-check of batch %s: %s", entry.batch_id, error)
+                        self.report.errors += 1
+                        self.ledger.mark_checked(entry.batch_id, at=checked_at)
+                        continue
+                    batch["id"] = entry.batch_id
+                    self._decide(batch, entry)
+                    if batch.get("status") != SUBMITTED and batch.get("status") not in FINAL_STATUSES:
+                        self.ledger.mark_checked(entry.batch_id, at=checked_at)
+                    if len(self.outbox) >= _FLUSH_EVERY:
+                        self._flush()
         finally:
             self._flush()
-        return True
+        if cut:
+            logger.info("poll: the deadline is near, %d pending batches re-checked", self.report.rechecked)
+        return not cut
 
     # -- side effects --------------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from flatfile_relay.timestamps import parse_timestamp
 DEFAULT_BASE_URL = "https://api.us.flatfile.io"
 #: Row-page requests the exporter keeps in flight (chosen with `make bench`: see the README).
 DEFAULT_ROW_PREFETCH = 8
+#: Pending batches the poller re-checks one by one per poll at most (see `flatfile_relay.poller`).
+DEFAULT_RECHECK_BUDGET = 100
 
 
 class SettingsError(ValueError):
@@ -53,6 +55,7 @@ class Settings:
     export_prefix: str = "flatfile/"
     event_bus_name: str = "default"
     lookback_hours: float = 168.0
+    recheck_budget: int = DEFAULT_RECHECK_BUDGET
     export_since: datetime | None = None
     part_max_rows: int = 50_000
     full_walk_hours: float = 24.0
@@ -90,6 +93,7 @@ class Settings:
             export_prefix=prefix,
             event_bus_name=env.get("EVENT_BUS_NAME", "").strip() or "default",
             lookback_hours=float(_int(env, "LOOKBACK_HOURS", 168, low=0, high=24 * 3660)),
+            recheck_budget=_int(env, "RECHECK_BUDGET", DEFAULT_RECHECK_BUDGET, low=1, high=10_000),
             export_since=_since(env.get("EXPORT_SINCE", "")),
             part_max_rows=_int(env, "PART_MAX_ROWS", 50_000, low=1, high=10_000_000),
             full_walk_hours=float(_int(env, "FULL_WALK_HOURS", 24, low=0, high=24 * 366)),

@@ -93,27 +93,27 @@ def test_late_submission_deep_in_the_list_is_found_by_the_pending_recheck(relay:
     assert list(relay.ledger.pending()) == []
 
 
-def test_pending_recheck_respects_the_lookback_window_and_closes_deleted_batches(relay: Relay) -> None:
+def test_pending_batches_of_any_age_are_rechecked_youngest_first(relay: Relay) -> None:
+    """No age limit: a batch seen in progress 30 days after it was created is re-checked like a new one; those
+    created within LOOKBACK_HOURS go first, youngest first, then the least recently checked."""
+    now = datetime.now(UTC)
     relay.add_batches(2 * PAGE)
-    old_pending = relay.emu.state.add_batch(None, created_at=datetime.now(UTC) - timedelta(days=30))["id"]
-    gone = relay.emu.samples["in_progress"]
+    old_pending = relay.emu.state.add_batch(None, created_at=now - timedelta(days=30))["id"]
+    young = relay.emu.samples["in_progress"]
     relay.poll()
     relay.drain_jobs()
     assert relay.entry(old_pending).state == PENDING
     relay.emu.state.set_status(old_pending, "submitted")
-    relay.emu.state.remove_batch(gone)
+    relay.configure(row_prefetch=1)  # one request at a time: the emulator logs them in the poller's order
+    relay.emu.clear_request_log()
 
-    report = relay.poll()
+    report = relay.poll(now=now + timedelta(minutes=5))
 
     assert report.early_stop
-    assert report.rechecked == 1  # the 30-day-old batch is beyond LOOKBACK_HOURS (168)
-    assert report.jobs_sent == []
-    gone_entry = relay.entry(gone)
-    assert (gone_entry.state, gone_entry.batch_status) == (CLOSED, "deleted")
-    # the periodic full walk still finds the old one
-    later = relay.poll(now=datetime.now(UTC) + timedelta(hours=25))
-    assert later.full_walk
-    assert later.jobs_sent == [old_pending]
+    assert report.rechecked == 2
+    assert [r.path.rsplit("/", 1)[1] for r in relay.emu.requests_to("/rest/batch/")] == [young, old_pending]
+    assert report.jobs_sent == [old_pending]
+    assert relay.entry(young).checked_at is not None
 
 
 def test_export_since_ignores_older_batches(relay: Relay) -> None:

@@ -61,6 +61,9 @@ def test_batches_added_and_deleted_above_the_stopping_point_neither_hide_batches
     checkpoint = relay.ledger.checkpoint()
     assert checkpoint.get("baselineCompletedAt")
     assert checkpoint.get("walkResume") is None
+    # the next full walk's cost is the whole list's, not the stretch this poll read (pending batches weigh
+    # re-checking one by one against it)
+    assert checkpoint["fullWalkPages"] == math.ceil(total / PAGE)
     _everything_queued_once(relay, gone)
     assert relay.poll().pages == 1  # later polls stop early as before
 

@@ -65,8 +65,8 @@ def state_of(ledger: Ledger, batch_id: str) -> str | None:
     return entry.state if entry else None
 
 
-def pending_ids(ledger: Ledger, created_since: str | None = None) -> list[str]:
-    return [entry.batch_id for entry in ledger.pending(created_since=created_since)]
+def pending_ids(ledger: Ledger) -> list[str]:
+    return [entry.batch_id for entry in ledger.pending()]
 
 
 def put_in_state(ledger: Ledger, state: str | None, clock: Clock) -> str:
@@ -279,15 +279,27 @@ def test_pending_lists_only_pending_batches_oldest_first(ledger: Ledger, clock: 
     assert all(entry.state == PENDING for entry in entries)
 
 
-def test_pending_honours_created_since_inclusively(ledger: Ledger) -> None:
-    early, edge, late = new_id(), new_id(), new_id()
-    ledger.mark_pending(early, created_at="2024-05-01T09:59:59.999Z", status=None)
-    ledger.mark_pending(edge, created_at="2024-05-01T10:00:00.000Z", status=None)
+def test_pending_lists_every_age_and_mark_checked_records_the_turn_of_pending_batches_only(
+    ledger: Ledger, clock: Clock
+) -> None:
+    ancient, late = new_id(), new_id()
+    ledger.mark_pending(ancient, created_at="2015-01-01T00:00:00.000Z", status=None)
     ledger.mark_pending(late, created_at="2024-06-01T00:00:00.000Z", status=None)
-    assert pending_ids(ledger, created_since="2024-05-01T10:00:00.000Z") == [edge, late]
-    assert pending_ids(ledger, created_since="2024-05-02T00:00:00.000Z") == [late]
-    assert pending_ids(ledger, created_since="2025-01-01T00:00:00.000Z") == []
-    assert pending_ids(ledger, created_since=None) == [early, edge, late]
+    before = ledger.get(late)
+    assert before is not None
+    assert before.checked_at is None
+
+    assert ledger.mark_checked(late, at="2024-06-02T00:00:00.000Z")
+
+    assert pending_ids(ledger) == [ancient, late]
+    after = ledger.get(late)
+    assert after is not None
+    assert after.checked_at == "2024-06-02T00:00:00.000Z"
+    assert after.updated_at == before.updated_at  # mark_queued's check of what the poller read still holds
+    queued = put_in_state(ledger, QUEUED, clock)
+    assert not ledger.mark_checked(queued, at="2024-06-02T00:00:00.000Z")
+    assert not ledger.mark_checked(new_id(), at="2024-06-02T00:00:00.000Z")  # creates nothing
+    assert state_of(ledger, queued) == QUEUED
 
 
 @pytest.mark.parametrize("leave", ["queued", "closed", "ignored", "claimed"])

@@ -20,15 +20,15 @@ import json
 import logging
 import re
 import uuid
-from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
+from flatfile_relay.ahead import in_order
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile.account import Account
 from flatfile_relay.flatfile.auth import ApiKeyAuth, Auth, TokenAuth, server_message
@@ -329,7 +329,7 @@ class FlatfileClient:
         def fetch(at: int) -> RowPage:
             return self._row_page(batch_id, deadline, at, take, filters)
 
-        pages = _pages_ahead(fetch, skip, ahead) if ahead > 1 else _pages_in_turn(fetch, skip)
+        pages = _pages(fetch, skip, ahead)
         try:
             for page in pages:
                 if check_order:
@@ -699,52 +699,25 @@ def _count(value: Any, what: str) -> int:
     return value
 
 
-def _pages_in_turn(fetch: Callable[[int], RowPage], skip: int) -> Generator[RowPage, None, None]:
-    """Pages one request at a time, each asked for where the one before it ended."""
-    while True:
-        page = fetch(skip)
-        yield page
-        if page.last:
-            return
-        skip = page.next_skip
-
-
-def _pages_ahead(fetch: Callable[[int], RowPage], skip: int, ahead: int) -> Generator[RowPage, None, None]:
-    """The pages of `_pages_in_turn`, with up to `ahead` requests in flight on a thread pool.
+def _pages(fetch: Callable[[int], RowPage], skip: int, ahead: int) -> Generator[RowPage, None, None]:
+    """Pages from offset `skip` on, each asked for where the one before it ended, with up to `ahead` requests
+    in flight (`ahead.in_order`; 1: one request at a time).
 
     Offsets ahead are guessed from the size of the page before; a page of another size drops the guesses
-    (their answers are never yielded) and the walk goes on from where that page really ended.
+    (their answers are never yielded) and the walk goes on from where that page really ended. Closing the
+    generator lets go of the requests asked ahead at once.
     """
     page = fetch(skip)
     yield page
-    if page.last:
-        return
-    pool = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="flatfile-rows")
-    in_flight: deque[tuple[int, Future[RowPage]]] = deque()
-    try:
-        step, total, following = len(page.rows), page.total_count, page.next_skip
-        while True:
-            while len(in_flight) < ahead and following < total:
-                in_flight.append((following, pool.submit(fetch, following)))
-                following += step
-            if not in_flight:  # pragma: no cover - a page that is not the last always leaves one to ask for
-                return
-            _, future = in_flight.popleft()
-            page = future.result()
-            yield page
-            if page.last:
-                return
-            total = page.total_count
-            expected = in_flight[0][0] if in_flight else following
-            if page.next_skip != expected:
-                for _, guessed in in_flight:
-                    guessed.cancel()
-                in_flight.clear()
-                step, following = len(page.rows), page.next_skip
-    finally:
-        # requests already sent finish on their own (each is bounded by its timeout and the deadline);
-        # nobody waits for them, so a walk stopped near the deadline returns at once
-        pool.shutdown(wait=False, cancel_futures=True)
+    while not page.last:
+        step = len(page.rows)
+        offsets = range(page.next_skip, page.total_count, step)
+        with closing(in_order(fetch, offsets, ahead, name="flatfile-rows")) as answers:
+            for at, answer in answers:
+                page = answer.result()
+                yield page
+                if page.last or page.next_skip != at + step:
+                    break
 
 
 def _check_sequence(page: RowPage, batch_id: str, last_sequence: int | None) -> int | None:
