@@ -16,9 +16,9 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-# pip's output cut down to a progress line every 10 packages, plus everything from the first error on (a hash
-# mismatch names the file on the lines after it)
-PIP_PROGRESS := awk '/ERROR|error:/{failed=1} failed{print; fflush(); next} /^Collecting /{n++; if (n % 10 == 0) printf "    %d packages downloaded (latest: %s)\n", n, $$2; fflush()} /^Installing collected/{print "    installing " n " packages"; fflush()}'
+# pip's output cut down to a progress line every 10 packages (from the index or, "Processing", a local copy of it),
+# plus everything from the first error on (a hash mismatch names the file on the lines after it)
+PIP_PROGRESS := awk '/ERROR|error:/{failed=1} failed{print; fflush(); next} /^(Collecting|Processing) /{n++; latest=$$2; sub(/.*\//, "", latest); if (n % 10 == 0) printf "    %d packages downloaded (latest: %s)\n", n, latest; fflush()} /^Installing collected/{print "    installing " n " packages"; fflush()}'
 # Every install is from a lock (requirements/*.txt, written by `make lock`): every package pinned, with hashes
 PIP_LOCKED := -m pip install --require-hashes -r
 
