@@ -8,29 +8,34 @@ SAM_VENV  := .venv-sam
 LAMBDA_VENV := .venv-lambda
 # checkov pins dependencies that clash with SAM CLI's and the project's: a venv of its own
 CHECKOV_VENV := .venv-checkov
+# uv resolves the locks (`make lock`); it is a tool of its own, pinned in requirements/uv.txt
+UV_VENV   := .venv-uv
 PY        := $(VENV)/bin/python
 SAM       := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam
 PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-# pip's output cut down to a progress line every 10 packages, plus any error
-PIP_PROGRESS := awk '/^Collecting /{n++; if (n % 10 == 0) printf "    %d packages downloaded (latest: %s)\n", n, $$2; fflush()} /^Installing collected/{print "    installing " n " packages"; fflush()} /ERROR|error:/{print; fflush()}'
+# pip's output cut down to a progress line every 10 packages (from the index or, "Processing", a local copy of it),
+# plus everything from the first error on (a hash mismatch names the file on the lines after it)
+PIP_PROGRESS := awk '/ERROR|error:/{failed=1} failed{print; fflush(); next} /^(Collecting|Processing) /{n++; latest=$$2; sub(/.*\//, "", latest); if (n % 10 == 0) printf "    %d packages downloaded (latest: %s)\n", n, latest; fflush()} /^Installing collected/{print "    installing " n " packages"; fflush()}'
+# Every install is from a lock (requirements/*.txt, written by `make lock`): every package pinned, with hashes
+PIP_LOCKED := -m pip install --require-hashes -r
 
 # Python 3.13 matches the Lambda runtime: pyenv's 3.13 first, then any python3.13 on PATH.
 PYTHON313 := $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 
-.PHONY: help run local-env test lint typecheck validate scan build unit integration coverage bench emulator clean
+.PHONY: help run local-env test lint typecheck validate scan build unit integration coverage bench emulator lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements/runtime.txt requirements/dev.txt
+$(VENV)/.installed: requirements/dev.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (looked in pyenv's versions and on PATH); install it, e.g. 'pyenv install 3.13'" >&2; exit 1; }
 	@echo "==> setting up $(VENV) (first run only, about a minute): Python 3.13 from $(PYTHON313)"
 	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
 	@echo "    installing requirements/dev.txt (boto3, requests, Powertools, moto, pytest, ruff, mypy and their dependencies)"
-	@$(PY) -m pip install -r requirements/dev.txt 2>&1 | $(PIP_PROGRESS) || true
+	@$(PY) $(PIP_LOCKED) requirements/dev.txt 2>&1 | $(PIP_PROGRESS) || true
 	@$(PY) -c "import boto3, requests, aws_lambda_powertools, moto, pytest" || { echo "error: dependency install failed" >&2; exit 1; }
 	@echo "==> $(VENV) ready"
 	@# the library is importable from the venv as it is in Lambda's layer (no copy, edits apply at once)
@@ -42,7 +47,7 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found" >&2; exit 1; }
 	@echo "==> setting up $(SAM_VENV) (SAM CLI; first run only, about a minute)"
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON313) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/python -m pip install -r requirements/sam.txt 2>&1 | $(PIP_PROGRESS) || true
+	@$(SAM_VENV)/bin/python $(PIP_LOCKED) requirements/sam.txt 2>&1 | $(PIP_PROGRESS) || true
 	@$(SAM_VENV)/bin/sam --version >/dev/null || { echo "error: SAM CLI install failed" >&2; exit 1; }
 	@touch $@
 
@@ -50,18 +55,42 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found" >&2; exit 1; }
 	@echo "==> setting up $(CHECKOV_VENV) (checkov; first run only, about a minute)"
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON313) -m venv $(CHECKOV_VENV)
-	@$(CHECKOV_VENV)/bin/python -m pip install -r requirements/checkov.txt 2>&1 | $(PIP_PROGRESS) || true
+	@$(CHECKOV_VENV)/bin/python $(PIP_LOCKED) requirements/checkov.txt 2>&1 | $(PIP_PROGRESS) || true
 	@$(CHECKOV_VENV)/bin/checkov --version >/dev/null || { echo "error: checkov install failed" >&2; exit 1; }
 	@touch $@
 
-# Pinned in requirements/runtime.txt; no pip, no project code: the artifact tests import the built handlers in it.
-$(LAMBDA_VENV)/.installed: requirements/runtime.txt $(VENV)/.installed
+# Locked in requirements/lambda.txt; no pip, no project code: the artifact tests import the built handlers in it.
+$(LAMBDA_VENV)/.installed: requirements/lambda.txt $(VENV)/.installed
 	@echo "==> creating $(LAMBDA_VENV) (boto3 and Powertools only, as in Lambda)"
 	@rm -rf $(LAMBDA_VENV) && $(PYTHON313) -m venv --without-pip $(LAMBDA_VENV)
-	@grep -E '^(boto3|aws-lambda-powertools)\b' requirements/runtime.txt > $(LAMBDA_VENV)/requirements.txt
-	@$(PY) -m pip --python $(LAMBDA_VENV)/bin/python install --quiet -r $(LAMBDA_VENV)/requirements.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(PY) -m pip --python $(LAMBDA_VENV)/bin/python install --quiet --require-hashes -r requirements/lambda.txt 2>&1 | grep -v "is ignored: it is neither" || true
 	@$(LAMBDA_VENV)/bin/python -c "import boto3, aws_lambda_powertools" || { echo "error: $(LAMBDA_VENV) install failed" >&2; exit 1; }
 	@touch $@
+
+$(UV_VENV)/.installed: requirements/uv.txt
+	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found" >&2; exit 1; }
+	@echo "==> setting up $(UV_VENV) (uv, for \`make lock\`)"
+	@test -x $(UV_VENV)/bin/python || $(PYTHON313) -m venv $(UV_VENV)
+	@$(UV_VENV)/bin/python $(PIP_LOCKED) requirements/uv.txt 2>&1 | $(PIP_PROGRESS) || true
+	@$(UV_VENV)/bin/uv --version >/dev/null || { echo "error: uv install failed" >&2; exit 1; }
+	@touch $@
+
+# One lock per input (requirements/<name>.in -> requirements/<name>.txt; layer.in -> the layer's requirements.txt,
+# which `sam build` installs), each for every Python from 3.11 on and every platform, with the hashes of every file
+# of each pinned release. Extras stay named (coverage[toml]==...): older pips (3.11's 23.2) refuse a dependency's
+# extra that the lock does not name. Pins already in a lock are kept unless its input moves them; LOCK_ARGS=--upgrade
+# (or --upgrade-package NAME) moves the rest. dev, lambda and layer take runtime.txt's versions.
+LOCK = UV_CUSTOM_COMPILE_COMMAND="make lock" $(UV_VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+  --generate-hashes --no-strip-extras $(LOCK_ARGS)
+lock: $(UV_VENV)/.installed  ## lock every dependency with hashes (after editing requirements/*.in)
+	@echo "==> uv pip compile: requirements/*.in -> requirements/*.txt, layers/relay/requirements.txt"
+	@$(LOCK) requirements/uv.in -o requirements/uv.txt
+	@$(LOCK) requirements/runtime.in -o requirements/runtime.txt
+	@$(LOCK) requirements/dev.in -c requirements/runtime.txt -o requirements/dev.txt
+	@$(LOCK) requirements/lambda.in -c requirements/runtime.txt -o requirements/lambda.txt
+	@$(LOCK) requirements/layer.in -c requirements/runtime.txt -o layers/relay/requirements.txt
+	@$(LOCK) requirements/sam.in -o requirements/sam.txt
+	@$(LOCK) requirements/checkov.in -o requirements/checkov.txt
 
 run: $(VENV)/.installed  ## the pipeline locally: moto + bundled emulator; poll, export, consume, summary in ./out
 	@$(PY) -m flatfile_relay_devkit.local

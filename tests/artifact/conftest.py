@@ -40,8 +40,8 @@ def lambda_venv() -> Path:
 
 @pytest.fixture(scope="session")
 def powertools_pin() -> tuple[str, str]:
-    """requirements/runtime.txt's Powertools: (extras, version), e.g. ("all", "3.23.0")."""
-    text = (ROOT / "requirements" / "runtime.txt").read_text(encoding="utf-8")
+    """requirements/runtime.in's Powertools: (extras, version), e.g. ("all", "3.23.0")."""
+    text = (ROOT / "requirements" / "runtime.in").read_text(encoding="utf-8")
     pins = re.findall(r"^aws-lambda-powertools\[([a-z,-]+)\]==([0-9.]+)$", text, re.MULTILINE)
-    assert len(pins) == 1, "requirements/runtime.txt must pin aws-lambda-powertools[extras]==version once"
+    assert len(pins) == 1, "requirements/runtime.in must pin aws-lambda-powertools[extras]==version once"
     return pins[0]

@@ -1,4 +1,4 @@
-"""Development runs on the Powertools the template deploys: requirements/runtime.txt's pin and the version of
+"""Development runs on the Powertools the template deploys: requirements/runtime.in's pin and the version of
 AWS's public layer in template.yaml are a recorded pair (README.md, "Powertools version", says how to move)."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_the_pinned_powertools_is_the_release_inside_the_deployed_layer(powertoo
     *_, layer_version = _public_layer()
     assert layer_version in PUBLIC_LAYER_RELEASES, f"no recorded Powertools release for public layer {layer_version}"
     assert pinned == PUBLIC_LAYER_RELEASES[layer_version], (
-        f"requirements/runtime.txt pins Powertools {pinned}, the template deploys layer {layer_version} "
+        f"requirements/runtime.in pins Powertools {pinned}, the template deploys layer {layer_version} "
         f"= Powertools {PUBLIC_LAYER_RELEASES[layer_version]}: move both together"
     )
     assert extras == PUBLIC_LAYER_EXTRAS
