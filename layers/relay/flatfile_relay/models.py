@@ -3,7 +3,9 @@
 Export jobs, manifests, notices and webhook bodies subclass `Document`: Python names in snake case, JSON
 names in camel case (``batch_id`` is ``batchId``). `parse_json` checks a document against its model with
 Powertools' `parse`. Its error names every bad field and never quotes a value (pydantic's own text would
-show ``input_value=...``, which may be a secret), and chains nothing that could.
+show ``input_value=...``, which may be a secret), and chains nothing that could. Powertools' Parser package
+is imported by the first `parse_json` (it imports every envelope model Powertools has, which no function needs
+at import): a poll that queues nothing never loads it.
 
 Example:
     >>> class Part(Document):
