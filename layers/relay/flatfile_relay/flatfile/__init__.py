@@ -1,7 +1,9 @@
 """A client of the legacy Flatfile API (Portal v2): REST batches and rows, GraphQL, token exchange.
 
 A self-contained package: besides itself it imports only the library's leaf modules (`deadline`,
-`backoff`, `timestamps`, `redaction`), never the relay's own configuration or secrets.
+`backoff`, `timestamps`, `redaction`), never the relay's own configuration or secrets. Its errors and
+`Account` come at once; the HTTP side (`FlatfileClient` and the names of `auth`, `pagination`, `transport`)
+when first asked for, so a function that only needs the errors never imports `requests`.
 
 Example:
     from flatfile_relay.deadline import Deadline
