@@ -90,7 +90,7 @@ def _view(table: Mapping[str, Any], local_root: Path) -> str:
         files = location.rstrip("/") + "/*"
         partitioning = ", hive_partitioning = false"
     declared = ", ".join(f"'{key}': '{kind}'" for key, kind, _ in dict.fromkeys(columns.values()))
-    selected = ", ".join(f'{made or f"{_quoted(key)}"} AS {_quoted(name)}' for name, (key, _, made) in columns.items())
+    selected = ", ".join(f"{made or _quoted(key)} AS {_quoted(name)}" for name, (key, _, made) in columns.items())
     selected += "".join(f", {_quoted(key['Name'])}" for key in partitions)
     # the template's own names and a local path: no outside input
     source = f"read_json('{files}', format = 'newline_delimited', columns = {{{declared}}}{partitioning})"
@@ -101,7 +101,7 @@ def _text(key: str, serde: str) -> str:
     """The expression a `string` column reads from the JSON value under `key` (read as DuckDB's JSON)."""
     value = _quoted(key)
     if serde == HIVE_JSON:  # Trino's Hive JSON SerDe: scalars only
-        nested = f"error('HIVE_BAD_DATA: {key}: varchar value must be a scalar json value')"
+        nested = f"error('Hive JSON SerDe, key {key}: varchar value must be a scalar json value')"
     else:  # OpenX: any value, an object or an array as its JSON text
         nested = f"CAST({value} AS VARCHAR)"
     return f"CASE WHEN json_type({value}) IN ('OBJECT', 'ARRAY') THEN {nested} ELSE {value} ->> '$' END"
