@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+import flatfile_relay.flatfile as package
+from flatfile_relay.flatfile import client, transport
+
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "layers" / "relay" / "flatfile_relay"
 PACKAGE = "flatfile_relay"
@@ -262,3 +265,10 @@ def test_from_package_import_name_names_the_module_or_the_package() -> None:
     assert direct[f"{CLIENT}.client"] == {f"{PACKAGE}.credentials"}
     assert direct[f"{CLIENT}.auth"] == {PACKAGE}
     assert cycles(graph(trees)) == [[f"{PACKAGE}.credentials", f"{CLIENT}.client"]]
+
+
+def test_the_flatfile_package_serves_its_client_names_when_first_asked_for() -> None:
+    assert package.FlatfileClient is client.FlatfileClient
+    assert package.RequestCounts is transport.RequestCounts
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        package.Nothing  # noqa: B018 - the attribute access is the test
