@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from flatfile_relay.connection import FlatfileRuntime
 from flatfile_relay.credentials import NotConfiguredError
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import ExportOutcome, export_batch
@@ -21,7 +22,6 @@ from flatfile_relay.flatfile import ConfigurationError, FlatfileClient
 from flatfile_relay.jobs import ExportJob, InvalidJobError
 from flatfile_relay.measurements import request_measurements
 from flatfile_relay.observability import get_logger, get_metrics, publish, traced
-from flatfile_relay.runtime import Runtime
 from flatfile_relay.sqs_batch import partial_batch_response
 
 #: Seconds of the Lambda's time kept back from the exporter (to log, flush metrics and answer).
@@ -29,7 +29,7 @@ DEADLINE_RESERVE = 10.0
 
 logger = get_logger()
 metrics = get_metrics()
-runtime = Runtime("secret_id", "ledger_table", "export_bucket", "notices_queue_url", "export_jobs_queue_url")
+runtime = FlatfileRuntime("secret_id", "ledger_table", "export_bucket", "notices_queue_url", "export_jobs_queue_url")
 reset = runtime.reset
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from flatfile_relay.connection import FlatfileRuntime
 from flatfile_relay.credentials import NotConfiguredError
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile import ConfigurationError
@@ -29,7 +30,6 @@ from flatfile_relay.measurements import request_measurements
 from flatfile_relay.observability import get_logger, get_metrics, publish, traced
 from flatfile_relay.operations import is_operator_request, operate
 from flatfile_relay.poller import PollReport, poll
-from flatfile_relay.runtime import Runtime
 from flatfile_relay.settings import SettingsError
 
 logger = get_logger()
@@ -40,7 +40,7 @@ RESERVE_SECONDS = 15.0
 #: batch ids listed in the summary log line at most (the handler's answer lists them all)
 LOGGED_IDS = 100
 
-runtime = Runtime("secret_id", "ledger_table", "export_jobs_queue_url")
+runtime = FlatfileRuntime("secret_id", "ledger_table", "export_jobs_queue_url")
 reset = runtime.reset
 
 

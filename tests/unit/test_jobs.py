@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from flatfile_relay.jobs import JOB_TYPE, TRIGGERS, ExportJob, InvalidJobError, require_batch_id
+from flatfile_relay.jobs import JOB_TYPE, ExportJob, InvalidJobError, require_batch_id
+from flatfile_relay.models import TRIGGERS
 from flatfile_relay.timestamps import parse_timestamp
 
 BATCH = "0b0e4b8a-5b3e-4c7e-9d59-8a4d6f0f2a11"

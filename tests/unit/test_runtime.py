@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from flatfile_relay.connection import FlatfileConnection, FlatfileRuntime
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.settings import SettingsError
 
@@ -39,3 +40,18 @@ def test_reset_forgets_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEDGER_TABLE", "ledger-b")
     assert runtime.ledger is not first
     assert runtime.ledger.table_name == "ledger-b"
+
+
+def test_the_flatfile_runtime_adds_a_connection_built_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLATFILE_SECRET_ID", "secret-a")
+    runtime = FlatfileRuntime("secret_id")
+    assert runtime.take_request_counts().requests == 0  # nothing built, nothing counted
+    assert vars(runtime).keys() == {"_required"}
+
+    connection = runtime.connection
+    assert isinstance(connection, FlatfileConnection)
+    assert runtime.connection is connection
+    connection.counts.add(requests=2)
+    assert runtime.take_request_counts().requests == 2
+    runtime.reset()
+    assert runtime.connection is not connection

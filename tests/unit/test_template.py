@@ -90,10 +90,12 @@ def test_schedule_event() -> None:
 
 def test_sample_events_agree_on_the_batch() -> None:
     job = json.loads(load_event("sqs_export_job.json")["Records"][0]["body"])
-    notice = json.loads(load_event("sqs_notice.json")["Records"][0]["body"])
+    event = json.loads(load_event("sqs_notice.json")["Records"][0]["body"])  # the consumer queue's export event
+    notice = event["detail"]
     webhook = load_event("webhook.json")
     payload = json.loads(webhook["body"])
     assert job["type"] == "flatfile.export.job"
+    assert (event["source"], event["detail-type"]) == ("flatfile-relay", "flatfile.batch.exported")
     assert notice["type"] == "flatfile.batch.exported"
     assert job["batchId"] == notice["batchId"] == payload["data"]["meta"]["batch"]["id"]
     assert notice["manifestUri"].endswith(f"/manifests/{job['batchId']}.json")

@@ -1,10 +1,21 @@
 """template.yaml's Glue tables over a local copy of the bucket, as DuckDB views, and the README's queries.
 
-The views are built from what the template declares (columns and their types, the partition key, the
-location and `storage.location.template`), never from the data, so a column renamed in the template and
-not in the data (or the other way round) shows up as a column of nulls, and a layout that differs from the
-partition template finds no rows. DuckDB stands in for Athena locally; the README's queries use Athena's
-`json_extract_scalar`, which a DuckDB macro provides.
+The views are built from what the template declares (columns and their types, the SerDe and its properties,
+the partition key, the location and `storage.location.template`), never from the data, so a column renamed
+in the template and not in the data (or the other way round) shows up as a column of nulls, and a layout that
+differs from the partition template finds no rows. DuckDB stands in for Athena locally; the README's queries
+use Athena's `json_extract_scalar`, which a DuckDB macro provides.
+
+Each JSON SerDe is read the way Athena's engine (Trino) implements it, for what the relay's tables use:
+
+- Hive JSON SerDe (`org.apache.hive.hcatalog.data.JsonSerDe`): a `string` column takes a scalar JSON value
+  as text; an object or an array there fails the query ("value must be a scalar json value"), here too.
+- OpenX JSON SerDe (`org.openx.data.jsonserde.JsonSerDe`): a `string` column takes any JSON value, an object
+  or an array as its JSON text. With `case.insensitive` = `FALSE` a column reads the key named by its
+  `mapping.<column>` property, else the key spelt as its lower-case name: exactly, no case folding.
+
+What this cannot show: Athena itself (its engine's exact rendering of numbers inside JSON text, and the
+non-deterministic results Athena's documentation warns of with the OpenX SerDe); the README says so.
 
 Example:
     >>> glue_type("struct<id:string,name:string>")
@@ -23,6 +34,8 @@ from typing import Any
 from flatfile_relay_devkit.local.template import Template, resolve
 
 _SCALARS = {"string": "VARCHAR", "boolean": "BOOLEAN", "bigint": "BIGINT", "int": "INTEGER", "double": "DOUBLE"}
+HIVE_JSON = "org.apache.hive.hcatalog.data.JsonSerDe"
+OPENX_JSON = "org.openx.data.jsonserde.JsonSerDe"
 _QUERY = re.compile(r"^\d+\.\s+(?P<title>[^\n]+?):?\n+```sql\n(?P<sql>.*?)\n```", re.M | re.S)
 #: Athena's (Trino's) JSON function, as DuckDB spells it
 ATHENA_FUNCTIONS = "CREATE OR REPLACE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)"
@@ -52,9 +65,16 @@ def table_views(template: Template, local_root: Path, ref: Any, getatt: Any) -> 
 
 def _view(table: Mapping[str, Any], local_root: Path) -> str:
     storage = table["StorageDescriptor"]
-    if storage["SerdeInfo"]["SerializationLibrary"] != "org.apache.hive.hcatalog.data.JsonSerDe":
-        raise ValueError(f"table {table['Name']}: only the Hive JSON SerDe is read locally")
-    columns = {column["Name"]: glue_type(column["Type"]) for column in storage["Columns"]}
+    serde = storage["SerdeInfo"]["SerializationLibrary"]
+    if serde not in (HIVE_JSON, OPENX_JSON):
+        raise ValueError(f"table {table['Name']}: only the Hive and OpenX JSON SerDes are read locally")
+    properties = storage["SerdeInfo"].get("Parameters") or {}
+    exact = serde == OPENX_JSON and str(properties.get("case.insensitive", "TRUE")).upper() == "FALSE"
+    columns = {}  # column -> (the JSON key it reads, the type read, the expression that makes its value)
+    for column in storage["Columns"]:
+        name, kind = column["Name"], glue_type(column["Type"])
+        key = properties.get(f"mapping.{name.lower()}", name.lower()) if exact else name
+        columns[name] = (key, "JSON" if kind == "VARCHAR" else kind, _text(key, serde) if kind == "VARCHAR" else None)
     location = _local(storage["Location"], local_root)
     partitions = table.get("PartitionKeys") or []
     parameters = table.get("Parameters") or {}
@@ -69,10 +89,26 @@ def _view(table: Mapping[str, Any], local_root: Path) -> str:
     else:
         files = location.rstrip("/") + "/*"
         partitioning = ", hive_partitioning = false"
-    declared = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
+    declared = ", ".join(f"'{key}': '{kind}'" for key, kind, _ in dict.fromkeys(columns.values()))
+    selected = ", ".join(f"{made or _quoted(key)} AS {_quoted(name)}" for name, (key, _, made) in columns.items())
+    selected += "".join(f", {_quoted(key['Name'])}" for key in partitions)
     # the template's own names and a local path: no outside input
     source = f"read_json('{files}', format = 'newline_delimited', columns = {{{declared}}}{partitioning})"
-    return f'CREATE OR REPLACE VIEW "{table["Name"]}" AS SELECT * FROM {source}'  # noqa: S608
+    return f'CREATE OR REPLACE VIEW "{table["Name"]}" AS SELECT {selected} FROM {source}'  # noqa: S608
+
+
+def _text(key: str, serde: str) -> str:
+    """The expression a `string` column reads from the JSON value under `key` (read as DuckDB's JSON)."""
+    value = _quoted(key)
+    if serde == HIVE_JSON:  # Trino's Hive JSON SerDe: scalars only
+        nested = f"error('Hive JSON SerDe, key {key}: varchar value must be a scalar json value')"
+    else:  # OpenX: any value, an object or an array as its JSON text
+        nested = f"CAST({value} AS VARCHAR)"
+    return f"CASE WHEN json_type({value}) IN ('OBJECT', 'ARRAY') THEN {nested} ELSE {value} ->> '$' END"
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _local(uri: str, local_root: Path) -> str:

@@ -5,16 +5,19 @@ The secret is read through Powertools Parameters (cached, `POWERTOOLS_PARAMETERS
 the cache again: the next read bypasses it, so fixing the secret takes effect at the next invocation.
 The client (and so its bearer token) lives as long as the execution environment and the credentials.
 `connection.counts` counts the requests of every client it made (`counts.take()` once per invocation).
+`FlatfileRuntime` is the warm state of a function that talks to Flatfile: a `Runtime` with a connection.
 
 Example:
     >>> connection = FlatfileConnection(Settings.from_env())           # doctest: +SKIP
     >>> batches = connection.run(lambda client: list(client.iter_batches(deadline)))   # doctest: +SKIP
+    >>> runtime = FlatfileRuntime("secret_id", "ledger_table")        # nothing is read or created yet
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any, TypeVar
 
 from flatfile_relay import __version__
@@ -26,6 +29,7 @@ from flatfile_relay.flatfile import (
     ForbiddenError,
     RequestCounts,
 )
+from flatfile_relay.runtime import Runtime
 from flatfile_relay.settings import Settings
 
 T = TypeVar("T")
@@ -119,3 +123,21 @@ class FlatfileConnection:
 
             self._secrets = SecretsProvider()
         return self._secrets
+
+
+class FlatfileRuntime(Runtime):
+    """The warm state of a function that talks to Flatfile (the poller, the exporter): a `Runtime` plus the
+    Flatfile connection, built on first use like the rest."""
+
+    @cached_property
+    def connection(self) -> FlatfileConnection:
+        return FlatfileConnection(self.settings)
+
+    def take_request_counts(self) -> RequestCounts:
+        """Flatfile requests, retries and throttles since the last call (zero while no connection exists)."""
+        connection = self.__dict__.get("connection")
+        return connection.counts.take() if isinstance(connection, FlatfileConnection) else RequestCounts()
+
+    def reset(self) -> None:
+        super().reset()
+        self.__dict__.pop("connection", None)

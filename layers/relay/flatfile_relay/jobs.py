@@ -12,11 +12,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import Annotated, Any, Final, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, Strict
 
+from flatfile_relay import ids
 from flatfile_relay.backoff import backoff_delay
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.models import (
@@ -26,7 +27,7 @@ from flatfile_relay.models import (
     InvalidDocumentError,
     SchemaVersion,
     Text,
-    canonical_uuid,
+    Trigger,
     parse_json,
 )
 from flatfile_relay.timestamps import utc_now_iso
@@ -60,15 +61,9 @@ class JobSendError(RuntimeError):
 
 
 def require_batch_id(value: str, error: type[ValueError] = InvalidJobError) -> str:
-    """Return the batch id in canonical form; Flatfile batch ids are UUIDs."""
-    try:
-        return canonical_uuid(value)
-    except (ValueError, TypeError, AttributeError):
-        raise error(f"batchId {str(value)[:64]!r} is not a UUID") from None
+    """Return the batch id in canonical form (`flatfile_relay.ids`); InvalidJobError when it is no UUID."""
+    return ids.require_batch_id(value, error)
 
-
-Trigger = Literal["schedule", "webhook", "replay", "backfill"]
-TRIGGERS: tuple[str, ...] = get_args(Trigger)
 
 
 class ExportJob(Document):

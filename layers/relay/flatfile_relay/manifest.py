@@ -35,7 +35,6 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from flatfile_relay.jobs import Trigger
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.models import (
     SCHEMA_VERSION,
@@ -44,6 +43,7 @@ from flatfile_relay.models import (
     InvalidDocumentError,
     SchemaVersion,
     Text,
+    Trigger,
     parse_json,
 )
 

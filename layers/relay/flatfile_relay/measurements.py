@@ -6,15 +6,17 @@ one place (`flatfile_relay.observability.publish`). The metric names are the one
 dashboard use (namespace `FlatfileRelay`, dimension `service`).
 
 Example:
+    >>> from flatfile_relay.flatfile import RequestCounts
     >>> request_measurements(RequestCounts(requests=4, retries=1, throttles=1))[0]
     Measurement(name='FlatfileRequests', value=4, unit='Count')
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from flatfile_relay.flatfile.transport import RequestCounts
+if TYPE_CHECKING:  # the counts are only read here: the webhook and the consumer never import the HTTP client
+    from flatfile_relay.flatfile.transport import RequestCounts
 
 COUNT = "Count"
 SECONDS = "Seconds"

@@ -3,7 +3,9 @@
 Export jobs, manifests, notices and webhook bodies subclass `Document`: Python names in snake case, JSON
 names in camel case (``batch_id`` is ``batchId``). `parse_json` checks a document against its model with
 Powertools' `parse`. Its error names every bad field and never quotes a value (pydantic's own text would
-show ``input_value=...``, which may be a secret), and chains nothing that could.
+show ``input_value=...``, which may be a secret), and chains nothing that could. Powertools' Parser package
+is imported by the first `parse_json` (it imports every envelope model Powertools has, which no function needs
+at import): a poll that queues nothing never loads it.
 
 Example:
     >>> class Part(Document):
@@ -20,12 +22,12 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from aws_lambda_powertools.utilities.parser import BaseModel, Field, ValidationError, parse
-from pydantic import AfterValidator, ConfigDict, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError
 from pydantic.alias_generators import to_camel
+
+from flatfile_relay.ids import canonical_uuid
 
 M = TypeVar("M", bound="Document")
 
@@ -40,13 +42,9 @@ Text = Annotated[str, Field(min_length=1)]
 
 SCHEMA_VERSION = 1
 
-
-def canonical_uuid(value: str) -> str:
-    """`value` as a canonical (lower-case, hyphenated) UUID; ValueError when it is none."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise ValueError("must be a UUID") from None
+Trigger = Literal["schedule", "webhook", "replay", "backfill"]
+"""What asked for an export (an export job's, a manifest's and a notice's ``trigger``)."""
+TRIGGERS: tuple[str, ...] = get_args(Trigger)
 
 
 def _supported_version(value: int) -> int:
@@ -96,6 +94,8 @@ def parse_json(model: type[M], text: str | bytes, what: str = "document") -> M:
         raise InvalidDocumentError(f"{what} is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidDocumentError(f"{what} must be a JSON object")
+    from aws_lambda_powertools.utilities.parser import parse  # deferred: see DEFERRED_IMPORTS
+
     try:
         return parse(event=data, model=model)
     except ValidationError as invalid:

@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Any
 from flatfile_relay.ahead import in_order
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.flatfile.errors import ContractError, NotFoundError, RetriesExhaustedError
-from flatfile_relay.jobs import ExportJob, InvalidJobError, JobSendError, require_batch_id, send_jobs
+from flatfile_relay.ids import require_batch_id
 from flatfile_relay.ledger import CLOSED, IGNORED, PENDING, Ledger, LedgerEntry
 from flatfile_relay.measurements import Measurement
 from flatfile_relay.settings import Settings
@@ -82,6 +82,7 @@ from flatfile_relay.timestamps import as_utc, format_timestamp, parse_timestamp_
 if TYPE_CHECKING:
     from flatfile_relay.flatfile.client import FlatfileClient
     from flatfile_relay.flatfile.pagination import BatchPage
+    from flatfile_relay.jobs import ExportJob
 
 logger = logging.getLogger("flatfile_relay.poller")
 
@@ -385,8 +386,8 @@ class _Poll:
         ids = []
         for batch in page.items:
             try:  # ids are UUIDs: in canonical form they are the same key for poller, webhook and exporter
-                batch_id = require_batch_id(batch.get("id", ""), error=InvalidJobError)
-            except InvalidJobError as error:
+                batch_id = require_batch_id(batch.get("id", ""))
+            except ValueError as error:
                 logger.error("poll: skipped a batch Flatfile listed with an unusable id: %s", error)
                 self.report.errors += 1
                 continue
@@ -415,6 +416,8 @@ class _Poll:
                 self.report.ignored += 1
         elif status == SUBMITTED:
             if entry is None or entry.state in _NEEDS_JOB:
+                from flatfile_relay.jobs import ExportJob  # deferred: see DEFERRED_IMPORTS
+
                 self.outbox.append((ExportJob.create(batch_id, trigger="schedule"), created_at))
                 self.read[batch_id] = entry
         elif status in FINAL_STATUSES:
@@ -526,6 +529,8 @@ class _Poll:
         """Send the collected jobs, then mark the sent ones queued (also when some failed)."""
         if not self.outbox:
             return
+        from flatfile_relay.jobs import JobSendError  # deferred: see DEFERRED_IMPORTS
+
         outbox, self.outbox = self.outbox, []
         jobs = [(job, created_at, self.read.get(job.batch_id)) for job, created_at in outbox]
         try:
@@ -660,6 +665,8 @@ def queue_jobs(
         ...            deadline)                                                    # doctest: +SKIP
         ['0b0e4b8a-5b3e-4c7e-9d59-8a4d6f0f2a11']
     """
+    from flatfile_relay.jobs import JobSendError, send_jobs  # deferred: see DEFERRED_IMPORTS
+
     known = {job.batch_id: (created_at, seen) for job, created_at, seen in jobs}
 
     def mark(sent: Sequence[ExportJob]) -> list[str]:

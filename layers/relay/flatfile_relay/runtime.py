@@ -1,4 +1,7 @@
-"""What a function keeps warm between invocations: settings, AWS clients, the Flatfile connection, the ledger.
+"""What a function keeps warm between invocations: settings, AWS clients, the ledger.
+
+The functions that talk to Flatfile (the poller, the exporter) use `flatfile_relay.connection.FlatfileRuntime`,
+which adds the Flatfile connection; the webhook and the consumer never import the HTTP client.
 
 Each part is built on first use (never at import) and then reused while the execution environment lives.
 A part whose construction fails (a missing setting, say) is not kept, so a fix applies at the next
@@ -14,8 +17,6 @@ from __future__ import annotations
 from functools import cached_property
 
 from flatfile_relay.aws import AwsClients
-from flatfile_relay.connection import FlatfileConnection
-from flatfile_relay.flatfile.transport import RequestCounts
 from flatfile_relay.ledger import Ledger
 from flatfile_relay.settings import Settings
 
@@ -37,19 +38,10 @@ class Runtime:
         return AwsClients()
 
     @cached_property
-    def connection(self) -> FlatfileConnection:
-        return FlatfileConnection(self.settings)
-
-    @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.settings.ledger_table, self.clients.dynamodb)
 
-    def take_request_counts(self) -> RequestCounts:
-        """Flatfile requests, retries and throttles since the last call (zero while no connection exists)."""
-        connection = self.__dict__.get("connection")
-        return connection.counts.take() if isinstance(connection, FlatfileConnection) else RequestCounts()
-
     def reset(self) -> None:
         """Forget everything built so far, as a new execution environment would (tests use it)."""
-        for name in ("settings", "clients", "connection", "ledger"):
+        for name in ("settings", "clients", "ledger"):
             self.__dict__.pop(name, None)

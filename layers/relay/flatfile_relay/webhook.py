@@ -37,10 +37,11 @@ from pydantic import AfterValidator, Field, Strict, StringConstraints, Validatio
 
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile.errors import ConfigurationError
+from flatfile_relay.ids import canonical_uuid
 from flatfile_relay.jobs import ExportJob, send_jobs
 from flatfile_relay.layout import webhook_key
 from flatfile_relay.ledger import EXPORTED, EXPORTING, IGNORED, QUEUED, Ledger
-from flatfile_relay.models import Count, Document, InvalidDocumentError, canonical_uuid, parse_json
+from flatfile_relay.models import Count, Document, InvalidDocumentError, parse_json
 from flatfile_relay.settings import Settings, SettingsError
 from flatfile_relay.timestamps import utc_now_iso
 

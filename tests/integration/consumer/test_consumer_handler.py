@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from support.functions import function_app, lambda_context
-from support.relay import Relay, sqs_event
+from support.relay import Relay, event_file, sqs_event
 
 from flatfile_relay.consumer import handle_notice
 from flatfile_relay.layout import parse_s3_uri
@@ -83,6 +83,23 @@ def test_the_handler_rejects_what_is_not_a_notice(relay: Relay, captured_logs: p
     logged = captured_logs.readouterr().out
     assert "notice.type must be 'flatfile.batch.exported'" in logged
     assert "this reader understands schemaVersion 1" in logged
+
+
+def test_the_sample_event_is_what_the_consumer_queue_delivers_and_the_handler_reads_it(relay: Relay) -> None:
+    """events/sqs_notice.json: an export event as the template's rule puts it on the consumer's own queue."""
+    batch_id = relay.emu.samples["single"]
+    assert relay.export(batch_id).status == "exported"
+    [delivered] = relay.export_events()
+    sample = event_file("sqs_notice.json")
+    body = json.loads(sample["Records"][0]["body"])
+    # moto leaves out `account`, which every EventBridge event carries: the sample keeps it
+    assert delivered.keys() <= body.keys()
+    assert body.keys() - delivered.keys() <= {"account"}
+    assert (body["source"], body["detail-type"]) == (delivered["source"], delivered["detail-type"])
+    assert body["detail"].keys() == delivered["detail"].keys()
+
+    sample["Records"][0]["body"] = json.dumps({**body, "detail": delivered["detail"]})  # this export's notice
+    assert relay.invoke("ConsumerFunction", sample) == {"batchItemFailures": []}
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")

@@ -68,7 +68,9 @@ def test_what_an_export_writes_and_sends_fits_the_schemas(relay: Relay) -> None:
 def test_the_sample_events_fit_the_schemas() -> None:
     events = ROOT / "events"
     check("export-job", json.loads(json.loads((events / "sqs_export_job.json").read_text())["Records"][0]["body"]))
-    check("notice", json.loads(json.loads((events / "sqs_notice.json").read_text())["Records"][0]["body"]))
+    export_event = json.loads(json.loads((events / "sqs_notice.json").read_text())["Records"][0]["body"])
+    check("export-event", export_event)
+    check("notice", export_event["detail"])
 
 
 @pytest.mark.parametrize(

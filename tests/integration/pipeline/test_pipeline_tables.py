@@ -7,10 +7,12 @@ the partition template, fails here.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from support.functions import ROOT
 
@@ -100,6 +102,34 @@ def test_the_views_come_from_the_template_so_a_renamed_column_reads_nothing(expo
     finally:
         rows[1]["Name"] = original
     assert set(table_views(template, out, run.deployment.ref, run.deployment.getatt)) == {"rows", "batches"}
+
+
+def test_the_rows_table_needs_the_openx_serde_and_its_key_mappings(exported: Any) -> None:
+    """What Athena's engine does with these columns: the Hive JSON SerDe fails on `raw` (a list) and `mapped`
+    (an object) in string columns; the OpenX SerDe with exact keys reads a camelCase key only through its
+    mapping."""
+    run, out = exported
+    serde = run.deployment.template.resources["RowsTable"]["Properties"]["TableInput"]["StorageDescriptor"][
+        "SerdeInfo"]
+    saved = copy.deepcopy(serde)
+
+    def rows(sql: str) -> Any:
+        return connect(run.deployment.template, out, run.deployment.ref, run.deployment.getatt).execute(sql)
+
+    try:
+        serde.clear()
+        serde["SerializationLibrary"] = "org.apache.hive.hcatalog.data.JsonSerDe"
+        assert rows("SELECT count(id) FROM rows").fetchone()[0] > 0  # scalar columns read
+        for column in ("raw", "mapped"):
+            with pytest.raises(duckdb.Error, match="must be a scalar json value"):
+                rows(f"SELECT {column} FROM rows").fetchall()  # noqa: S608
+        serde.update(copy.deepcopy(saved))
+        del serde["Parameters"]["mapping.createdat"]
+        assert rows("SELECT count(createdAt), count(updatedAt) FROM rows").fetchone()[0] == 0
+    finally:
+        serde.clear()
+        serde.update(saved)
+    assert rows("SELECT count(createdAt) FROM rows").fetchone()[0] > 0
 
 
 def test_the_readme_example_queries_run_and_answer(exported: Any, db: Any) -> None:

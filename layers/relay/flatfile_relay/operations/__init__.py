@@ -20,65 +20,30 @@ Example:
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flatfile_relay.deadline import Deadline
-from flatfile_relay.jobs import JobSendError
-from flatfile_relay.operations.backfill import backfill
-from flatfile_relay.operations.check import check
-from flatfile_relay.operations.problems import describe
-from flatfile_relay.operations.replay import replay
-from flatfile_relay.operations.requests import (
-    BackfillRequest,
-    CheckRequest,
-    InvalidRequestError,
-    OperatorRequest,
-    ReplayRequest,
-    StatusRequest,
-    is_operator_request,
-    parse_request,
-)
-from flatfile_relay.operations.status import status
-from flatfile_relay.runtime import Runtime
+if TYPE_CHECKING:
+    from flatfile_relay.connection import FlatfileRuntime
+    from flatfile_relay.deadline import Deadline
 
-__all__ = ["InvalidRequestError", "is_operator_request", "operate", "parse_request"]
-
-logger = logging.getLogger("flatfile_relay.operations")
+__all__ = ["is_operator_request", "operate"]
 
 
-def operate(event: Any, runtime: Runtime, deadline: Deadline) -> dict[str, Any]:
-    """Parse the operator's event, run its mode and return the answer (`ok: false` and `error` on failure)."""
-    mode = str(event.get("mode"))[:64] if isinstance(event, dict) else "?"
-    try:
-        answer = _run(parse_request(event), runtime, deadline)
-    except InvalidRequestError as error:
-        logger.error("operator mode %s refused: %s", mode, error)
-        return {"mode": mode, "ok": False, "error": str(error)}
-    except Exception as error:
-        answer = {"mode": mode, "ok": False, "error": describe(error)}
-        if isinstance(error, JobSendError):
-            answer["queued"] = [job.batch_id for job in error.sent]
-            answer["notQueued"] = [job.batch_id for job in error.failed]
-        logger.exception("operator mode %s failed: %s", mode, answer["error"])
-        return answer
-    if answer["ok"]:
-        logger.info("operator mode %s answered", mode, extra={"operation": answer})
-    else:
-        logger.error("operator mode %s found problems", mode, extra={"operation": answer})
-    return answer
+def is_operator_request(event: Any) -> bool:
+    """True when the event asks for an operator mode; any event without `mode` is a scheduled poll.
+
+    Example:
+        >>> is_operator_request({}), is_operator_request({"mode": "status"})
+        (False, True)
+    """
+    return isinstance(event, dict) and "mode" in event
 
 
-def _run(request: OperatorRequest, runtime: Runtime, deadline: Deadline) -> dict[str, Any]:
-    settings, clients = runtime.settings, runtime.clients
-    if isinstance(request, CheckRequest):
-        return check(runtime.connection, clients, settings, deadline)
-    if isinstance(request, StatusRequest):
-        return status(runtime.ledger, clients, settings, deadline)
-    if isinstance(request, ReplayRequest):
-        return replay(request, runtime.ledger, clients.sqs, settings, deadline)
-    if isinstance(request, BackfillRequest):
-        return runtime.connection.run(
-            lambda client: backfill(request, client, runtime.ledger, clients.sqs, settings, deadline)
-        )
-    raise AssertionError(f"no operation for {request!r}")  # pragma: no cover - the parser admits no other
+def operate(event: Any, runtime: FlatfileRuntime, deadline: Deadline) -> dict[str, Any]:
+    """Parse the operator's event, run its mode and return the answer (`ok: false` and `error` on failure).
+
+    The modes and their request models are imported on the first operator request: a poll never needs them.
+    """
+    from flatfile_relay.operations.dispatch import run_request  # deferred: see DEFERRED_IMPORTS
+
+    return run_request(event, runtime, deadline)

@@ -93,16 +93,6 @@ OperatorRequest = CheckRequest | StatusRequest | ReplayRequest | BackfillRequest
 _DISCRIMINATED: Any = Annotated[OperatorRequest, Field(discriminator="mode")]
 
 
-def is_operator_request(event: Any) -> bool:
-    """True when the event asks for an operator mode; any event without `mode` is a scheduled poll.
-
-    Example:
-        >>> is_operator_request({}), is_operator_request({"mode": "status"})
-        (False, True)
-    """
-    return isinstance(event, dict) and "mode" in event
-
-
 def parse_request(event: Any) -> OperatorRequest:
     """The request in `event`; InvalidRequestError names every problem (unknown mode, bad or extra field)."""
     if isinstance(event, dict) and event.get("mode") not in MODES:
