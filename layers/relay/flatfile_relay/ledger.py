@@ -330,12 +330,25 @@ class Ledger:
 
     def record_part(self, batch_id: str, *, owner: str, part: Mapping[str, Any], next_skip: int,
                     lease_seconds: float) -> None:
-        """Append a finished part and extend the lease; LeaseLostError if the lease was taken over."""
-        self._owned(
-            batch_id, owner,
+        """Append a finished part and extend the lease; LeaseLostError if the lease was taken over.
+
+        The append happens once even when botocore resends the update because its answer was lost: the
+        condition on `nextSkip` fails the resend, which then finds its own part recorded.
+        """
+        values = {
+            ":part": [dict(part)], ":next": next_skip, ":before": next_skip - int(part["rows"]),
+            ":until": self._clock() + lease_seconds, ":owner": owner, ":exporting": EXPORTING,
+        }
+        if self._transition(
+            batch_id,
             "SET parts = list_append(parts, :part), nextSkip = :next, leaseExpiresAt = :until, updatedAt = :now",
-            {":part": [dict(part)], ":next": next_skip, ":until": self._clock() + lease_seconds},
-        )
+            "#s = :exporting AND leaseOwner = :owner AND nextSkip = :before", values,
+        ):
+            return
+        current = self.get(batch_id)
+        if current is None or current.state != EXPORTING or current.lease_owner != owner \
+                or current.next_skip != next_skip or not current.parts or current.parts[-1] != dict(part):
+            raise LeaseLostError(f"lost the export lease of batch {batch_id} to another invocation")
 
     def release(self, batch_id: str, *, owner: str) -> None:
         """Give the lease up (the export continues in another invocation, which may claim it at once)."""
