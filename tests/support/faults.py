@@ -69,12 +69,13 @@ class Rule:
 
 @dataclass
 class Faults:
-    """A plan of faults for the clients it is attached to; `log` lists every fault made, `calls` every call
-    (operation and parameters), in order."""
+    """A plan of faults for the clients it is attached to; `log` lists every fault made (`hits`: with the
+    call's parameters), `calls` every call (operation and parameters), in order."""
 
     rules: list[Rule] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    hits: list[tuple[Rule, dict[str, Any]]] = field(default_factory=list)
     dead: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -143,6 +144,7 @@ class Faults:
         if rule is None:
             return
         context["fault"] = rule
+        self.hits.append((rule, params))
         self.log.append(f"{rule.kind}{' after' if rule.after_call else ''} {name} {rule.code}".rstrip())
         if rule.kind == "partial":
             entries = params.get("Entries") or []
