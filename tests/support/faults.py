@@ -286,9 +286,10 @@ class Pipeline:
         self._fetch()
         if not self.inbox:
             return False
-        message = self.inbox.pop(pick(len(self.inbox)))
+        message = self.inbox[pick(len(self.inbox))]
         body = message["Body"]
         answer = self._survive(lambda: self.relay.invoke_exporter([body]))
+        self.inbox.remove(message)
         if isinstance(answer, BaseException) or answer["batchItemFailures"]:
             self.inbox.append(message)  # back after the visibility timeout, when a dead run's lease has expired
             self.clock.advance(VISIBILITY_TIMEOUT)
@@ -297,6 +298,7 @@ class Pipeline:
         batch_id = json.loads(body)["batchId"]
         self.acknowledged.append(batch_id)
         self.check_acknowledged(batch_id)
+        self.check_in_flight()
         return True
 
     def drain(self, limit: int = 500) -> None:
@@ -337,6 +339,20 @@ class Pipeline:
         assert batch_id in queued, (
             f"the job of batch {batch_id} was acknowledged but the batch is {entry and entry.state} with no job "
             f"left on the queue; faults: {self.faults.log[-10:]}"
+        )
+
+    def check_in_flight(self) -> None:
+        """Between invocations: every batch the ledger says is queued or being exported has a job on the queue
+        (nothing was marked before its job was durable, and no job was acknowledged while its work was open)."""
+        from flatfile_relay.ledger import EXPORTING, QUEUED
+
+        self._fetch()
+        queued = {json.loads(m["Body"])["batchId"] for m in self.inbox}
+        ids = [batch["id"] for batch in self.relay.emu.state.account_batches()]
+        open_ = {b for b, entry in self.relay.ledger.get_many(ids).items() if entry.state in (QUEUED, EXPORTING)}
+        assert open_ <= queued, (
+            f"batches {sorted(open_ - queued)} are queued or exporting in the ledger with no job on the queue; "
+            f"faults: {self.faults.log[-10:]}"
         )
 
     def check(self, batch_ids: list[str], *, repeated_notices: Collection[str] = ()) -> None:
@@ -389,3 +405,4 @@ class Pipeline:
             return error
         finally:
             self.faults.revive()
+            self.check_in_flight()

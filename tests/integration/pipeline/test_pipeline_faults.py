@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from support.clock import Clock
-from support.faults import Faults, Pipeline
+from support.faults import Faults, Killed, Pipeline
 from support.relay import Relay, rows_of
 
 from flatfile_relay.aws import AwsClients
@@ -128,6 +128,36 @@ def test_the_poller_marks_nothing_queued_when_sqs_refuses_its_jobs(pipeline: Pip
     pipeline.check(batches)
 
 
+def test_a_poll_that_fails_on_its_second_page_leaves_the_rest_to_the_next_poll(
+    pipeline: Pipeline, faults: Faults
+) -> None:
+    """Batch-list pages of five: the first page's jobs go out, the second page's are refused; the checkpoint
+    must not let the next poll skip what the failed one never queued."""
+    batches = submitted(pipeline, *range(1, 13))
+    faults.fail("SQS.SendMessageBatch", "InternalError", after=1, times=None)
+    assert isinstance(pipeline.poll(), JobSendError)
+    queued = [b for b in batches if (e := pipeline.relay.ledger.get(b)) is not None and e.state == QUEUED]
+    assert 0 < len(queued) < len(batches)
+    faults.clear()
+    pipeline.drain()
+    polled(pipeline)
+    pipeline.drain()
+    pipeline.check(batches)
+
+
+def test_a_poller_killed_between_sending_jobs_and_marking_them_leaves_duplicates_the_exporter_absorbs(
+    pipeline: Pipeline, faults: Faults
+) -> None:
+    batches = submitted(pipeline, 3, 4, 5)
+    faults.kill("SQS.SendMessageBatch", after_call=True)
+    assert isinstance(pipeline.poll(), BaseException)
+    assert all(pipeline.relay.ledger.get(b) is None for b in batches)  # nothing marked queued
+    polled(pipeline)  # sends the jobs again
+    pipeline.drain()
+    assert sorted(pipeline.acknowledged) == sorted(batches * 2)
+    pipeline.check(batches)
+
+
 def test_entries_sqs_refuses_in_a_batch_are_sent_again_or_left_unmarked(pipeline: Pipeline, faults: Faults) -> None:
     batches = submitted(pipeline, 5, 6, 7)
     # one batch always refused; in the first call, every other entry too (send_jobs sends those again)
@@ -162,6 +192,26 @@ def test_a_webhook_whose_job_cannot_be_sent_answers_503_and_its_retry_exports(
     pipeline.check(sorted(pipeline.relay.submitted_ids()))
 
 
+@pytest.mark.parametrize("fault", ["payload not stored", "killed after the job was sent"])
+@pytest.mark.filterwarnings("ignore:No application metrics")  # the killed invocation published none
+def test_a_webhook_that_fails_midway_queues_at_most_a_job_the_exporter_absorbs(
+    pipeline: Pipeline, faults: Faults, fault: str
+) -> None:
+    batch_id = pipeline.relay.add_batch(rows_of(20))
+    if fault == "payload not stored":
+        faults.fail("S3.PutObject", "InternalError")
+        assert pipeline.webhook(batch_id) == 503
+        assert pipeline.inbox == []
+    else:
+        faults.kill("SQS.SendMessageBatch", after_call=True)
+        assert isinstance(pipeline.webhook(batch_id), Killed)
+        assert len(pipeline.inbox) == 1
+    assert pipeline.relay.ledger.get(batch_id) is None  # not marked queued
+    assert pipeline.webhook(batch_id) == 202  # Flatfile retries
+    pipeline.drain()
+    pipeline.check([batch_id])
+
+
 def test_a_notice_sqs_refuses_fails_the_job_and_the_retry_sends_exactly_one(pipeline: Pipeline, faults: Faults) -> None:
     batches = submitted(pipeline, 50)
     polled(pipeline)
@@ -185,32 +235,31 @@ def test_a_notice_whose_answer_is_lost_is_sent_twice_at_most(pipeline: Pipeline,
 # -- EventBridge ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("refusal", ["error", "failed entry"])
 def test_an_event_eventbridge_refuses_is_published_by_the_retry_without_a_second_notice(
-    pipeline: Pipeline, faults: Faults, refusal: str
+    pipeline: Pipeline, faults: Faults
 ) -> None:
-    batches = submitted(pipeline, 50)
+    batches = submitted(pipeline, 50, 10)
     polled(pipeline)
-    if refusal == "error":
-        faults.fail("EventBridge.PutEvents", "InternalException", times=2)
-    else:
-        faults.refuse_entries("EventBridge.PutEvents", lambda *_: True, code="InternalFailure", times=2)
+    faults.fail("EventBridge.PutEvents", "InternalException")  # an error answer, then a refused entry
+    faults.refuse_entries("EventBridge.PutEvents", lambda *_: True, code="InternalFailure")
     pipeline.drain()
-    assert len(faults.log) == 2
+    assert faults.log == ["fail EventBridge.PutEvents InternalException",
+                          "partial EventBridge.PutEvents InternalFailure"]
     pipeline.check(batches)
 
 
 # -- DynamoDB -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
-def test_dynamodb_throttling_is_absorbed_by_retries(pipeline: Pipeline, faults: Faults, code: str) -> None:
+def test_dynamodb_throttling_is_absorbed_by_retries(pipeline: Pipeline, faults: Faults) -> None:
     batches = submitted(pipeline, 90)
-    faults.flaky("DynamoDB.UpdateItem", code, times=6)
-    faults.flaky("DynamoDB.GetItem", code, times=3)
+    faults.flaky("DynamoDB.UpdateItem", "ProvisionedThroughputExceededException", times=6)
+    faults.flaky("DynamoDB.GetItem", "ThrottlingException", times=3)
+    faults.flaky("DynamoDB.BatchGetItem", "ThrottlingException", times=1)
     polled(pipeline)
     pipeline.drain()
-    assert len(faults.log) == 9
+    assert len(faults.log) == 10
+    assert sorted(pipeline.acknowledged) == batches  # each job succeeded at its first delivery
     pipeline.check(batches)
 
 
