@@ -1,5 +1,6 @@
-"""A randomized soak: random batches, random AWS-side faults at random points, random triggers (polls, webhooks,
-duplicate and out-of-order deliveries, late submissions), over the invariants of test_pipeline_faults.py.
+"""A randomized soak: random batches, random AWS-side faults at random points, random triggers (polls, two
+polls at once, webhooks, duplicate and out-of-order deliveries, late submissions), over the invariants of
+test_pipeline_faults.py.
 
 Each round plans a few faults (tests/support/faults.py), fires random triggers, then lets the pipeline settle
 without faults (the schedule polls, SQS redelivers) and checks every batch so far. The seed is printed first
@@ -9,17 +10,24 @@ FLATFILE_RELAY_SOAK_SECONDS (default 120) seconds; `-m "not soak"` leaves it out
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from support.clock import Clock
-from support.faults import Faults, Pipeline, Rule
+from support.faults import Faults, Killed, Pipeline, Rule
 from support.relay import Relay, rows_of
+
+from flatfile_relay.aws import AwsClients
+from flatfile_relay.deadline import Deadline
+from flatfile_relay.ledger import Ledger
+from flatfile_relay.poller import poll
 
 SECONDS = float(os.environ.get("FLATFILE_RELAY_SOAK_SECONDS") or 120)
 SEED = int(os.environ.get("FLATFILE_RELAY_SOAK_SEED") or random.SystemRandom().randrange(2**32))
@@ -83,6 +91,25 @@ def may_repeat(faults: Faults) -> set[str]:
     return repeated
 
 
+def two_pollers(pipeline: Pipeline) -> None:
+    """Two polls at once by the library (threads), on clients under the same faults and the same ledger."""
+    relay, faults = pipeline.relay, pipeline.faults
+
+    def one() -> None:
+        sqs, dynamodb = faults.attach(AwsClients().sqs), faults.attach(AwsClients().dynamodb)
+        # a failed poll is a fault's effect: the invariants judge it
+        with contextlib.closing(relay.new_client()) as client, contextlib.suppress(Exception, Killed):
+            poll(client, Ledger(relay.settings.ledger_table, dynamodb), sqs, relay.settings, Deadline.never())
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    faults.revive()
+    pipeline.check_in_flight()
+
+
 @pytest.fixture
 def pipeline(relay_factory: Callable[..., Relay]) -> Pipeline:
     relay = relay_factory(env={"PART_MAX_ROWS": "30", "FLATFILE_PAGE_SIZE": "20", "BATCH_PAGE_SIZE": "5"},
@@ -116,7 +143,9 @@ def test_random_faults_at_random_points_keep_the_invariants(pipeline: Pipeline) 
                     pipeline.webhook(rng.choice([b["id"] for b in state.account_batches()]))
                 elif step < 0.45 and in_progress:  # an import submitted late
                     state.set_status(in_progress.pop(rng.randrange(len(in_progress))), "submitted")
-                elif step < 0.55 and pipeline.inbox:  # SQS delivers a job twice
+                elif step < 0.5:
+                    two_pollers(pipeline)
+                elif step < 0.6 and pipeline.inbox:  # SQS delivers a job twice
                     relay.sqs.send_message(QueueUrl=relay.queue_url, MessageBody=rng.choice(pipeline.inbox)["Body"])
                 else:
                     pipeline.deliver(lambda n: rng.randrange(n))
