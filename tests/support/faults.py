@@ -17,7 +17,9 @@ looks at the call's parameters (`when=lambda p: p["Key"].startswith("manifests/"
 
 Example:
     >>> faults = Faults()
-    >>> faults.fail("S3.PutObject", "InternalError", after=2)      # the third PutObject fails
+    >>> rule = faults.fail("S3.PutObject", "InternalError", after=2)      # the third PutObject fails
+    >>> (rule.operation, rule.kind, rule.after, rule.times)
+    ('S3.PutObject', 'fail', 2, 1)
     >>> clients = faults.clients()                                 # doctest: +SKIP
 """
 
