@@ -336,11 +336,20 @@ class Ledger:
 
     def record_part(self, batch_id: str, *, owner: str, part: Mapping[str, Any], next_skip: int,
                     lease_seconds: float) -> None:
-        """Append a finished part and extend the lease; LeaseLostError if the lease was taken over."""
+        """Append a finished part and extend the lease; LeaseLostError if the lease was taken over.
+
+        The append happens once even when botocore resends the update because its answer was lost: the
+        condition on `nextSkip` fails the resend, which then finds its own part recorded.
+        """
+        record = dict(part)
         self._owned(
             batch_id, owner,
             "SET parts = list_append(parts, :part), nextSkip = :next, leaseExpiresAt = :until, updatedAt = :now",
-            {":part": [dict(part)], ":next": next_skip, ":until": self._clock() + lease_seconds},
+            {":part": [record], ":next": next_skip, ":before": next_skip - int(record["rows"]),
+             ":until": self._clock() + lease_seconds},
+            also="nextSkip = :before",
+            landed=lambda entry: entry.state == EXPORTING and entry.lease_owner == owner
+            and entry.next_skip == next_skip and bool(entry.parts) and entry.parts[-1] == record,
         )
 
     def release(self, batch_id: str, *, owner: str) -> None:
@@ -363,6 +372,8 @@ class Ledger:
             "SET #s = :exported, manifestUri = :uri, rowCount = :rows, exportedAt = :at, updatedAt = :now "
             "REMOVE leaseOwner, leaseExpiresAt",
             {":exported": EXPORTED, ":uri": manifest_uri, ":rows": row_count, ":at": exported_at},
+            landed=lambda entry: entry.state == EXPORTED and entry.manifest_uri == manifest_uri
+            and entry.exported_at == exported_at,
         )
 
     def return_to_pending(
@@ -390,9 +401,19 @@ class Ledger:
             raise LedgerError(f"ledger entry of batch {batch_id} vanished")
         return entry
 
-    def _owned(self, batch_id: str, owner: str, update: str, values: dict[str, Any]) -> None:
+    def _owned(self, batch_id: str, owner: str, update: str, values: dict[str, Any], *, also: str = "",
+               landed: Callable[[LedgerEntry], bool] | None = None) -> None:
+        """An update only the lease's owner may make (`also`: a further condition).
+
+        When the condition fails, `landed` tells from the entry read back whether this very update is already
+        there: botocore resends a write whose answer was lost, and the resend then fails its own condition.
+        """
         values = {**values, ":owner": owner, ":exporting": EXPORTING}
-        if not self._transition(batch_id, update, "#s = :exporting AND leaseOwner = :owner", values):
+        condition = "#s = :exporting AND leaseOwner = :owner" + (f" AND {also}" if also else "")
+        if self._transition(batch_id, update, condition, values):
+            return
+        current = self.get(batch_id) if landed is not None else None
+        if current is None or landed is None or not landed(current):
             raise LeaseLostError(f"lost the export lease of batch {batch_id} to another invocation")
 
     def _transition(self, batch_id: str, update: str, condition: str, values: dict[str, Any],
