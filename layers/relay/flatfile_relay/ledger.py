@@ -391,6 +391,7 @@ class Ledger:
             "batchCreatedAt = if_not_exists(batchCreatedAt, :created) "
             "REMOVE leaseOwner, leaseExpiresAt",
             {":pending": PENDING, ":status": status, ":created": created_at or utc_now_iso()},
+            landed=lambda entry: entry.state == PENDING and entry.lease_owner is None,
         )
 
     # -- plumbing --------------------------------------------------------------------------------------
