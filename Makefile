@@ -13,6 +13,9 @@ UV_VENV   := .venv-uv
 PY        := $(VENV)/bin/python
 SAM       := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam
 PYTEST_ARGS ?=
+# pytest-xdist: one worker per core (at most 4); every worker has its own moto and emulator. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --maxprocesses=4 --dist worksteal)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -132,14 +135,14 @@ build: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam build
 coverage: $(VENV)/.installed  ## pytest with the library's coverage
 	@echo "==> pytest"
 	@# sys.monitoring-based line coverage: close to no overhead on 3.12+ (branch coverage would not be)
-	@COVERAGE_CORE=sysmon $(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS); rc=$$?; \
+	@COVERAGE_CORE=sysmon $(PY) -m pytest $(PYTEST_PARALLEL) --cov --cov-report=term $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; exit $$rc
 
 unit: $(VENV)/.installed  ## unit tests only
-	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	@$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit $(PYTEST_ARGS)
 
 integration: $(VENV)/.installed  ## integration tests only
-	@$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	@$(PY) -m pytest $(PYTEST_PARALLEL) tests/integration $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed  ## speed and memory benchmark (ratios measured in one run)
 	@$(PY) -m tests.bench

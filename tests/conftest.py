@@ -101,3 +101,12 @@ def pytest_ignore_collect(collection_path: Path) -> bool | None:
     """conftest.py files hold fixtures, not doctests: --doctest-modules leaves them to pytest's own loading
     (collected as modules, two folders' conftest.py would clash on the name `conftest`)."""
     return True if collection_path.name == "conftest.py" else None
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Lines a test records as `record_property("soak", ...)` (the soak's seed), at the end of every run."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.getreports(outcome):
+            for name, value in report.user_properties:
+                if name == "soak" and report.when == "call":
+                    terminalreporter.write_line(f"soak ({outcome}): {value}")

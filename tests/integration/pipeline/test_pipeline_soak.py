@@ -117,7 +117,11 @@ def pipeline(relay_factory: Callable[..., Relay]) -> Pipeline:
     return Pipeline(relay, Faults(), Clock(1_900_000_000.0))
 
 
-def test_random_faults_at_random_points_keep_the_invariants(pipeline: Pipeline) -> None:
+def test_random_faults_at_random_points_keep_the_invariants(
+    pipeline: Pipeline, record_property: Callable[[str, object], None]
+) -> None:
+    # shown in the run's summary, passed or failed, also from an xdist worker (tests/conftest.py)
+    record_property("soak", f"seed {SEED} ({SECONDS:.0f} s); replay with FLATFILE_RELAY_SOAK_SEED={SEED}")
     print(f"soak seed {SEED} ({SECONDS:.0f} s); replay with FLATFILE_RELAY_SOAK_SEED={SEED}")
     rng = random.Random(SEED)
     relay, faults = pipeline.relay, pipeline.faults
