@@ -23,7 +23,15 @@ from support.relay import Relay, rows_of
 
 from flatfile_relay.aws import AwsClients
 from flatfile_relay.deadline import Deadline
-from flatfile_relay.exporter import BUSY, EXPORTED, LEASE_LOST, NOT_SUBMITTED, UNBOUNDED_LEASE, export_batch
+from flatfile_relay.exporter import (
+    BUSY,
+    EXPORTED,
+    LEASE_LOST,
+    NOT_SUBMITTED,
+    UNBOUNDED_LEASE,
+    ExportOutcome,
+    export_batch,
+)
 from flatfile_relay.jobs import ExportJob, JobSendError
 from flatfile_relay.ledger import EXPORTING, QUEUED, Ledger
 from flatfile_relay.poller import poll
@@ -276,6 +284,16 @@ def test_dynamodb_throttling_past_the_retries_fails_the_job_and_it_resumes(
     pipeline.check(batches)
 
 
+def export_through_faults(pipeline: Pipeline, faults: Faults, batch_id: str) -> ExportOutcome:
+    """One export of the batch, in this process, with AWS clients that carry the planned faults."""
+    clients = faults.clients()
+    return export_batch(
+        ExportJob.create(batch_id, trigger="schedule"), pipeline.relay.client, clients.s3, clients.sqs,
+        Ledger(pipeline.relay.settings.ledger_table, clients.dynamodb), exporter_settings(pipeline.relay),
+        Deadline.never(), "owner", events=clients.events,
+    )
+
+
 def test_a_hand_back_whose_answer_is_lost_is_reported_as_a_hand_back(pipeline: Pipeline, faults: Faults) -> None:
     """A job for a batch still in progress: the exporter hands it back to the poller; the answer of that
     write is lost and botocore resends it. The resend fails its own condition (the lease is gone): it must
@@ -283,12 +301,7 @@ def test_a_hand_back_whose_answer_is_lost_is_reported_as_a_hand_back(pipeline: P
     batch_id = pipeline.relay.add_batch(rows_of(10), status=None)
     faults.lose_answer("DynamoDB.UpdateItem", when=lambda p: ":pending" in p["ExpressionAttributeValues"]
                        and "leaseOwner" in p["UpdateExpression"] and "REMOVE" in p["UpdateExpression"])
-    clients = faults.clients()
-    outcome = export_batch(
-        ExportJob.create(batch_id, trigger="schedule"), pipeline.relay.client, clients.s3, clients.sqs,
-        Ledger(pipeline.relay.settings.ledger_table, clients.dynamodb), exporter_settings(pipeline.relay),
-        Deadline.never(), "owner", events=clients.events,
-    )
+    outcome = export_through_faults(pipeline, faults, batch_id)
     assert faults.log == ["lost DynamoDB.UpdateItem"]
     assert outcome.status == NOT_SUBMITTED
     entry = pipeline.relay.entry(batch_id)
@@ -303,12 +316,7 @@ def test_a_ledger_write_whose_answer_is_lost_is_retried_safely(pipeline: Pipelin
               "event": "eventPublishedAt", "exported": "manifestUri"}[write]
     batch_id = pipeline.relay.add_batch(rows_of(130))
     faults.lose_answer("DynamoDB.UpdateItem", when=lambda p: marker in p["UpdateExpression"])
-    clients = faults.clients()
-    outcome = export_batch(
-        ExportJob.create(batch_id, trigger="schedule"), pipeline.relay.client, clients.s3, clients.sqs,
-        Ledger(pipeline.relay.settings.ledger_table, clients.dynamodb), exporter_settings(pipeline.relay),
-        Deadline.never(), "owner", events=clients.events,
-    )
+    outcome = export_through_faults(pipeline, faults, batch_id)
     assert faults.log == ["lost DynamoDB.UpdateItem"]
     assert (outcome.status, outcome.row_count) == (EXPORTED, 130)
     entry = pipeline.relay.entry(batch_id)
