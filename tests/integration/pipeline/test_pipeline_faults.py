@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from support.clock import Clock
+from support.concurrency import at_once
 from support.faults import Faults, Killed, Pipeline
 from support.relay import Relay, rows_of
 
@@ -34,7 +35,7 @@ from flatfile_relay.exporter import (
 )
 from flatfile_relay.jobs import ExportJob, JobSendError
 from flatfile_relay.ledger import EXPORTING, QUEUED, Ledger
-from flatfile_relay.poller import poll
+from flatfile_relay.poller import PollReport, poll
 from flatfile_relay.settings import Settings
 
 PART_ROWS = 40
@@ -421,25 +422,15 @@ def test_two_pollers_at_once_queue_every_batch_and_the_exports_converge(pipeline
     relay = pipeline.relay
     batches = submitted(pipeline, *range(1, 13))
     both_decided = threading.Barrier(2, timeout=30)
-    reports: list[Any] = []
 
-    def poller() -> None:
+    def poller() -> PollReport:
         clients = AwsClients()
         clients.sqs.meta.events.register("before-call.sqs.SendMessageBatch", lambda **_: wait(both_decided))
         ledger = Ledger(relay.settings.ledger_table, clients.dynamodb)
-        client = relay.new_client()
-        try:
-            reports.append(poll(client, ledger, clients.sqs, relay.settings, Deadline.never()))
-        except Exception as error:  # noqa: BLE001 (reported below)
-            reports.append(error)
-        finally:
-            client.close()
+        with contextlib.closing(relay.new_client()) as client:
+            return poll(client, ledger, clients.sqs, relay.settings, Deadline.never())
 
-    threads = [threading.Thread(target=poller) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    reports: list[Any] = at_once(poller)
     assert all(not isinstance(report, BaseException) for report in reports), reports
     assert set(reports[0].jobs_sent) | set(reports[1].jobs_sent) == set(batches)
     pipeline.drain()

@@ -14,13 +14,13 @@ import contextlib
 import json
 import os
 import random
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from support.clock import Clock
+from support.concurrency import at_once
 from support.faults import Faults, Killed, Pipeline, Rule
 from support.relay import Relay, rows_of
 
@@ -101,11 +101,7 @@ def two_pollers(pipeline: Pipeline) -> None:
         with contextlib.closing(relay.new_client()) as client, contextlib.suppress(Exception, Killed):
             poll(client, Ledger(relay.settings.ledger_table, dynamodb), sqs, relay.settings, Deadline.never())
 
-    threads = [threading.Thread(target=one) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    at_once(one, timeout=120)
     faults.revive()
     pipeline.check_in_flight()
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from support.concurrency import at_once
 from support.relay import PAGE, Relay
 
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.ledger import CLOSED, IGNORED, PENDING, QUEUED
+from flatfile_relay.poller import PollReport
 from flatfile_relay.timestamps import parse_timestamp
 
 pytestmark = pytest.mark.usefixtures("relay")
@@ -347,29 +350,17 @@ def test_two_overlapping_polls_queue_every_batch_and_leave_the_ledger_consistent
     relay.add_batches(3 * PAGE)
     relay.add_batches(2, status=None)  # in progress: pending
     relay.emu.set(latency=0.02)
-    reports: list[Any] = []
-    errors: list[BaseException] = []
     start = threading.Barrier(2)
 
-    def one_poll() -> None:
-        client = relay.new_client(timeout=5, backoff_base=0.01, backoff_cap=0.05)
-        try:
+    def one_poll() -> PollReport:
+        with contextlib.closing(relay.new_client(timeout=5, backoff_base=0.01, backoff_cap=0.05)) as client:
             start.wait()
-            reports.append(relay.poll(client=client))
-        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
-            errors.append(error)
-        finally:
-            client.close()
+            return relay.poll(client=client)
 
-    threads = [threading.Thread(target=one_poll) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    reports = at_once(one_poll)
     relay.emu.set(latency=0.0)
 
-    assert errors == []
-    assert [report.complete for report in reports] == [True, True]
+    assert [isinstance(report, PollReport) and report.complete for report in reports] == [True, True], reports
     jobs = _all_jobs(relay)
     assert set(jobs) == relay.submitted_ids()  # nothing lost; a duplicate job at most, never a missing one
     for batch_id in relay.submitted_ids():
