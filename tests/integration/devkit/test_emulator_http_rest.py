@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from support.shapes import ROW_KEYS
 
 from flatfile_relay_devkit.emulator import SAMPLE_LABELS, Emulator
 
@@ -229,17 +230,7 @@ def test_rows_in_sequence_order_with_the_row_shape(emulator: Emulator) -> None:
     assert [row["sequence"] for row in rows] == list(range(250))
     assert second["pagination"]["nextOffset"] is None
     assert second["pagination"]["onPage"] == 150
-    assert set(rows[0]) == {
-        "id",
-        "batchId",
-        "raw",
-        "mapped",
-        "valid",
-        "deleted",
-        "sequence",
-        "createdAt",
-        "updatedAt",
-    }
+    assert set(rows[0]) == ROW_KEYS
     assert all(row["batchId"] == batch_id and row["id"].isdigit() for row in rows)
 
 

@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from support.shapes import ROW_KEYS
 
 from flatfile_relay_devkit.emulator import FIELD_KEYS, LONG_CELL, NASTY_VALUES, SAMPLE_LABELS, State
 from flatfile_relay_devkit.emulator.samples import build_account
@@ -99,17 +100,7 @@ def test_rows_have_the_wire_shape_and_unique_digit_ids() -> None:
         rows = state.rows(batch_id)
         assert [row["sequence"] for row in rows] == list(range(len(rows)))
         for row in rows:
-            assert set(row) == {
-                "id",
-                "batchId",
-                "raw",
-                "mapped",
-                "valid",
-                "deleted",
-                "sequence",
-                "createdAt",
-                "updatedAt",
-            }
+            assert set(row) == ROW_KEYS
             assert row["batchId"] == batch_id
             assert row["id"].isdigit()
             assert isinstance(row["raw"], list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support.shapes import END_USER_KEYS
 
 from flatfile_relay_devkit.emulator import State
 
@@ -92,17 +93,7 @@ def test_batch_detail_adds_the_extras(state: State) -> None:
     detail = state.batch_detail(state.sample_id("single"))
     assert detail["__has_endUser__"] is True
     assert detail["__endUser__"]["id"] == detail["endUserId"]
-    assert set(detail["__endUser__"]) == {
-        "id",
-        "userId",
-        "name",
-        "email",
-        "companyId",
-        "companyName",
-        "teamId",
-        "createdAt",
-        "updatedAt",
-    }
+    assert set(detail["__endUser__"]) == END_USER_KEYS
     assert detail["__schema__"]["id"] == detail["schemaId"]
     assert detail["__embed__"]["id"] == detail["embedId"]
     assert "__endUser__" not in state.sample("single")
