@@ -50,7 +50,7 @@ DEFERRED_IMPORTS = {
 #: what each handler's cold import (tracing off) must not load: the deferrals above, and what it never needs
 COLD_IMPORT_EXCLUDES = {
     "poller": (_PARSER, "pydantic", f"{PACKAGE}.jobs", f"{PACKAGE}.operations.dispatch", "aws_xray_sdk"),
-    "exporter": (_PARSER, f"{PACKAGE}.operations.dispatch", "aws_xray_sdk"),
+    "exporter": (_PARSER, f"{PACKAGE}.poller", f"{PACKAGE}.operations.dispatch", "aws_xray_sdk"),
     "webhook": (_PARSER, "requests", f"{CLIENT}.client", "aws_xray_sdk"),
     "consumer": (_PARSER, "requests", f"{CLIENT}.client", f"{PACKAGE}.jobs", "aws_xray_sdk"),
 }

@@ -40,6 +40,7 @@ from flatfile_relay.flatfile import ContractError, FlatfileClient, NotFoundError
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import batch_rows_prefix, manifest_key, part_key, s3_uri, submitted_date
 from flatfile_relay.ledger import (
+    BASELINE_COMPLETED_AT,
     EXPORTING,
     AlreadyExportedError,
     BatchBusyError,
@@ -51,7 +52,6 @@ from flatfile_relay.ledger import (
 from flatfile_relay.manifest import Manifest, Notice, Part, event_entry, routing
 from flatfile_relay.measurements import SECONDS, Measurement
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
-from flatfile_relay.poller import BASELINE_COMPLETED_AT
 from flatfile_relay.redaction import scrub
 from flatfile_relay.settings import Settings
 from flatfile_relay.timestamps import parse_timestamp_or_none, utc_now_iso

@@ -42,6 +42,16 @@ from flatfile_relay.timestamps import utc_now_iso
 
 PENDING_INDEX = "pending-by-created"
 CHECKPOINT_ID = "#poller"
+#: the fields of the poller's checkpoint (`Ledger.checkpoint`), read by the exporter (export lag) and by the
+#: operator's `status` too
+BASELINE_COMPLETED_AT = "baselineCompletedAt"
+LAST_FULL_WALK_AT = "lastFullWalkAt"
+LAST_POLL_AT = "lastPollAt"
+LAST_POLL_COMPLETE = "lastPollComplete"
+NEWEST_CREATED_AT = "newestCreatedAt"
+FULL_WALK_PAGES = "fullWalkPages"
+RESUME_BELOW = "resumeBelow"
+WALK_RESUME = "walkResume"
 
 PENDING, QUEUED, EXPORTING, EXPORTED, CLOSED, IGNORED = (
     "pending", "queued", "exporting", "exported", "closed", "ignored",

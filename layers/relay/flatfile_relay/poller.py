@@ -74,7 +74,21 @@ from flatfile_relay.ahead import in_order
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.flatfile.errors import ContractError, NotFoundError, RetriesExhaustedError
 from flatfile_relay.ids import require_batch_id
-from flatfile_relay.ledger import CLOSED, IGNORED, PENDING, Ledger, LedgerEntry
+from flatfile_relay.ledger import (
+    BASELINE_COMPLETED_AT,
+    CLOSED,
+    FULL_WALK_PAGES,
+    IGNORED,
+    LAST_FULL_WALK_AT,
+    LAST_POLL_AT,
+    LAST_POLL_COMPLETE,
+    NEWEST_CREATED_AT,
+    PENDING,
+    RESUME_BELOW,
+    WALK_RESUME,
+    Ledger,
+    LedgerEntry,
+)
 from flatfile_relay.measurements import Measurement
 from flatfile_relay.settings import Settings
 from flatfile_relay.timestamps import as_utc, format_timestamp, parse_timestamp_or_none
@@ -99,16 +113,6 @@ DEFAULT_RESERVE = 2.0
 _FLUSH_EVERY = 10
 #: while more batches are pending than a poll re-checks, a full walk looks at every one at least this often
 PENDING_WALK_EVERY = timedelta(hours=1)
-
-# checkpoint fields
-BASELINE_COMPLETED_AT = "baselineCompletedAt"
-LAST_FULL_WALK_AT = "lastFullWalkAt"
-LAST_POLL_AT = "lastPollAt"
-LAST_POLL_COMPLETE = "lastPollComplete"
-NEWEST_CREATED_AT = "newestCreatedAt"
-FULL_WALK_PAGES = "fullWalkPages"
-RESUME_BELOW = "resumeBelow"
-WALK_RESUME = "walkResume"
 
 #: a cut walk remembers this many of the last batches it read, to find its place again
 _BOUNDARY = 10

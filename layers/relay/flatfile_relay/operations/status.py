@@ -17,10 +17,16 @@ from typing import Any
 
 from flatfile_relay.aws import AwsClients
 from flatfile_relay.deadline import Deadline
-from flatfile_relay.ledger import CHECKPOINT_ID, Ledger
+from flatfile_relay.ledger import (
+    BASELINE_COMPLETED_AT,
+    CHECKPOINT_ID,
+    LAST_FULL_WALK_AT,
+    LAST_POLL_AT,
+    LAST_POLL_COMPLETE,
+    Ledger,
+)
 from flatfile_relay.operations.check import queues
 from flatfile_relay.operations.problems import describe
-from flatfile_relay.poller import BASELINE_COMPLETED_AT, LAST_FULL_WALK_AT, LAST_POLL_AT, LAST_POLL_COMPLETE
 from flatfile_relay.settings import Settings
 
 #: seconds kept back from the deadline while counting the ledger (a huge ledger gets a partial count)
