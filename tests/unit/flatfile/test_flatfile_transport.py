@@ -98,7 +98,9 @@ def test_plain_http_to_anything_but_a_loopback_host_is_refused(url: str) -> None
             "https://api.eu.flatfile.io", "https://127.0.0.1:8443"],
 )
 def test_https_anywhere_and_plain_http_to_a_loopback_host_are_accepted(url: str) -> None:
-    Transport(url).close()
+    transport = Transport(url)  # a refused base URL raises ConfigurationError here
+    assert transport.url_for("/rest/batches") == url.rstrip("/") + "/rest/batches"
+    transport.close()
 
 
 def test_base_url_is_normalised() -> None:
