@@ -169,6 +169,8 @@ class Transport:
         counts: where attempts are counted (default: a `RequestCounts` of its own, `transport.counts`).
         user_agent: the product sending the requests (e.g. `flatfile-relay/0.1.0`), put before the HTTP
             library's own `User-Agent`.
+        setting, example: the setting that holds the base URL and an example value, named in the messages of
+            configuration errors (the Platform client passes `FLATFILE_PLATFORM_URL`).
         sleep, rand: injectable for tests.
     """
 
@@ -186,10 +188,14 @@ class Transport:
         pool_maxsize: int = 10,
         counts: RequestCounts | None = None,
         user_agent: str = "",
+        setting: str = "FLATFILE_BASE_URL",
+        example: str = "https://api.us.flatfile.io",
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self.base_url = _check_base_url(base_url)
+        self.setting = setting
+        self.hint = f"set {setting} to e.g. {example}"
+        self.base_url = _check_base_url(base_url, self.hint)
         for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
             if not value > 0:
                 raise ValueError(f"{name} must be more than 0 seconds, got {value!r}")
@@ -279,14 +285,13 @@ class Transport:
                 failure = _summarise(exc)
             except _URL_ERRORS:
                 raise ConfigurationError(
-                    f"Cannot send {what}: {self.base_url!r} is not a usable URL; "
-                    "set FLATFILE_BASE_URL to e.g. https://api.us.flatfile.io"
+                    f"Cannot send {what}: {self.base_url!r} is not a usable URL; {self.hint}"
                 ) from None
             else:
                 status = response.status_code
                 logger.debug("Flatfile %s -> HTTP %s in %.3fs", what, status, time.monotonic() - started)
                 if 300 <= status < 400:
-                    raise _redirect_error(what, response.headers.get("Location", ""))
+                    raise _redirect_error(what, response.headers.get("Location", ""), self.setting)
                 if status in RETRYABLE_STATUSES:
                     failure = f"HTTP {status}"
                     if status == 429:
@@ -307,7 +312,7 @@ class Transport:
                 raise RetriesExhaustedError(
                     f"Flatfile kept failing {what}: gave up after {attempts} attempt(s), last: {failure}. "
                     "Try again later (the next invocation resumes); if it persists, check Flatfile's status "
-                    "and FLATFILE_BASE_URL.",
+                    f"and {self.setting}.",
                     attempts=attempts,
                     last_status=status,
                     last_error=failure,
@@ -354,8 +359,7 @@ class Transport:
         return f"Transport(base_url={self.base_url!r}, max_attempts={self.max_attempts})"
 
 
-def _check_base_url(base_url: str) -> str:
-    hint = "set FLATFILE_BASE_URL to e.g. https://api.us.flatfile.io"
+def _check_base_url(base_url: str, hint: str) -> str:
     if not isinstance(base_url, str) or not base_url.strip():
         raise ConfigurationError(f"The Flatfile base URL is empty: {hint}")
     text = base_url.strip().rstrip("/")
@@ -375,7 +379,7 @@ def _check_base_url(base_url: str) -> str:
         raise ConfigurationError(f"The Flatfile base URL must not have a query or fragment: {hint}")
     if parts.scheme == "http" and parts.hostname.lower() not in LOOPBACK_HOSTS:
         raise ConfigurationError(
-            "The Flatfile base URL must use https:// (plain http would send the secret access key in clear; "
+            "The Flatfile base URL must use https:// (plain http would send the credentials in clear; "
             f"it is allowed only to a loopback host, {', '.join(sorted(LOOPBACK_HOSTS))}): {hint}"
         )
     return text
@@ -430,10 +434,10 @@ def _deadline_error(what: str, failure: str, reason: str = "") -> DeadlineExceed
     )
 
 
-def _redirect_error(what: str, location: str) -> ConfigurationError:
+def _redirect_error(what: str, location: str, setting: str) -> ConfigurationError:
     target = urlsplit(location)
     where = f"{target.scheme}://{target.hostname}" if target.hostname else "another path"
     return ConfigurationError(
         f"Flatfile answered {what} with a redirect to {where}; the relay does not follow redirects "
-        "(they could carry the credentials elsewhere): set FLATFILE_BASE_URL to the final API address."
+        f"(they could carry the credentials elsewhere): set {setting} to the final API address."
     )
