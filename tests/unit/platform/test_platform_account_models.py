@@ -84,3 +84,14 @@ def test_counts_space_and_a_record_page() -> None:
     assert Space.parse({"id": "us_sp_1", "metadata": {"userInfo": "Ada"}}).user_info is None
     page = RecordPage([{"id": "a"}], None, 3, 2, 4)
     assert (page.last, page.next_offset) == (True, 5)
+
+
+def test_the_package_serves_its_client_names_when_first_asked_for() -> None:
+    import flatfile_relay.platform as package
+    from flatfile_relay.platform import client, records
+
+    assert package.PlatformClient is client.PlatformClient
+    assert package.record_pages is records.record_pages
+    assert package.MAX_RECORD_PAGE_SIZE == 10_000
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        package.Nothing  # noqa: B018 - the attribute access is the test
