@@ -5,7 +5,10 @@ the auth headers are rebuilt before every attempt (a refreshed token is always u
 
 Retried, with exponential backoff and full jitter (or the server's `Retry-After`): HTTP 408, 429, 500,
 502, 503 and 504, connection errors, timeouts, truncated bodies, and 2xx answers whose body is not JSON.
-Only send idempotent requests through it (the client sends GETs, the token exchange and GraphQL reads).
+A request whose answer was lost is sent again, so a request that is not idempotent must be safe to repeat or its
+caller must read back what happened: the legacy client sends GETs, the token exchange and GraphQL reads; the
+Platform client's job and lock POSTs read the job or sheet back when a repeat is refused
+(`flatfile_relay.platform.client`).
 
 Every attempt is counted in a `RequestCounts` (requests sent, retries, throttled answers): the functions
 publish those counts as metrics after each invocation (this package itself publishes nothing).
