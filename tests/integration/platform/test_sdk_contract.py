@@ -25,7 +25,8 @@ import pytest
 from flatfile import Flatfile
 from flatfile.commons import Errors
 from flatfile.core.api_error import ApiError
-from flatfile.jobs import JobAckDetails, JobCompleteDetails, JobOutcome
+from flatfile.jobs import JobAckDetails, JobCancelDetails, JobCompleteDetails, JobOutcome
+from flatfile.records import CellValue, Record
 from support.platform_contract import CONTRACT_CALLS, platform_calls
 
 from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
@@ -177,6 +178,31 @@ def test_every_answer_parses_strictly_into_the_sdks_types(context: Context, case
         problems += [f"{type(answer).__name__}.{path} is missing" for path in fields if not present(answer, path)]
         assert problems == []
         assert type(answer).model_validate(answer.model_dump(by_alias=True)) == answer
+
+
+def _emulator_only(c: Context) -> list[Answer]:
+    """Routes the client never calls but tests drive (edits during an export, a job made by hand, lists)."""
+    sheet = c.label("customers")
+    record = c.emu.platform.records_of(sheet, 0, 1)[0]["id"]
+    edited = c.sdk.records.update(sheet, request=[Record(id=record, values={"name": CellValue(value="Ed")})])
+    inserted = c.sdk.records.insert(sheet, request=[{"name": CellValue(value="New")}])
+    created = c.sdk.jobs.create(type="workbook", operation="submitActionFg", source=c.label("products"))
+    canceled = c.sdk.jobs.cancel(created.data.id, request=JobCancelDetails(info="Not now"))
+    assert (created.data.status, canceled.data.status) == ("ready", "canceled")
+    return [
+        (edited, ("data.version_id",)), (inserted, ("data.records.*.id", "data.records.*.values")),
+        (created, ("data.id", "data.status")), (canceled, ("data.status",)),
+        (c.sdk.environments.list(), ("data.*.id", "pagination.total_count")),
+        (c.sdk.spaces.list(environment_id=c.environment_id), ("data.*.id", "pagination.total_count")),
+        (c.sdk.workbooks.list(space_id=c.label("acme")), ("data.*.id", "data.*.sheets")),
+    ]
+
+
+def test_the_emulators_other_routes_parse_strictly_too(context: Context) -> None:
+    for answer, fields in _emulator_only(context):
+        problems = strict(answer, type(answer).__name__)
+        problems += [f"{type(answer).__name__}.{path} is missing" for path in fields if not present(answer, path)]
+        assert problems == []
 
 
 def test_the_contract_makes_every_call_of_the_client(context: Context) -> None:

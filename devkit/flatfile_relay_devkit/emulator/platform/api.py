@@ -330,7 +330,7 @@ class PlatformApi:
                                                  actor=self.state.account.user_id)
             except KeyError as missing:
                 raise _Failure(400, str(missing.args[0])) from None
-        return json_response(200, {"data": {"versionId": commit, "commitId": commit}})
+        return json_response(200, {"data": {"versionId": commit}})  # the SDK's VersionResponse: no commitId
 
     def insert_records(self, call: _Call) -> Response:
         body = _body(call)
