@@ -15,14 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Final, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import Field, Strict
+from pydantic import Field, Strict, ValidationInfo, field_validator, model_validator
 
 from flatfile_relay import ids
 from flatfile_relay.backoff import backoff_delay
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.models import (
     SCHEMA_VERSION,
-    BatchId,
     Document,
     InvalidDocumentError,
     SchemaVersion,
@@ -67,10 +66,13 @@ def require_batch_id(value: str, error: type[ValueError] = InvalidJobError) -> s
 
 
 class ExportJob(Document):
-    """One request to export one batch: the message on the export-jobs queue.
+    """One request to export one batch or Platform job: the message on the export-jobs queue.
 
     Attributes:
-        batch_id: the batch (``batchId``).
+        source: ``legacy`` (a Portal v2 batch) or ``platform`` (a Flatfile Platform submit job); when a message
+            has none, the id's shape tells (`flatfile_relay.ids.source_of`), so jobs queued before the field
+            existed still parse.
+        batch_id: the batch's canonical UUID, or the Platform job's id (``batchId``).
         trigger: what asked for it (``schedule``, ``webhook``, ``replay`` or ``backfill``; ``schedule`` when absent).
         requested_at: when it was first asked for (``requestedAt``; now when absent).
         resume: True when it carries on an export an earlier invocation began.
@@ -78,15 +80,35 @@ class ExportJob(Document):
 
     type: Literal["flatfile.export.job"] = JOB_TYPE
     schema_version: SchemaVersion = SCHEMA_VERSION
-    batch_id: BatchId
+    source: ids.Source
+    batch_id: str
     trigger: Trigger = "schedule"
     requested_at: Text = Field(default_factory=utc_now_iso)
     resume: Annotated[bool, Strict()] = False
 
+    @model_validator(mode="before")
     @classmethod
-    def create(cls, batch_id: str, *, trigger: str, resume: bool = False) -> ExportJob:
-        """A new job, requested now; InvalidJobError names what is wrong."""
-        return cls.from_message(json.dumps({"batchId": batch_id, "trigger": trigger, "resume": resume}))
+    def _source_from_id(cls, data: Any) -> Any:
+        """A message without `source` names it by its id's shape."""
+        if isinstance(data, dict) and data.get("source") is None:
+            return {**data, "source": ids.source_of(data.get("batchId", data.get("batch_id")))}
+        return data
+
+    @field_validator("batch_id")
+    @classmethod
+    def _export_id(cls, value: str, info: ValidationInfo) -> str:
+        source = info.data.get("source")
+        if source == ids.PLATFORM:
+            if ids.PLATFORM_JOB_ID.fullmatch(value.strip()) is None:
+                raise ValueError("must be a Flatfile Platform job id (us_jb_…) when source is platform")
+            return value.strip()
+        return ids.canonical_uuid(value)
+
+    @classmethod
+    def create(cls, batch_id: str, *, trigger: str, resume: bool = False, source: str | None = None) -> ExportJob:
+        """A new job, requested now (`source`: None tells it by the id); InvalidJobError names what is wrong."""
+        body = {"batchId": batch_id, "trigger": trigger, "resume": resume, "source": source}
+        return cls.from_message(json.dumps(body))
 
     @classmethod
     def from_message(cls, body: str | bytes) -> ExportJob:

@@ -27,8 +27,6 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError
 from pydantic.alias_generators import to_camel
 
-from flatfile_relay.ids import canonical_uuid
-
 M = TypeVar("M", bound="Document")
 
 #: how many bad fields one error message lists at most
@@ -52,9 +50,6 @@ def _supported_version(value: int) -> int:
         raise ValueError(f"is {value}: this reader understands schemaVersion {SCHEMA_VERSION} only")
     return value
 
-
-BatchId = Annotated[str, AfterValidator(canonical_uuid)]
-"""A Flatfile batch id (a UUID), in canonical form."""
 
 SchemaVersion = Annotated[int, Strict(), AfterValidator(_supported_version)]
 """The ``schemaVersion`` of a document this code writes and reads."""

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,11 @@ from datetime import datetime
 from flatfile_relay.timestamps import parse_timestamp
 
 DEFAULT_BASE_URL = "https://api.us.flatfile.io"
+#: The Flatfile Platform's API (architecture.md item 10; the official SDK's production environment).
+DEFAULT_PLATFORM_URL = "https://api.x.flatfile.com/v1"
+#: The submit operations whose jobs the relay exports (a workbook action's `operation`).
+DEFAULT_PLATFORM_OPERATIONS = ("submitActionFg",)
+_OPERATION = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 #: Row-page requests the exporter keeps in flight (chosen with `make bench`: see the README).
 DEFAULT_ROW_PREFETCH = 8
 #: Pending batches the poller re-checks one by one per poll at most (see `flatfile_relay.poller`).
@@ -34,6 +40,8 @@ class Settings:
     """What the functions need to know about their deployment."""
 
     flatfile_base_url: str = DEFAULT_BASE_URL
+    platform_base_url: str = DEFAULT_PLATFORM_URL
+    platform_operations: tuple[str, ...] = DEFAULT_PLATFORM_OPERATIONS
     secret_id: str = ""
     webhook_secret_id: str = ""
     auth_mode: str = "token"
@@ -72,6 +80,8 @@ class Settings:
             prefix += "/"
         return cls(
             flatfile_base_url=(env.get("FLATFILE_BASE_URL", "").strip() or DEFAULT_BASE_URL).rstrip("/"),
+            platform_base_url=(env.get("FLATFILE_PLATFORM_URL", "").strip() or DEFAULT_PLATFORM_URL).rstrip("/"),
+            platform_operations=_operations(env.get("FLATFILE_PLATFORM_OPERATIONS", "")),
             secret_id=env.get("FLATFILE_SECRET_ID", "").strip(),
             webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "").strip(),
             auth_mode=auth_mode,
@@ -117,6 +127,8 @@ class Settings:
 
 _ENV_NAMES = {
     "flatfile_base_url": "FLATFILE_BASE_URL",
+    "platform_base_url": "FLATFILE_PLATFORM_URL",
+    "platform_operations": "FLATFILE_PLATFORM_OPERATIONS",
     "auth_mode": "FLATFILE_AUTH",
     "secret_id": "FLATFILE_SECRET_ID",
     "webhook_secret_id": "WEBHOOK_SECRET_ID",
@@ -141,6 +153,23 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     if not low <= value <= high:
         raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
     return value
+
+
+def _operations(raw: str) -> tuple[str, ...]:
+    """The submit operations in FLATFILE_PLATFORM_OPERATIONS (comma-separated; empty: the default).
+
+    Example:
+        >>> _operations(" submitActionFg, exportToAws ,submitActionFg")
+        ('submitActionFg', 'exportToAws')
+    """
+    names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+    for name in names:
+        if not _OPERATION.fullmatch(name):
+            raise SettingsError(
+                f"FLATFILE_PLATFORM_OPERATIONS must list workbook action operations such as submitActionFg, "
+                f"separated by commas; {name[:40]!r} is not one"
+            )
+    return names or DEFAULT_PLATFORM_OPERATIONS
 
 
 def _since(raw: str) -> datetime | None:
