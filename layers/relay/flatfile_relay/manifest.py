@@ -35,6 +35,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
+from flatfile_relay.errors import ContractError
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.models import (
     SCHEMA_VERSION,
@@ -47,12 +48,26 @@ from flatfile_relay.models import (
     parse_json,
 )
 
+__all__ = [
+    "EVENT_DETAIL_TYPE",
+    "EVENT_SOURCE",
+    "NOTICE_TYPE",
+    "Manifest",
+    "ManifestError",
+    "Notice",
+    "Part",
+    "S3Uri",
+    "UnsupportedSchemaError",
+    "event_entry",
+    "routing",
+]
+
 NOTICE_TYPE: Final = "flatfile.batch.exported"
 
 D = TypeVar("D", bound=Document)
 
 
-class ManifestError(ValueError):
+class ManifestError(ContractError, ValueError):
     """A manifest or a notice does not follow the contract; the message names the offending field."""
 
 
