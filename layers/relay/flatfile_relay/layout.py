@@ -28,6 +28,24 @@ from flatfile_relay.checks import whole_number
 from flatfile_relay.errors import ContractError
 from flatfile_relay.timestamps import parse_timestamp_or_none
 
+__all__ = [
+    "MANIFESTS",
+    "MANIFEST_SUFFIX",
+    "PARTITION_KEY",
+    "PART_SUFFIX",
+    "ROWS",
+    "UndatedBatchError",
+    "batch_rows_prefix",
+    "manifest_key",
+    "manifests_prefix",
+    "parse_s3_uri",
+    "part_key",
+    "rows_prefix",
+    "s3_uri",
+    "submitted_date",
+    "webhook_key",
+]
+
 PART_SUFFIX = ".jsonl.gz"
 MANIFEST_SUFFIX = ".json"
 ROWS = "rows/"

@@ -98,6 +98,17 @@ if TYPE_CHECKING:
     from flatfile_relay.flatfile.pagination import BatchPage
     from flatfile_relay.jobs import ExportJob
 
+__all__ = [
+    "DEFAULT_RESERVE",
+    "DELETED",
+    "FINAL_STATUSES",
+    "PENDING_WALK_EVERY",
+    "SUBMITTED",
+    "PollReport",
+    "ResumePoint",
+    "poll",
+]
+
 logger = logging.getLogger("flatfile_relay.poller")
 
 SUBMITTED = "submitted"

@@ -42,7 +42,15 @@ from flatfile_relay.flatfile.errors import ConfigurationError, ContractError, Re
 from flatfile_relay.redaction import install_redaction
 from flatfile_relay.retry import Again, Backoff, GaveUp, Stop, retry
 
-__all__ = ["LOOPBACK_HOSTS", "RETRYABLE_STATUSES", "Reply", "RequestCounts", "Transport", "parse_retry_after"]
+__all__ = [
+    "LOOPBACK_HOSTS",
+    "RETRYABLE_STATUSES",
+    "HeadersFactory",
+    "Reply",
+    "RequestCounts",
+    "Transport",
+    "parse_retry_after",
+]
 
 logger = logging.getLogger("flatfile_relay.flatfile")
 install_redaction(logger)  # our own records are redacted before any handler sees them
