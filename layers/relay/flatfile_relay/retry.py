@@ -46,11 +46,6 @@ class TimeLeft(Protocol):
         ...
 
 
-class _NoDeadline:
-    def remaining(self) -> float:
-        return math.inf
-
-
 @dataclass(frozen=True)
 class Backoff:
     """Capped exponential backoff with full jitter (`backoff.backoff_delay`): `Backoff(base, cap)(attempt)`.
@@ -114,14 +109,17 @@ class GaveUp:
 
 
 def next_wait(
-    attempt: int, failed: Again, *, attempts: int, backoff: Callable[[int], float], deadline: TimeLeft,
+    attempt: int, failed: Again, *, attempts: int, backoff: Callable[[int], float], deadline: TimeLeft | None = None,
     max_wait: float = math.inf,
 ) -> float | GaveUp:
-    """The seconds to wait after failed attempt number `attempt`, or `GaveUp` when there is to be no next one.
+    """The seconds to wait after failed attempt number `attempt`, or `GaveUp` when there is to be no next one:
+    the attempts are used up, the other side asked for longer than `max_wait`, or the wait would reach the
+    deadline. The wait is the other side's (`failed.wait`), else the backoff's.
 
     Example:
-        >>> next_wait(1, Again("HTTP 429", wait=3600.0), attempts=5, backoff=Backoff(0.5, 20.0),
-        ...           deadline=_NoDeadline(), max_wait=300.0).stop
+        >>> next_wait(1, Again("HTTP 503"), attempts=5, backoff=Backoff(0.5, 20.0, rand=lambda: 1.0))
+        0.5
+        >>> next_wait(1, Again("HTTP 429", wait=3600.0), attempts=5, backoff=Backoff(0.5, 20.0), max_wait=300.0).stop
         <Stop.TOO_LONG: 'too-long'>
     """
     if attempt >= attempts:
@@ -129,7 +127,7 @@ def next_wait(
     wait = backoff(attempt) if failed.wait is None else failed.wait
     if failed.wait is not None and wait > max_wait:
         return GaveUp(Stop.TOO_LONG, attempt, failed, wait)
-    remaining = deadline.remaining()
+    remaining = math.inf if deadline is None else deadline.remaining()
     if wait >= remaining:
         return GaveUp(Stop.DEADLINE, attempt, failed, wait, remaining)
     return wait
@@ -154,18 +152,17 @@ def retry(
 
     Returns the first result, or `GaveUp` (why, the attempts made, the last failure).
     """
-    clock = _NoDeadline() if deadline is None else deadline
     number = 1
     while True:
         outcome = attempt(number)
         if not isinstance(outcome, Again):
             return outcome
-        wait = next_wait(number, outcome, attempts=attempts, backoff=backoff, deadline=clock, max_wait=max_wait)
+        wait = next_wait(number, outcome, attempts=attempts, backoff=backoff, deadline=deadline, max_wait=max_wait)
         if isinstance(wait, GaveUp):
             return wait
         if on_retry is not None:
             on_retry(number, outcome, wait)
         sleep(wait)
-        if clock.remaining() <= 0.0:
+        if deadline is not None and deadline.remaining() <= 0.0:
             return GaveUp(Stop.DEADLINE, number, outcome, remaining=0.0)
         number += 1
