@@ -153,6 +153,17 @@ class _KeepHeaders(requests.auth.AuthBase):
 
 
 _KEEP_HEADERS = _KeepHeaders()
+_NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+_URL_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+)
 
 
 @dataclass(frozen=True)
@@ -167,17 +178,6 @@ class _Call:
     headers: HeadersFactory | None
     parse_json: bool
     decode: Callable[[bytes], Any]
-_NETWORK_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
-_URL_ERRORS = (
-    requests.exceptions.InvalidURL,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.InvalidSchema,
-)
 
 
 class Transport:
