@@ -40,6 +40,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
+from flatfile_relay.errors import ContractError
 from flatfile_relay.ids import LEGACY, Source
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.models import (
@@ -53,12 +54,28 @@ from flatfile_relay.models import (
     parse_json,
 )
 
+__all__ = [
+    "EVENT_DETAIL_TYPE",
+    "EVENT_SOURCE",
+    "NOTICE_TYPE",
+    "PLATFORM_FIELDS",
+    "Manifest",
+    "ManifestError",
+    "Notice",
+    "Part",
+    "S3Uri",
+    "Sheet",
+    "UnsupportedSchemaError",
+    "event_entry",
+    "routing",
+]
+
 NOTICE_TYPE: Final = "flatfile.batch.exported"
 
 D = TypeVar("D", bound=Document)
 
 
-class ManifestError(ValueError):
+class ManifestError(ContractError, ValueError):
     """A manifest or a notice does not follow the contract; the message names the offending field."""
 
 
