@@ -15,7 +15,7 @@ from flatfile_relay.secret import FlatfileSecret
 LEGACY = {"accessKeyId": "FF00" + "A1b2C3d4E5" * 3 + "zzzzzz", "secretAccessKey": "Sx9-secret-" + "q" * 29,
           "licenseKey": "0b0e4b8a-5b3e-4c7e-9d59-8a4d6f0f2a11"}
 PLATFORM = {"platformSecretKey": "sk_" + "Pk7" * 10, "platformEnvironmentId": "us_env_a1b2c3d4"}
-PLACEHOLDERS = {key: "REPLACE_ME" for key in (*LEGACY, *PLATFORM)}
+PLACEHOLDERS = dict.fromkeys((*LEGACY, *PLATFORM), "REPLACE_ME")
 
 
 def test_a_secret_with_both_sets_turns_both_sources_on() -> None:
