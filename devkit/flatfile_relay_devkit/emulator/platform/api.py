@@ -304,6 +304,7 @@ class PlatformApi:
         messages = _bool(call.query, "includeMessages")
         with self.state.lock:
             sheet_id = self._sheet(call)
+            self.state.before_records_page(sheet_id, number)
             records = self.state.records[sheet_id]
             start = (number - 1) * size
             if wanted == "all":

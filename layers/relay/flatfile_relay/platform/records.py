@@ -39,10 +39,22 @@ from flatfile_relay.platform.models import RecordPage
 
 __all__ = ["EXACT_DECODER", "NUMBER_MARK", "PageFetch", "ends_walk", "record_pages"]
 
-#: in records read with `EXACT_DECODER`, a float comes as a string: this character, then the float's JSON text
+#: in records read with `EXACT_DECODER`, a float (or an integer whose text an `int` would not give back: `-0`, or
+#: thousands of digits) comes as a string: this character, then the number's JSON text
 NUMBER_MARK = "\x00"
-#: a JSON decoder that keeps every float's text (see `NUMBER_MARK`)
-EXACT_DECODER = json.JSONDecoder(parse_float=NUMBER_MARK.__add__)
+#: integers longer than this stay text (Python refuses to read past 4,300 digits)
+_LONGEST_INT = 4000
+
+
+def _integer(text: str) -> int | str:
+    """An integer of a record read with `EXACT_DECODER`: an `int` when it gives the same text back."""
+    if text == "-0" or len(text) > _LONGEST_INT:
+        return NUMBER_MARK + text
+    return int(text)
+
+
+#: a JSON decoder that keeps every number's text (see `NUMBER_MARK`)
+EXACT_DECODER = json.JSONDecoder(parse_float=NUMBER_MARK.__add__, parse_int=_integer)
 
 PageFetch = Callable[[int, int, bool], RecordPage]
 """`fetch(page_number, page_size, with_length)`: one page (safe to call from several threads at once)."""
