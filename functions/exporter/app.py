@@ -48,10 +48,10 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
         raise
     deadline = Deadline.from_lambda_context(lambda_context, reserve=DEADLINE_RESERVE)
     owner = lambda_context.aws_request_id
-    last_delivery = _deliveries(record) >= runtime.settings.export_jobs_max_receive_count
 
     def work(client: Any) -> ExportOutcome:
         clients, settings = runtime.clients, runtime.settings
+        last_delivery = _deliveries(record) >= settings.export_jobs_max_receive_count
         if job.source == PLATFORM:
             return export_platform_job(
                 job, client, clients.s3, clients.sqs, runtime.ledger, settings, deadline, owner, events=clients.events,

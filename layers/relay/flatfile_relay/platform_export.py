@@ -12,7 +12,7 @@ The relay is the job's listener (architecture.md item 10):
   someone else ended, is left alone (the ledger closes it); a job not ready yet goes back to the poller. A replay
   or a backfill never touches the job: it exports the workbook as it is.
 - `pages` reads every sheet of the job's workbook in workbook order, every record (valid or not, messages
-  included) in the API's order, in pages of up to 10,000 fetched ahead (FLATFILE_ROW_PREFETCH); a part never spans
+  included) in the API's order, in pages of up to 10,000 fetched ahead (FLATFILE_ROW_PREFETCH, at most `RECORD_PAGES_AHEAD`); a part never spans
   two sheets. Each row line is the record's own text with `batchId`, `sheet`, `sheetId` and `mapped` spliced in
   (`flatfile_relay.platform_rows`). Progress goes to the job at the end of each sheet but the last and every
   `PROGRESS_PAGES` pages, when its percentage moved.
@@ -70,6 +70,7 @@ __all__ = [
     "ACKNOWLEDGED_INFO",
     "GIVE_UP_MESSAGE",
     "PROGRESS_PAGES",
+    "RECORD_PAGES_AHEAD",
     "UNTOUCHED_TRIGGERS",
     "PlatformSource",
     "SheetsChangedError",
@@ -85,6 +86,9 @@ GIVE_UP_MESSAGE = ("The export to AWS did not finish. Your data is safe in Flatf
                    "team will run the export again.")
 #: progress is reported at most once every this many record pages of a sheet (and at the end of each sheet)
 PROGRESS_PAGES = 5
+#: record pages of 10,000 requested ahead at most (FLATFILE_ROW_PREFETCH counts legacy pages of 1,000 rows): two
+#: hide a request's latency behind the processing of a page, and keep memory flat (see `make bench`)
+RECORD_PAGES_AHEAD = 2
 #: triggers whose exports never touch the job (no acknowledgement, progress, lock, completion or failure)
 UNTOUCHED_TRIGGERS = frozenset({"replay", "backfill"})
 #: what the relay allows itself after the invocation's deadline to fail a job it gives up on
@@ -291,6 +295,7 @@ class PlatformSource:
         drop = start - (first_page - 1) * page_size
         tail = sheet_tail(self.job_id, sheet.slug, sheet.id)
         pages = self.client.iter_record_pages(sheet.id, deadline, page_size=page_size, start_page=first_page,
+                                              prefetch=min(self.client.record_prefetch, RECORD_PAGES_AHEAD),
                                               exact_numbers=True, until_length=True)
         first: RecordPage | None = None
         with closing(pages):

@@ -9,8 +9,9 @@ page the length announces, then one at a time until a short page (records added 
 counted at (`RecordPage.commit_id`): the pages are then one view of the sheet, and a sheet whose length is a
 multiple of the page size costs no empty page.
 
-Pages read with `EXACT_DECODER` hold every float of a record as `NUMBER_MARK` followed by its JSON text, so a
-number no float holds keeps every digit in `records` too (the texts keep them anyway).
+Pages read with `EXACT_DECODER` hold every number of a record that Python would not write back as the same text
+as `NUMBER_MARK` followed by that text, so a number no float holds keeps every digit in `records` too (the texts
+keep them anyway).
 
 Example:
     >>> from flatfile_relay.platform.models import RecordPage
@@ -39,8 +40,9 @@ from flatfile_relay.platform.models import RecordPage
 
 __all__ = ["EXACT_DECODER", "NUMBER_MARK", "PageFetch", "ends_walk", "record_pages"]
 
-#: in records read with `EXACT_DECODER`, a float (or an integer whose text an `int` would not give back: `-0`, or
-#: thousands of digits) comes as a string: this character, then the number's JSON text
+#: in records read with `EXACT_DECODER`, a number that Python would not write back as the same text (a float such as
+#: `12.30`, `1e400` or `0.1000000000000000000001`; the integer `-0`; an integer of thousands of digits) comes as a
+#: string: this character, then the number's JSON text
 NUMBER_MARK = "\x00"
 #: integers longer than this stay text (Python refuses to read past 4,300 digits)
 _LONGEST_INT = 4000
@@ -53,8 +55,15 @@ def _integer(text: str) -> int | str:
     return int(text)
 
 
+def _float(text: str) -> float | str:
+    """A float of a record read with `EXACT_DECODER`: a `float` when `repr` gives the same text back (JSON writes a
+    float as `repr` does), else the marked text."""
+    value = float(text)
+    return value if repr(value) == text else NUMBER_MARK + text
+
+
 #: a JSON decoder that keeps every number's text (see `NUMBER_MARK`)
-EXACT_DECODER = json.JSONDecoder(parse_float=NUMBER_MARK.__add__, parse_int=_integer)
+EXACT_DECODER = json.JSONDecoder(parse_float=_float, parse_int=_integer)
 
 PageFetch = Callable[[int, int, bool], RecordPage]
 """`fetch(page_number, page_size, with_length)`: one page (safe to call from several threads at once)."""

@@ -18,6 +18,12 @@ from flatfile_relay.platform_export import ACKNOWLEDGED_INFO, GIVE_UP_MESSAGE
 from flatfile_relay_devkit.emulator import FaultRule
 
 
+@pytest.fixture
+def relay(platform_relay: Callable[..., Relay]) -> Relay:
+    """The exporter's relay (parts of up to 1,000 rows) with both sources' keys and the emulator's samples."""
+    return platform_relay(part_max_rows=1000)
+
+
 def test_a_job_another_listener_acknowledged_is_left_alone(relay: Relay) -> None:
     job_id = relay.submit("products")
     relay.emu.platform.acknowledge(job_id, info="Sending to the CRM")

@@ -5,6 +5,7 @@ job with the data safe in Flatfile."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from support.functions import ROOT
@@ -16,6 +17,12 @@ from flatfile_relay.ledger import EXPORTED
 from flatfile_relay.platform_export import GIVE_UP_MESSAGE
 from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay_devkit.local.lambda_runtime import LocalLambda
+
+
+@pytest.fixture
+def relay(platform_relay: Callable[..., Relay]) -> Relay:
+    """The exporter's relay (parts of up to 1,000 rows) with both sources' keys and the emulator's samples."""
+    return platform_relay(part_max_rows=1000)
 
 
 def body(job_id: str, trigger: str = "schedule") -> str:

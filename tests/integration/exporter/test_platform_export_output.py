@@ -24,6 +24,12 @@ from support.relay import MANIFEST_KEYS, NOTICE_KEYS, PART_KEYS, Relay
 from flatfile_relay.ledger import EXPORTED
 from flatfile_relay_devkit.emulator.platform.samples import HUGE_NUMBER
 
+
+@pytest.fixture
+def relay(platform_relay: Callable[..., Relay]) -> Relay:
+    """The exporter's relay (parts of up to 1,000 rows) with both sources' keys and the emulator's samples."""
+    return platform_relay(part_max_rows=1000)
+
 #: a one-sheet job of up to 10,000 records: job, ack, workbook, lock, records, space, unlock, complete
 ONE_SHEET_CALLS = [
     "GET /v1/jobs/{jobId}", "POST /v1/jobs/{jobId}/ack", "GET /v1/workbooks/{workbookId}",

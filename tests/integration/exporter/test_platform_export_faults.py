@@ -18,6 +18,12 @@ from flatfile_relay.platform_export import SheetsChangedError
 from flatfile_relay_devkit.emulator import FaultRule
 from flatfile_relay_devkit.emulator.platform.store import SheetLocked
 
+
+@pytest.fixture
+def relay(platform_relay: Callable[..., Relay]) -> Relay:
+    """The exporter's relay (parts of up to 1,000 rows) with both sources' keys and the emulator's samples."""
+    return platform_relay(part_max_rows=1000)
+
 Factory = Callable[..., Relay]
 
 
