@@ -14,8 +14,8 @@ The relay is the job's listener (architecture.md item 10):
 - `pages` reads every sheet of the job's workbook in workbook order, every record (valid or not, messages
   included) in the API's order, in pages of up to 10,000 fetched ahead (FLATFILE_ROW_PREFETCH, at most
   `RECORD_PAGES_AHEAD`); a part never spans two sheets. Each row line is the record's own text with `batchId`,
-  `sheet`, `sheetId` and `mapped` spliced in (`flatfile_relay.platform_rows`). Progress goes to the job at the end of each sheet but the last and every
-  `PROGRESS_PAGES` pages, when its percentage moved.
+  `sheet`, `sheetId` and `mapped` spliced in (`flatfile_relay.platform_rows`). Progress goes to the job at the
+  end of each sheet but the last and every `PROGRESS_PAGES` pages, when its percentage moved.
 - `finish` (the export is durable: manifest, notice, event) unlocks the sheets, then completes the job with an
   outcome the end user reads (`outcome_message`: "Exported 12,345 records to AWS"). A job found complete with that
   message is not completed again (an earlier invocation did, then stopped before the ledger's mark).
