@@ -46,7 +46,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flatfile_relay import export_source
@@ -300,7 +300,7 @@ class PlatformSource:
         first: RecordPage | None = None
         with closing(pages):
             for number, page in enumerate(pages, start=1):
-                first = first or page
+                first = first or replace(page, records=[], texts=None)  # its length and commit, not its records
                 read.pin(sheet, page.commit_id)
                 final = ends_walk(page, first, True)
                 records = page.records[drop:]

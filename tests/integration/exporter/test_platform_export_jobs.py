@@ -225,3 +225,23 @@ def _refuse(client: Any, operation: str, when: Callable[[dict[str, Any]], bool])
     client.meta.events.register(f"before-parameter-build.{client.meta.service_model.endpoint_prefix}.{operation}",
                                 refuse)
     return refuse
+
+
+def test_a_job_canceled_during_its_export_is_left_alone_when_the_progress_shows_it(
+    platform_relay: Callable[..., Relay],
+) -> None:
+    relay = platform_relay(emulator={"platform_max_page_size": 10}, part_max_rows=10)
+    platform = relay.emu.platform
+    workbook = platform.add_generated_workbook("Canceled", [120])
+    job_id = relay.submit(workbook["id"])
+    platform.on_records_page(lambda sheet_id, page: platform.cancel(job_id) if page == 3 else None)
+
+    outcome = relay.export_job(job_id, client=relay.platform_client(record_prefetch=1))
+
+    assert outcome.status == "left-alone"
+    assert relay.object_keys() == []  # the parts written before are removed
+    entry = relay.entry(job_id)
+    assert (entry.state, entry.batch_status) == (CLOSED, "canceled")
+    assert job_posts(relay, job_id, "complete") == [] and job_posts(relay, job_id, "fail") == []
+    assert unlocked(relay, workbook["id"])
+    assert relay.notices() == []

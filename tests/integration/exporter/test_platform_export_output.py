@@ -195,3 +195,20 @@ def test_the_part_lines_are_one_json_object_each_even_with_line_breaks_in_values
     assert data.count(b"\n") == 30
     first = json.loads(data.split(b"\n")[0])
     assert first["mapped"]["notes"] == "line one\nline two\u2028three\r\n\"quoted\""
+
+
+def test_each_further_sheet_costs_its_lock_records_check_progress_and_unlock(relay: Relay) -> None:
+    job_id = relay.submit("customers_orders")
+    relay.emu.clear_request_log()
+
+    assert relay.export_job(job_id).row_count == 42
+
+    assert calls(relay) == [
+        "GET /v1/jobs/{jobId}", "POST /v1/jobs/{jobId}/ack", "GET /v1/workbooks/{workbookId}",
+        "POST /v1/sheets/{sheetId}/lock", "POST /v1/sheets/{sheetId}/lock",
+        "GET /v1/sheets/{sheetId}/records", "POST /v1/jobs/{jobId}/ack",  # the first sheet, then progress
+        "GET /v1/sheets/{sheetId}/records",
+        "GET /v1/sheets/{sheetId}/records",  # the first sheet is still at the commit it was read at
+        "GET /v1/spaces/{spaceId}", "POST /v1/sheets/{sheetId}/unlock", "POST /v1/sheets/{sheetId}/unlock",
+        "POST /v1/jobs/{jobId}/complete",
+    ]
