@@ -242,6 +242,7 @@ def test_a_job_canceled_during_its_export_is_left_alone_when_the_progress_shows_
     assert relay.object_keys() == []  # the parts written before are removed
     entry = relay.entry(job_id)
     assert (entry.state, entry.batch_status) == (CLOSED, "canceled")
-    assert job_posts(relay, job_id, "complete") == [] and job_posts(relay, job_id, "fail") == []
+    assert job_posts(relay, job_id, "complete") == []
+    assert job_posts(relay, job_id, "fail") == []
     assert unlocked(relay, workbook["id"])
     assert relay.notices() == []
