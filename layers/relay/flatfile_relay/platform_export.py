@@ -58,7 +58,7 @@ from flatfile_relay.flatfile.errors import NotFoundError
 from flatfile_relay.ids import PLATFORM
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import submitted_date
-from flatfile_relay.ledger import Ledger, LedgerEntry
+from flatfile_relay.ledger import LeaseLostError, Ledger, LedgerEntry
 from flatfile_relay.manifest import Sheet as ManifestSheet
 from flatfile_relay.platform import MAX_RECORD_PAGE_SIZE, Change, Job, PlatformClient, RecordPage, Sheet, Workbook
 from flatfile_relay.platform.records import ends_walk
@@ -133,11 +133,13 @@ def _resume(parts: Sequence[Mapping[str, Any]], workbook: Workbook) -> _Resume:
 
 def _marker(index: int, sheet: Sheet, begin: int, count: int, final: bool, page: RecordPage
             ) -> Callable[[int], dict[str, Any]]:
-    """`RowPage.mark` of a page of sheet `index` whose `count` rows start at record `begin` of the sheet."""
+    """`RowPage.mark` of a page of sheet `index` whose `count` rows start at record `begin` of the sheet (it keeps
+    the page's commit and size, not its records)."""
+    commit, size = page.commit_id, page.page_size
 
     def mark(end: int) -> dict[str, Any]:
         return {"sheet": sheet.slug, "sheetId": sheet.id, "sheetIndex": index, "sheetEnd": begin + end,
-                "sheetDone": final and end == count, "commitId": page.commit_id, "pageSize": page.page_size}
+                "sheetDone": final and end == count, "commitId": commit, "pageSize": size}
 
     return mark
 
@@ -355,7 +357,10 @@ class PlatformSource:
                 failed.append(sheet_id)
                 first = first or error
         self.locked = failed
-        self.ledger.record_locks(self.job_id, owner=self.owner, sheet_ids=failed)
+        try:
+            self.ledger.record_locks(self.job_id, owner=self.owner, sheet_ids=failed)
+        except LeaseLostError:  # the ledger closed the export (left alone): nobody resumes it to unlock anything
+            logger.info("job %s: the export is no longer the relay's; its locks are given back", self.job_id)
         if first is not None:
             raise first
 
