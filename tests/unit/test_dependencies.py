@@ -28,7 +28,8 @@ LIBRARY = ROOT / "layers" / "relay" / "flatfile_relay"
 PACKAGE = "flatfile_relay"
 CLIENT = f"{PACKAGE}.flatfile"
 LEAVES = frozenset(
-    f"{PACKAGE}.{name}" for name in ("deadline", "timestamps", "backoff", "redaction", "json_types", "ahead", "ids")
+    f"{PACKAGE}.{name}"
+    for name in ("deadline", "timestamps", "backoff", "redaction", "json_types", "ahead", "ids", "walk")
 )
 
 _PARSER = "aws_lambda_powertools.utilities.parser"
@@ -40,6 +41,8 @@ DEFERRED_IMPORTS = {
         "the client's modules import requests: the webhook and the consumer use only the errors and Account",
     (f"{PACKAGE}.poller", f"{PACKAGE}.jobs"):
         "an idle poll queues no job: the job model (pydantic) is imported with the first job",
+    (f"{PACKAGE}.sources.legacy", f"{PACKAGE}.jobs"):
+        "an idle poll builds no job: the job model (pydantic) is imported with the first job",
     (f"{PACKAGE}.operations", f"{PACKAGE}.operations.dispatch"):
         "operator modes and their request models only for operator events, never for a scheduled poll",
     (f"{PACKAGE}.observability", "aws_lambda_powertools"): "the Tracer imports the X-Ray SDK: only when tracing is on",

@@ -33,6 +33,7 @@ import logging
 import math
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
@@ -40,7 +41,6 @@ from flatfile_relay.flatfile import ContractError, FlatfileClient, NotFoundError
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import batch_rows_prefix, manifest_key, part_key, s3_uri, submitted_date
 from flatfile_relay.ledger import (
-    BASELINE_COMPLETED_AT,
     EXPORTING,
     AlreadyExportedError,
     BatchBusyError,
@@ -141,7 +141,9 @@ class ExportOutcome:
 LAG_TRIGGERS = frozenset({"schedule", "webhook"})
 
 
-def export_lag(submitted_at: Any, exported_at: str, trigger: str, baseline_completed_at: Any) -> float | None:
+def export_lag(
+    submitted_at: Any, exported_at: str, trigger: str, baseline_completed_at: datetime | None
+) -> float | None:
     """Seconds from a batch's submission to its export, or None when this export says nothing about lag.
 
     A replay or a backfill exports old batches on purpose: None. A webhook export counts from the submission
@@ -153,11 +155,13 @@ def export_lag(submitted_at: Any, exported_at: str, trigger: str, baseline_compl
     Example:
         >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "webhook", None)
         300.0
-        >>> export_lag("2020-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "schedule", "2026-01-01T00:04:00Z")
+        >>> export_lag("2020-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "schedule",
+        ...            parse_timestamp_or_none("2026-01-01T00:04:00Z"))
         60.0
         >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "schedule", None) is None
         True
-        >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "replay", "2025-01-01T00:00:00Z") is None
+        >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "replay",
+        ...            parse_timestamp_or_none("2025-01-01T00:00:00Z")) is None
         True
     """
     submitted = parse_timestamp_or_none(submitted_at)
@@ -166,10 +170,9 @@ def export_lag(submitted_at: Any, exported_at: str, trigger: str, baseline_compl
         return None
     start = submitted
     if trigger != "webhook":
-        baseline = parse_timestamp_or_none(baseline_completed_at)
-        if baseline is None:
+        if baseline_completed_at is None:
             return None
-        start = max(submitted, baseline)
+        start = max(submitted, baseline_completed_at)
     return max(0.0, (exported - start).total_seconds())
 
 
@@ -474,7 +477,7 @@ class _Export:
         trigger = self.job.trigger
         if trigger not in LAG_TRIGGERS:
             return None
-        baseline = self.ledger.checkpoint().get(BASELINE_COMPLETED_AT) if trigger != "webhook" else None
+        baseline = self.ledger.checkpoint().baseline_completed_at if trigger != "webhook" else None
         return export_lag(batch.get("submittedAt"), exported_at, trigger, baseline)
 
     def _out_of_time(self) -> ExportOutcome:

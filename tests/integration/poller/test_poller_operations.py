@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from support.relay import Relay, event_file
 
+from flatfile_relay.checkpoint import Checkpoint
 from flatfile_relay.ledger import EXPORTED, IGNORED, QUEUED
 
 
@@ -65,7 +66,7 @@ def test_a_bad_request_answers_what_is_wrong_and_does_nothing(
     assert answer["ok"] is False
     assert answer["error"].startswith(problem) or problem in answer["error"], answer["error"]
     assert relay.drain_jobs() == []
-    assert relay.ledger.checkpoint() == {}  # no poll ran
+    assert relay.ledger.checkpoint() == Checkpoint()  # no poll ran
     assert any(r.levelname == "ERROR" and problem[:20] in r.getMessage() for r in caplog.records)
 
 
@@ -87,7 +88,7 @@ def test_check_passes_every_step_and_writes_nothing(relay: Relay) -> None:
     assert steps["batch list"] == f"ok ({listed} batches listed for the license)"
     assert relay.emu.requests_to("/graphql")
     assert relay.drain_jobs() == []
-    assert relay.ledger.checkpoint() == {}
+    assert relay.ledger.checkpoint() == Checkpoint()
     assert relay.ledger.get_many(relay.submitted_ids()) == {}
 
 

@@ -10,7 +10,6 @@ from support.relay import PAGE, Relay
 
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.ledger import CLOSED, PENDING, QUEUED
-from flatfile_relay.timestamps import parse_timestamp
 
 pytestmark = pytest.mark.usefixtures("relay")
 
@@ -108,7 +107,7 @@ def test_more_pending_than_the_budget_a_full_walk_looks_at_every_one_within_the_
     ids = abandoned(relay, 12)
     relay.configure(recheck_budget=2, lookback_hours=0)  # a rotation of 6 polls, and no young ones
     checkpoint = relay.ledger.checkpoint()
-    walked_at, walk_pages = parse_timestamp(checkpoint["lastFullWalkAt"]), checkpoint["fullWalkPages"]
+    walked_at, walk_pages = checkpoint.last_full_walk_at, checkpoint.full_walk_pages
     polls = [relay.poll(now=walked_at + n * POLL) for n in range(1, 12)]
 
     # without a walk, the last poll before the hour (55 min) would leave the hour behind at the next one
