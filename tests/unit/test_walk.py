@@ -191,6 +191,29 @@ def test_a_cut_walk_whose_last_items_are_gone_walks_on_from_the_top(caplog: pyte
     assert set(poller.listing.ids()) <= poller.ledger
 
 
+def test_a_cut_walk_is_found_again_when_new_items_arrived_on_top_while_it_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Items that shift down between two pages are read twice: the place a cut walk remembers holds each once,
+    in list order, so the next poll finds it."""
+    def two_new_on_top(listing: MemoryList, offset: int) -> None:
+        if offset == 35:
+            listing.entries[:0] = newest_first(2, start=1000, prefix="new")
+
+    poller = MiniPoller(MemoryList(newest_first(120), page_size=5, before_read=two_new_on_top))
+    poller.poll(pages=8)
+    resume = poller.checkpoint.walk_resume
+    assert resume is not None
+    assert len(resume.ids) == len(set(resume.ids)) == 10
+    assert list(resume.ids) == ids(poller.listing.entries)[30:40]  # where they are now
+    with caplog.at_level(logging.WARNING, logger="flatfile_relay.walk"):
+        rest = poller.poll()
+    assert "not found again" not in caplog.text
+    assert rest.outcome is Outcome.END
+    assert rest.walk.pages_read == 2 + 1 + 18  # the top, the page above the place, then on to the end
+    assert set(poller.listing.ids()) <= poller.ledger
+
+
 def test_a_walk_cut_while_reading_new_items_on_top_keeps_the_cut_walks_place() -> None:
     poller = MiniPoller(MemoryList(newest_first(120), page_size=5))
     poller.poll(pages=8)

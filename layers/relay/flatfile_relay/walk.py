@@ -251,6 +251,19 @@ def boundary(read: Sequence[str], ids: Sequence[str]) -> int | None:
     return found[-1]
 
 
+def last_ids(read: Sequence[str]) -> tuple[str, ...]:
+    """The last `BOUNDARY` distinct ids of `read` (ids in list order, as the pages gave them), each where it
+    was read last: an item read twice because the list shifted down between two pages sits once, where the
+    list has it now, so the run can be found again.
+
+    Example:
+        >>> last_ids(["a", "b", "c", "b", "c", "d"])
+        ('a', 'b', 'c', 'd')
+    """
+    latest = {item_id: index for index, item_id in enumerate(read)}
+    return tuple(sorted(latest, key=latest.__getitem__))[-BOUNDARY:]
+
+
 def all_older(dates: Iterable[datetime | None], moment: datetime, *, or_equal: bool = False) -> bool:
     """True when there are dates and every one is before `moment` (or at it, with `or_equal`); a missing
     date: False.
@@ -363,7 +376,7 @@ class Walk(Generic[T]):
                         return Outcome.CUT
                     continue
                 phase, self.resume = Phase.ON, None  # found: from here on this is the cut walk, carried on
-                self.position = ResumePoint(page.offset + page.raw_count, tuple(read[-BOUNDARY:]), page.total_count)
+                self.position = ResumePoint(page.offset + page.raw_count, last_ids(read), page.total_count)
             else:
                 self._advance(page)
             outcome = self._after(page, phase, known_before)
@@ -420,8 +433,7 @@ class Walk(Generic[T]):
             return
         last = self.position
         earlier = last.ids if last is not None and last.offset == page.offset else ()
-        ids = (*earlier, *page.ids)[-BOUNDARY:]
-        self.position = ResumePoint(page.offset + page.raw_count, ids, page.total_count)
+        self.position = ResumePoint(page.offset + page.raw_count, last_ids((*earlier, *page.ids)), page.total_count)
 
 
 # -- the pending re-checks --------------------------------------------------------------------------------
@@ -472,6 +484,7 @@ __all__ = [
     "all_older",
     "boundary",
     "created_since",
+    "last_ids",
     "pages",
     "recheck_plan",
 ]
