@@ -61,6 +61,19 @@ def test_items_that_shift_down_while_paging_are_left_out_when_seen_again() -> No
     assert set(old) <= set(seen)
     assert read[1].raw_count == 3
     assert ids(read[1].items) == [old[3]]  # two of the page were on the page before
+    assert all(page.newest_first_so_far for page in read)  # still newest-first: those two were seen already
+
+
+def test_items_read_again_after_stepping_back_leave_a_newest_first_list_newest_first() -> None:
+    def delete_the_last_two(listing: MemoryList, offset: int) -> None:
+        if offset == 8 and len(listing.entries) == 12:
+            del listing.entries[-2:]  # the count shrinks: the pager steps back over e5 and e4 again
+
+    listing = MemoryList(newest_first(12), page_size=4, before_read=delete_the_last_two)
+    read = list(pages(listing.view()))
+    assert listing.reads == [0, 4, 8, 6]
+    assert ids(read[2].items) == ["e3", "e2"]
+    assert all(page.newest_first_so_far for page in read)
 
 
 def test_the_pager_steps_back_when_the_list_shrinks(caplog: pytest.LogCaptureFixture) -> None:
@@ -212,6 +225,26 @@ def test_a_cut_walk_is_found_again_when_new_items_arrived_on_top_while_it_read(
     assert rest.outcome is Outcome.END
     assert rest.walk.pages_read == 2 + 1 + 18  # the top, the page above the place, then on to the end
     assert set(poller.listing.ids()) <= poller.ledger
+
+
+def test_a_top_read_again_after_stepping_back_is_still_read_down_to_known_items() -> None:
+    """The cut walk is carried on only once the top holds nothing new: stepping back over new items must not
+    make the list look unordered (which would jump at once, past new items not read yet)."""
+    poller = MiniPoller(MemoryList(newest_first(60), page_size=5))
+    poller.poll(pages=8)
+    new = newest_first(15, start=1000, prefix="new")
+    poller.listing.entries[:0] = new
+
+    def delete_the_oldest_two(listing: MemoryList, offset: int) -> None:
+        if offset == 10 and listing.entries[-1].id == "e0":
+            del listing.entries[-2:]
+
+    poller.listing.before_read = delete_the_oldest_two
+    rest = poller.poll()
+    assert rest.outcome is Outcome.END
+    assert set(ids(new)) <= set(rest.acted)
+    poller.listing.before_read = None
+    assert poller.poll().walk.pages_read == 1
 
 
 def test_a_walk_cut_while_reading_new_items_on_top_keeps_the_cut_walks_place() -> None:

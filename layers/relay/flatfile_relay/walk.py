@@ -80,7 +80,7 @@ class ListPage(Generic[T]):
         offset: where the page starts in the list.
         total_count: `totalCount` as this page reported it (it can grow while paging).
         newest_first_so_far: True while every `createdAt` seen so far, in list order, is not newer than the
-            one before it (False as soon as one is newer, missing or unreadable).
+            one before it (False as soon as one is newer, missing or unreadable; items seen again do not count).
         newest_created_at: the newest `createdAt` on this page (None if the page is empty or a `createdAt`
             on it is missing or unreadable).
         ids: the id of every item on the page, in list order, duplicates included (where the page sits in
@@ -97,25 +97,23 @@ class ListPage(Generic[T]):
 
 
 class _Order:
-    """Whether the list looked newest-first so far (every `createdAt` not newer than the one before it)."""
+    """Whether the list looked newest-first so far: every `createdAt`, in the order items were first seen, not
+    newer than the one before it (an item seen again, because the list shifted or the pager stepped back, is
+    where it was: it says nothing new about the order)."""
 
     def __init__(self) -> None:
         self.newest_first = True
         self.previous: datetime | None = None
 
-    def newest_on(self, dates: Sequence[datetime | None]) -> datetime | None:
-        """Take in one page's dates, in list order; the newest of them (None if one is missing)."""
-        newest: datetime | None = None
-        dated = True
+    def saw(self, dates: Iterable[datetime | None]) -> None:
+        """Take in the dates of the items first seen on a page, in list order."""
         for created in dates:
             if created is None:
-                self.newest_first = dated = False
+                self.newest_first = False
                 continue
             if self.previous is not None and created > self.previous:
                 self.newest_first = False
             self.previous = created
-            newest = created if newest is None or created > newest else newest
-        return newest if dated else None
 
 
 def pages(view: ListView[T], start: int = 0) -> Iterator[ListPage[T]]:
@@ -172,7 +170,10 @@ def _page(view: ListView[T], answer: ListSlice[T], seen: set[str], order: _Order
         if item_id not in seen:
             seen.add(item_id)
             items.append(item)
-    newest = order.newest_on([view.created_at(item) for item in answer.items])
+    order.saw(view.created_at(item) for item in items)
+    dates = [view.created_at(item) for item in answer.items]
+    dated = [moment for moment in dates if moment is not None]
+    newest = max(dated) if dated and len(dated) == len(dates) else None  # None: one is missing
     return ListPage(items=items, raw_count=len(answer.items), offset=answer.offset, total_count=answer.total,
                     newest_first_so_far=order.newest_first, newest_created_at=newest, ids=ids)
 
