@@ -247,6 +247,57 @@ def test_a_top_read_again_after_stepping_back_is_still_read_down_to_known_items(
     assert poller.poll().walk.pages_read == 1
 
 
+def test_a_new_item_read_out_of_order_does_not_vouch_for_the_new_items_beside_it() -> None:
+    """While the second poll reads the top, one item it read is deleted (the pager steps back) and three new
+    ones land on top: the pager steps back onto the middle one, newer than what it read before. Seen out of
+    order, it proves nothing about the two beside it, which the walk did not read."""
+    poller = MiniPoller(MemoryList(newest_first(30), page_size=1))
+    poller.poll(pages=14)
+    poller.listing.entries[:0] = newest_first(2, start=1000, prefix="a")
+    reads_at: dict[int, int] = {}
+
+    def churn(listing: MemoryList, offset: int) -> None:
+        reads_at[offset] = reads_at.get(offset, 0) + 1
+        if offset == 2 and reads_at[offset] == 1:
+            del listing.entries[0]  # a1001, read already
+        if offset == 1 and reads_at[offset] == 2:  # stepping back
+            listing.entries[:0] = newest_first(3, start=2000, prefix="b")
+
+    poller.listing.before_read = churn
+    second = poller.poll(pages=14)
+    assert "b2001" in second.acted
+    assert not {"b2002", "b2000"} & set(second.acted)
+    poller.listing.before_read = None
+    while poller.poll(pages=14).outcome is Outcome.CUT:
+        pass
+    assert set(poller.listing.ids()) <= poller.ledger
+
+
+def test_a_top_left_because_it_looked_unordered_vouches_for_nothing() -> None:
+    """New items land on top twice while the second poll reads the top: it reads one of the first ones, then
+    (the list shifted) one of the newer ones, so the top looks unordered and the walk carries the cut walk on
+    at once. It read the top only in part: the newest item it saw must not let the next poll stop above
+    the one it skipped."""
+    poller = MiniPoller(MemoryList(newest_first(40), page_size=1))
+    poller.poll(pages=20)
+    reads_at: dict[int, int] = {}
+
+    def churn(listing: MemoryList, offset: int) -> None:
+        reads_at[offset] = reads_at.get(offset, 0) + 1
+        if reads_at[offset] == 1 and offset in (0, 1):
+            listing.entries[:0] = newest_first(2, start=1000 + 10 * offset, prefix=f"n{offset}-")
+
+    poller.listing.before_read = churn
+    second = poller.poll()
+    assert second.acted[:2] == ["n0-1001", "n1-1010"]
+    assert second.walk.jumped
+    assert second.outcome is Outcome.END
+    poller.listing.before_read = None
+    third = poller.poll()
+    assert third.outcome is Outcome.STOP
+    assert set(poller.listing.ids()) <= poller.ledger  # n0-1000 too
+
+
 def test_a_walk_cut_while_reading_new_items_on_top_keeps_the_cut_walks_place() -> None:
     poller = MiniPoller(MemoryList(newest_first(120), page_size=5))
     poller.poll(pages=8)

@@ -178,13 +178,14 @@ class Checkpoint:
 
         A walk that reached the end records `last_full_walk_at` (and `baseline_completed_at` once). A walk cut
         short remembers where it stopped (`walk_resume`) and the oldest item it saw (`resume_below`); one
-        that finished clears both. Cut while reading the top, before carrying on a cut walk, that walk's
-        point stands, and the newest known item stays as it was (the next top is read down past the new
-        items the top may still hold).
+        that finished clears both. The newest item known becomes the newest the walk saw when it read the
+        whole list, else the newest it saw while the list looked newest-first (`Walk.newest_in_order`). Cut
+        while reading the top, before carrying on a cut walk, that walk's point stands, and the newest known
+        item stays as it was (the next top is read down past the new items the top may still hold).
         """
         finished = outcome in (Outcome.END, Outcome.STOP)
         reached_end = outcome is Outcome.END
-        newest_known, newest_seen = walk.newest_known, walk.newest_seen
+        newest_known, newest_seen, newest_in_order = walk.newest_known, walk.newest_seen, walk.newest_in_order
         in_top = walk.resume is not None and not walk.jumped and not finished
         changes: dict[str, Any] = {}
         if reached_end:
@@ -194,8 +195,9 @@ class Checkpoint:
         if reached_end and not walk.jumped:
             # this poll saw the whole list: the newest item is exactly the newest seen (even if one was deleted)
             changes["newest_created_at"] = newest_seen
-        elif newest_seen is not None and (newest_known is None or newest_seen > newest_known) and not in_top:
-            changes["newest_created_at"] = newest_seen
+        elif newest_in_order is not None and (newest_known is None or newest_in_order > newest_known) and not in_top:
+            # vouched for: every item above it, newest first, was read (unlike an item read out of order)
+            changes["newest_created_at"] = newest_in_order
         if finished:
             changes.update(resume_below=None, walk_resume=None)
         elif walk.pages_read:

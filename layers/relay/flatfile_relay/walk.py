@@ -300,7 +300,10 @@ class Walk(Generic[T]):
 
     What the walk established, for the checkpoint: `pages_read`, `total` (the last `totalCount` read),
     `position` (where this walk stands; None while looking for `resume`), `jumped` (it left the top for a
-    cut walk's resume point), `newest_seen`, `oldest_seen`.
+    cut walk's resume point), `newest_seen`, `oldest_seen`, and `newest_in_order`: the newest `createdAt` the
+    walk vouches for, on pages of the top read while the list still looked newest-first (an item seen out
+    of order landed on top while the walk read: it says nothing of the new items beside it), and none when
+    the walk left the top because it looked unordered (the rest of the top was not read).
 
     Example:
         >>> listed = [{"id": "b"}, {"id": "a"}]
@@ -326,6 +329,7 @@ class Walk(Generic[T]):
     pages_read: int = field(default=0, init=False)
     total: int = field(default=0, init=False)
     newest_seen: datetime | None = field(default=None, init=False)
+    newest_in_order: datetime | None = field(default=None, init=False)
     oldest_seen: datetime | None = field(default=None, init=False)
     #: does the list start at or above `newest_known`? (None: not known yet)
     starts_at_top: bool | None = field(default=None, init=False, repr=False)
@@ -367,7 +371,7 @@ class Walk(Generic[T]):
             self.pages_read += 1
             self.total = page.total_count
             known_before = self.act(page)
-            self._saw(page)
+            self._saw(page, phase)
             if phase is Phase.SEARCH:
                 read.extend(page.ids)
                 if boundary(read, self.resume.ids if self.resume else ()) is None:
@@ -407,6 +411,8 @@ class Walk(Generic[T]):
             if position is not None and position.offset >= self.resume.offset - len(self.resume.ids):
                 self.resume = None  # the top itself reached the cut walk's last items: just read on
             elif settled or not newest_first:
+                if not newest_first:  # the top was not read down to known items: it vouches for nothing
+                    self.newest_in_order = None
                 return Outcome.JUMP  # nothing unseen can sit lower down the top: carry on the cut walk
         elif (
             settled
@@ -422,11 +428,13 @@ class Walk(Generic[T]):
     def _dates(self, page: ListPage[T]) -> list[datetime | None]:
         return [self.view.created_at(item) for item in page.items]
 
-    def _saw(self, page: ListPage[T]) -> None:
+    def _saw(self, page: ListPage[T], phase: Phase) -> None:
         dates = [d for d in self._dates(page) if d is not None]
         if dates:
             self.newest_seen = max([*dates, *([self.newest_seen] if self.newest_seen else [])])
             self.oldest_seen = min([*dates, *([self.oldest_seen] if self.oldest_seen else [])])
+            if phase is Phase.TOP and page.newest_first_so_far:
+                self.newest_in_order = max([*dates, *([self.newest_in_order] if self.newest_in_order else [])])
 
     def _advance(self, page: ListPage[T]) -> None:
         """The walk read on to the end of `page` (the last ids carry over from the page before it)."""
