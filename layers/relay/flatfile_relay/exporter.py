@@ -538,3 +538,24 @@ def _release_quietly(ledger: Ledger, batch_id: str, owner: str) -> None:
         ledger.release(batch_id, owner=owner)
     except Exception:  # the original error matters more
         logger.debug("batch %s: could not release the lease after a failure", batch_id, exc_info=True)
+
+
+__all__ = [
+    "BUSY",
+    "CONTINUED",
+    "DEFAULT_RESERVE",
+    "EXPORTED",
+    "LAG_TRIGGERS",
+    "LEASE_LOST",
+    "LEASE_MARGIN",
+    "NOT_FOUND",
+    "NOT_SUBMITTED",
+    "SKIPPED",
+    "UNBOUNDED_LEASE",
+    "EventNotPublishedError",
+    "ExportOutcome",
+    "ExportStalledError",
+    "StaleObjectsError",
+    "export_batch",
+    "export_lag",
+]

@@ -56,9 +56,9 @@ def check(
 
     def batch_list() -> str:
         client: FlatfileClient = found["client"]
-        page = next(client.iter_batch_pages(deadline, page_size=1))
+        page = client.list_batches(0, 1, deadline)
         found["batch"] = page.items[0]["id"] if page.items else None
-        return f"ok ({page.total_count} batches listed for the license)"
+        return f"ok ({page.total} batches listed for the license)"
 
     def graphql() -> None:
         client: FlatfileClient = found["client"]
@@ -105,3 +105,6 @@ def _bucket(clients: AwsClients, settings: Settings) -> None:
 
 def _queue(clients: AwsClients, url: str) -> None:
     clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+
+
+__all__ = ["OK", "check", "queues"]
