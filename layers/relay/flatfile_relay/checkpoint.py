@@ -44,6 +44,9 @@ _TIMES = {
     "resume_below": "resumeBelow",
 }
 
+#: every field the stored form may hold
+STORED_FIELDS = (_VERSION, *_TIMES.values(), "lastPollComplete", "fullWalkPages", "walkResume")
+
 
 def checkpoint_id(source: str) -> str:
     """The ledger key of a source's checkpoint.
@@ -226,6 +229,7 @@ __all__ = [
     "CHECKPOINT_ID",
     "LEGACY_SOURCE",
     "PENDING_WALK_EVERY",
+    "STORED_FIELDS",
     "VERSION",
     "Checkpoint",
     "checkpoint_id",

@@ -38,7 +38,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from flatfile_relay.backoff import backoff_delay
-from flatfile_relay.checkpoint import LEGACY_SOURCE, Checkpoint, checkpoint_id
+from flatfile_relay.checkpoint import LEGACY_SOURCE, STORED_FIELDS, Checkpoint, checkpoint_id
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.timestamps import utc_now_iso
 
@@ -281,9 +281,21 @@ class Ledger:
                                      if k != "batchId"})
 
     def save_checkpoint(self, checkpoint: Checkpoint, source: str = LEGACY_SOURCE) -> None:
-        """Store the poller's checkpoint of `source` (the whole item, in the current version)."""
-        item = {name: _serializer.serialize(_dynamo(value)) for name, value in checkpoint.to_item().items()}
-        self._db.put_item(TableName=self.table_name, Item={**_key(checkpoint_id(source)), **item})
+        """Store the poller's checkpoint of `source`, in the current version: every field in one UpdateItem
+        (the poller's policy allows no PutItem), those that are None removed."""
+        item = checkpoint.to_item()
+        values = {f":v{i}": _serializer.serialize(_dynamo(value)) for i, value in enumerate(item.values())}
+        names = [*item, *(name for name in STORED_FIELDS if name not in item)]
+        update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(item)))
+        if len(names) > len(item):
+            update += " REMOVE " + ", ".join(f"#f{i}" for i in range(len(item), len(names)))
+        self._db.update_item(
+            TableName=self.table_name,
+            Key=_key(checkpoint_id(source)),
+            UpdateExpression=update,
+            ExpressionAttributeNames={f"#f{i}": name for i, name in enumerate(names)},
+            ExpressionAttributeValues=values,
+        )
 
     # -- exporter --------------------------------------------------------------------------------------
 
