@@ -73,7 +73,9 @@ class Relay:
         """`function`'s settings from the deployment (plus `settings`), pointed at the emulator; the emulator's
         credentials stored in the secret."""
         base = deployment.settings(function)
-        relay_settings = dataclasses.replace(base, flatfile_base_url=emulator.url, **settings)
+        relay_settings = dataclasses.replace(
+            base, flatfile_base_url=emulator.url, platform_base_url=emulator.platform_url, **settings
+        )
         client = FlatfileClient(emulator.url, Credentials.from_secret(emulator.secret), timeout=5.0,
                                 backoff_base=0.01, backoff_cap=0.05, batch_page_size=relay_settings.batch_page_size)
         relay = cls(emu=emulator, deployment=deployment, settings=relay_settings, client=client)

@@ -2,7 +2,8 @@
 
 - no import cycles among `flatfile_relay` modules (imports under `if TYPE_CHECKING:` count too);
 - the leaf modules import nothing from the library but other leaves (the error root, `errors`, imports nothing);
-- the Flatfile client (`flatfile_relay.flatfile`) imports only itself and the leaf modules;
+- the Flatfile client (`flatfile_relay.flatfile`) imports only itself and the leaf modules; the Platform client
+  (`flatfile_relay.platform`) only itself, the Flatfile client (its transport, errors, pagination) and the leaves;
 - imports sit at the top of a module; the only imports inside functions are the deferrals listed in
   DEFERRED_IMPORTS, each with its reason (a heavy module a function's common path does not need), and each
   handler's cold import really leaves the modules of COLD_IMPORT_EXCLUDES out (checked in a fresh interpreter).
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "layers" / "relay" / "flatfile_relay"
 PACKAGE = "flatfile_relay"
 CLIENT = f"{PACKAGE}.flatfile"
+PLATFORM = f"{PACKAGE}.platform"
 LEAVES = frozenset(
     f"{PACKAGE}.{name}"
     for name in ("errors", "deadline", "timestamps", "backoff", "retry", "checks", "redaction", "json_types", "ahead",
@@ -40,6 +42,7 @@ _PARSER = "aws_lambda_powertools.utilities.parser"
 DEFERRED_IMPORTS = {
     (f"{PACKAGE}.flatfile", f"{PACKAGE}.flatfile"):
         "the client's modules import requests: the webhook and the consumer use only the errors and Account",
+    (PLATFORM, PLATFORM): "the Platform client's modules import requests: its account and models do not",
     (f"{PACKAGE}.poller", f"{PACKAGE}.jobs"):
         "an idle poll queues no job: the job model (pydantic) is imported with the first job",
     (f"{PACKAGE}.operations", f"{PACKAGE}.operations.dispatch"):
@@ -212,6 +215,28 @@ def test_the_flatfile_client_imports_only_itself_and_the_leaves(trees: dict[str,
     assert {name: targets for name, targets in outside.items() if targets} == {}
 
 
+def test_the_platform_client_imports_only_itself_the_flatfile_client_and_the_leaves(
+        trees: dict[str, ast.Module]) -> None:
+    outside = {
+        name: sorted(target for target in targets
+                     if not _in_client(target) and not _in(target, PLATFORM) and target not in LEAVES)
+        for name, targets in direct_imports(trees).items()
+        if _in(name, PLATFORM)
+    }
+    assert {PLATFORM, f"{PLATFORM}.client"} <= set(trees)
+    assert {name: targets for name, targets in outside.items() if targets} == {}
+
+
+def test_the_platform_account_and_models_come_without_requests() -> None:
+    code = ("import json, sys; import flatfile_relay.platform as p; p.PlatformAccount, p.Job; "
+            "print(json.dumps(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          check=True)
+    loaded = set(json.loads(done.stdout))
+    assert "flatfile_relay.platform.models" in loaded
+    assert sorted({"requests", f"{PLATFORM}.client"} & loaded) == []
+
+
 def test_the_only_late_imports_are_the_listed_deferrals(trees: dict[str, ast.Module]) -> None:
     late = {(name, _source(node)) for name, tree in trees.items() for node in late_imports(tree)}
     assert sorted(late - set(DEFERRED_IMPORTS)) == []  # an import inside a function that is not a deferral
@@ -245,7 +270,11 @@ def _source(node: ast.Import | ast.ImportFrom) -> str:
 
 
 def _in_client(name: str) -> bool:
-    return name == CLIENT or name.startswith(CLIENT + ".")
+    return _in(name, CLIENT)
+
+
+def _in(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
 
 
 # -- the checks themselves, on small made-up libraries --------------------------------------------------

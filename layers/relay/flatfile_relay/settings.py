@@ -19,6 +19,7 @@ from datetime import datetime
 
 from flatfile_relay.checks import whole_number
 from flatfile_relay.errors import ConfigurationError
+from flatfile_relay.platform.account import DEFAULT_BASE_URL as DEFAULT_PLATFORM_URL
 from flatfile_relay.timestamps import parse_timestamp
 
 __all__ = [
@@ -32,8 +33,6 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.us.flatfile.io"
-#: The Flatfile Platform's API (architecture.md item 10; the official SDK's production environment).
-DEFAULT_PLATFORM_URL = "https://api.x.flatfile.com/v1"
 #: The submit operations whose jobs the relay exports (a workbook action's `operation`).
 DEFAULT_PLATFORM_OPERATIONS = ("submitActionFg",)
 _OPERATION = re.compile(r"[A-Za-z0-9_.:-]{1,100}")

@@ -6,7 +6,10 @@ used, never a stale one).
 
 Retried, with exponential backoff and full jitter (or the server's `Retry-After`): HTTP 408, 429, 500,
 502, 503 and 504, connection errors, timeouts, truncated bodies, and 2xx answers whose body is not JSON.
-Only send idempotent requests through it (the client sends GETs, the token exchange and GraphQL reads).
+A request whose answer was lost is sent again, so a request that is not idempotent must be safe to repeat or its
+caller must read back what happened: the legacy client sends GETs, the token exchange and GraphQL reads; the
+Platform client's job and lock POSTs read the job or sheet back when a repeat is refused
+(`flatfile_relay.platform.client`).
 
 Every attempt is counted in a `RequestCounts` (requests sent, retries, throttled answers): the functions
 publish those counts as metrics after each invocation (this package itself publishes nothing).
@@ -195,6 +198,8 @@ class Transport:
         counts: where attempts are counted (default: a `RequestCounts` of its own, `transport.counts`).
         user_agent: the product sending the requests (e.g. `flatfile-relay/0.1.0`), put before the HTTP
             library's own `User-Agent`.
+        setting, example: the setting that holds the base URL and an example value, named in the messages of
+            configuration errors (the Platform client passes `FLATFILE_PLATFORM_URL`).
         sleep, rand: the waits between attempts and the backoff's draws (tests pass their own).
         clock: the wall clock, epoch seconds (an HTTP-date `Retry-After` is read against it).
     """
@@ -213,11 +218,15 @@ class Transport:
         pool_maxsize: int = 10,
         counts: RequestCounts | None = None,
         user_agent: str = "",
+        setting: str = "FLATFILE_BASE_URL",
+        example: str = "https://api.us.flatfile.io",
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.base_url = _check_base_url(base_url)
+        self.setting = setting
+        self.hint = f"set {setting} to e.g. {example}"
+        self.base_url = _check_base_url(base_url, self.hint)
         for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
             if not value > 0:
                 raise ValueError(f"{name} must be more than 0 seconds, got {value!r}")
@@ -318,8 +327,7 @@ class Transport:
             return Again(_summarise(exc))
         except _URL_ERRORS:
             raise ConfigurationError(
-                f"Cannot send {call.what}: {self.base_url!r} is not a usable URL; "
-                "set FLATFILE_BASE_URL to e.g. https://api.us.flatfile.io"
+                f"Cannot send {call.what}: {self.base_url!r} is not a usable URL; {self.hint}"
             ) from None
         logger.debug("Flatfile %s -> HTTP %s in %.3fs", call.what, response.status_code, self._clock() - started)
         return self._answer(call, response, content, sent)
@@ -328,7 +336,7 @@ class Transport:
         """What an answer means: a `Reply` to return, `Again` (429, 5xx, an unreadable 2xx body), or a redirect."""
         status = response.status_code
         if 300 <= status < 400:
-            raise _redirect_error(call.what, response.headers.get("Location", ""))
+            raise _redirect_error(call.what, response.headers.get("Location", ""), self.setting)
         if status in RETRYABLE_STATUSES:
             if status == 429:
                 self.counts.add(throttles=1)
@@ -375,7 +383,7 @@ class Transport:
             message = (
                 f"Flatfile kept failing {what}: gave up after {gave_up.attempts} attempt(s), last: {failure}. "
                 "Try again later (the next invocation resumes); if it persists, check Flatfile's status "
-                "and FLATFILE_BASE_URL."
+                f"and {self.setting}."
             )
         return RetriesExhaustedError(message, attempts=gave_up.attempts, last_status=status, last_error=failure)
 
@@ -388,8 +396,7 @@ class Transport:
         return f"Transport(base_url={self.base_url!r}, max_attempts={self.max_attempts})"
 
 
-def _check_base_url(base_url: str) -> str:
-    hint = "set FLATFILE_BASE_URL to e.g. https://api.us.flatfile.io"
+def _check_base_url(base_url: str, hint: str) -> str:
     if not isinstance(base_url, str) or not base_url.strip():
         raise ConfigurationError(f"The Flatfile base URL is empty: {hint}")
     text = base_url.strip().rstrip("/")
@@ -409,7 +416,7 @@ def _check_base_url(base_url: str) -> str:
         raise ConfigurationError(f"The Flatfile base URL must not have a query or fragment: {hint}")
     if parts.scheme == "http" and parts.hostname.lower() not in LOOPBACK_HOSTS:
         raise ConfigurationError(
-            "The Flatfile base URL must use https:// (plain http would send the secret access key in clear; "
+            "The Flatfile base URL must use https:// (plain http would send the credentials in clear; "
             f"it is allowed only to a loopback host, {', '.join(sorted(LOOPBACK_HOSTS))}): {hint}"
         )
     return text
@@ -464,10 +471,10 @@ def _deadline_error(what: str, failure: str, reason: str = "") -> DeadlineExceed
     )
 
 
-def _redirect_error(what: str, location: str) -> ConfigurationError:
+def _redirect_error(what: str, location: str, setting: str) -> ConfigurationError:
     target = urlsplit(location)
     where = f"{target.scheme}://{target.hostname}" if target.hostname else "another path"
     return ConfigurationError(
         f"Flatfile answered {what} with a redirect to {where}; the relay does not follow redirects "
-        "(they could carry the credentials elsewhere): set FLATFILE_BASE_URL to the final API address."
+        f"(they could carry the credentials elsewhere): set {setting} to the final API address."
     )
