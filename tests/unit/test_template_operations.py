@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cloudwatch import NAMESPACE, alarm_metrics, alarms, dashboard_body, dashboard_metrics
+from support.cloudwatch import NAMESPACE, NAMESPACE_SUB, alarm_metrics, alarms, dashboard_body, dashboard_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -60,7 +60,7 @@ def test_the_stale_poller_alarm_exists_only_while_the_schedule_is_enabled(templa
     [schedule] = props(template, "PollerFunction")["Events"].values()
     assert schedule["Properties"]["State"] == {"Ref": "ScheduleState"}  # the same parameter turns polls off
     # missing for StalePollerMinutes one-minute periods in a row, missing data counting as breaching
-    assert alarm["Namespace"] == NAMESPACE
+    assert alarm["Namespace"] == NAMESPACE_SUB
     assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 60, 1)
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
     assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "StalePollerMinutes"}
@@ -84,6 +84,16 @@ def test_backlog_lag_rejections_incomplete_polls_and_placeholders_alarm(template
     assert (placeholders["Statistic"], placeholders["Threshold"]) == ("Sum", 1)
     for name in ("ExportLag", "WebhookRejected", "PollIncompleteAfterBaseline", "NotConfigured"):
         assert next(iter(by_metric(template, name).values()))["TreatMissingData"] == "notBreaching"
+
+
+def test_each_stack_has_a_metrics_namespace_of_its_own(template: dict[str, Any]) -> None:
+    """Two stacks in one account (staging, production) never mix their metrics: the functions emit into
+    FlatfileRelay/<stack name>, the namespace every alarm and dashboard widget on a relay metric reads."""
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE_SUB
+    ours = [w for w in alarm_metrics(template) + dashboard_metrics(template) if not w.namespace.startswith("AWS/")]
+    assert len(ours) >= 20
+    assert {w.namespace for w in ours} == {NAMESPACE}
 
 
 def test_relay_metrics_carry_the_service_dimension_powertools_adds(template: dict[str, Any]) -> None:
