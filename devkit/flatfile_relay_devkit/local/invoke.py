@@ -54,6 +54,7 @@ def local_stack(root: Path, seed: int = 7) -> Iterator[LocalLambda]:
     saved = dict(os.environ)
     try:
         with MotoServer() as moto, Emulator(EmulatorConfig(seed=seed)) as emulator:
+            moto.reset()  # moto keeps its state per process: a stack of an earlier call would still be there
             lambdas = LocalLambda(provision(root, moto, emulator), root)
             prepared = invoke(lambdas, "ExporterFunction", _event(root / PREPARATION))
             if prepared.error is not None or prepared.response != {"batchItemFailures": []}:

@@ -230,6 +230,8 @@ def summary(result: RunResult, out: Path | None) -> str:
     if out is not None:
         lines.append(f"copied to {out}/ (manifests, parts, decompressed .jsonl, notices/)")
         lines.append(f"function logs: {out}/logs.jsonl")
+        lines.append("next: make query EXAMPLE=1 (SQL over ./out), make invoke FUNCTION=PollerFunction "
+                     "EVENT=events/status.json (one function, one event): docs/local.md")
     lines.append(f"took {result.seconds:.1f} s")
     return "\n".join(lines)
 

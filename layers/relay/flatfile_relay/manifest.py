@@ -1,4 +1,4 @@
-"""The manifest written for each exported batch, and the notice announcing it (architecture.md §6).
+"""The manifest written for each exported batch, and the notice announcing it (docs/architecture.md §6).
 
 Manifest (`{prefix}manifests/{batchId}.json`, one line of JSON, written last)::
 

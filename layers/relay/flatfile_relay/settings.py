@@ -19,7 +19,7 @@ from datetime import datetime
 from flatfile_relay.timestamps import parse_timestamp
 
 DEFAULT_BASE_URL = "https://api.us.flatfile.io"
-#: Row-page requests the exporter keeps in flight (chosen with `make bench`: see the README).
+#: Row-page requests the exporter keeps in flight (chosen with `make bench`: see docs/performance.md).
 DEFAULT_ROW_PREFETCH = 8
 #: Pending batches the poller re-checks one by one per poll at most (see `flatfile_relay.poller`).
 DEFAULT_RECHECK_BUDGET = 100

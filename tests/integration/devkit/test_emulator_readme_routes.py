@@ -1,4 +1,4 @@
-"""The README's curl examples of the emulator's routes work as written against a running emulator."""
+"""The curl examples of the emulator's routes (docs/local.md) work as written against a running emulator."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from support.docs import block
 from support.functions import ROOT
 
 
 def routes_block() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = text.index("```bash\n", text.index("### The emulator's routes")) + len("```bash\n")
-    return text[start:text.index("```", start)]
+    return block("docs/local.md", "### The emulator's routes", "bash").text
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

@@ -5,11 +5,13 @@ otherwise wait forever for a port it cannot bind)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
+from support.docs import block, matches
 from support.functions import ROOT
 
 #: a process holding a port on 127.0.0.1, recognisable by the last word of its command line
@@ -36,12 +38,13 @@ def make(*arguments: str) -> subprocess.CompletedProcess[str]:
                           timeout=60, check=False, env=env)
 
 
-def assert_named(done: subprocess.CompletedProcess[str], port: int) -> None:
+def assert_named(done: subprocess.CompletedProcess[str], port: int, holder: str = "port-holder-for-the-test") -> None:
     assert done.returncode != 0
     assert "Traceback" not in done.stderr + done.stdout
     [line] = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert line.startswith(f"error: port {port} on 127.0.0.1 is already in use by `")
-    assert "port-holder-for-the-test` (pid " in line
+    assert f"{holder}" in line
+    assert "` (pid " in line
 
 
 def test_make_emulator_names_the_port_and_its_holder(held_port: int) -> None:
@@ -60,3 +63,22 @@ def test_make_local_env_names_the_port_and_its_holder(held_port: int, server: st
 
     assert_named(done, held_port)
     assert "make local-env LOCAL_ENV_ARGS=" in done.stderr
+
+
+def test_the_documented_message_is_what_make_emulator_prints_beside_a_running_emulator() -> None:
+    """docs/local.md, "When a port is taken": `make emulator` while another emulator holds the port."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    running = subprocess.Popen([sys.executable, "-m", "flatfile_relay_devkit.emulator", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert running.stdout is not None
+        assert running.stdout.readline().strip() == f"http://127.0.0.1:{port}"
+        done = make("emulator", f"PORT={port}")
+    finally:
+        running.terminate()
+        running.wait(timeout=10)
+
+    assert_named(done, port, holder="-m flatfile_relay_devkit.emulator --port")
+    documented = block("docs/local.md", "## When a port is taken", "text").text
+    assert matches(documented, done.stderr.replace(str(port), "8765")) == []

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
+from support.docs import blocks
 from support.functions import ROOT
 from support.relay import MANIFEST_KEYS, NOTICE_KEYS, Relay
 
@@ -95,6 +96,15 @@ def test_every_row_line_the_relay_writes_fits_the_row_schema(relay: Relay) -> No
             checked += 1
     assert checked > 250
     assert set(schema("row-legacy")["properties"]) >= {key for row in relay.exported_rows(batch_ids[0]) for key in row}
+
+
+def test_the_documented_examples_fit_the_schemas() -> None:
+    """docs/output.md shows a manifest, a row line and a notice: each fits its schema."""
+    manifest, row, notice = (json.loads(b.text) for b in blocks("docs/output.md", "## Layout", "json"))
+    check("manifest", manifest)
+    check("row", row)
+    check("notice", notice)
+    assert set(notice["customer"]) == set(schema("notice")["properties"]["customer"]["properties"])
 
 
 def test_the_sample_events_fit_the_schemas() -> None:
