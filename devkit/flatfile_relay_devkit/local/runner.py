@@ -64,13 +64,17 @@ class LocalRun:
     """One deployment in moto plus one emulator; poll, export and consume as often as asked."""
 
     def __init__(self, root: Path, emulator: Emulator, moto: MotoServer, parameters: dict[str, str] | None = None,
-                 timeout: float | None = None, env_overrides: dict[str, str] | None = None) -> None:
+                 timeout: float | None = None, env_overrides: dict[str, str] | None = None,
+                 stack: str = "flatfile-relay") -> None:
+        """`stack` names the stack, as `sam deploy --stack-name` would: several runs with different stack names
+        share one moto, like stacks one account."""
         os.environ.update(moto.environment())
         self.root = root
         self.emulator = emulator
         self.clients = AwsClients()
         params = {"FlatfileBaseUrl": emulator.url, **(parameters or {})}
-        self.deployment = LocalDeployment.create(Template.load(root / "template.yaml"), self.clients, params)
+        self.deployment = LocalDeployment.create(Template.load(root / "template.yaml"), self.clients, params,
+                                                 stack=stack)
         self.lambdas = LocalLambda(self.deployment, root, timeout=timeout, env_overrides=env_overrides)
         self.settings = self.deployment.settings("PollerFunction")
         self.deployment.store_credentials(emulator.secret)

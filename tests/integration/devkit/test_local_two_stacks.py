@@ -138,3 +138,25 @@ def test_an_export_event_reaches_only_its_own_stacks_sample_consumer(stacks: dic
         received = sqs.receive_message(QueueUrl=deployment.refs["ConsumerQueue"], MaxNumberOfMessages=10,
                                        WaitTimeSeconds=1)["Messages"]
         assert [json.loads(message["Body"])["detail"]["batchId"] for message in received] == [stack]
+
+
+def test_two_stacks_export_side_by_side_without_seeing_each_other(moto_server: Any, emulator_factory: Any) -> None:
+    """Each stack polls its own Flatfile account and exports into its own bucket; each sample consumer gets
+    only its own stack's export events, and each stack's functions emit into its own namespace."""
+    from flatfile_relay_devkit.local.runner import LocalRun
+
+    moto_server.reset()
+    runs = {stack: LocalRun(ROOT, emulator_factory(seed=seed), moto_server, stack=stack)
+            for seed, stack in enumerate(STACKS, start=11)}
+    for run in runs.values():
+        run.cycle()
+    for stack, run in runs.items():
+        result = run.collect()
+        assert len(result.exported) == result.submitted_in_emulator > 0
+        assert all(notice["manifestUri"].startswith(f"s3://{run.settings.export_bucket}/") for notice in result.notices)
+        consumed = [drain for drain in result.drains if drain.function == "ConsumerFunction"]
+        assert sum(drain.delivered for drain in consumed) == len(result.exported), stack  # none of the other's
+        assert sum(drain.failed for drain in consumed) == 0
+        assert result.dead_letters == dict.fromkeys(result.dead_letters, 0)
+        namespace = run.deployment.environment("ExporterFunction")["POWERTOOLS_METRICS_NAMESPACE"]
+        assert namespace == f"FlatfileRelay/{stack}"
