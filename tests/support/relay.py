@@ -43,11 +43,11 @@ from support.functions import ROOT, function_app, lambda_context
 from support.webhook import Answer, encode, function_url_event, payload
 
 #: the public contract's field names (docs/architecture.md §6)
-MANIFEST_KEYS = {"schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger", "filename",
-                 "submittedAt", "customer"}
+MANIFEST_KEYS = {"schemaVersion", "source", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger",
+                 "filename", "submittedAt", "customer"}
 PART_KEYS = {"uri", "rows", "bytes", "sha256"}
-NOTICE_KEYS = {"type", "schemaVersion", "batchId", "manifestUri", "rowCount", "trigger", "exportedAt", "filename",
-               "submittedAt", "customer"}
+NOTICE_KEYS = {"type", "schemaVersion", "source", "batchId", "manifestUri", "rowCount", "trigger", "exportedAt",
+               "filename", "submittedAt", "customer"}
 #: small batch-list pages, so a few dozen batches make a multi-page list
 PAGE = 5
 FUNCTIONS = {"PollerFunction": "poller", "ExporterFunction": "exporter", "WebhookFunction": "webhook",

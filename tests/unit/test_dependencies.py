@@ -1,7 +1,7 @@
 """Dependencies inside the library run one way: read from its source with `ast`, nothing is imported.
 
 - no import cycles among `flatfile_relay` modules (imports under `if TYPE_CHECKING:` count too);
-- the leaf modules import nothing from the library;
+- the leaf modules import nothing from the library but other leaves (the error root, `errors`, imports nothing);
 - the Flatfile client (`flatfile_relay.flatfile`) imports only itself and the leaf modules;
 - imports sit at the top of a module; the only imports inside functions are the deferrals listed in
   DEFERRED_IMPORTS, each with its reason (a heavy module a function's common path does not need), and each
@@ -28,14 +28,16 @@ LIBRARY = ROOT / "layers" / "relay" / "flatfile_relay"
 PACKAGE = "flatfile_relay"
 CLIENT = f"{PACKAGE}.flatfile"
 LEAVES = frozenset(
-    f"{PACKAGE}.{name}" for name in ("deadline", "timestamps", "backoff", "redaction", "json_types", "ahead", "ids")
+    f"{PACKAGE}.{name}"
+    for name in ("errors", "deadline", "timestamps", "backoff", "retry", "checks", "redaction", "json_types", "ahead",
+                 "ids")
 )
+#: the root of the relay's errors: every module may import it, and it imports nothing
+ROOT_ERRORS = f"{PACKAGE}.errors"
 
 _PARSER = "aws_lambda_powertools.utilities.parser"
 #: (module, what it imports inside a function) -> why the import waits. Nothing else is imported late.
 DEFERRED_IMPORTS = {
-    (f"{PACKAGE}.models", _PARSER):
-        "Parser's package imports every envelope model of Powertools at once; the first parse imports it",
     (f"{PACKAGE}.flatfile", f"{PACKAGE}.flatfile"):
         "the client's modules import requests: the webhook and the consumer use only the errors and Account",
     (f"{PACKAGE}.poller", f"{PACKAGE}.jobs"):
@@ -183,9 +185,21 @@ def test_no_import_cycles(trees: dict[str, ast.Module]) -> None:
     assert cycles(graph(trees)) == []
 
 
-def test_leaf_modules_import_nothing_from_the_library(trees: dict[str, ast.Module]) -> None:
+def test_leaf_modules_import_nothing_from_the_library_but_leaves(trees: dict[str, ast.Module]) -> None:
     edges = graph(trees)
-    assert {leaf: sorted(edges.get(leaf, ())) for leaf in sorted(LEAVES) if edges.get(leaf)} == {}
+    outside = {leaf: sorted(set(edges.get(leaf, ())) - LEAVES - {PACKAGE}) for leaf in sorted(LEAVES)}
+    assert {leaf: targets for leaf, targets in outside.items() if targets} == {}
+    assert not {target for target in edges[ROOT_ERRORS] if target != PACKAGE}  # the root imports nothing
+
+
+def test_no_module_imports_powertools_parser(trees: dict[str, ast.Module]) -> None:
+    """pydantic validates the relay's documents and requests itself: Parser would only wrap it, and its package
+    imports every envelope model Powertools has."""
+    parser = {
+        name for name, tree in trees.items() for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom) and _source(node).startswith(_PARSER)
+    }
+    assert sorted(parser) == []
 
 
 def test_the_flatfile_client_imports_only_itself_and_the_leaves(trees: dict[str, ast.Module]) -> None:

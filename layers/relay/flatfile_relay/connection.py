@@ -22,24 +22,16 @@ from typing import Any, TypeVar
 
 from flatfile_relay import __version__
 from flatfile_relay.credentials import Credentials, MalformedSecretError
-from flatfile_relay.flatfile import (
-    BadRequestError,
-    CredentialsRejectedError,
-    FlatfileClient,
-    ForbiddenError,
-    RequestCounts,
-)
+from flatfile_relay.flatfile import FlatfileClient, RefusedError, RequestCounts
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.settings import Settings
+
+__all__ = ["USER_AGENT", "FlatfileConnection", "FlatfileRuntime"]
 
 T = TypeVar("T")
 
 USER_AGENT = f"flatfile-relay/{__version__}"
 """Who the relay's requests to Flatfile say they come from (the HTTP library's own name follows)."""
-
-#: Flatfile refusing what the secret holds: the access key (401), the license key (403, or 400 when it is not
-#: even a UUID). Each makes the next read of the secret bypass the cache.
-REJECTED = (CredentialsRejectedError, ForbiddenError, BadRequestError)
 
 
 class FlatfileConnection:
@@ -98,14 +90,15 @@ class FlatfileConnection:
     def run(self, work: Callable[[FlatfileClient], T]) -> T:
         """Run `work(client)`; if Flatfile rejects the credentials, re-read the secret once and retry.
 
-        Rejected means the access key (401) or the license key (403, 400) was refused. `work` must be safe to
+        Rejected means Flatfile refused what the secret holds (`RefusedError`: the access key, 401, or the
+        license key, 403, or 400 when it is not even a UUID). `work` must be safe to
         start again (the relay's work is idempotent). When the fresh secret holds the same credentials, or
         they are rejected again, the error propagates and the next invocation reads the secret afresh.
         """
         client = self.client()
         try:
             return work(client)
-        except REJECTED:
+        except RefusedError:
             self._distrust_cache = True
             fresh = self.credentials(force=True)
             if fresh == self._credentials:
@@ -113,7 +106,7 @@ class FlatfileConnection:
                 raise
             try:
                 return work(self.client())
-            except REJECTED:
+            except RefusedError:
                 self._distrust_cache = True
                 raise
 

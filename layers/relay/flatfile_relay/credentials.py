@@ -36,6 +36,8 @@ from flatfile_relay.flatfile.account import Account
 from flatfile_relay.flatfile.errors import ConfigurationError
 from flatfile_relay.json_types import json_type
 
+__all__ = ["PLACEHOLDER", "Credentials", "MalformedSecretError", "NotConfiguredError", "parse_webhook_tokens"]
+
 _REQUIRED = (
     ("accessKeyId", "the Access Key ID from the Flatfile dashboard (starts FF00)"),
     ("secretAccessKey", "the Secret Access Key shown when the access key was created"),
@@ -49,7 +51,8 @@ _EXPECTED = "a JSON object with keys accessKeyId, secretAccessKey, licenseKey an
 
 
 class MalformedSecretError(ConfigurationError):
-    """The credentials secret is not valid; `key` names the offending JSON key (None: the whole secret).
+    """A secret (Flatfile's, or the webhook's) is not valid; `key` names the offending JSON key (None: the whole
+    secret).
 
     A `ConfigurationError` (a human must fix the secret; retrying will not help), like Flatfile refusing
     the keys. The message names the key, never its value.
@@ -64,7 +67,8 @@ class NotConfiguredError(MalformedSecretError):
     """The secret still holds the `REPLACE_ME` placeholders the stack created: nobody has filled it in yet.
 
     Expected right after a deployment, so the functions report it as a warning (metric `NotConfigured`)
-    rather than a failure; `key` names the first key still holding a placeholder.
+    rather than a failure (`flatfile_relay.failures.classify` calls it `not-configured`); `key` names the
+    first key still holding a placeholder.
     """
 
 

@@ -31,10 +31,20 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
+from flatfile_relay.errors import ContractError
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.manifest import Manifest, ManifestError, Part
 
-__all__ = ["CorruptPartError", "ReaderError", "iter_part_rows", "iter_rows", "load_manifest"]
+__all__ = [
+    "CHUNK_SIZE",
+    "MAX_MANIFEST_BYTES",
+    "SPOOL_SIZE",
+    "CorruptPartError",
+    "ReaderError",
+    "iter_part_rows",
+    "iter_rows",
+    "load_manifest",
+]
 
 CHUNK_SIZE = 1024 * 1024
 SPOOL_SIZE = 16 * 1024 * 1024
@@ -42,8 +52,8 @@ SPOOL_SIZE = 16 * 1024 * 1024
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
-class ReaderError(RuntimeError):
-    """The export cannot be read."""
+class ReaderError(ContractError, RuntimeError):
+    """The export cannot be read: what is stored does not match what its notice or manifest says."""
 
 
 class CorruptPartError(ReaderError):

@@ -27,6 +27,15 @@ from flatfile_relay.credentials import MalformedSecretError, parse_webhook_token
 from flatfile_relay.json_types import json_type
 from flatfile_relay.redaction import register_secret
 
+__all__ = [
+    "MIN_TOKEN_LENGTH",
+    "SECRET_NAME",
+    "TokenGate",
+    "TokenVerdict",
+    "WebhookTokenSource",
+    "WebhookTokens",
+]
+
 logger = logging.getLogger(__name__)
 
 MIN_TOKEN_LENGTH = 32

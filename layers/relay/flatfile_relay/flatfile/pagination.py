@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from flatfile_relay.checks import whole_number
 from flatfile_relay.flatfile.errors import ContractError
 from flatfile_relay.json_types import json_type
+
+__all__ = ["BatchPage", "RowPage", "parse_envelope", "split_list_answer"]
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,8 @@ def parse_envelope(body: Any, what: str) -> tuple[list[Any], int]:
         raise ContractError(f"Flatfile answered {what} without a `data` list (got a JSON {json_type(data)}).")
     pagination = body.get("pagination")
     source = pagination if isinstance(pagination, dict) else body
-    total = source.get("totalCount")
-    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise ContractError(
-            f"Flatfile answered {what} without an integer `pagination.totalCount` (got a JSON {json_type(total)})."
-        )
+    total = whole_number(source.get("totalCount"), f"`pagination.totalCount` of Flatfile's answer to {what}",
+                         low=0, error=ContractError)
     return data, total
 
 
