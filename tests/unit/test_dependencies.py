@@ -50,7 +50,6 @@ DEFERRED_IMPORTS = {
     (f"{PACKAGE}.observability", "aws_lambda_powertools"): "the Tracer imports the X-Ray SDK: only when tracing is on",
     (f"{PACKAGE}.connection", "aws_lambda_powertools.utilities.parameters"): "the secret is read on first use",
     (f"{PACKAGE}.webhook_tokens", "aws_lambda_powertools.utilities.parameters"): "the secret is read on first use",
-    (f"{PACKAGE}.reader", "boto3"): "the reader's default S3 client, for callers that pass none",
 }
 #: what each handler's cold import (tracing off) must not load: the deferrals above, and what it never needs
 COLD_IMPORT_EXCLUDES = {

@@ -54,7 +54,7 @@ def test_a_token_shorter_than_32_characters_is_ignored_with_a_warning(caplog: py
     assert not parsed.accepts(short)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == ["2 token(s) in 'webhookToken' of the webhook secret ignored: shorter than 32 characters; "
-                        "put a longer random token there (README, 'Rotating the webhook token')"]
+                        "put a longer random token there (docs/deploy.md, 'Rotating the webhook token')"]
     assert short not in caplog.text
 
 

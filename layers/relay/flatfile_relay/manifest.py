@@ -1,4 +1,4 @@
-"""The manifest written for each exported batch, and the notice announcing it (architecture.md §6).
+"""The manifest written for each exported batch, and the notice announcing it (docs/architecture.md §6).
 
 Manifest (`{prefix}manifests/{batchId}.json`, one line of JSON, written last)::
 
@@ -15,7 +15,7 @@ Notice (one per exported batch, on the notices queue)::
 
 The same notice is the `detail` of the EventBridge event published for the batch (`event_entry`).
 
-A Platform export (`source` ``platform``; architecture.md item 10) has the same shape: `batchId` is the submit
+A Platform export (`source` ``platform``; docs/architecture.md, item 10) has the same shape: `batchId` is the submit
 job's id, `batch` is ``{"job": …, "workbook": …}``, and manifest and notice add `workbookId`, `spaceId`,
 `environmentId` and `sheets` (``[{"id", "slug", "name", "rowCount"}]``, in workbook order); each part names its
 `sheet` (slug). A legacy export writes none of these (`PLATFORM_FIELDS`); a document without `source` is legacy.

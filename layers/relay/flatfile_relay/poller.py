@@ -48,7 +48,7 @@ With P batches pending at the start of the poll and W the pages of the last walk
   previous poll stands for the schedule's period), so every pending batch is looked at within the hour.
 
 So a late import, however old, is queued at the next poll while P <= B or W <= min(P, B), and within an
-hour always (README: "Late imports" gives the bound for P > B). Re-checks cost at most B requests a poll
+hour always (docs/architecture.md, "Late imports", gives the bound for P > B). Re-checks cost at most B requests a poll
 (a walk in their place at most B pages), plus one full walk an hour while more than B are pending.
 
 Time: when the deadline is closer than `reserve` seconds (or the client runs out of time), the poll stops

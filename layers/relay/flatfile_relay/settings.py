@@ -36,7 +36,7 @@ DEFAULT_BASE_URL = "https://api.us.flatfile.io"
 #: The submit operations whose jobs the relay exports (a workbook action's `operation`).
 DEFAULT_PLATFORM_OPERATIONS = ("submitActionFg",)
 _OPERATION = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
-#: Row-page requests the exporter keeps in flight (chosen with `make bench`: see the README).
+#: Row-page requests the exporter keeps in flight (chosen with `make bench`: see docs/performance.md).
 DEFAULT_ROW_PREFETCH = 8
 #: Pending batches the poller re-checks one by one per poll at most (see `flatfile_relay.poller`).
 DEFAULT_RECHECK_BUDGET = 100

@@ -67,7 +67,7 @@ class WebhookTokens:
         kept = tuple(token for token in found if len(token) >= MIN_TOKEN_LENGTH)
         if len(kept) < len(found):
             logger.warning("%d token(s) in 'webhookToken' of %s ignored: shorter than %d characters; put "
-                           "a longer random token there (README, 'Rotating the webhook token')",
+                           "a longer random token there (docs/deploy.md, 'Rotating the webhook token')",
                            len(found) - len(kept), SECRET_NAME, MIN_TOKEN_LENGTH)
         return cls(kept)
 
