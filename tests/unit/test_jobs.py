@@ -35,12 +35,17 @@ def test_create_and_round_trip(trigger: str) -> None:
     assert ExportJob.from_message(job.to_message()) == job
 
 
+def test_a_new_job_is_requested_at_the_time_of_the_clock_it_is_given() -> None:
+    job = ExportJob.create(BATCH, trigger="webhook", clock=lambda: 1_614_630_172.0)
+    assert job.requested_at == "2021-03-01T20:22:52.000Z"
+
+
 def test_message_is_the_documented_compact_json() -> None:
     job = ExportJob(batch_id=BATCH, trigger="schedule", requested_at="2024-05-01T10:00:00.000Z", resume=True)
     text = job.to_message()
     assert " " not in text
     assert json.loads(text) == {
-        "type": "flatfile.export.job", "schemaVersion": 1, "batchId": BATCH, "trigger": "schedule",
+        "type": "flatfile.export.job", "schemaVersion": 1, "source": "legacy", "batchId": BATCH, "trigger": "schedule",
         "requestedAt": "2024-05-01T10:00:00.000Z", "resume": True,
     }
 
@@ -49,6 +54,37 @@ def test_from_message_accepts_bytes_and_fills_defaults() -> None:
     job = ExportJob.from_message(json.dumps({"batchId": BATCH}).encode())
     assert (job.batch_id, job.trigger, job.resume) == (BATCH, "schedule", False)
     parse_timestamp(job.requested_at)
+
+
+JOB = "us_jb_4fX2kQ9z"
+
+
+def test_a_platform_job_is_named_by_its_job_id_and_round_trips() -> None:
+    job = ExportJob.create(JOB, trigger="webhook")
+    assert (job.source, job.batch_id) == ("platform", JOB)
+    assert json.loads(job.to_message())["source"] == "platform"
+    assert ExportJob.from_message(job.to_message()) == job
+    assert ExportJob.create(" eu_jb_Q1 ", trigger="replay", source="platform").batch_id == "eu_jb_Q1"
+
+
+def test_a_message_without_source_is_told_by_its_id() -> None:
+    assert ExportJob.from_message(json.dumps({"batchId": BATCH})).source == "legacy"
+    assert ExportJob.from_message(json.dumps({"batchId": JOB})).source == "platform"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (message(source="platform"), "job.batchId must be a Flatfile Platform job id"),
+        (message(source="legacy", batchId=JOB), "job.batchId must be a UUID"),
+        (message(source="ftp"), "job.source must be 'legacy' or 'platform'"),
+        (message(batchId="us_jb_../x"), "job.batchId must be a UUID"),
+    ],
+)
+def test_a_job_whose_id_does_not_fit_its_source_is_refused(body: str, expected: str) -> None:
+    with pytest.raises(InvalidJobError) as caught:
+        ExportJob.from_message(body)
+    assert expected in str(caught.value)
 
 
 def test_batch_ids_are_canonical() -> None:

@@ -24,6 +24,8 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.export_since is None
     assert settings.part_max_rows == 50_000
     assert settings.secret_id == settings.ledger_table == settings.export_bucket == ""
+    assert settings.platform_base_url == "https://api.x.flatfile.com/v1"
+    assert settings.platform_operations == ("submitActionFg",)
 
 
 def test_every_variable_is_read() -> None:
@@ -47,6 +49,8 @@ def test_every_variable_is_read() -> None:
         "EXPORT_SINCE": "2024-01-31",
         "PART_MAX_ROWS": "10",
         "FULL_WALK_HOURS": "6",
+        "FLATFILE_PLATFORM_URL": " http://127.0.0.1:8080/v1/ ",
+        "FLATFILE_PLATFORM_OPERATIONS": "submitActionFg, exportToAws",
     }
     settings = Settings.from_env(env)
     assert settings.flatfile_base_url == "http://127.0.0.1:8080"
@@ -65,6 +69,8 @@ def test_every_variable_is_read() -> None:
     assert settings.export_since == datetime(2024, 1, 31, tzinfo=UTC)
     assert settings.part_max_rows == 10
     assert settings.full_walk_hours == 6.0
+    assert settings.platform_base_url == "http://127.0.0.1:8080/v1"
+    assert settings.platform_operations == ("submitActionFg", "exportToAws")
 
 
 def test_process_environment_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,6 +114,7 @@ def test_blank_values_fall_back_to_defaults() -> None:
         ({"PART_MAX_ROWS": "0"}, ["PART_MAX_ROWS"]),
         ({"EXPORT_SINCE": "yesterday"}, ["EXPORT_SINCE", "ISO-8601", "'yesterday'"]),
         ({"EXPORT_SINCE": "2024-13-01"}, ["EXPORT_SINCE"]),
+        ({"FLATFILE_PLATFORM_OPERATIONS": "submit action"}, ["FLATFILE_PLATFORM_OPERATIONS", "'submit action'"]),
     ],
 )
 def test_bad_values_are_refused_with_a_message_naming_the_variable(env: dict[str, str], names: list[str]) -> None:

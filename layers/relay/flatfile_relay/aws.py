@@ -19,6 +19,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+__all__ = ["AwsClients"]
+
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
 
 

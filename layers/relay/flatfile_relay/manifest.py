@@ -1,8 +1,8 @@
-"""The manifest written for each exported batch, and the notice announcing it (architecture.md §6).
+"""The manifest written for each exported batch, and the notice announcing it (docs/architecture.md §6).
 
 Manifest (`{prefix}manifests/{batchId}.json`, one line of JSON, written last)::
 
-    {"schemaVersion": 1, "batchId": "...", "batch": {...GET /rest/batch/{id}...}, "rowCount": N,
+    {"schemaVersion": 1, "source": "legacy", "batchId": "...", "batch": {...GET /rest/batch/{id}...}, "rowCount": N,
      "parts": [{"uri": "s3://bucket/key", "rows": n, "bytes": n, "sha256": "..."}],
      "exportedAt": "<ISO-8601 UTC>", "trigger": "schedule" | "webhook" | "replay" | "backfill",
      "filename": ..., "submittedAt": ..., "customer": ...}     (the last three copied from `batch`)
@@ -14,6 +14,11 @@ Notice (one per exported batch, on the notices queue)::
      "submittedAt": "..." | null, "customer": {...the batch's end user...} | null}
 
 The same notice is the `detail` of the EventBridge event published for the batch (`event_entry`).
+
+A Platform export (`source` ``platform``; docs/architecture.md, item 10) has the same shape: `batchId` is the submit
+job's id, `batch` is ``{"job": …, "workbook": …}``, and manifest and notice add `workbookId`, `spaceId`,
+`environmentId` and `sheets` (``[{"id", "slug", "name", "rowCount"}]``, in workbook order); each part names its
+`sheet` (slug). A legacy export writes none of these (`PLATFORM_FIELDS`); a document without `source` is legacy.
 
 `from_json` checks every field and names the ones that are wrong, never quoting a value; unknown fields are
 ignored (a notice keeps them in `extra`), so readers keep working when fields are added.
@@ -35,6 +40,8 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
+from flatfile_relay.errors import ContractError
+from flatfile_relay.ids import LEGACY, Source
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.models import (
     SCHEMA_VERSION,
@@ -47,12 +54,28 @@ from flatfile_relay.models import (
     parse_json,
 )
 
+__all__ = [
+    "EVENT_DETAIL_TYPE",
+    "EVENT_SOURCE",
+    "NOTICE_TYPE",
+    "PLATFORM_FIELDS",
+    "Manifest",
+    "ManifestError",
+    "Notice",
+    "Part",
+    "S3Uri",
+    "Sheet",
+    "UnsupportedSchemaError",
+    "event_entry",
+    "routing",
+]
+
 NOTICE_TYPE: Final = "flatfile.batch.exported"
 
 D = TypeVar("D", bound=Document)
 
 
-class ManifestError(ValueError):
+class ManifestError(ContractError, ValueError):
     """A manifest or a notice does not follow the contract; the message names the offending field."""
 
 
@@ -71,19 +94,65 @@ def _s3_uri(value: str) -> str:
 S3Uri = Annotated[str, AfterValidator(_s3_uri)]
 
 
-class Part(Document):
-    """One gzip JSON Lines object of an export: where it is, how many rows, size and sha256 of its bytes."""
+#: fields only a Platform export writes: left out of a legacy export's documents when empty
+PLATFORM_FIELDS = frozenset({"workbookId", "spaceId", "environmentId", "sheets", "sheet"})
+
+
+class _Exported(Document):
+    """A document of the relay's output: `PLATFORM_FIELDS` that are None are not written."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _without_empty_platform_fields(super().to_dict())
+
+
+def _without_empty_platform_fields(data: dict[str, Any]) -> dict[str, Any]:
+    for name in PLATFORM_FIELDS.intersection(data):
+        if data[name] is None:
+            del data[name]
+    for part in data.get("parts") or ():
+        if isinstance(part, dict) and part.get("sheet", "") is None:
+            del part["sheet"]
+    return data
+
+
+class Part(_Exported):
+    """One gzip JSON Lines object of an export: where it is, how many rows, size and sha256 of its bytes, and
+    (Platform) the slug of the sheet whose records it holds."""
 
     uri: S3Uri
     rows: Count
     bytes: Count
     sha256: Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+    sheet: str | None = None
 
 
-class Manifest(Document):
+class Sheet(Document):
+    """One sheet of a Platform export: its id, slug, name and how many records the export holds."""
+
+    id: Text
+    slug: Text
+    name: str
+    row_count: Count
+
+
+class _Platform(_Exported):
+    """What manifest and notice say of a Platform export (all None for a legacy one)."""
+
+    workbook_id: str | None = None
+    space_id: str | None = None
+    environment_id: str | None = None
+    sheets: tuple[Sheet, ...] | None = None
+
+    def platform_fields(self) -> dict[str, Any]:
+        """The Platform fields, to copy from a manifest into its notice."""
+        return {name: getattr(self, name) for name in ("workbook_id", "space_id", "environment_id", "sheets")}
+
+
+class Manifest(_Platform):
     """What one export produced. `parts` are in row order; `row_count` is the sum of their rows."""
 
     schema_version: SchemaVersion = SCHEMA_VERSION
+    source: Source = LEGACY
     batch_id: Text
     batch: dict[str, Any]
     row_count: Count
@@ -102,6 +171,8 @@ class Manifest(Document):
         total = sum(part.rows for part in self.parts)
         if total != self.row_count:
             raise ValueError(f"rowCount {self.row_count} differs from the sum of its parts' rows {total}")
+        if self.sheets is not None and sum(sheet.row_count for sheet in self.sheets) != self.row_count:
+            raise ValueError(f"rowCount {self.row_count} differs from the sum of its sheets' rowCount")
         return self
 
     def to_json(self) -> str:
@@ -118,11 +189,12 @@ class Manifest(Document):
         return cls.from_json(json.dumps(data))
 
 
-class Notice(Document):
+class Notice(_Platform):
     """The message announcing one exported batch on the notices queue; more fields may follow (`extra`)."""
 
     type: Literal["flatfile.batch.exported"] = NOTICE_TYPE
     schema_version: SchemaVersion = SCHEMA_VERSION
+    source: Source = LEGACY
     batch_id: Text
     manifest_uri: S3Uri
     row_count: Count
@@ -143,8 +215,10 @@ class Notice(Document):
     @classmethod
     def for_manifest(cls, manifest: Manifest, manifest_uri: str) -> Notice:
         return cls(
-            batch_id=manifest.batch_id, manifest_uri=manifest_uri, row_count=manifest.row_count,
-            trigger=manifest.trigger, exported_at=manifest.exported_at, **routing(manifest.batch),
+            source=manifest.source, batch_id=manifest.batch_id, manifest_uri=manifest_uri,
+            row_count=manifest.row_count, trigger=manifest.trigger, exported_at=manifest.exported_at,
+            filename=manifest.filename, submitted_at=manifest.submitted_at, customer=manifest.customer,
+            **manifest.platform_fields(),
         )
 
     def to_json(self) -> str:

@@ -54,7 +54,7 @@ With P batches pending at the start of the poll and W the pages of the last walk
   previous poll stands for the schedule's period), so every pending batch is looked at within the hour.
 
 So a late import, however old, is queued at the next poll while P <= B or W <= min(P, B), and within an
-hour always (README: "Late imports" gives the bound for P > B). Re-checks cost at most B requests a poll
+hour always (docs/architecture.md, "Late imports", gives the bound for P > B). Re-checks cost at most B requests a poll
 (a walk in their place at most B pages), plus one full walk an hour while more than B are pending.
 
 Time: when the deadline is closer than `reserve` seconds (or the client runs out of time), the poll stops
@@ -69,7 +69,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -83,13 +83,15 @@ from flatfile_relay.ledger import CLOSED, IGNORED, PENDING, Ledger, LedgerEntry
 from flatfile_relay.measurements import Measurement
 from flatfile_relay.settings import Settings
 from flatfile_relay.sources import Disposition, ImportSource, list_view
-from flatfile_relay.sources.legacy import FINAL_STATUSES, SUBMITTED, LegacySource
+from flatfile_relay.sources.legacy import LegacySource
 from flatfile_relay.timestamps import as_utc, format_timestamp, parse_timestamp_or_none
 from flatfile_relay.walk import ListPage, Outcome, Walk, recheck_plan
 
 if TYPE_CHECKING:
     from flatfile_relay.flatfile.client import FlatfileClient
     from flatfile_relay.jobs import ExportJob
+
+__all__ = ["DEFAULT_RESERVE", "DELETED", "PollReport", "poll", "poll_source"]
 
 logger = logging.getLogger("flatfile_relay.poller")
 
@@ -435,7 +437,7 @@ class _Poll:
         """Send the collected jobs, then mark the sent ones queued (also when some failed)."""
         if not self.outbox:
             return
-        from flatfile_relay.jobs import JobSendError  # deferred: see DEFERRED_IMPORTS
+        from flatfile_relay.jobs import JobSendError, queue_jobs  # deferred: see DEFERRED_IMPORTS
 
         outbox, self.outbox = self.outbox, []
         jobs = [(job, created_at, self.read.get(job.batch_id)) for job, created_at in outbox]
@@ -444,50 +446,6 @@ class _Poll:
         except JobSendError as error:
             self.report.jobs_sent.extend(job.batch_id for job in error.sent)
             raise
-        self.report.jobs_sent.extend(sent)
+        self.report.jobs_sent.extend(queued.job.batch_id for queued in sent)
 
 
-def queue_jobs(
-    sqs: Any, queue_url: str, ledger: Ledger, jobs: Sequence[tuple[ExportJob, str | None, LedgerEntry | None]],
-    deadline: Deadline,
-) -> list[str]:
-    """Send export jobs, then mark each sent one `queued` in the ledger; return the ids of the sent batches.
-
-    Each item is (job, the batch's createdAt, the ledger entry read before deciding: None when there was
-    none). The mark lands only if the entry is still as read: an exporter may have handed the batch back
-    meanwhile (pending). When SQS refuses some jobs, those it accepted are marked first and `JobSendError`
-    propagates (its `.sent` and `.failed` name them).
-
-    Example:
-        >>> queue_jobs(sqs, url, ledger, [(ExportJob.create(batch_id, trigger="backfill"), None, None)],
-        ...            deadline)                                                    # doctest: +SKIP
-        ['0b0e4b8a-5b3e-4c7e-9d59-8a4d6f0f2a11']
-    """
-    from flatfile_relay.jobs import JobSendError, send_jobs  # deferred: see DEFERRED_IMPORTS
-
-    known = {job.batch_id: (created_at, seen) for job, created_at, seen in jobs}
-
-    def mark(sent: Sequence[ExportJob]) -> list[str]:
-        for job in sent:
-            created_at, seen = known[job.batch_id]
-            ledger.mark_queued(job.batch_id, created_at=created_at, trigger=job.trigger, seen=seen)
-        return [job.batch_id for job in sent]
-
-    try:
-        sent = send_jobs(sqs, queue_url, [job for job, _, _ in jobs], deadline)
-    except JobSendError as error:
-        mark(error.sent)
-        raise
-    return mark(sent)
-
-
-__all__ = [
-    "DEFAULT_RESERVE",
-    "DELETED",
-    "FINAL_STATUSES",
-    "SUBMITTED",
-    "PollReport",
-    "poll",
-    "poll_source",
-    "queue_jobs",
-]

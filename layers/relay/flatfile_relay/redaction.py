@@ -28,6 +28,16 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "RedactionFilter",
+    "install_redaction",
+    "redact",
+    "register_secret",
+    "scrub",
+]
+
 REDACTED = "***"
 MIN_SECRET_LENGTH = 4
 """Shorter values are not registered: replacing them everywhere would mangle ordinary text."""

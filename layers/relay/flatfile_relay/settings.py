@@ -12,21 +12,38 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from flatfile_relay.checks import whole_number
+from flatfile_relay.errors import ConfigurationError
+from flatfile_relay.platform.account import DEFAULT_BASE_URL as DEFAULT_PLATFORM_URL
 from flatfile_relay.timestamps import parse_timestamp
 
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_PLATFORM_OPERATIONS",
+    "DEFAULT_PLATFORM_URL",
+    "DEFAULT_RECHECK_BUDGET",
+    "DEFAULT_ROW_PREFETCH",
+    "Settings",
+    "SettingsError",
+]
+
 DEFAULT_BASE_URL = "https://api.us.flatfile.io"
-#: Row-page requests the exporter keeps in flight (chosen with `make bench`: see the README).
+#: The submit operations whose jobs the relay exports (a workbook action's `operation`).
+DEFAULT_PLATFORM_OPERATIONS = ("submitActionFg",)
+_OPERATION = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+#: Row-page requests the exporter keeps in flight (chosen with `make bench`: see docs/performance.md).
 DEFAULT_ROW_PREFETCH = 8
 #: Pending batches the poller re-checks one by one per poll at most (see `flatfile_relay.poller`).
 DEFAULT_RECHECK_BUDGET = 100
 
 
-class SettingsError(ValueError):
-    """An environment variable holds a value the relay cannot use."""
+class SettingsError(ConfigurationError, ValueError):
+    """An environment variable holds a value the relay cannot use, or a setting a function needs is missing."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,8 @@ class Settings:
     """What the functions need to know about their deployment."""
 
     flatfile_base_url: str = DEFAULT_BASE_URL
+    platform_base_url: str = DEFAULT_PLATFORM_URL
+    platform_operations: tuple[str, ...] = DEFAULT_PLATFORM_OPERATIONS
     secret_id: str = ""
     webhook_secret_id: str = ""
     auth_mode: str = "token"
@@ -72,6 +91,8 @@ class Settings:
             prefix += "/"
         return cls(
             flatfile_base_url=(env.get("FLATFILE_BASE_URL", "").strip() or DEFAULT_BASE_URL).rstrip("/"),
+            platform_base_url=(env.get("FLATFILE_PLATFORM_URL", "").strip() or DEFAULT_PLATFORM_URL).rstrip("/"),
+            platform_operations=_operations(env.get("FLATFILE_PLATFORM_OPERATIONS", "")),
             secret_id=env.get("FLATFILE_SECRET_ID", "").strip(),
             webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "").strip(),
             auth_mode=auth_mode,
@@ -117,6 +138,8 @@ class Settings:
 
 _ENV_NAMES = {
     "flatfile_base_url": "FLATFILE_BASE_URL",
+    "platform_base_url": "FLATFILE_PLATFORM_URL",
+    "platform_operations": "FLATFILE_PLATFORM_OPERATIONS",
     "auth_mode": "FLATFILE_AUTH",
     "secret_id": "FLATFILE_SECRET_ID",
     "webhook_secret_id": "WEBHOOK_SECRET_ID",
@@ -138,9 +161,24 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
-    return value
+    return whole_number(value, name, low=low, high=high, error=SettingsError)
+
+
+def _operations(raw: str) -> tuple[str, ...]:
+    """The submit operations in FLATFILE_PLATFORM_OPERATIONS (comma-separated; empty: the default).
+
+    Example:
+        >>> _operations(" submitActionFg, exportToAws ,submitActionFg")
+        ('submitActionFg', 'exportToAws')
+    """
+    names = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+    for name in names:
+        if not _OPERATION.fullmatch(name):
+            raise SettingsError(
+                f"FLATFILE_PLATFORM_OPERATIONS must list workbook action operations such as submitActionFg, "
+                f"separated by commas; {name[:40]!r} is not one"
+            )
+    return names or DEFAULT_PLATFORM_OPERATIONS
 
 
 def _since(raw: str) -> datetime | None:

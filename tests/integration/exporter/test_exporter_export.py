@@ -8,16 +8,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from support.relay import Relay
+from support.relay import MANIFEST_KEYS, NOTICE_KEYS, PART_KEYS, Relay
 
 from flatfile_relay.ledger import EXPORTED
 from flatfile_relay_devkit.emulator import LONG_CELL
-
-MANIFEST_KEYS = {"schemaVersion", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger", "filename",
-                 "submittedAt", "customer"}
-PART_KEYS = {"uri", "rows", "bytes", "sha256"}
-NOTICE_KEYS = {"type", "schemaVersion", "batchId", "manifestUri", "rowCount", "trigger", "exportedAt", "filename",
-               "submittedAt", "customer"}
 
 
 def canonical(rows: list[dict[str, Any]]) -> list[str]:
@@ -85,7 +79,7 @@ def test_a_submitted_batch_exports_every_row_exactly_with_manifest_and_notice(re
     notice = json.loads(message["Body"])
     assert set(notice) == NOTICE_KEYS
     assert notice == {
-        "type": "flatfile.batch.exported", "schemaVersion": 1, "batchId": batch_id,
+        "type": "flatfile.batch.exported", "schemaVersion": 1, "source": "legacy", "batchId": batch_id,
         "manifestUri": f"s3://{relay.bucket}/flatfile/manifests/{batch_id}.json", "rowCount": 31,
         "trigger": "webhook", "exportedAt": manifest["exportedAt"], "filename": manifest["batch"]["filename"],
         "submittedAt": manifest["batch"]["submittedAt"], "customer": manifest["batch"]["__endUser__"],

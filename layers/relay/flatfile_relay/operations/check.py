@@ -26,6 +26,8 @@ from flatfile_relay.flatfile import FlatfileClient, NotFoundError
 from flatfile_relay.operations.problems import describe
 from flatfile_relay.settings import Settings
 
+__all__ = ["OK", "check", "queues"]
+
 OK = "ok"
 
 
