@@ -37,6 +37,7 @@ from requests.adapters import HTTPAdapter
 
 from flatfile_relay.backoff import backoff_delay
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.flatfile.body import MAX_BODY_BYTES, MAX_READ_SECONDS, read_body
 from flatfile_relay.flatfile.errors import ConfigurationError, ContractError, RetriesExhaustedError
 from flatfile_relay.redaction import install_redaction
 
@@ -164,6 +165,8 @@ class Transport:
         max_attempts: attempts per request, the first included.
         backoff_base, backoff_cap: full-jitter backoff parameters, seconds.
         max_retry_after: a `Retry-After` longer than this (seconds) ends the retries at once.
+        max_body_bytes, max_read_seconds: the largest body read, and the longest it may take to arrive (capped
+            by the deadline); see `flatfile_relay.flatfile.body`.
         session: a session to use instead of a new one; the caller keeps ownership (close() leaves it open).
         pool_maxsize: connections kept per host.
         counts: where attempts are counted (default: a `RequestCounts` of its own, `transport.counts`).
@@ -182,6 +185,8 @@ class Transport:
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
         max_retry_after: float = 300.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        max_read_seconds: float = MAX_READ_SECONDS,
         session: requests.Session | None = None,
         pool_maxsize: int = 10,
         counts: RequestCounts | None = None,
@@ -203,6 +208,7 @@ class Transport:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
+        self.max_body_bytes, self.max_read_seconds = max_body_bytes, max_read_seconds
         self.counts = RequestCounts() if counts is None else counts
         self.user_agent = " ".join(part for part in (user_agent.strip(), requests.utils.default_user_agent()) if part)
         self._sleep = sleep
@@ -243,6 +249,8 @@ class Transport:
                 failure was an unreadable body).
             DeadlineExceededError: the deadline passed, or the next wait would cross it.
             ConfigurationError: the URL is unusable, or Flatfile answered with a redirect.
+            BodyTooLargeError: the body is larger than `max_bytes` (a body slower than `max_read_seconds` is
+                retried like a read timeout).
         """
         attempts = self.max_attempts if max_attempts is None else max_attempts
         url = self.url_for(path)
@@ -270,9 +278,11 @@ class Transport:
                     timeout=timeout,
                     allow_redirects=False,
                     auth=_KEEP_HEADERS,
+                    stream=True,
                 )
                 try:
-                    content = response.content
+                    content = read_body(response, what=what, max_bytes=self.max_body_bytes,
+                                        max_seconds=deadline.cap(self.max_read_seconds))
                 finally:
                     response.close()
             except _NETWORK_ERRORS as exc:
