@@ -357,6 +357,8 @@ class _Export:
             "sha256": part.sha256,
             "lastSequence": last_sequence,
         }
+        if part.non_finite_rows:
+            record["nonFiniteRows"] = part.non_finite_rows
         self.next_skip += part.rows
         self.ledger.record_part(
             self.batch_id, owner=self.owner, part=record, next_skip=self.next_skip,
@@ -406,6 +408,7 @@ class _Export:
             ),
             exported_at=utc_now_iso(),
             trigger=self.job.trigger,
+            non_finite_rows=sum(int(p.get("nonFiniteRows", 0)) for p in self.parts) or None,
             **routing(scrubbed),
         )
         key = manifest_key(self.settings.export_prefix, self.output_id)

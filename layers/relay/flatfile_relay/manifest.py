@@ -7,6 +7,10 @@ Manifest (`{prefix}manifests/{batchId}.json`, one line of JSON, written last)::
      "exportedAt": "<ISO-8601 UTC>", "trigger": "schedule" | "webhook" | "replay" | "backfill",
      "filename": ..., "submittedAt": ..., "customer": ...}     (the last three copied from `batch`)
 
+plus ``"nonFiniteRows": n`` when n rows held ``NaN`` or ``±Infinity``, which JSON lacks: their parts hold
+``null`` there, and each such row names the original texts by JSON pointer in its `nonFinite` field
+(`flatfile_relay.parts`).
+
 Notice (one per exported batch, on the notices queue)::
 
     {"type": "flatfile.batch.exported", "schemaVersion": 1, "batchId": "...", "manifestUri": "s3://...",
@@ -79,6 +83,8 @@ S3Uri = Annotated[str, AfterValidator(_s3_uri)]
 
 #: fields only a Platform export writes: left out of a legacy export's documents when empty
 PLATFORM_FIELDS = frozenset({"workbookId", "spaceId", "environmentId", "sheets", "sheet"})
+#: fields written only when they say something (a count above zero)
+OPTIONAL_FIELDS = PLATFORM_FIELDS | {"nonFiniteRows"}
 
 
 class _Exported(Document):
@@ -89,7 +95,7 @@ class _Exported(Document):
 
 
 def _without_empty_platform_fields(data: dict[str, Any]) -> dict[str, Any]:
-    for name in PLATFORM_FIELDS.intersection(data):
+    for name in OPTIONAL_FIELDS.intersection(data):
         if data[name] is None:
             del data[name]
     for part in data.get("parts") or ():
@@ -146,6 +152,8 @@ class Manifest(_Platform):
     filename: str | None = None
     submitted_at: str | None = None
     customer: dict[str, Any] | None = None
+    #: rows whose NaN / ±Infinity were written as null (their `nonFinite` field keeps the original text)
+    non_finite_rows: Count | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
