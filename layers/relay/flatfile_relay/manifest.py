@@ -19,6 +19,10 @@ Notice (one per exported batch, on the notices queue)::
 
 The same notice is the `detail` of the EventBridge event published for the batch (`event_entry`).
 
+`filename` and `customer` are an end user's text: the manifest's copies are cleaned of control characters,
+line separators and bidirectional controls, the notice's are cleaned and bounded too (a cut text ends with
+``… [truncated: see the manifest]``), so a notice always fits a message (`flatfile_relay.sanitise`).
+
 A Platform export (`source` ``platform``; architecture.md item 10) has the same shape: `batchId` is the submit
 job's id, `batch` is ``{"job": …, "workbook": …}``, and manifest and notice add `workbookId`, `spaceId`,
 `environmentId` and `sheets` (``[{"id", "slug", "name", "rowCount"}]``, in workbook order); each part names its
@@ -56,6 +60,7 @@ from flatfile_relay.models import (
     Trigger,
     parse_json,
 )
+from flatfile_relay.sanitise import bound_customer, bound_text, clean_customer, clean_text
 
 NOTICE_TYPE: Final = "flatfile.batch.exported"
 
@@ -79,6 +84,13 @@ def _s3_uri(value: str) -> str:
 
 
 S3Uri = Annotated[str, AfterValidator(_s3_uri)]
+
+CleanText = Annotated[str, AfterValidator(clean_text)]
+"""End-user text in a manifest: unsafe characters replaced, never cut (`flatfile_relay.sanitise`)."""
+CleanCustomer = Annotated[dict[str, Any], AfterValidator(clean_customer)]
+BoundText = Annotated[str, AfterValidator(bound_text)]
+"""End-user text in a notice: cleaned and cut to a size any message can carry (the manifest has it whole)."""
+BoundCustomer = Annotated[dict[str, Any], AfterValidator(bound_customer)]
 
 
 #: fields only a Platform export writes: left out of a legacy export's documents when empty
@@ -148,10 +160,10 @@ class Manifest(_Platform):
     parts: tuple[Part, ...]
     exported_at: Text
     trigger: Trigger
-    #: copied from `batch` (see `routing`), so a JSON table over the manifests reads them as columns
-    filename: str | None = None
+    #: copied from `batch` (see `routing`), so a JSON table over the manifests reads them as columns; cleaned
+    filename: CleanText | None = None
     submitted_at: str | None = None
-    customer: dict[str, Any] | None = None
+    customer: CleanCustomer | None = None
     #: rows whose NaN / ±Infinity were written as null (their `nonFinite` field keeps the original text)
     non_finite_rows: Count | None = None
 
@@ -191,10 +203,11 @@ class Notice(_Platform):
     row_count: Count
     trigger: Trigger
     exported_at: Text
-    #: the batch's `filename`, `submittedAt` and end user (`__endUser__`), so consumers route without the manifest
-    filename: str | None = None
+    #: the batch's `filename`, `submittedAt` and end user (`__endUser__`), so consumers route without the manifest;
+    #: cleaned and bounded, so that every notice fits SQS's and EventBridge's limits (the manifest has them whole)
+    filename: BoundText | None = None
     submitted_at: str | None = None
-    customer: dict[str, Any] | None = None
+    customer: BoundCustomer | None = None
 
     model_config = ConfigDict(extra="allow")
 
