@@ -116,6 +116,8 @@ def _accept() -> Response[str]:
     metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     if outcome.queued:
         metrics.add_metric(name="WebhookJobsSent", unit=MetricUnit.Count, value=1)
+    if outcome.duplicate:  # the payload stored first is kept (a redelivery, or a replay with a changed body)
+        metrics.add_metric(name="WebhookDuplicates", unit=MetricUnit.Count, value=1)
     return _json(202, {"status": "accepted", "batchId": delivery.batch_id, "eventId": delivery.event_id,
                        "part": delivery.part, "queued": outcome.queued})
 
@@ -144,7 +146,8 @@ def _reject(status: int, message: str, reason: str, headers: dict[str, str] | No
     """A 4xx answer; logged with the reason and the caller's address, never the token or query string."""
     if reason == "not-configured":
         logger.error("webhook refused: the webhook secret has no 'webhookToken' of at least 32 characters; add "
-                     "one (several separated by commas while rotating) and put it in the webhook URL as ?token=...")
+                     "one (several separated by commas while rotating) and send it in the X-Webhook-Token header "
+                     "(or, where only a URL can be given, as ?token=...)")
     source_ip = app.current_event.raw_event.get("requestContext", {}).get("http", {}).get("sourceIp")
     logger.warning(f"webhook rejected ({status}): {message}",
                    extra={"status": status, "reason": reason, "sourceIp": source_ip})

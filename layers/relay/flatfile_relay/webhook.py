@@ -7,10 +7,12 @@ authentication, checked against the webhook secret's tokens (`flatfile_relay.web
 is an untrusted hint: only its batch id is used; the exporter reads the authoritative batch and rows from
 the REST API. Only ``batch:v1:upload`` events queue an export (`WebhookDelivery.is_upload`).
 
-Accepting a delivery stores the raw body at ``{prefix}webhooks/{batchId}/{eventId}-{index}.json`` (a
-redelivery overwrites the same object) and then, unless the ledger already has the batch queued, exporting
-or exported, sends one export job (trigger ``webhook``) and only after that marks the batch queued. The
-second and later parts of an import find it queued and send nothing.
+Accepting a delivery stores the raw body at ``{prefix}webhooks/{batchId}/{eventId}-{index}.json`` with a
+conditional write: a stored payload is never overwritten, so a delivery replayed with the same event id and
+a changed body leaves the first one in place (`WebhookOutcome.duplicate`; it still goes on, so Flatfile's own
+retry of a delivery whose job could not be sent gets that job). Then, unless the ledger already has the batch
+queued, exporting or exported, it sends one export job (trigger ``webhook``) and only after that marks the
+batch queued. The second and later parts of an import find it queued and send nothing.
 
 Example:
     >>> body = (b'{"event": {"type": "batch:v1:upload", "id": "3b9c1f0e-6d2a-4e8b-9f7c-51a0d4e2b8c6",'
@@ -169,7 +171,7 @@ class WebhookDelivery:
         return f"{self.index + 1}/{self.length}"
 
     def storage_key(self, prefix: str) -> str:
-        """The S3 key of the raw payload; it depends only on the delivery, so redeliveries overwrite it."""
+        """The S3 key of the raw payload; it depends only on the delivery (a redelivery finds it taken)."""
         return webhook_key(prefix, self.batch_id, self.event_id, self.index)
 
     def describe(self) -> dict[str, Any]:
@@ -192,6 +194,7 @@ class WebhookOutcome:
         marked: True when the ledger was moved to ``queued`` by this delivery (False: another trigger was
             first; the exporter deduplicates the extra job).
         job: the export job sent, if any.
+        duplicate: True when a payload was already stored for this delivery (kept; this body was not stored).
     """
 
     delivery: WebhookDelivery
@@ -200,6 +203,7 @@ class WebhookOutcome:
     ledger_state: str | None = None
     marked: bool = False
     job: ExportJob | None = None
+    duplicate: bool = False
 
     @property
     def reason(self) -> str:
@@ -210,7 +214,8 @@ class WebhookOutcome:
 
     def describe(self) -> dict[str, Any]:
         """Fields for log lines and responses."""
-        return {**self.delivery.describe(), "queued": self.queued, "reason": self.reason, "key": self.key}
+        return {**self.delivery.describe(), "queued": self.queued, "reason": self.reason, "key": self.key,
+                "duplicate": self.duplicate}
 
 
 def accept_delivery(
@@ -234,30 +239,48 @@ def accept_delivery(
     """
     settings.require("export_bucket", "export_jobs_queue_url", "ledger_table")
     key = delivery.storage_key(settings.export_prefix)
-    s3.put_object(
-        Bucket=settings.export_bucket,
-        Key=key,
-        Body=raw_body,
-        ContentType="application/json",
-        Metadata={
-            "batch-id": delivery.batch_id,
-            "event-id": delivery.event_id,
-            "event-type": delivery.event_type,
-            "sequence": delivery.part,
-            "received-at": utc_now_iso(),
-        },
-    )
+    duplicate = not store_payload(s3, settings.export_bucket, key, raw_body, delivery)
     entry = ledger.get(delivery.batch_id)
     state = entry.state if entry is not None else None
     if state in NO_NEW_JOB_STATES:
-        return WebhookOutcome(delivery=delivery, key=key, queued=False, ledger_state=state)
+        return WebhookOutcome(delivery=delivery, key=key, queued=False, ledger_state=state, duplicate=duplicate)
     job = ExportJob.create(delivery.batch_id, trigger="webhook")
     send_jobs(sqs, settings.export_jobs_queue_url, [job], deadline=deadline)
     marked = ledger.mark_queued(delivery.batch_id, created_at=None, trigger="webhook", seen=entry)
     if not marked:
         logger.info("batch %s changed in the ledger meanwhile (another trigger queued it, or the exporter "
                     "already took the job); left as it is", delivery.batch_id)
-    return WebhookOutcome(delivery=delivery, key=key, queued=True, ledger_state=state, marked=marked, job=job)
+    return WebhookOutcome(delivery=delivery, key=key, queued=True, ledger_state=state, marked=marked, job=job,
+                          duplicate=duplicate)
+
+
+def store_payload(s3: Any, bucket: str, key: str, raw_body: bytes, delivery: WebhookDelivery) -> bool:
+    """Store a delivery's raw body at `key` unless something is stored there already; False then (a duplicate).
+
+    The write is conditional (``If-None-Match: *``), so a payload once stored is never overwritten: not by a
+    redelivery, nor by a replay of a known event id with a changed body. S3 answers 412 to a taken key.
+    """
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=raw_body,
+            ContentType="application/json",
+            IfNoneMatch="*",
+            Metadata={
+                "batch-id": delivery.batch_id,
+                "event-id": delivery.event_id,
+                "event-type": delivery.event_type,
+                "sequence": delivery.part,
+                "received-at": utc_now_iso(),
+            },
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "PreconditionFailed":
+            logger.warning("webhook payload %s is stored already: kept as it is, this body not stored", key)
+            return False
+        raise
+    return True
 
 
 CONFIGURATION_ERROR_CODES = frozenset({

@@ -97,6 +97,22 @@ def test_three_parts_of_one_batch_queue_one_job(webhook: WebhookHarness) -> None
     assert ExportJob.from_message(message).batch_id == batch_id
 
 
+def test_a_replayed_delivery_with_a_changed_body_keeps_the_first_payload_and_is_counted(
+    webhook: WebhookHarness,
+) -> None:
+    batch_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
+    first = encode(payload(batch_id, event_id=event_id, rows=1))
+    altered = encode(payload(batch_id, event_id=event_id, rows=3))
+    assert webhook.post(first).status == 202
+    webhook.logs.getvalue()
+    answer = webhook.post(altered)
+    assert answer.status == 202  # authenticated and well formed: Flatfile must not retry it forever
+    assert webhook.objects() == {f"flatfile/webhooks/{batch_id}/{event_id}-0.json": first}
+    emitted = [json.loads(line) for line in webhook.logs.getvalue().splitlines() if '"_aws"' in line]
+    assert [metric["WebhookDuplicates"] for metric in emitted if "WebhookDuplicates" in metric] == [[1.0]]
+    assert len(webhook.jobs()) == 1
+
+
 def test_a_batch_already_exported_gets_no_new_job(webhook: WebhookHarness) -> None:
     batch_id = str(uuid.uuid4())
     webhook.aws.dynamodb.put_item(
