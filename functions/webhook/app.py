@@ -7,9 +7,9 @@ maps what it says to HTTP (JSON bodies that never echo the token):
         sent the export job; later parts of a batch find it queued already). Any path of the URL works.
     200 ignored: ``{"status": "ignored", "eventType", "queued": false}`` for an authenticated, well-formed
         event that is not ``batch:v1:upload``: nothing stored or queued (metric `WebhookIgnored`).
-    400 malformed body (`InvalidPayloadError`), 413 too large (`PayloadTooLargeError`), 401 token missing or
-        wrong or no ``webhookToken`` configured in the webhook secret: nothing stored or queued. 405 any
-        method but POST.
+    400 malformed body (`InvalidPayloadError`), 413 too large (`PayloadTooLargeError`), 415 a content type
+        that is not JSON (`UnsupportedMediaTypeError`), 401 token missing or wrong or no ``webhookToken``
+        configured in the webhook secret: nothing stored or queued. 405 any method but POST.
     500 a human must fix the configuration (`is_configuration_error`; the log says what), 503 AWS failed
         for a while: retry later (``Retry-After``).
 
@@ -36,8 +36,10 @@ from flatfile_relay.webhook import (
     UPLOAD_EVENT,
     InvalidPayloadError,
     PayloadTooLargeError,
+    UnsupportedMediaTypeError,
     WebhookDelivery,
     accept_delivery,
+    check_content_type,
     decode_body,
     is_configuration_error,
 )
@@ -81,6 +83,8 @@ def receive() -> Response[str]:
         return _accept()
     except PayloadTooLargeError as error:
         return _reject(413, str(error), "too large")
+    except UnsupportedMediaTypeError as error:
+        return _reject(415, str(error), "not json", {"Accept-Post": "application/json"})
     except InvalidPayloadError as error:
         return _reject(400, str(error), "bad body")
     except Exception as error:  # noqa: BLE001 - answered 500 or 503, and logged
@@ -102,6 +106,7 @@ def _accept() -> Response[str]:
                             f"the {TOKEN_HEADER} header", "missing token")
     if verdict != "accepted":
         return _reject(401, "invalid webhook token", verdict)
+    check_content_type(event.headers.get("content-type"))
     raw = decode_body(event.body, base64_encoded=bool(event.is_base64_encoded))
     delivery = WebhookDelivery.parse(raw)
     logger.append_keys(batchId=delivery.batch_id, eventId=delivery.event_id, part=delivery.part)

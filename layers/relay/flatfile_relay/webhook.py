@@ -78,6 +78,32 @@ class PayloadTooLargeError(WebhookError):
     """The body is larger than the relay accepts (`MAX_BODY_BYTES`)."""
 
 
+class UnsupportedMediaTypeError(WebhookError):
+    """The request does not say its body is JSON (`Content-Type`)."""
+
+
+def check_content_type(value: str | None) -> None:
+    """Accept ``application/json`` and ``application/<anything>+json`` (parameters such as ``charset`` allowed).
+
+    Raises:
+        UnsupportedMediaTypeError: any other content type, or none; the message names it (cut short).
+
+    Example:
+        >>> check_content_type("application/json; charset=utf-8")
+        >>> check_content_type("text/plain")
+        Traceback (most recent call last):
+        ...
+        flatfile_relay.webhook.UnsupportedMediaTypeError: unsupported content type 'text/plain': send the body ...
+    """
+    media = (value or "").split(";", 1)[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return
+    shown = repr(media[:60]) if media else "none"
+    raise UnsupportedMediaTypeError(
+        f"unsupported content type {shown}: send the body as JSON, Content-Type: application/json"
+    )
+
+
 def decode_body(body: str | None, *, base64_encoded: bool, max_bytes: int = MAX_BODY_BYTES) -> bytes:
     """The bytes a request carried, as Lambda hands them over (text, or base64 when `base64_encoded`).
 

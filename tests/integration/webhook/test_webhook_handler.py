@@ -242,6 +242,34 @@ def test_malformed_bodies_are_400_and_nothing_happens(webhook: WebhookHarness) -
     assert_nothing_stored_or_queued(webhook)
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x", "application/jsonx", "text/json"])
+def test_a_body_not_sent_as_json_is_415_and_nothing_happens(webhook: WebhookHarness, content_type: str | None) -> None:
+    event = function_url_event(encode(payload(str(uuid.uuid4()))), query={"token": TOKEN})
+    del event["headers"]["content-type"]
+    if content_type is not None:
+        event["headers"]["content-type"] = content_type
+    answer = webhook.invoke(event)
+    assert answer.status == 415
+    assert "send the body as JSON, Content-Type: application/json" in answer.body["error"]
+    assert "webhook rejected (415)" in webhook.logs.getvalue()
+    assert_nothing_stored_or_queued(webhook)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=UTF-8",
+                                          "application/vnd.flatfile.event+json"])
+def test_json_content_types_are_accepted(webhook: WebhookHarness, content_type: str) -> None:
+    event = function_url_event(encode(payload(str(uuid.uuid4()))), query={"token": TOKEN},
+                               headers={"Content-Type": content_type})
+    assert webhook.invoke(event).status == 202
+
+
+def test_the_content_type_is_looked_at_after_the_token(webhook: WebhookHarness) -> None:
+    event = function_url_event(b"a=1", query={"token": "wrong-token-of-some-length"},
+                               headers={"content-type": "text/plain"})
+    assert webhook.invoke(event).status == 401
+
+
 def test_too_large_is_413_and_nothing_happens(webhook: WebhookHarness) -> None:
     from flatfile_relay.webhook import MAX_BODY_BYTES
 
