@@ -29,6 +29,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from flatfile_relay.aws import PROMPT, AwsClients
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.runtime import Runtime
@@ -60,12 +61,20 @@ app = LambdaFunctionUrlResolver(debug=False)  # POWERTOOLS_DEV would print every
 class _WebhookRuntime(Runtime):
     """The function's warm state, plus the token gate (which remembers when it last re-read the secret).
 
-    The webhook reads its own secret (WEBHOOK_SECRET_ID) only, never the Flatfile credentials.
+    The webhook reads its own secret (WEBHOOK_SECRET_ID) only, never the Flatfile credentials. Its AWS clients,
+    the secret's included, make few and short attempts (`PROMPT`) and start no call that could outlast the
+    invocation's `deadline`: a slow AWS is answered 503 before Lambda's timeout would make it a 502.
     """
+
+    deadline: Deadline | None = None
+
+    @cached_property
+    def clients(self) -> AwsClients:
+        return AwsClients(config=PROMPT, deadline=lambda: self.deadline)
 
     @cached_property
     def gate(self) -> TokenGate:
-        return TokenGate(WebhookTokenSource(self.settings.webhook_secret_id))
+        return TokenGate(WebhookTokenSource(self.settings.webhook_secret_id, client=self.clients.secretsmanager))
 
     def reset(self) -> None:
         super().reset()
@@ -79,6 +88,7 @@ reset = runtime.reset
 @app.post(".*")
 def receive() -> Response[str]:
     """One delivery: what the library says, as an HTTP answer."""
+    runtime.deadline = Deadline.from_lambda_context(app.lambda_context, reserve=DEADLINE_RESERVE)
     try:
         return _accept()
     except PayloadTooLargeError as error:
@@ -114,9 +124,8 @@ def _accept() -> Response[str]:
         logger.info(f"webhook ignored: event type is not {UPLOAD_EVENT}", extra=delivery.describe())
         metrics.add_metric(name="WebhookIgnored", unit=MetricUnit.Count, value=1)
         return _json(200, {"status": "ignored", "eventType": delivery.event_type, "queued": False})
-    deadline = Deadline.from_lambda_context(app.lambda_context, reserve=DEADLINE_RESERVE)
     outcome = accept_delivery(delivery, raw, runtime.clients.s3, runtime.clients.sqs, runtime.ledger,
-                              runtime.settings, deadline=deadline)
+                              runtime.settings, deadline=runtime.deadline)
     logger.info("webhook accepted", extra=outcome.describe())
     metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     if outcome.queued:

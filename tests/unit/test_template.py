@@ -171,3 +171,13 @@ def test_every_checkov_skip_states_its_reason(template: dict[str, Any]) -> None:
     }
     assert skips
     assert [key for key, reason in skips.items() if len(reason.split()) < 8] == []
+
+
+def test_the_webhook_timeout_leaves_room_for_one_aws_call(template: dict[str, Any]) -> None:
+    """The webhook starts no AWS call that could outlast it: its timeout must hold at least one whole call."""
+    from flatfile_relay.aws import PROMPT, longest_call
+
+    app = (ROOT / "functions" / "webhook" / "app.py").read_text(encoding="utf-8")
+    reserve = float(re.search(r"^DEADLINE_RESERVE = ([\d.]+)", app, re.MULTILINE)[1])  # type: ignore[index]
+    timeout = function_props(template, "WebhookFunction")["Timeout"]
+    assert timeout >= reserve + longest_call(PROMPT) + 5, "the webhook would refuse every call: raise its Timeout"

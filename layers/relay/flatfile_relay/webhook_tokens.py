@@ -99,7 +99,8 @@ def _json_object(value: Any) -> dict[str, Any]:
 class WebhookTokenSource:
     """Reads the webhook secret through Powertools Parameters (cached; `force` bypasses the cache).
 
-    `secrets` is a Powertools `SecretsProvider` (built on first use when not given).
+    `secrets` is a Powertools `SecretsProvider` (built on first use when not given, on `client`: a Secrets
+    Manager client, e.g. the function's own with its timeouts; None: Powertools' default one).
 
     Example:
         >>> source = WebhookTokenSource("arn:aws:secretsmanager:...:secret:webhook")   # doctest: +SKIP
@@ -107,15 +108,16 @@ class WebhookTokenSource:
         WebhookTokens(<1 token>)
     """
 
-    def __init__(self, secret_id: str, secrets: Any | None = None) -> None:
+    def __init__(self, secret_id: str, secrets: Any | None = None, *, client: Any | None = None) -> None:
         self.secret_id = secret_id
         self._secrets = secrets
+        self._client = client
 
     def __call__(self, *, force: bool = False) -> WebhookTokens:
         if self._secrets is None:
             from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-            self._secrets = SecretsProvider()
+            self._secrets = SecretsProvider(boto3_client=self._client)
         return WebhookTokens.from_secret(self._secrets.get(self.secret_id, force_fetch=force))
 
 
