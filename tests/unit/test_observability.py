@@ -15,6 +15,7 @@ import pytest
 from flatfile_relay import observability
 from flatfile_relay.credentials import Credentials
 from flatfile_relay.redaction import register_secret
+from flatfile_relay.webhook_tokens import WebhookTokens
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_VARIABLES = ("LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_NAME", "POWERTOOLS_TRACE_DISABLED")
@@ -64,12 +65,13 @@ def test_registered_secrets_never_reach_the_output(capsys: pytest.CaptureFixture
     secret = f"manual-secret-{uuid.uuid4().hex}"
     register_secret(secret)
     credentials = Credentials.from_secret(
-        {"accessKeyId": "FF00ABCDEFGH", "secretAccessKey": f"sak-{uuid.uuid4().hex}", "licenseKey": "lic-0001",
-         "webhookToken": f"hook-{uuid.uuid4().hex}"}
+        {"accessKeyId": "FF00ABCDEFGH", "secretAccessKey": f"sak-{uuid.uuid4().hex}", "licenseKey": "lic-0001"}
     )
+    hook = f"hook-{uuid.uuid4().hex}"
+    WebhookTokens.from_secret({"webhookToken": hook})  # the webhook's tokens are registered as they are read
     log = logging.getLogger("flatfile_relay.x")
     log.info("secret in the message: " + secret)
-    log.info("secret as an argument: %s / %s", credentials.secret_access_key, credentials.webhook_tokens[0])
+    log.info("secret as an argument: %s / %s", credentials.secret_access_key, hook)
     log.warning("secret in an extra", extra={"detail": {"value": secret, "list": [credentials.api_key_header]}})
     try:
         raise RuntimeError(f"failed with {credentials.secret_access_key}")
@@ -81,8 +83,7 @@ def test_registered_secrets_never_reach_the_output(capsys: pytest.CaptureFixture
     out = captured.out + captured.err
     lines = log_lines(captured.out)
     assert len(lines) == 5
-    for value in (secret, credentials.secret_access_key, credentials.webhook_tokens[0],
-                  credentials.api_key_header):
+    for value in (secret, credentials.secret_access_key, hook, credentials.api_key_header):
         assert value not in out
     assert "***" in lines[0]["message"]  # type: ignore[operator]
     assert lines[2]["detail"] == {"value": "***", "list": ["***"]}

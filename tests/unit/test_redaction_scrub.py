@@ -19,7 +19,7 @@ def test_every_secret_value_is_replaced_wherever_it_sits() -> None:
         "countRows": 3, "manual": False, "status": None,
     }
 
-    cleaned = scrub(batch, credentials.secret_values)
+    cleaned = scrub(batch, [*credentials.secret_values, *SECRET["webhookToken"].split(", ")])
 
     text = repr(cleaned)
     for value in ("tok-new-5678", "tok-old-1234", SECRET["secretAccessKey"]):

@@ -181,3 +181,13 @@ def test_the_webhook_timeout_leaves_room_for_one_aws_call(template: dict[str, An
     reserve = float(re.search(r"^DEADLINE_RESERVE = ([\d.]+)", app, re.MULTILINE)[1])  # type: ignore[index]
     timeout = function_props(template, "WebhookFunction")["Timeout"]
     assert timeout >= reserve + longest_call(PROMPT) + 5, "the webhook would refuse every call: raise its Timeout"
+
+
+def test_only_the_functions_that_read_the_flatfile_secret_know_it(template: dict[str, Any]) -> None:
+    """The webhook (public URL) and the consumer never read the Flatfile credentials: not even its name."""
+    knowing = {name for name in FUNCTIONS
+               if "FLATFILE_SECRET_ID" in function_props(template, name)["Environment"]["Variables"]}
+    assert knowing == {"PollerFunction", "ExporterFunction"}
+    reading = {name for name in FUNCTIONS
+               if "FlatfileSecret" in json.dumps(template["Resources"][name]["Properties"].get("Policies", []))}
+    assert reading == knowing

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flatfile_relay.credentials import MalformedSecretError, parse_webhook_tokens
+from flatfile_relay.credentials import MalformedSecretError
 from flatfile_relay.json_types import json_type
 from flatfile_relay.redaction import register_secret
 
@@ -35,6 +35,36 @@ MIN_TOKEN_LENGTH = 32
 SECRET_NAME = "the webhook secret"  # noqa: S105 - a name in messages, not a secret
 
 TokenVerdict = Literal["accepted", "missing", "rejected", "not-configured"]
+
+
+def parse_webhook_tokens(value: Any, secret: str = SECRET_NAME) -> tuple[str, ...]:
+    """The tokens a ``webhookToken`` value holds (comma-separated text or a JSON list), blanks and repeats dropped.
+
+    Raises `MalformedSecretError` (naming `secret`) for anything but strings.
+
+    Example:
+        >>> parse_webhook_tokens(" one, two ,, one"), parse_webhook_tokens(None)
+        (('one', 'two'), ())
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    elif isinstance(value, list):
+        items = value
+    else:
+        items = [value]
+    tokens: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise MalformedSecretError(
+                f"'webhookToken' in {secret} must be a string (several tokens separated by "
+                f"commas), got a JSON {json_type(item)}.",
+                key="webhookToken",
+            )
+        if item.strip() and item.strip() not in tokens:
+            tokens.append(item.strip())
+    return tuple(tokens)
 
 
 @dataclass(frozen=True, repr=False)
@@ -52,7 +82,7 @@ class WebhookTokens:
                 the key, never a value.
         """
         data = value if isinstance(value, dict) else _json_object(value)
-        found = parse_webhook_tokens(data.get("webhookToken"), SECRET_NAME)
+        found = parse_webhook_tokens(data.get("webhookToken"))
         for token in found:
             register_secret(token)
         kept = tuple(token for token in found if len(token) >= MIN_TOKEN_LENGTH)

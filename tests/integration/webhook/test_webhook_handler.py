@@ -393,7 +393,7 @@ def test_the_webhook_never_reads_the_flatfile_secret(webhook: WebhookHarness) ->
     """Contained: the Flatfile secret (access key) may hold anything, or be gone; the webhook works on its own."""
     secrets = webhook.aws.secretsmanager
     webhook.broke_resources()
-    secrets.delete_secret(SecretId=webhook.settings.secret_id, ForceDeleteWithoutRecovery=True)
+    secrets.delete_secret(SecretId=webhook.deployment.refs["FlatfileSecret"], ForceDeleteWithoutRecovery=True)
     read: list[str] = []
     secrets.meta.events.register("provide-client-params.secrets-manager.GetSecretValue",
                                  lambda params, **_: read.append(params["SecretId"]))
@@ -403,3 +403,4 @@ def test_the_webhook_never_reads_the_flatfile_secret(webhook: WebhookHarness) ->
     finally:
         secrets.meta.events.unregister("provide-client-params.secrets-manager.GetSecretValue")
     assert set(read) == {webhook.settings.webhook_secret_id}
+    assert webhook.settings.secret_id == ""  # it is not even told which secret holds the Flatfile credentials
