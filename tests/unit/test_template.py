@@ -191,3 +191,22 @@ def test_only_the_functions_that_read_the_flatfile_secret_know_it(template: dict
     reading = {name for name in FUNCTIONS
                if "FlatfileSecret" in json.dumps(template["Resources"][name]["Properties"].get("Policies", []))}
     assert reading == knowing
+
+
+def test_bucket_access_logs_athena_results_expiry_and_their_key(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["AccessLogBucketName"]
+    assert parameter["Default"] == ""
+    bucket = template["Resources"]["ExportBucket"]["Properties"]
+    condition, logging_, off = bucket["LoggingConfiguration"]["Fn::If"]
+    assert (condition, off) == ("LogBucketAccess", {"Ref": "AWS::NoValue"})
+    assert logging_["DestinationBucketName"] == {"Ref": "AccessLogBucketName"}
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    results = rules["ExpireAthenaResults"]
+    assert (results["Prefix"], results["Status"]) == ("athena-results/", "Enabled")
+    assert 1 <= results["ExpirationInDays"] <= 90
+    workgroup = template["Resources"]["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["ResultConfiguration"]["OutputLocation"]["Fn::Sub"].endswith("/athena-results/")
+    condition, with_key, without = workgroup["ResultConfiguration"]["EncryptionConfiguration"]["Fn::If"]
+    assert condition == "UseBucketKmsKey"
+    assert with_key == {"EncryptionOption": "SSE_KMS", "KmsKey": {"Ref": "BucketKmsKeyArn"}}
+    assert without == {"EncryptionOption": "SSE_S3"}
