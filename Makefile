@@ -128,11 +128,17 @@ validate: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam validate --lint, and
 	@$(SAM_VENV)/bin/cfn-lint template.yaml --append-rules cfn-rules
 
 # checkov offline (--skip-download): its own checks only; a skipped check names its reason in the resource's
-# Metadata (checkov: skip). bandit: the library and the handlers; its hard-coded password checks (B105-B107)
+# Metadata (checkov: skip). It scans template.yaml, then the CloudFormation SAM makes of it (translated offline by
+# SAM's own translator: the Function URL, roles and inline policies exist only there; a SAM resource's skips
+# cover what it makes). bandit: the library and the handlers; its hard-coded password checks (B105-B107)
 # are ruff's S105-S107, whose per-line exceptions state their reason.
-scan: $(CHECKOV_VENV)/.installed $(VENV)/.installed  ## security scans: checkov on template.yaml, bandit on the code
-	@echo "==> checkov"
+SCAN_TEMPLATE := .aws-sam/scan/template.json
+scan: $(CHECKOV_VENV)/.installed $(VENV)/.installed $(SAM_VENV)/.installed  ## security scans: checkov on template.yaml and on its SAM translation, bandit on the code
+	@echo "==> checkov (template.yaml)"
 	@$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	@echo "==> checkov (template.yaml as deployed: SAM-translated offline into $(SCAN_TEMPLATE))"
+	@$(SAM_VENV)/bin/python devkit/flatfile_relay_devkit/sam_translate.py template.yaml $(SCAN_TEMPLATE)
+	@$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(SCAN_TEMPLATE)
 	@echo "==> bandit"
 	@$(VENV)/bin/bandit --quiet --recursive --skip B105,B106,B107 layers/relay/flatfile_relay functions
 
