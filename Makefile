@@ -11,7 +11,10 @@ CHECKOV_VENV := .venv-checkov
 # uv resolves the locks (`make lock`); it is a tool of its own, pinned in requirements/uv.txt
 UV_VENV   := .venv-uv
 PY        := $(VENV)/bin/python
+# The project's SAM CLI, with .venv/bin first on PATH: `sam build` needs a python3.13 there (the runtime's)
 SAM       := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam
+# No usage data leaves this machine from any SAM CLI the Makefile runs
+export SAM_CLI_TELEMETRY := 0
 PYTEST_ARGS ?=
 # pytest-xdist: one worker per core (at most 4); every worker has its own moto and emulator. PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= auto
@@ -31,9 +34,10 @@ PIP_PINNED := -m pip install --quiet --require-hashes -r requirements/pip.txt
 # Python 3.13 matches the Lambda runtime: pyenv's 3.13 first, then any python3.13 on PATH.
 PYTHON313 := $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 
-.PHONY: help run local-env test lint typecheck validate scan build unit integration coverage bench emulator lock clean
+.PHONY: help run test invoke query emulator local-env deploy sam lint typecheck validate scan build unit integration \
+	coverage bench lock clean
 
-help:  ## list the targets
+help:  ## list the targets, one line each
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.txt requirements/pip.txt
@@ -56,7 +60,7 @@ $(SAM_VENV)/.installed: requirements/sam.txt requirements/pip.txt
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON313) -m venv $(SAM_VENV)
 	@$(SAM_VENV)/bin/python $(PIP_PINNED)
 	@set -o pipefail; $(SAM_VENV)/bin/python $(PIP_LOCKED) requirements/sam.txt 2>&1 | $(PIP_PROGRESS)
-	@$(SAM_VENV)/bin/sam --version >/dev/null || { echo "error: SAM CLI install failed" >&2; exit 1; }
+	@$(SAM) --version >/dev/null || { echo "error: SAM CLI install failed" >&2; exit 1; }
 	@touch $@
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt requirements/pip.txt
@@ -86,32 +90,35 @@ $(UV_VENV)/.installed: requirements/uv.txt requirements/pip.txt
 	@$(UV_VENV)/bin/uv --version >/dev/null || { echo "error: uv install failed" >&2; exit 1; }
 	@touch $@
 
-# One lock per input (requirements/<name>.in -> requirements/<name>.txt; layer.in -> the layer's requirements.txt,
-# which `sam build` installs), each for every Python from 3.11 on and every platform, with the hashes of every file
-# of each pinned release. Extras stay named (coverage[toml]==...): older pips (3.11's 23.2) refuse a dependency's
-# extra that the lock does not name. Pins already in a lock are kept unless its input moves them; LOCK_ARGS=--upgrade
-# (or --upgrade-package NAME) moves the rest. dev, lambda and layer take runtime.txt's versions.
-LOCK = UV_CUSTOM_COMPILE_COMMAND="make lock" $(UV_VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
-  --generate-hashes --no-strip-extras $(LOCK_ARGS)
-lock: $(UV_VENV)/.installed  ## lock every dependency with hashes (after editing requirements/*.in)
-	@echo "==> uv pip compile: requirements/*.in -> requirements/*.txt, layers/relay/requirements.txt"
-	@$(LOCK) requirements/pip.in -o requirements/pip.txt
-	@$(LOCK) requirements/uv.in -o requirements/uv.txt
-	@$(LOCK) requirements/runtime.in -o requirements/runtime.txt
-	@$(LOCK) requirements/dev.in -c requirements/runtime.txt -o requirements/dev.txt
-	@$(LOCK) requirements/lambda.in -c requirements/runtime.txt -o requirements/lambda.txt
-	@$(LOCK) requirements/layer.in -c requirements/runtime.txt -o layers/relay/requirements.txt
-	@$(LOCK) requirements/sam.in -o requirements/sam.txt
-	@$(LOCK) requirements/checkov.in -o requirements/checkov.txt
-
 run: $(VENV)/.installed  ## the pipeline locally: moto + bundled emulator; poll, export, consume, summary in ./out
 	@$(PY) -m flatfile_relay_devkit.local
+
+test: lint typecheck validate scan build $(LAMBDA_VENV)/.installed  ## every check and every test
+	@$(MAKE) --no-print-directory coverage
+
+invoke: $(VENV)/.installed  ## one function, one event, locally without Docker: FUNCTION=PollerFunction EVENT=events/schedule.json
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<logical id> EVENT=<file>," \
+	  "e.g. make invoke FUNCTION=PollerFunction EVENT=events/schedule.json" >&2; exit 2; }
+	@$(PY) -m flatfile_relay_devkit.local.invoke "$(FUNCTION)" "$(EVENT)"
+
+# The SQL as typed: `$` in it is not make's (an exported simply expanded copy of SQL's unexpanded text)
+query: export QUERY_SQL := $(value SQL)
+query: $(VENV)/.installed  ## SQL over ./out (what make run leaves) through the Glue tables: SQL="..." or EXAMPLE=1
+	@$(PY) -m flatfile_relay_devkit.local.query --out "$${OUT:-out}" $(if $(EXAMPLE),--example "$(EXAMPLE)") \
+	  $(if $(value SQL),"$$QUERY_SQL")
+
+emulator: $(VENV)/.installed  ## the Flatfile emulator on port 8765 (PORT=...)
+	@$(PY) -m flatfile_relay_devkit.emulator --port $${PORT:-8765}
 
 local-env: $(VENV)/.installed  ## for `sam local invoke`: moto + emulator + the template's resources, and local-env.json (Ctrl-C stops)
 	@$(PY) -m flatfile_relay_devkit.local.sam_env $(LOCAL_ENV_ARGS)
 
-test: lint typecheck validate scan build $(LAMBDA_VENV)/.installed  ## every check and every test
-	@$(MAKE) --no-print-directory coverage
+deploy: validate build  ## the first deploy to AWS: sam deploy --guided with the project's SAM CLI (AWS credentials)
+	@echo "==> sam deploy --guided (answers are saved in samconfig.toml; later: make sam ARGS=deploy)"
+	@$(SAM) deploy --guided $(ARGS)
+
+sam: $(SAM_VENV)/.installed $(VENV)/.installed  ## any SAM CLI command with the project's SAM CLI: ARGS="logs --tail"
+	@$(SAM) $(ARGS)
 
 lint: $(VENV)/.installed  ## ruff
 	@echo "==> ruff"
@@ -162,8 +169,23 @@ integration: $(VENV)/.installed  ## integration tests only
 bench: $(VENV)/.installed  ## speed and memory benchmark (ratios measured in one run)
 	@$(PY) -m tests.bench
 
-emulator: $(VENV)/.installed  ## the Flatfile emulator on port 8765 (PORT=...)
-	@$(PY) -m flatfile_relay_devkit.emulator --port $${PORT:-8765}
+# One lock per input (requirements/<name>.in -> requirements/<name>.txt; layer.in -> the layer's requirements.txt,
+# which `sam build` installs), each for every Python from 3.11 on and every platform, with the hashes of every file
+# of each pinned release. Extras stay named (coverage[toml]==...): older pips (3.11's 23.2) refuse a dependency's
+# extra that the lock does not name. Pins already in a lock are kept unless its input moves them; LOCK_ARGS=--upgrade
+# (or --upgrade-package NAME) moves the rest. dev, lambda and layer take runtime.txt's versions.
+LOCK = UV_CUSTOM_COMPILE_COMMAND="make lock" $(UV_VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+  --generate-hashes --no-strip-extras $(LOCK_ARGS)
+lock: $(UV_VENV)/.installed  ## lock every dependency with hashes (after editing requirements/*.in)
+	@echo "==> uv pip compile: requirements/*.in -> requirements/*.txt, layers/relay/requirements.txt"
+	@$(LOCK) requirements/pip.in -o requirements/pip.txt
+	@$(LOCK) requirements/uv.in -o requirements/uv.txt
+	@$(LOCK) requirements/runtime.in -o requirements/runtime.txt
+	@$(LOCK) requirements/dev.in -c requirements/runtime.txt -o requirements/dev.txt
+	@$(LOCK) requirements/lambda.in -c requirements/runtime.txt -o requirements/lambda.txt
+	@$(LOCK) requirements/layer.in -c requirements/runtime.txt -o layers/relay/requirements.txt
+	@$(LOCK) requirements/sam.in -o requirements/sam.txt
+	@$(LOCK) requirements/checkov.in -o requirements/checkov.txt
 
 clean:  ## remove build output and caches (keeps the venvs)
 	rm -rf .aws-sam out local-env.json .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

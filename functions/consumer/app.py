@@ -1,7 +1,9 @@
 """Consumer function (sample): notices from SQS → verify and read the batch → one summary log line each.
 
 A notice fails alone (it shows up in `batchItemFailures`, comes back later, then goes to the DLQ) when
-its manifest or one of its parts does not check out; the other notices of the event are processed.
+its manifest or one of its parts does not check out, or reading them fails; the other notices of the event
+are processed. The log line says which (`flatfile_relay.failures.classify`): a notice rejected (it breaks
+the contract), a configuration problem, or a failure (with its stack trace).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from flatfile_relay.consumer import handle_notice
+from flatfile_relay.failures import ErrorKind, classify
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.sqs_batch import partial_batch_response
@@ -28,9 +31,16 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     try:
         summary = handle_notice(record.body, runtime.clients.s3)
     except Exception as error:
+        kind = classify(error)
         metrics.add_metric(name="NoticesRejected", unit=MetricUnit.Count, value=1)
-        logger.error(f"notice rejected: {type(error).__name__}: {error}",
-                     extra={"messageId": record.message_id})
+        extra = {"messageId": record.message_id, "error_kind": kind.value}
+        described = f"{type(error).__name__}: {error}"
+        if kind is ErrorKind.CONTRACT:
+            logger.error(f"notice rejected: {described}", extra=extra)
+        elif kind in (ErrorKind.CONFIGURATION, ErrorKind.NOT_CONFIGURED):
+            logger.error(f"notice failed, the configuration needs a fix: {described}", extra=extra)
+        else:
+            logger.exception(f"notice failed: {described}", extra=extra)
         raise
     metrics.add_metric(name="RowsConsumed", unit=MetricUnit.Count, value=summary.rows)
     logger.info(f"batch {summary.batch_id}: {summary.rows} rows consumed",

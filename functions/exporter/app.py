@@ -2,7 +2,9 @@
 
 Each record is one export job. A record fails by raising (it comes back after the visibility timeout and
 lands in the DLQ after maxReceiveCount); the others in the same event are not affected. Every outcome of
-`export_batch` (exported, skipped, busy, continued, ...) acknowledges the job.
+`export_batch` (exported, skipped, busy, continued, ...) acknowledges the job. A failure is logged by what
+`flatfile_relay.failures.classify` says it is: a secret not configured yet is one warning, a configuration
+problem one error naming it, anything else an error with its stack trace.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from flatfile_relay.connection import FlatfileRuntime
-from flatfile_relay.credentials import NotConfiguredError
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.exporter import ExportOutcome, export_batch
-from flatfile_relay.flatfile import ConfigurationError, FlatfileClient
+from flatfile_relay.failures import ErrorKind, classify
+from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob, InvalidJobError
 from flatfile_relay.measurements import request_measurements
 from flatfile_relay.observability import get_logger, get_metrics, publish, traced
@@ -52,26 +54,29 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
 
     try:
         outcome = runtime.connection.run(work)
-    except NotConfiguredError as error:
-        # The job fails (kept: retried, then in the DLQ to redrive once the secret is filled in).
-        metrics.add_metric(name="NotConfigured", unit=MetricUnit.Count, value=1)
-        logger.warning(f"not configured, export of batch {job.batch_id} postponed: {error}",
-                       extra={"batchId": job.batch_id, "messageId": record.message_id})
-        raise
-    except ConfigurationError as error:
-        metrics.add_metric(name="ExportJobsFailed", unit=MetricUnit.Count, value=1)
-        logger.error(f"export of batch {job.batch_id} needs a configuration fix: {error}",
-                     extra={"batchId": job.batch_id, "messageId": record.message_id})
-        raise
     except Exception as error:
-        metrics.add_metric(name="ExportJobsFailed", unit=MetricUnit.Count, value=1)
-        logger.exception(f"export of batch {job.batch_id} failed: {type(error).__name__}: {error}",
-                         extra={"batchId": job.batch_id, "messageId": record.message_id})
+        _failed(error, job, record)
         raise
     publish(metrics, outcome.measurements())
     logger.info(f"export job for batch {job.batch_id}: {outcome.status}",
                 extra={"outcome": outcome.to_dict(), "trigger": job.trigger, "resume": job.resume})
     return outcome.to_dict()
+
+
+def _failed(error: Exception, job: ExportJob, record: SQSRecord) -> None:
+    """Log and count an export job that failed, by what the failure is (the job fails either way)."""
+    kind = classify(error)
+    extra = {"batchId": job.batch_id, "messageId": record.message_id, "error_kind": kind.value}
+    if kind is ErrorKind.NOT_CONFIGURED:  # kept: retried, then in the DLQ to redrive once the secret is filled in
+        metrics.add_metric(name="NotConfigured", unit=MetricUnit.Count, value=1)
+        logger.warning(f"not configured, export of batch {job.batch_id} postponed: {error}", extra=extra)
+        return
+    metrics.add_metric(name="ExportJobsFailed", unit=MetricUnit.Count, value=1)
+    if kind is ErrorKind.CONFIGURATION:
+        logger.error(f"export of batch {job.batch_id} needs a configuration fix: {type(error).__name__}: {error}",
+                     extra=extra)
+    else:
+        logger.exception(f"export of batch {job.batch_id} failed: {type(error).__name__}: {error}", extra=extra)
 
 
 @logger.inject_lambda_context(clear_state=True)

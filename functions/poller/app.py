@@ -8,7 +8,8 @@ Flatfile connection and the ledger are created on the first invocation and reuse
 environment stays warm. Errors propagate, so the asynchronous invocation is retried and then lands in the
 poller's DLQ; a configuration problem is logged at ERROR with its message first. A secret that still holds
 the stack's placeholders is not an error: one WARNING line, the `NotConfigured` metric, and the invocation
-succeeds (every scheduled poll would otherwise land in the DLQ until someone fills the secret in).
+succeeds (every scheduled poll would otherwise land in the DLQ until someone fills the secret in). What a
+failure is, `flatfile_relay.failures.classify` says.
 
 Example (what the scheduler does):
     >>> handler({}, context)          # doctest: +SKIP
@@ -23,14 +24,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from flatfile_relay.connection import FlatfileRuntime
-from flatfile_relay.credentials import NotConfiguredError
 from flatfile_relay.deadline import Deadline
-from flatfile_relay.flatfile import ConfigurationError
+from flatfile_relay.failures import ErrorKind, classify
 from flatfile_relay.measurements import request_measurements
 from flatfile_relay.observability import get_logger, get_metrics, publish, traced
 from flatfile_relay.operations import is_operator_request, operate
 from flatfile_relay.poller import PollReport, poll
-from flatfile_relay.settings import SettingsError
 
 logger = get_logger()
 metrics = get_metrics()
@@ -65,19 +64,18 @@ def _poll(deadline: Deadline) -> dict[str, Any]:
     try:
         settings, sqs, ledger = runtime.settings, runtime.clients.sqs, runtime.ledger
         report = runtime.connection.run(lambda client: poll(client, ledger, sqs, settings, deadline))
-    except NotConfiguredError as error:
-        metrics.add_metric(name="NotConfigured", unit=MetricUnit.Count, value=1)
-        logger.warning(f"not configured, poll skipped: {error}", extra={"error_type": type(error).__name__})
-        return {"status": "not-configured", "message": str(error)}
-    except (ConfigurationError, SettingsError) as error:
-        metrics.add_metric(name="PollFailures", unit=MetricUnit.Count, value=1)
-        logger.error(f"{error} (the poll cannot run until the configuration is fixed)",
-                     extra={"error_type": type(error).__name__})
-        raise
     except Exception as error:
+        kind = classify(error)
+        extra = {"error_type": type(error).__name__, "error_kind": kind.value}
+        if kind is ErrorKind.NOT_CONFIGURED:
+            metrics.add_metric(name="NotConfigured", unit=MetricUnit.Count, value=1)
+            logger.warning(f"not configured, poll skipped: {error}", extra=extra)
+            return {"status": "not-configured", "message": str(error)}
         metrics.add_metric(name="PollFailures", unit=MetricUnit.Count, value=1)
-        kind = type(error).__name__
-        logger.exception(f"poll failed: {kind}: {error}", extra={"error_type": kind})
+        if kind is ErrorKind.CONFIGURATION:
+            logger.error(f"{error} (the poll cannot run until the configuration is fixed)", extra=extra)
+        else:
+            logger.exception(f"poll failed: {type(error).__name__}: {error}", extra=extra)
         raise
     _publish(report)
     return report.as_dict()

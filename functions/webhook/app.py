@@ -10,8 +10,8 @@ maps what it says to HTTP (JSON bodies that never echo the token):
     400 malformed body (`InvalidPayloadError`), 413 too large (`PayloadTooLargeError`), 415 a content type
         that is not JSON (`UnsupportedMediaTypeError`), 401 token missing or wrong or no ``webhookToken``
         configured in the webhook secret: nothing stored or queued. 405 any method but POST.
-    500 a human must fix the configuration (`is_configuration_error`; the log says what), 503 AWS failed
-        for a while: retry later (``Retry-After``).
+    500 a human must fix the configuration (`flatfile_relay.failures.classify`; the log says what), 503
+        anything else (AWS failed or was too slow for the invocation's time): retry later (``Retry-After``).
 
 Never logged: the token, the query string, the headers, the body.
 """
@@ -31,6 +31,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from flatfile_relay.aws import PROMPT, AwsClients
 from flatfile_relay.deadline import Deadline
+from flatfile_relay.failures import ErrorKind, classify
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.webhook import (
@@ -42,7 +43,6 @@ from flatfile_relay.webhook import (
     accept_delivery,
     check_content_type,
     decode_body,
-    is_configuration_error,
 )
 from flatfile_relay.webhook_tokens import TokenGate, WebhookTokenSource
 
@@ -139,10 +139,11 @@ def _accept() -> Response[str]:
 def _failed(error: Exception) -> Response[str]:
     """500 when a human must fix the configuration, else 503 (the sender retries)."""
     metrics.add_metric(name="WebhookFailed", unit=MetricUnit.Count, value=1)
-    if is_configuration_error(error):
-        logger.error(f"webhook misconfigured: {error}", extra={"status": 500})
+    kind = classify(error)
+    if kind in (ErrorKind.CONFIGURATION, ErrorKind.NOT_CONFIGURED):
+        logger.error(f"webhook misconfigured: {error}", extra={"status": 500, "error_kind": kind.value})
         return _json(500, {"error": MISCONFIGURED})
-    logger.exception("webhook failed; the sender may retry", extra={"status": 503})
+    logger.exception("webhook failed; the sender may retry", extra={"status": 503, "error_kind": kind.value})
     return _json(503, {"error": "the webhook could not be accepted right now; retry later"},
                  {"Retry-After": "30"})
 

@@ -56,6 +56,19 @@ def test_a_deadline_on_another_clock_moves_only_with_that_clock() -> None:
         deadline.check()
 
 
+def test_after_and_from_lambda_context_read_the_clock_they_are_given() -> None:
+    clock = Clock(100.0)
+    deadline = Deadline.after(30, clock=clock)
+    assert deadline.remaining() == 30.0
+    clock.advance(10)
+    assert deadline.remaining() == 20.0
+    lambda_deadline = Deadline.from_lambda_context(FakeLambdaContext(60_000), reserve=5.0, clock=clock)
+    assert lambda_deadline.remaining() == 55.0
+    clock.advance(55)
+    assert lambda_deadline.expired
+    assert deadline.expired
+
+
 def test_never() -> None:
     deadline = Deadline.never()
     assert deadline.remaining() == math.inf

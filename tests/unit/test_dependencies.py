@@ -1,8 +1,9 @@
 """Dependencies inside the library run one way: read from its source with `ast`, nothing is imported.
 
 - no import cycles among `flatfile_relay` modules (imports under `if TYPE_CHECKING:` count too);
-- the leaf modules import nothing from the library;
-- the Flatfile client (`flatfile_relay.flatfile`) imports only itself and the leaf modules;
+- the leaf modules import nothing from the library but other leaves (the error root, `errors`, imports nothing);
+- the Flatfile client (`flatfile_relay.flatfile`) imports only itself and the leaf modules; the Platform client
+  (`flatfile_relay.platform`) only itself, the Flatfile client (its transport, errors, pagination) and the leaves;
 - imports sit at the top of a module; the only imports inside functions are the deferrals listed in
   DEFERRED_IMPORTS, each with its reason (a heavy module a function's common path does not need), and each
   handler's cold import really leaves the modules of COLD_IMPORT_EXCLUDES out (checked in a fresh interpreter).
@@ -27,17 +28,21 @@ ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "layers" / "relay" / "flatfile_relay"
 PACKAGE = "flatfile_relay"
 CLIENT = f"{PACKAGE}.flatfile"
+PLATFORM = f"{PACKAGE}.platform"
 LEAVES = frozenset(
-    f"{PACKAGE}.{name}" for name in ("deadline", "timestamps", "backoff", "redaction", "json_types", "ahead", "ids")
+    f"{PACKAGE}.{name}"
+    for name in ("errors", "deadline", "timestamps", "backoff", "retry", "checks", "redaction", "json_types", "ahead",
+                 "ids")
 )
+#: the root of the relay's errors: every module may import it, and it imports nothing
+ROOT_ERRORS = f"{PACKAGE}.errors"
 
 _PARSER = "aws_lambda_powertools.utilities.parser"
 #: (module, what it imports inside a function) -> why the import waits. Nothing else is imported late.
 DEFERRED_IMPORTS = {
-    (f"{PACKAGE}.models", _PARSER):
-        "Parser's package imports every envelope model of Powertools at once; the first parse imports it",
     (f"{PACKAGE}.flatfile", f"{PACKAGE}.flatfile"):
         "the client's modules import requests: the webhook and the consumer use only the errors and Account",
+    (PLATFORM, PLATFORM): "the Platform client's modules import requests: its account and models do not",
     (f"{PACKAGE}.poller", f"{PACKAGE}.jobs"):
         "an idle poll queues no job: the job model (pydantic) is imported with the first job",
     (f"{PACKAGE}.operations", f"{PACKAGE}.operations.dispatch"):
@@ -45,7 +50,6 @@ DEFERRED_IMPORTS = {
     (f"{PACKAGE}.observability", "aws_lambda_powertools"): "the Tracer imports the X-Ray SDK: only when tracing is on",
     (f"{PACKAGE}.connection", "aws_lambda_powertools.utilities.parameters"): "the secret is read on first use",
     (f"{PACKAGE}.webhook_tokens", "aws_lambda_powertools.utilities.parameters"): "the secret is read on first use",
-    (f"{PACKAGE}.reader", "boto3"): "the reader's default S3 client, for callers that pass none",
 }
 #: what each handler's cold import (tracing off) must not load: the deferrals above, and what it never needs
 COLD_IMPORT_EXCLUDES = {
@@ -184,9 +188,21 @@ def test_no_import_cycles(trees: dict[str, ast.Module]) -> None:
     assert cycles(graph(trees)) == []
 
 
-def test_leaf_modules_import_nothing_from_the_library(trees: dict[str, ast.Module]) -> None:
+def test_leaf_modules_import_nothing_from_the_library_but_leaves(trees: dict[str, ast.Module]) -> None:
     edges = graph(trees)
-    assert {leaf: sorted(edges.get(leaf, ())) for leaf in sorted(LEAVES) if edges.get(leaf)} == {}
+    outside = {leaf: sorted(set(edges.get(leaf, ())) - LEAVES - {PACKAGE}) for leaf in sorted(LEAVES)}
+    assert {leaf: targets for leaf, targets in outside.items() if targets} == {}
+    assert not {target for target in edges[ROOT_ERRORS] if target != PACKAGE}  # the root imports nothing
+
+
+def test_no_module_imports_powertools_parser(trees: dict[str, ast.Module]) -> None:
+    """pydantic validates the relay's documents and requests itself: Parser would only wrap it, and its package
+    imports every envelope model Powertools has."""
+    parser = {
+        name for name, tree in trees.items() for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom) and _source(node).startswith(_PARSER)
+    }
+    assert sorted(parser) == []
 
 
 def test_the_flatfile_client_imports_only_itself_and_the_leaves(trees: dict[str, ast.Module]) -> None:
@@ -196,6 +212,28 @@ def test_the_flatfile_client_imports_only_itself_and_the_leaves(trees: dict[str,
         if _in_client(name)
     }
     assert {name: targets for name, targets in outside.items() if targets} == {}
+
+
+def test_the_platform_client_imports_only_itself_the_flatfile_client_and_the_leaves(
+        trees: dict[str, ast.Module]) -> None:
+    outside = {
+        name: sorted(target for target in targets
+                     if not _in_client(target) and not _in(target, PLATFORM) and target not in LEAVES)
+        for name, targets in direct_imports(trees).items()
+        if _in(name, PLATFORM)
+    }
+    assert {PLATFORM, f"{PLATFORM}.client"} <= set(trees)
+    assert {name: targets for name, targets in outside.items() if targets} == {}
+
+
+def test_the_platform_account_and_models_come_without_requests() -> None:
+    code = ("import json, sys; import flatfile_relay.platform as p; p.PlatformAccount, p.Job; "
+            "print(json.dumps(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          check=True)
+    loaded = set(json.loads(done.stdout))
+    assert "flatfile_relay.platform.models" in loaded
+    assert sorted({"requests", f"{PLATFORM}.client"} & loaded) == []
 
 
 def test_the_only_late_imports_are_the_listed_deferrals(trees: dict[str, ast.Module]) -> None:
@@ -231,7 +269,11 @@ def _source(node: ast.Import | ast.ImportFrom) -> str:
 
 
 def _in_client(name: str) -> bool:
-    return name == CLIENT or name.startswith(CLIENT + ".")
+    return _in(name, CLIENT)
+
+
+def _in(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
 
 
 # -- the checks themselves, on small made-up libraries --------------------------------------------------

@@ -40,3 +40,16 @@ def test_handlers_are_typed_with_the_lambda_context(function: str) -> None:
     imports = {(node.module, alias.name) for node in tree.body if isinstance(node, ast.ImportFrom)
                for alias in node.names}
     assert ("aws_lambda_powertools.utilities.typing", "LambdaContext") in imports
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_handler_tells_failures_apart_by_the_one_classify(function: str) -> None:
+    """What a failure is (configuration, not configured yet, transient, contract) is decided in one place,
+    `flatfile_relay.failures.classify`, never by a handler's own ladder of except clauses."""
+    _, tree = handler_of(function)
+    imports = {(node.module, alias.name) for node in tree.body if isinstance(node, ast.ImportFrom)
+               for alias in node.names}
+    assert ("flatfile_relay.failures", "classify") in imports
+    caught = {ast.unparse(node.type) for node in ast.walk(tree) if isinstance(node, ast.ExceptHandler) and node.type}
+    kinds = {"ConfigurationError", "NotConfiguredError", "SettingsError", "TransientError", "ContractError"}
+    assert not {name for clause in caught for name in kinds if name in clause}, caught

@@ -35,6 +35,11 @@ def test_create_and_round_trip(trigger: str) -> None:
     assert ExportJob.from_message(job.to_message()) == job
 
 
+def test_a_new_job_is_requested_at_the_time_of_the_clock_it_is_given() -> None:
+    job = ExportJob.create(BATCH, trigger="webhook", clock=lambda: 1_614_630_172.0)
+    assert job.requested_at == "2021-03-01T20:22:52.000Z"
+
+
 def test_message_is_the_documented_compact_json() -> None:
     job = ExportJob(batch_id=BATCH, trigger="schedule", requested_at="2024-05-01T10:00:00.000Z", resume=True)
     text = job.to_message()

@@ -251,3 +251,37 @@ def test_a_tracer_is_made_inside_lambda() -> None:
 
 def test_metrics_are_one_per_environment() -> None:
     assert observability.get_metrics() is observability.get_metrics()
+
+
+def test_the_library_imports_no_powertools_internals() -> None:
+    """`aws_lambda_powertools.shared` is Powertools' internal package (no stability promise): the library and the
+    handlers use only Powertools' documented modules."""
+    import ast
+
+    internal = []
+    for path in [*(ROOT / "layers" / "relay").rglob("*.py"), *(ROOT / "functions").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            internal += [f"{path.name}: {name}" for name in names if name.startswith("aws_lambda_powertools.shared")]
+    assert internal == []
+
+
+@pytest.mark.parametrize("word", ["1", "y", "yes", "t", "true", "on", "0", "n", "no", "f", "false", "off",
+                                  "TRUE", " On ", "maybe", "", "2"])
+def test_tracing_reads_its_variable_by_powertools_own_truth_rules(
+    tracer_environment: pytest.MonkeyPatch, word: str
+) -> None:
+    """POWERTOOLS_TRACE_DISABLED is Powertools' variable, so the relay reads it as Powertools does; the relay's
+    own reading is checked here against Powertools' internal `strtobool`, which the library does not import."""
+    from aws_lambda_powertools.shared.functions import strtobool
+
+    tracer_environment.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    tracer_environment.setenv("POWERTOOLS_TRACE_DISABLED", word)
+    try:
+        powertools_disabled = strtobool(word.strip())
+    except ValueError:
+        with pytest.raises(ValueError, match="POWERTOOLS_TRACE_DISABLED"):
+            observability.tracing_enabled()
+    else:
+        assert observability.tracing_enabled() is not powertools_disabled

@@ -168,15 +168,16 @@ def test_a_failing_pip_fails_the_target() -> None:
                 assert line.lstrip("@").startswith("set -o pipefail;"), f"{target}: {line!r} loses pip's status"
 
 
-def test_the_readme_records_the_exact_python_it_was_tested_with() -> None:
-    """The dependency section names the CPython patch release; the tests run on that very release."""
+def test_the_dependency_docs_record_the_exact_python_it_was_tested_with() -> None:
+    """The dependency section (docs/development.md) names the CPython patch release; the tests run on that very
+    release."""
     import sys
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Dependencies", 1)[1].split("\n### ", 1)[0]
+    development = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    section = development.split("\n## Dependencies", 1)[1].split("\n## ", 1)[0]
     (recorded,) = set(re.findall(r"CPython \*\*(3\.13\.\d+)\*\*", section))
     if sys.version_info[:2] != (3, 13):
         pytest.skip(f"the tests run on Python {sys.version_info[0]}.{sys.version_info[1]}, not 3.13")
     running = ".".join(map(str, sys.version_info[:3]))
-    assert running == recorded, (f"README records CPython {recorded}, the tests ran on {running}: record the "
-                                 "release the locks and tests were run with")
+    assert running == recorded, (f"docs/development.md records CPython {recorded}, the tests ran on {running}: "
+                                 "record the release the locks and tests were run with")

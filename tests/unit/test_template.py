@@ -121,19 +121,26 @@ BREAKAGES = {
               "  PollerDLQ:\n    Type: AWS::SQS::Queue\n    DeletionPolicy: Delete\n    UpdateReplacePolicy: Delete\n"
               "    Properties:\n      QueueName: poller-dlq\n"),
     "E9107": ('aws:SecureTransport: "false"\n\n  # Ledger', 'aws:SecureTransport: "true"\n\n  # Ledger'),
+    "E9108": ("    Default: rate(5 minutes)\n", "    Default: rate(1 hour)\n"),
+    "E9109": ("      LayerName: !Sub ${AWS::StackName}-relay\n", ""),
 }
 
 
-def cfn_lint(template: Path) -> set[str]:
-    """The rule ids cfn-lint (with cfn-rules/) reports for `template`."""
+def cfn_lint_lines(template: Path, *options: str) -> list[str]:
+    """cfn-lint's findings (with cfn-rules/) for `template`, one `file:line:col:line:col:rule:message` each."""
     if not CFN_LINT.exists():
         pytest.skip("cfn-lint comes with the SAM CLI in .venv-sam: run `make validate` once")
     answer = subprocess.run(
-        [str(CFN_LINT), str(template), "--format", "parseable", "--append-rules", str(ROOT / "cfn-rules")],
+        [str(CFN_LINT), str(template), "--format", "parseable", "--append-rules", str(ROOT / "cfn-rules"), *options],
         capture_output=True, text=True, check=False, timeout=120,
     )
     assert answer.returncode in (0, 2, 4, 6), answer.stderr  # 2/4/6: errors/warnings found, not a crash
-    return {line.split(":")[5] for line in answer.stdout.splitlines() if line.count(":") >= 6}
+    return [line for line in answer.stdout.splitlines() if line.count(":") >= 6]
+
+
+def cfn_lint(template: Path, *options: str) -> set[str]:
+    """The rule ids cfn-lint (with cfn-rules/) reports for `template`."""
+    return {line.split(":")[5] for line in cfn_lint_lines(template, *options)}
 
 
 @pytest.mark.slow
@@ -146,6 +153,30 @@ def test_each_cfn_lint_rule_catches_what_it_is_for(tmp_path: Path) -> None:
     broken = tmp_path / "template.yaml"
     broken.write_text(text, encoding="utf-8")
     assert {rule for rule in cfn_lint(broken) if rule.startswith("E91")} == set(BREAKAGES)
+
+
+@pytest.mark.slow
+def test_a_stale_poller_alarm_shorter_than_two_schedule_periods_is_refused_in_the_saved_deploy_values(
+    tmp_path: Path,
+) -> None:
+    """`sam deploy --guided` saves the answers in samconfig.toml; `make validate` then checks them (E9108)."""
+    (tmp_path / "template.yaml").write_text((ROOT / "template.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    config = (ROOT / "samconfig.toml").read_text(encoding="utf-8")
+    anchor = 's3_prefix = "flatfile-relay"\n'
+    assert config.count(anchor) == 1
+
+    def lint(overrides: str) -> list[str]:
+        saved = config.replace(anchor, f"{anchor}parameter_overrides = {json.dumps(overrides)}\n")
+        (tmp_path / "samconfig.toml").write_text(saved, encoding="utf-8")
+        return [line for line in cfn_lint_lines(tmp_path / "template.yaml") if ":E9108:" in line]
+
+    [refused] = lint('ScheduleExpression="rate(1 hour)" ExportSince=2024-01-01')
+    assert "samconfig.toml [default]: StalePollerMinutes 30 is shorter than two periods of ScheduleExpression " \
+           "'rate(1 hour)' (60 minutes between polls)" in refused
+    assert "set StalePollerMinutes to 120 or more" in refused
+    assert lint('ScheduleExpression="rate(1 hour)" StalePollerMinutes=120') == []
+    assert lint('ScheduleExpression="cron(0/10 * * * ? *)" StalePollerMinutes=20') == []
+    assert len(lint('ScheduleExpression="cron(0/10 * ? * MON-FRI *)" StalePollerMinutes=60')) == 1  # weekends
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Operating the stack: alarms, dashboard, alert topic, architecture, and the README that documents them."""
+"""Operating the stack: alarms, dashboard, alert topic, architecture, and the docs that document them
+(docs/operations.md, "Alarms"; docs/deploy.md, the guided deploy; the secrets commands everywhere)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cloudwatch import NAMESPACE, alarm_metrics, alarms, dashboard_body, dashboard_metrics
+from support.cloudwatch import NAMESPACE, NAMESPACE_SUB, alarm_metrics, alarms, dashboard_body, dashboard_metrics
+from support.docs import block, documents
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
 FUNCTIONS = ("PollerFunction", "ExporterFunction", "WebhookFunction", "ConsumerFunction")
 DLQS = ("PollerDLQ", "ExportJobsDLQ", "NoticesDLQ", "ConsumerDLQ")
 NO_VALUE = {"Ref": "AWS::NoValue"}
@@ -60,7 +62,7 @@ def test_the_stale_poller_alarm_exists_only_while_the_schedule_is_enabled(templa
     [schedule] = props(template, "PollerFunction")["Events"].values()
     assert schedule["Properties"]["State"] == {"Ref": "ScheduleState"}  # the same parameter turns polls off
     # missing for StalePollerMinutes one-minute periods in a row, missing data counting as breaching
-    assert alarm["Namespace"] == NAMESPACE
+    assert alarm["Namespace"] == NAMESPACE_SUB
     assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 60, 1)
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
     assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "StalePollerMinutes"}
@@ -84,6 +86,16 @@ def test_backlog_lag_rejections_incomplete_polls_and_placeholders_alarm(template
     assert (placeholders["Statistic"], placeholders["Threshold"]) == ("Sum", 1)
     for name in ("ExportLag", "WebhookRejected", "PollIncompleteAfterBaseline", "NotConfigured"):
         assert next(iter(by_metric(template, name).values()))["TreatMissingData"] == "notBreaching"
+
+
+def test_each_stack_has_a_metrics_namespace_of_its_own(template: dict[str, Any]) -> None:
+    """Two stacks in one account (staging, production) never mix their metrics: the functions emit into
+    FlatfileRelay/<stack name>, the namespace every alarm and dashboard widget on a relay metric reads."""
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE_SUB
+    ours = [w for w in alarm_metrics(template) + dashboard_metrics(template) if not w.namespace.startswith("AWS/")]
+    assert len(ours) >= 20
+    assert {w.namespace for w in ours} == {NAMESPACE}
 
 
 def test_relay_metrics_carry_the_service_dimension_powertools_adds(template: dict[str, Any]) -> None:
@@ -132,12 +144,12 @@ def test_every_alarm_says_what_it_means_and_what_to_do(template: dict[str, Any])
     for name, alarm in alarms(template).items():
         description = alarm["Properties"]["AlarmDescription"]
         assert 80 <= len(description) <= 1024, name
-        assert "|" not in description, f"{name}: the README table could not hold it"
+        assert "|" not in description, f"{name}: the table of docs/operations.md could not hold it"
 
 
-def readme_table(heading: str) -> dict[str, str]:
-    """The first table under a README heading: first column (without backticks) -> second column."""
-    section = README.split(f"\n{heading}\n", 1)[1]
+def docs_table(heading: str, text: str = OPERATIONS) -> dict[str, str]:
+    """The first table under a heading: first column (without backticks) -> second column."""
+    section = text.split(f"\n{heading}\n", 1)[1]
     rows = {}
     for line in section.split("\n|---", 1)[1].splitlines()[1:]:
         if not line.startswith("|"):
@@ -147,8 +159,8 @@ def readme_table(heading: str) -> dict[str, str]:
     return rows
 
 
-def test_the_readme_alarm_table_is_the_templates(template: dict[str, Any]) -> None:
-    documented = readme_table("### Alarms")
+def test_the_documented_alarm_table_is_the_templates(template: dict[str, Any]) -> None:
+    documented = docs_table("### Alarms")
     assert documented == {name: a["Properties"]["AlarmDescription"] for name, a in alarms(template).items()}
 
 
@@ -193,12 +205,12 @@ def test_the_architecture_picks_the_functions_and_the_powertools_layer(
     assert architecture in props(template, "RelayLayer")["CompatibleArchitectures"]
 
 
-def test_the_readme_walks_through_every_guided_deploy_question(template: dict[str, Any]) -> None:
-    transcript = README.split("sam deploy --guided", 2)[2]
+def test_the_docs_walk_through_every_guided_deploy_question(template: dict[str, Any]) -> None:
+    transcript = block("docs/deploy.md", "## The first deploy", "text").text
     positions = []
     for name, parameter in template["Parameters"].items():
         question = f"Parameter {name} [{parameter.get('Default', '')}]:"
-        assert question in transcript, f"the README's guided deploy lacks {question!r}"
+        assert question in transcript, f"docs/deploy.md's guided deploy lacks {question!r}"
         positions.append(transcript.index(question))
     assert positions == sorted(positions), "sam deploy --guided asks in template order"
     for answer in (
@@ -211,13 +223,14 @@ def test_the_readme_walks_through_every_guided_deploy_question(template: dict[st
         assert answer in transcript
 
 
-def test_the_readme_writes_secrets_from_a_file_never_on_the_command_line() -> None:
-    commands = re.findall(r"aws secretsmanager (?:put-secret-value|create-secret|update-secret)[^\n]*", README)
+def test_the_docs_write_secrets_from_a_file_never_on_the_command_line() -> None:
+    text = "\n".join(path.read_text(encoding="utf-8") for path in documents())
+    commands = re.findall(r"aws secretsmanager (?:put-secret-value|create-secret|update-secret)[^\n]*", text)
     assert commands
     for command in commands:
         assert "--secret-string file://" in command, command
-    assert "--secret-string '" not in README
-    assert '--secret-string "{' not in README
+    assert "--secret-string '" not in text
+    assert '--secret-string "{' not in text
 
 
 # ---------------------------------------------------------------- hardening: floods, silent alarms, endpoints
@@ -240,7 +253,8 @@ def test_a_flood_on_the_webhook_url_alarms_and_the_cap_is_asked_for(template: di
     assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "WebhookFunction"}}]
     assert alarm["Threshold"] == {"Ref": "WebhookFloodThreshold"}
     assert template["Parameters"]["WebhookFloodThreshold"]["Default"] >= 100
-    told = README.split("- **WebhookReservedConcurrency**", 1)[1].split("\n- ", 1)[0]  # the guided deploy's notes
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    told = deploy.split("- **WebhookReservedConcurrency**", 1)[1].split("\n- ", 1)[0]  # the guided deploy's notes
     for words in ("caps nothing", "quota", "5", "429"):
         assert words in told, words
 

@@ -54,7 +54,7 @@ def test_a_token_shorter_than_32_characters_is_ignored_with_a_warning(caplog: py
     assert not parsed.accepts(short)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == ["2 token(s) in 'webhookToken' of the webhook secret ignored: shorter than 32 characters; "
-                        "put a longer random token there (README, 'Rotating the webhook token')"]
+                        "put a longer random token there (docs/deploy.md, 'Rotating the webhook token')"]
     assert short not in caplog.text
 
 
@@ -170,52 +170,6 @@ def test_errors_reading_the_secret_propagate() -> None:
 
     with pytest.raises(MalformedSecretError):
         TokenGate(broken).check(A)
-
-
-# -- is_configuration_error: a human must fix it, or retry later ----------------------------------------
-
-
-def client_error(code: str, operation: str = "GetSecretValue") -> Exception:
-    from botocore.exceptions import ClientError
-
-    return ClientError({"Error": {"Code": code, "Message": "..."}}, operation)
-
-
-def wrapped(outer: Exception, inner: Exception) -> Exception:
-    """`outer` raised while handling `inner` (implicit chaining, as Powertools' GetParameterError is)."""
-    outer.__context__ = inner
-    return outer
-
-
-def test_configuration_problems_need_a_human() -> None:
-    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
-    from flatfile_relay.jobs import JobSendError
-    from flatfile_relay.settings import SettingsError
-    from flatfile_relay.webhook import is_configuration_error
-
-    assert is_configuration_error(SettingsError("missing configuration: EXPORT_BUCKET"))
-    assert is_configuration_error(MalformedSecretError("no 'licenseKey'", key="licenseKey"))
-    assert is_configuration_error(client_error("NoSuchBucket", "PutObject"))
-    missing = client_error("ResourceNotFoundException")
-    assert is_configuration_error(wrapped(GetParameterError("not found"), missing))
-    assert is_configuration_error(wrapped(GetParameterError("denied"), client_error("AccessDeniedException")))
-    send_error = JobSendError("could not send", queue_url="q", sent=[], failed=[])
-    send_error.__cause__ = client_error("AWS.SimpleQueueService.NonExistentQueue", "SendMessageBatch")
-    assert is_configuration_error(send_error)
-
-
-def test_transient_problems_are_not_configuration_problems() -> None:
-    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-    from botocore.exceptions import EndpointConnectionError
-
-    from flatfile_relay.webhook import is_configuration_error
-
-    assert not is_configuration_error(client_error("ThrottlingException"))
-    assert not is_configuration_error(client_error("InternalServerError", "PutObject"))
-    assert not is_configuration_error(EndpointConnectionError(endpoint_url="https://sqs.example"))
-    assert not is_configuration_error(wrapped(GetParameterError("throttled"), client_error("ThrottlingException")))
-    assert not is_configuration_error(RuntimeError("something else"))
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@
 It serves the access-key exchange, the REST batch and row endpoints, the two GraphQL operations and
 ``/health`` over real HTTP, with seeded sample imports, run-time knobs (page sizes, order, latency, token
 lifetime), fault injection and a request log; :func:`send_webhook` replays an import as Portal v2 webhook
-POSTs. ``python -m flatfile_relay_devkit.emulator --port 8765`` runs it from the command line.
+POSTs. The same process serves the Flatfile Platform API under ``/v1`` (:mod:`.platform`: ``emu.platform``,
+``emu.platform_url``, ``emu.platform_secret``). ``python -m flatfile_relay_devkit.emulator --port 8765`` runs it
+from the command line.
 
 Example:
     >>> import requests
@@ -19,6 +21,7 @@ Example:
 from .config import ORDERS, EmulatorConfig
 from .emulator import Emulator
 from .faults import FAULT_KINDS, FaultRule
+from .platform import PLATFORM_LABELS, PlatformState
 from .samples import FIELD_KEYS, LONG_CELL, NASTY_VALUES, SAMPLE_LABELS
 from .server import RequestRecord
 from .store import State
@@ -30,10 +33,12 @@ __all__ = [
     "LONG_CELL",
     "NASTY_VALUES",
     "ORDERS",
+    "PLATFORM_LABELS",
     "SAMPLE_LABELS",
     "Emulator",
     "EmulatorConfig",
     "FaultRule",
+    "PlatformState",
     "RequestRecord",
     "State",
     "build_payloads",

@@ -5,14 +5,18 @@
         [--anchor 2021-03-01T00:00:00Z] [--no-samples]
     python -m flatfile_relay_devkit.emulator send-webhook --to URL --batch LABEL_OR_ID [--token T]
         [--rows-per-post 1000] [--seed 7] [--anchor ...]
-    python -m flatfile_relay_devkit.emulator samples [--seed 7] [--anchor ...]
+        [--platform-max-page-size 10000]
+    python -m flatfile_relay_devkit.emulator samples [--seed 7] [--anchor ...] [--platform]
     python -m flatfile_relay_devkit.emulator secret [--seed 7] [--shell]
 
-``serve`` (the default) prints the URL on the first line of stdout and the sample credentials secret as
-JSON on the second (fake sample values), then serves until Ctrl-C or SIGTERM. ``send-webhook`` needs no
-running emulator: it rebuilds the seeded samples locally (imports added at run time are not available).
-``samples`` prints the sample labels and batch ids as JSON; ``secret`` the sample credentials of the seed's
-account (with ``--shell``: as ``export`` lines, ``ACCESS_KEY_ID`` ... ``WEBHOOK_TOKEN``, for curl).
+``serve`` (the default) prints the URL on the first line of stdout, the sample credentials secret as JSON on the
+second and the Platform's keys (``platformSecretKey``, ``platformEnvironmentId``; the Platform API is the URL
+plus ``/v1``) as JSON on the third (fake sample values), then serves until Ctrl-C or SIGTERM. ``send-webhook``
+needs no running emulator: it rebuilds the seeded samples locally (imports added at run time are not
+available). ``samples`` prints the sample labels and batch ids as JSON (``--platform``: the Platform samples'
+labels and ids); ``secret`` the sample credentials of the seed's account, both sources' keys in one secret (with
+``--shell``: as ``export`` lines, ``ACCESS_KEY_ID`` ... ``WEBHOOK_TOKEN``, ``PLATFORM_SECRET_KEY`` and
+``PLATFORM_ENVIRONMENT_ID``, for curl).
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from ..ports import PortInUseError
 from .config import ORDERS, EmulatorConfig
 from .emulator import Emulator
+from .platform.samples import build_platform_account
+from .platform.store import PlatformState
 from .samples import build_account
 from .store import State
 from .webhook import send_webhook
@@ -48,6 +55,7 @@ def _serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
     parser.add_argument("--jitter", type=float, default=0.0, help="up to this many seconds more, at random")
     parser.add_argument("--token-lifetime-cap", type=float, default=None, help="max token lifetime (s)")
+    parser.add_argument("--platform-max-page-size", type=int, default=10_000, help="the Platform's page size cap")
     parser.add_argument("--no-samples", action="store_true", help="start with no imports")
     return parser
 
@@ -67,15 +75,22 @@ def serve(argv: Sequence[str]) -> int:
         latency=args.latency,
         jitter=args.jitter,
         token_lifetime_cap=args.token_lifetime_cap,
+        platform_max_page_size=args.platform_max_page_size,
         samples=not args.no_samples,
         anchor=args.anchor,
     )
-    emulator = Emulator(config, host=args.host, port=args.port).start()
+    try:
+        emulator = Emulator(config, host=args.host, port=args.port).start()
+    except PortInUseError as error:
+        print(f"error: {error}; stop it, or pick another port: --port N (make emulator PORT=N)", file=sys.stderr)
+        return 1
     signal.signal(signal.SIGTERM, _terminate)
     print(emulator.url, flush=True)
     print(json.dumps(emulator.secret), flush=True)
+    print(json.dumps(emulator.platform_secret), flush=True)
     print(
-        f"Flatfile emulator (seed {args.seed}) serving on {emulator.url}; Ctrl-C to stop",
+        f"Flatfile emulator (seed {args.seed}) serving on {emulator.url} (the Platform API on "
+        f"{emulator.platform_url}); Ctrl-C to stop",
         file=sys.stderr,
         flush=True,
     )
@@ -110,23 +125,27 @@ def samples(argv: Sequence[str]) -> int:
     """Print sample labels and batch ids."""
     parser = argparse.ArgumentParser(prog="python -m flatfile_relay_devkit.emulator samples")
     _add_data_options(parser)
+    parser.add_argument("--platform", action="store_true", help="the Platform samples' labels and ids")
     args = parser.parse_args(argv)
-    print(json.dumps(State.with_samples(args.seed, args.anchor).samples, indent=2))
+    state = PlatformState.with_samples(args.seed, args.anchor) if args.platform else State.with_samples(
+        args.seed, args.anchor)
+    print(json.dumps(state.samples, indent=2))
     return 0
 
 
 #: `secret --shell`: the shell variable of each key of the secret
 SHELL_NAMES = {"accessKeyId": "ACCESS_KEY_ID", "secretAccessKey": "SECRET_ACCESS_KEY", "licenseKey": "LICENSE_KEY",
-               "webhookToken": "WEBHOOK_TOKEN"}
+               "webhookToken": "WEBHOOK_TOKEN", "platformSecretKey": "PLATFORM_SECRET_KEY",
+               "platformEnvironmentId": "PLATFORM_ENVIRONMENT_ID"}
 
 
 def secret(argv: Sequence[str]) -> int:
-    """Print the sample credentials (fake values) of the seed's account."""
+    """Print the sample credentials (fake values) of the seed's account: the legacy keys and the Platform's."""
     parser = argparse.ArgumentParser(prog="python -m flatfile_relay_devkit.emulator secret")
     parser.add_argument("--seed", type=int, default=7, help="seed of the sample data (default 7)")
     parser.add_argument("--shell", action="store_true", help="print `export NAME=value` lines")
     args = parser.parse_args(argv)
-    values = build_account(args.seed).secret()
+    values = {**build_account(args.seed).secret(), **build_platform_account(args.seed).secret()}
     if args.shell:
         print("\n".join(f"export {SHELL_NAMES[key]}={shlex.quote(value)}" for key, value in values.items()))
     else:

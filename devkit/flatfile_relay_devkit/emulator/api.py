@@ -29,10 +29,13 @@ from typing import Any
 from . import graphql
 from .auth import TokenAuthority
 from .config import EmulatorConfig
+from .platform.api import PLATFORM_PREFIX, PlatformApi
 from .responses import Request, Response, json_response, nest_error
 from .store import State
 
-__all__ = ["DEFAULT_EXPIRES_IN", "MAX_EXPIRES_IN", "MIN_EXPIRES_IN", "Api", "auth_kind", "paginate"]
+__all__ = [
+    "DEFAULT_EXPIRES_IN", "MAX_EXPIRES_IN", "MIN_EXPIRES_IN", "Api", "auth_kind", "is_platform_path", "paginate",
+]
 
 DEFAULT_EXPIRES_IN = 43_200
 MIN_EXPIRES_IN = 60
@@ -43,6 +46,11 @@ class _BadRequest(Exception):
     def __init__(self, *messages: str) -> None:
         super().__init__(*messages)
         self.messages = list(messages)
+
+
+def is_platform_path(path: str) -> bool:
+    """Whether a path belongs to the Platform API (``/v1`` and below)."""
+    return path == PLATFORM_PREFIX or path.startswith(PLATFORM_PREFIX + "/")
 
 
 def auth_kind(request: Request) -> str | None:
@@ -112,17 +120,21 @@ def _is_uuid(value: str) -> bool:
 
 
 class Api:
-    """Routes requests to the endpoints of the emulated API."""
+    """Routes requests to the endpoints of the emulated API; those under ``/v1`` to the Platform's (``platform``)."""
 
-    def __init__(self, state: State, tokens: TokenAuthority, config: Callable[[], EmulatorConfig]) -> None:
+    def __init__(self, state: State, tokens: TokenAuthority, config: Callable[[], EmulatorConfig],
+                 platform: PlatformApi | None = None) -> None:
         self.state = state
         self.tokens = tokens
+        self.platform = platform
         self._config = config
         self._shuffles = itertools.count()
         self._lock = threading.Lock()
 
     def handle(self, request: Request) -> Response:
         """Answer one request (unknown routes: NestJS 404 ``Cannot GET /path``)."""
+        if self.platform is not None and is_platform_path(request.path):
+            return self.platform.handle(request)
         try:
             response = self._route(request)
         except _BadRequest as exc:

@@ -20,7 +20,8 @@ __all__ = ["ORDERS", "RUNTIME_KNOBS", "EmulatorConfig"]
 ORDERS = ("newest", "oldest", "random")
 
 #: What :meth:`Emulator.set` may change while the emulator runs.
-RUNTIME_KNOBS = frozenset({"default_take", "max_take", "order", "latency", "jitter", "token_lifetime_cap"})
+RUNTIME_KNOBS = frozenset({"default_take", "max_take", "order", "latency", "jitter", "token_lifetime_cap",
+                           "platform_max_page_size"})
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,9 @@ class EmulatorConfig:
         latency: seconds added before every answer.
         jitter: up to this many seconds more, drawn at random for each request (answers overtake each other).
         token_lifetime_cap: if set, exchanged tokens live ``min(expiresIn, cap)`` seconds.
-        samples: load the sample imports of :mod:`.samples`.
+        platform_max_page_size: the Platform's cap on ``pageSize`` (records, jobs, events, …): larger values are
+            served as this many, like a server that caps its pages.
+        samples: load the sample imports of :mod:`.samples` and the Platform samples of :mod:`.platform.samples`.
         anchor: sample timestamps are fixed offsets before this moment (default: today's midnight UTC).
     """
 
@@ -46,14 +49,15 @@ class EmulatorConfig:
     latency: float = 0.0
     jitter: float = 0.0
     token_lifetime_cap: float | None = None
+    platform_max_page_size: int = 10_000
     samples: bool = True
     anchor: datetime | str | None = None
 
     def __post_init__(self) -> None:
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, not {self.order!r}")
-        if self.default_take < 1 or self.max_take < 1:
-            raise ValueError("default_take and max_take must be >= 1")
+        if self.default_take < 1 or self.max_take < 1 or self.platform_max_page_size < 1:
+            raise ValueError("default_take, max_take and platform_max_page_size must be >= 1")
         if self.latency < 0 or self.jitter < 0:
             raise ValueError("latency and jitter must be >= 0")
         if self.token_lifetime_cap is not None and self.token_lifetime_cap <= 0:

@@ -12,10 +12,14 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from ..ports import ensure_free
 from .api import Api
 from .auth import TokenAuthority
 from .config import RUNTIME_KNOBS, EmulatorConfig
 from .faults import FaultPlan, FaultRule
+from .platform.api import PLATFORM_PREFIX, PlatformApi
+from .platform.samples import build_platform_account
+from .platform.store import PlatformState
 from .samples import build_account
 from .server import EmulatorHTTPServer, RequestRecord
 from .store import State
@@ -28,6 +32,8 @@ class Emulator:
 
     Attributes:
         state: the :class:`.store.State` (batches, rows, helpers such as ``add_batch``/``set_status``).
+        platform: the Platform's :class:`.platform.store.PlatformState` (workbooks, sheets, records, jobs, events;
+            helpers such as ``submit``/``edit_records``/``add_workbook``), served under ``/v1``.
         tokens: the :class:`.auth.TokenAuthority` that issues and checks access tokens.
         faults: the :class:`.faults.FaultPlan` (prefer :meth:`inject`/:meth:`clear_faults`).
         errors: tracebacks of requests that crashed the emulator (answered 500); empty in a healthy run.
@@ -41,9 +47,12 @@ class Emulator:
         self.state = State(build_account(self._config.seed))
         if self._config.samples:
             self.state.load_samples(self._config.anchor)
+        self.platform = PlatformState(build_platform_account(self._config.seed))
+        if self._config.samples:
+            self.platform.load_samples(self._config.anchor)
         self.tokens = TokenAuthority(self.state.account)
         self.faults = FaultPlan()
-        self.api = Api(self.state, self.tokens, lambda: self.config)
+        self.api = Api(self.state, self.tokens, lambda: self.config, PlatformApi(self.platform, lambda: self.config))
         self.errors: list[str] = []
         self._log: list[RequestRecord] = []
         self._log_lock = threading.Lock()
@@ -57,6 +66,7 @@ class Emulator:
         if self._server is not None:
             return self
         address = (self.host, self._requested_port)
+        ensure_free(self.host, self._requested_port, "the Flatfile emulator")  # PortInUseError names the holder
         server = EmulatorHTTPServer(
             address, self.api, self.faults, lambda: self.config, self._record, self.errors
         )
@@ -122,6 +132,16 @@ class Emulator:
         return self.state.account.secret()
 
     @property
+    def platform_url(self) -> str:
+        """``http://HOST:PORT/v1``, the value for ``FLATFILE_PLATFORM_URL``."""
+        return self.url + PLATFORM_PREFIX
+
+    @property
+    def platform_secret(self) -> dict[str, str]:
+        """The Platform keys of the secret: ``platformSecretKey`` (``sk_…``) and ``platformEnvironmentId``."""
+        return self.platform.account.secret()
+
+    @property
     def samples(self) -> dict[str, str]:
         """Sample label -> batch id (e.g. ``emu.samples["big"]``)."""
         return self.state.samples
@@ -144,7 +164,7 @@ class Emulator:
 
     def set(self, **knobs: Any) -> EmulatorConfig:
         """Change knobs while running: ``default_take``, ``max_take``, ``order``, ``latency``,
-        ``jitter``, ``token_lifetime_cap``. Returns the new configuration."""
+        ``jitter``, ``token_lifetime_cap``, ``platform_max_page_size``. Returns the new configuration."""
         unknown = set(knobs) - RUNTIME_KNOBS
         if unknown:
             raise ValueError(f"cannot change {sorted(unknown)} at run time; knobs: {sorted(RUNTIME_KNOBS)}")

@@ -1,9 +1,9 @@
 """Fault injection: make chosen requests fail the way real networks and gateways fail.
 
-Rules are checked in the order they were added. A rule matches a request by path prefix (and
-optionally method); it lets its first ``after`` matching requests through, then faults the next
-``count`` ones (``None``: forever) and is used up. A request a rule lets through is offered to the
-later rules; the first rule that fires wins.
+Rules are checked in the order they were added. A rule matches a request by path prefix, or by a glob when the
+path holds a ``*`` (``/v1/jobs/*/complete``: any job's complete), and optionally by method; it lets its first
+``after`` matching requests through, then faults the next ``count`` ones (``None``: forever) and is used up. A
+request a rule lets through is offered to the later rules; the first rule that fires wins.
 
 Example:
     >>> plan = FaultPlan()
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 __all__ = ["FAULT_KINDS", "FaultPlan", "FaultRule"]
 
@@ -23,8 +24,12 @@ __all__ = ["FAULT_KINDS", "FaultPlan", "FaultRule"]
 #: ``drop``: close the TCP connection without any response; ``invalid_json``: 200 with a non-JSON body;
 #: ``slow``: wait ``delay`` seconds, then answer normally; ``truncated``: 200 whose body stops half-way
 #: (the ``Content-Length`` promises more) before the connection closes; ``trickle``: the normal answer, its body
-#: sent one byte every ``delay`` seconds (each wait far shorter than a read timeout, the whole body far longer).
-FAULT_KINDS = frozenset({"429", "500", "502", "503", "drop", "invalid_json", "slow", "truncated", "trickle"})
+#: sent one byte every ``delay`` seconds (each wait far shorter than a read timeout, the whole body far longer);
+#: ``lost``: the request is carried out (a job completed, records changed), then the connection closes without
+#: the answer, the way an answer is lost on the way back (the client cannot tell whether its request took effect).
+FAULT_KINDS = frozenset(
+    {"429", "500", "502", "503", "drop", "invalid_json", "slow", "truncated", "trickle", "lost"}
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,8 @@ class FaultRule:
 
     Attributes:
         kind: one of :data:`FAULT_KINDS` (an int status such as ``429`` is accepted too).
-        path: URL path prefix to match (``None``: every path, ``/health`` included).
+        path: URL path prefix to match, or a glob when it holds ``*`` (``None``: every path, ``/health``
+            included).
         method: HTTP method to match (``None``: any).
         count: how many matching requests get the fault (``None``: forever).
         after: let this many matching requests pass before faulting.
@@ -67,16 +73,18 @@ class FaultRule:
 
     @property
     def status(self) -> int | None:
-        """The HTTP status this fault answers with (``None`` for ``drop``)."""
+        """The HTTP status this fault answers with (``None`` for ``drop`` and ``lost``: no answer arrives)."""
         if self.kind.isdigit():
             return int(self.kind)
-        return None if self.kind == "drop" else 200
+        return None if self.kind in ("drop", "lost") else 200
 
     def matches(self, method: str, path: str) -> bool:
         """Whether a request with this method and path is subject to the rule."""
         if self.method is not None and method.upper() != self.method:
             return False
-        return self.path is None or path.startswith(self.path)
+        if self.path is None:
+            return True
+        return fnmatchcase(path, self.path) if "*" in self.path else path.startswith(self.path)
 
 
 class _Entry:

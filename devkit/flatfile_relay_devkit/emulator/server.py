@@ -8,6 +8,7 @@ client that got its answer always finds its request in the log.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import socket
 import threading
@@ -19,9 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .api import Api, auth_kind
+from .api import Api, auth_kind, is_platform_path
 from .config import EmulatorConfig
 from .faults import FaultPlan, FaultRule
+from .platform.api import platform_error, route_template
 from .responses import JSON_CONTENT_TYPE, Request, Response, nest_error
 
 __all__ = ["EmulatorHTTPServer", "RequestRecord"]
@@ -33,8 +35,10 @@ _INVALID_JSON_BODY = "<html><body><h1>502 Bad Gateway</h1>upstream error</body><
 class RequestRecord:
     """One request the emulator received (never holds credentials or bodies).
 
-    ``status`` is 0 for a dropped connection; ``fault`` names the injected fault, if any; ``at`` is
-    the arrival time (``time.time()``).
+    ``status`` is 0 for a dropped connection (for a ``lost`` fault: the status of the answer that was never
+    sent); ``fault`` names the injected fault, if any; ``at`` is the arrival time (``time.time()``); ``route``
+    is the template of the Platform route that served it (e.g. ``/v1/jobs/{jobId}/ack``; None for the legacy
+    API); ``body_keys`` are the top-level keys of a JSON object body (``("[]",)`` for a JSON array), never values.
     """
 
     method: str
@@ -44,6 +48,8 @@ class RequestRecord:
     auth: str | None = None
     fault: str | None = None
     at: float = 0.0
+    route: str | None = None
+    body_keys: tuple[str, ...] = ()
 
     @property
     def auth_kind(self) -> str | None:
@@ -51,8 +57,9 @@ class RequestRecord:
         return self.auth
 
 
-def fault_response(rule: FaultRule) -> Response | None:
-    """The canned answer of a status or ``invalid_json`` fault (``None`` for the other kinds)."""
+def fault_response(rule: FaultRule, path: str = "/") -> Response | None:
+    """The canned answer of a status or ``invalid_json`` fault (``None`` for the other kinds); under ``/v1`` a
+    status fault answers in the Platform's error envelope."""
     if rule.kind == "invalid_json":
         return Response(200, (rule.body or _INVALID_JSON_BODY).encode("utf-8"), JSON_CONTENT_TYPE)
     if not rule.kind.isdigit():
@@ -64,12 +71,26 @@ def fault_response(rule: FaultRule) -> Response | None:
         502: "Bad Gateway",
         503: "Service Unavailable",
     }
-    response = nest_error(status, messages[status])
+    response = platform_error(status, messages[status]) if is_platform_path(path) else nest_error(
+        status, messages[status])
     if rule.body is not None:
         response.body = rule.body.encode("utf-8")
     if status == 429 and rule.retry_after is not None:
         response.headers.append(("Retry-After", format(rule.retry_after, "g")))
     return response
+
+
+def _body_keys(body: bytes) -> tuple[str, ...]:
+    """The top-level keys of a JSON object body, sorted (``("[]",)`` for an array; ``()`` for anything else)."""
+    if not body.strip():
+        return ()
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return ()
+    if isinstance(value, list):
+        return ("[]",)
+    return tuple(sorted(value)) if isinstance(value, dict) else ()
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -163,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
         rule = server.faults.take(self.command, path)
         if rule is not None and rule.kind == "slow":
             time.sleep(rule.delay)
-        response = fault_response(rule) if rule is not None else None
+        response = fault_response(rule, path) if rule is not None else None
         if response is None and (rule is None or rule.kind != "drop"):
             response = self._answer(request)
         record = RequestRecord(
@@ -174,9 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
             auth=auth_kind(request),
             fault=rule.kind if rule is not None else None,
             at=arrived,
+            route=route_template(self.command, path) if is_platform_path(path) else None,
+            body_keys=_body_keys(body),
         )
         server.record(record)
-        if response is None:  # drop: close without a byte of response
+        if response is None or (rule is not None and rule.kind == "lost"):  # close without a byte of response
             self.close_connection = True
             return
         kind = rule.kind if rule is not None else None

@@ -8,4 +8,6 @@ Example:
     '0.1.0'
 """
 
+__all__ = ["__version__"]
+
 __version__ = "0.1.0"

@@ -16,6 +16,10 @@ from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, Protocol, TypeVar
 
+from flatfile_relay.checks import whole_number
+
+__all__ = ["Answer", "in_order"]
+
 K = TypeVar("K")
 V = TypeVar("V")
 V_co = TypeVar("V_co", covariant=True)
@@ -40,9 +44,10 @@ def in_order(
 
     Closing the generator (`contextlib.closing` around the loop) cancels the calls not started and returns
     at once: calls already running finish on their own (each is bounded by
-    its own timeout), unawaited, and their answers are never seen.
+    its own timeout), unawaited, and their answers are never seen. `ahead` is a whole number of at least 1
+    (ValueError otherwise, at the first answer).
     """
-    if ahead <= 1:
+    if whole_number(ahead, "ahead") == 1:
         for key in keys:
             yield key, _Later(fetch, key)
         return

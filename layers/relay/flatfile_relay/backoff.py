@@ -14,6 +14,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+__all__ = ["backoff_delay"]
+
 
 def backoff_delay(
     attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random

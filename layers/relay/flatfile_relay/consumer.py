@@ -24,6 +24,8 @@ from typing import Any
 from flatfile_relay.manifest import Notice, UnsupportedSchemaError
 from flatfile_relay.reader import ReaderError, iter_rows, load_manifest
 
+__all__ = ["RowSummary", "handle_notice", "summarize"]
+
 
 @dataclass(frozen=True)
 class RowSummary:

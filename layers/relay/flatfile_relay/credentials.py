@@ -32,6 +32,14 @@ from flatfile_relay.flatfile.account import Account
 from flatfile_relay.flatfile.errors import ConfigurationError
 from flatfile_relay.json_types import json_type
 
+__all__ = [
+    "PLACEHOLDER",
+    "Credentials",
+    "MalformedSecretError",
+    "NotConfiguredError",
+    "load_secret_object",
+]
+
 _REQUIRED = (
     ("accessKeyId", "the Access Key ID from the Flatfile dashboard (starts FF00)"),
     ("secretAccessKey", "the Secret Access Key shown when the access key was created"),
@@ -41,11 +49,15 @@ _HEADER_KEYS = frozenset({"accessKeyId", "secretAccessKey"})
 _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
 #: the value template.yaml's secret holds until someone puts the real credentials in it
 PLACEHOLDER = "REPLACE_ME"
-_EXPECTED = "a JSON object with keys accessKeyId, secretAccessKey and licenseKey"
+_EXPECTED = (
+    "a JSON object with keys accessKeyId, secretAccessKey and licenseKey (the legacy API), or platformSecretKey and "
+    "platformEnvironmentId (the Flatfile Platform), or both"
+)
 
 
 class MalformedSecretError(ConfigurationError):
-    """The credentials secret is not valid; `key` names the offending JSON key (None: the whole secret).
+    """A secret (Flatfile's, or the webhook's) is not valid; `key` names the offending JSON key (None: the whole
+    secret).
 
     A `ConfigurationError` (a human must fix the secret; retrying will not help), like Flatfile refusing
     the keys. The message names the key, never its value.
@@ -60,7 +72,8 @@ class NotConfiguredError(MalformedSecretError):
     """The secret still holds the `REPLACE_ME` placeholders the stack created: nobody has filled it in yet.
 
     Expected right after a deployment, so the functions report it as a warning (metric `NotConfigured`)
-    rather than a failure; `key` names the first key still holding a placeholder.
+    rather than a failure (`flatfile_relay.failures.classify` calls it `not-configured`); `key` names the
+    first key still holding a placeholder.
     """
 
 
@@ -77,7 +90,7 @@ class Credentials(Account):
                 `error.key` names the key and the message says what it should hold (never its value).
             NotConfiguredError: a key still holds the `REPLACE_ME` placeholder of a new deployment.
         """
-        data = _load(value)
+        data = load_secret_object(value)
         fields = [_required(data, key, meaning) for key, meaning in _REQUIRED]
         placeholders = [key for (key, _), field in zip(_REQUIRED, fields, strict=True) if field == PLACEHOLDER]
         if placeholders:
@@ -92,7 +105,14 @@ class Credentials(Account):
         return credentials
 
 
-def _load(value: str | bytes | bytearray | Mapping[str, Any]) -> Mapping[str, Any]:
+def load_secret_object(value: str | bytes | bytearray | Mapping[str, Any]) -> Mapping[str, Any]:
+    """The secret's JSON object (from its text, or as it is when already decoded); MalformedSecretError when it
+    is not one, saying what it should hold and never quoting it.
+
+    Example:
+        >>> load_secret_object('{"licenseKey": "x"}')
+        {'licenseKey': 'x'}
+    """
     if isinstance(value, Mapping):
         return value
     if isinstance(value, (bytes, bytearray)):

@@ -19,12 +19,16 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from flatfile_relay.errors import TransientError
 
-class DeadlineExceededError(Exception):
+__all__ = ["Deadline", "DeadlineExceededError", "LambdaContextLike"]
+
+
+class DeadlineExceededError(TransientError):
     """The deadline passed, or would pass before the next attempt could start; resume next invocation.
 
-    Like the Flatfile client's `TransientError`s, it means "try again later" (the next invocation resumes
-    the work), but it belongs to the deadline, not to Flatfile: SQS sends and ledger reads stop with it too.
+    A `TransientError` ("try again later": the next invocation resumes the work) of the deadline's own, not
+    Flatfile's: Flatfile requests, SQS sends and ledger reads all stop with it.
     """
 
 
@@ -53,14 +57,16 @@ class Deadline:
         self._clock = clock
 
     @classmethod
-    def after(cls, seconds: float) -> Deadline:
-        """The deadline `seconds` from now (zero or negative: already expired).
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        """The deadline `seconds` from now on `clock` (zero or negative: already expired).
 
         Example:
             >>> Deadline.after(0).expired
             True
+            >>> Deadline.after(30, clock=lambda: 1000.0).remaining()
+            30.0
         """
-        return cls(time.monotonic() + seconds)
+        return cls(clock() + seconds, clock)
 
     @classmethod
     def never(cls) -> Deadline:
@@ -68,8 +74,10 @@ class Deadline:
         return cls(math.inf)
 
     @classmethod
-    def from_lambda_context(cls, context: LambdaContextLike, reserve: float = 5.0) -> Deadline:
-        """The Lambda's own deadline minus `reserve` seconds kept to save progress and answer.
+    def from_lambda_context(
+        cls, context: LambdaContextLike, reserve: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> Deadline:
+        """The Lambda's own deadline minus `reserve` seconds kept to save progress and answer (on `clock`).
 
         Example:
             >>> class Context:
@@ -81,7 +89,7 @@ class Deadline:
         if reserve < 0:
             raise ValueError("reserve must be zero or more seconds")
         remaining = context.get_remaining_time_in_millis() / 1000.0
-        return cls.after(remaining - reserve)
+        return cls.after(remaining - reserve, clock)
 
     def remaining(self) -> float:
         """Seconds left, never negative (`math.inf` for `never()`)."""

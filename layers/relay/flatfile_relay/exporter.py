@@ -8,8 +8,9 @@
 2. It reads the batch from Flatfile. Not `submitted` (yet): the batch goes back to the poller (pending).
 3. It streams the rows from the first row not yet in a finished part (the ledger records each part as it
    lands), `PART_MAX_ROWS` rows per part, a page at a time. Rows must come in strictly increasing
-   `sequence` order. Part keys depend only on the batch and the part number, and the gzip bytes only on the
-   rows, so a rerun rewrites identical objects.
+   `sequence` order (the client checks it, on from the last row of the last finished part). Part keys
+   depend only on the batch and the part number, and the gzip bytes only on the rows, so a rerun rewrites
+   identical objects.
 4. When the Lambda's time runs short it drops the unfinished part, gives the lease up and sends itself a
    continuation job, which resumes after the last finished part.
 5. After the last row it writes the manifest (so a reader never sees a partial export), deletes row parts
@@ -31,23 +32,27 @@ import base64
 import hashlib
 import logging
 import math
-import uuid
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.errors import ConfigurationError, TransientError
 from flatfile_relay.flatfile import ContractError, FlatfileClient, NotFoundError
+from flatfile_relay.ids import same_batch
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import batch_rows_prefix, manifest_key, part_key, s3_uri, submitted_date
 from flatfile_relay.ledger import (
     BASELINE_COMPLETED_AT,
     EXPORTING,
+    SUBMITTED,
     AlreadyExportedError,
     BatchBusyError,
+    InconsistentEntryError,
     LeaseLostError,
     Ledger,
     LedgerEntry,
-    LedgerError,
 )
 from flatfile_relay.manifest import Manifest, Notice, Part, event_entry, routing
 from flatfile_relay.measurements import SECONDS, Measurement
@@ -55,6 +60,26 @@ from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
 from flatfile_relay.redaction import scrub
 from flatfile_relay.settings import Settings
 from flatfile_relay.timestamps import parse_timestamp_or_none, utc_now_iso
+
+__all__ = [
+    "BUSY",
+    "CONTINUED",
+    "DEFAULT_RESERVE",
+    "EXPORTED",
+    "LAG_TRIGGERS",
+    "LEASE_LOST",
+    "LEASE_MARGIN",
+    "NOT_FOUND",
+    "NOT_SUBMITTED",
+    "SKIPPED",
+    "UNBOUNDED_LEASE",
+    "EventNotPublishedError",
+    "ExportOutcome",
+    "ExportStalledError",
+    "StaleObjectsError",
+    "export_batch",
+    "export_lag",
+]
 
 logger = logging.getLogger("flatfile_relay.exporter")
 
@@ -74,18 +99,19 @@ CONTINUED = "continued"
 LEASE_LOST = "lease-lost"
 
 
-class EventNotPublishedError(RuntimeError):
+class EventNotPublishedError(TransientError, RuntimeError):
     """EventBridge refused the export's event; the job fails and its retry publishes it."""
 
 
-class StaleObjectsError(RuntimeError):
+class StaleObjectsError(TransientError, RuntimeError):
     """Row parts a replay no longer lists could not be deleted; the job fails and its retry deletes them."""
 
 
-class ExportStalledError(RuntimeError):
+class ExportStalledError(ConfigurationError, RuntimeError):
     """The invocation ran out of time before finishing a single part: continuing would loop forever.
 
-    Lower PART_MAX_ROWS or raise the function timeout; the job is retried by SQS meanwhile.
+    Lower PART_MAX_ROWS or raise the function timeout (a configuration fix); the job is retried by SQS
+    meanwhile.
     """
 
 
@@ -185,8 +211,10 @@ def export_batch(
     *,
     events: Any,
     reserve: float = DEFAULT_RESERVE,
+    clock: Callable[[], float] = time.time,
 ) -> ExportOutcome:
-    """Export the batch of `job` (see the module docs). `owner` identifies this invocation's lease.
+    """Export the batch of `job` (see the module docs). `owner` identifies this invocation's lease; `clock`
+    (epoch seconds) dates the export (`exportedAt`).
 
     Raises (the job should be retried later): Flatfile client errors, `ContractError` (rows out of order or
     incomplete), `ExportStalledError`, AWS errors. The lease is given up first, so a retry resumes at once.
@@ -205,7 +233,7 @@ def export_batch(
     except BatchBusyError as error:
         logger.info("batch %s is being exported by another invocation; leaving it to it", batch_id)
         return ExportOutcome(BUSY, batch_id, detail=str(error))
-    run = _Export(job, client, s3, sqs, events, ledger, settings, deadline, owner, reserve, entry)
+    run = _Export(job, client, s3, sqs, events, ledger, settings, deadline, owner, reserve, entry, clock)
     try:
         return run.run()
     except LeaseLostError as error:
@@ -222,9 +250,11 @@ class _Export:
     def __init__(
         self, job: ExportJob, client: FlatfileClient, s3: Any, sqs: Any, events: Any, ledger: Ledger,
         settings: Settings, deadline: Deadline, owner: str, reserve: float, entry: LedgerEntry,
+        clock: Callable[[], float],
     ) -> None:
         self.job, self.client, self.s3, self.sqs, self.events, self.ledger = job, client, s3, sqs, events, ledger
         self.settings, self.deadline, self.owner, self.reserve = settings, deadline, owner, reserve
+        self.clock = clock
         self.batch_id = job.batch_id
         self.output_id = job.batch_id  # the id as Flatfile writes it (see `_output_id`), once the batch is read
         self.date = ""  # the batch's partition date (see `layout.submitted_date`), once the batch is read
@@ -234,7 +264,7 @@ class _Export:
         self.parts_written = 0
         done = sum(int(part.get("rows", 0)) for part in self.parts)
         if done != self.next_skip:
-            raise LedgerError(
+            raise InconsistentEntryError(
                 f"ledger entry of batch {self.batch_id} is inconsistent: its parts hold {done} rows but "
                 f"nextSkip is {self.next_skip}; replay the batch to export it from scratch"
             )
@@ -254,7 +284,7 @@ class _Export:
             return self._out_of_time()
         self.output_id = _output_id(batch, self.batch_id)
         status = batch.get("status")
-        if status != "submitted":
+        if status != SUBMITTED:
             known = status if isinstance(status, str) else None
             self.ledger.return_to_pending(self.batch_id, owner=self.owner, status=known)
             logger.info("batch %s has status %r, not submitted; back to the poller", self.batch_id, status)
@@ -271,11 +301,12 @@ class _Export:
         last_written = -1
         max_rows = self.settings.part_max_rows
         pages = self.client.iter_row_pages(
-            self.batch_id, self.deadline, skip=self.next_skip, page_size=self.settings.page_size
+            self.batch_id, self.deadline, skip=self.next_skip, page_size=self.settings.page_size,
+            after_sequence=self.last_sequence,
         )
         try:
             for page in pages:
-                self._check_rows(page.rows, page.skip)
+                self._check_batch(page.rows, page.skip)
                 position = 0
                 while position < len(page.rows):
                     if writer is None:
@@ -312,29 +343,15 @@ class _Export:
             if writer is not None:
                 writer.close()
 
-    def _check_rows(self, rows: list[dict[str, Any]], skip: int) -> None:
-        """Rows must belong to the batch and come in strictly increasing `sequence` order."""
+    def _check_batch(self, rows: list[dict[str, Any]], skip: int) -> None:
+        """Rows must belong to the batch (their order the client checks: `iter_row_pages`)."""
         for offset, row in enumerate(rows):
-            sequence = row.get("sequence")
-            if isinstance(sequence, bool) or not isinstance(sequence, int):
-                raise ContractError(
-                    f"Flatfile returned row {skip + offset} of batch {self.batch_id} without an integer "
-                    "`sequence`; the export cannot check the row order."
-                )
-            if self.last_sequence is not None and sequence <= self.last_sequence:
-                kind = "again" if sequence == self.last_sequence else "out of order"
-                raise ContractError(
-                    f"Flatfile returned row {skip + offset} of batch {self.batch_id} with sequence "
-                    f"{sequence} {kind} (after {self.last_sequence}); the export stops rather than "
-                    "duplicate or reorder rows."
-                )
             row_batch = row.get("batchId")
-            if row_batch is not None and not _same_batch(row_batch, self.batch_id):
+            if row_batch is not None and not same_batch(row_batch, self.batch_id):
                 raise ContractError(
                     f"Flatfile returned row {skip + offset} of batch {self.batch_id} marked as a row of "
                     f"batch {str(row_batch)[:64]}."
                 )
-            self.last_sequence = sequence
 
     def _store_part(self, part: FinishedPart, last_sequence: int) -> None:
         index = len(self.parts)
@@ -395,8 +412,8 @@ class _Export:
 
     def _write_manifest(self, batch: dict[str, Any]) -> Notice:
         """Write the manifest, then remove row parts it no longer lists; the notice announcing it."""
-        # Flatfile shows the webhook URL; the relay's client holds the secret's Credentials, whose secret
-        # values include the webhook tokens
+        # Flatfile shows the webhook URL (`?token=` included): `scrub` replaces the Flatfile secret's values and
+        # every `token=` value (the exporter cannot read the webhook's secret)
         scrubbed = scrub(batch, self.client.credentials.secret_values)
         manifest = Manifest(
             batch_id=self.output_id,
@@ -406,7 +423,7 @@ class _Export:
                 Part(uri=p["uri"], rows=int(p["rows"]), bytes=int(p["bytes"]), sha256=p["sha256"])
                 for p in self.parts
             ),
-            exported_at=utc_now_iso(),
+            exported_at=utc_now_iso(self.clock),
             trigger=self.job.trigger,
             non_finite_rows=sum(int(p.get("nonFiniteRows", 0)) for p in self.parts) or None,
             **routing(scrubbed),
@@ -510,16 +527,6 @@ class _Export:
 def _lease_seconds(deadline: Deadline) -> float:
     remaining = deadline.remaining()
     return (UNBOUNDED_LEASE if math.isinf(remaining) else remaining) + LEASE_MARGIN
-
-
-def _same_batch(value: Any, batch_id: str) -> bool:
-    """True when `value` names `batch_id` (a canonical UUID); UUIDs compare whatever their letter case."""
-    if value == batch_id:  # the usual case, without parsing a UUID for every row
-        return True
-    try:
-        return str(uuid.UUID(str(value))) == batch_id
-    except ValueError:
-        return False
 
 
 def _output_id(batch: dict[str, Any], batch_id: str) -> str:

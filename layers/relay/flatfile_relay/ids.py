@@ -1,9 +1,10 @@
 """Export ids: what names one export in the ledger, the jobs, the S3 keys, the manifest and the notice.
 
-The relay exports from two sources (architecture.md items 5 and 10):
+The relay exports from two sources (docs/architecture.md, items 5 and 10):
 
 - the legacy API (Portal v2 / Concierge): a batch, named by its UUID, kept in canonical form (lower case,
-  hyphenated) so that the poller, the webhook and the exporter use the same key for a batch;
+  hyphenated) so that the poller, the webhook and the exporter use the same key for a batch, and compared by
+  `same_batch` wherever Flatfile names one;
 - the Flatfile Platform: a submit job, named by its job id (``us_jb_…``; other regions use other two-letter
   prefixes), kept as Flatfile writes it.
 
@@ -36,6 +37,7 @@ __all__ = [
     "require_batch_id",
     "require_export_id",
     "require_job_id",
+    "same_batch",
     "source_of",
 ]
 
@@ -63,6 +65,26 @@ def require_batch_id(value: Any, error: type[ValueError] = ValueError) -> str:
         return canonical_uuid(value)
     except (ValueError, TypeError, AttributeError):
         raise error(f"batchId {str(value)[:64]!r} is not a UUID") from None
+
+
+def same_batch(value: Any, batch_id: str) -> bool:
+    """True when `value` (what Flatfile wrote: a row's `batchId`, a batch's `id`) names the batch `batch_id`: the
+    same text, or the same UUID whatever its letter case or form.
+
+    Example:
+        >>> same_batch("8F14E45F-CEEA-4E67-A2B5-0C8D6F1E3A27", "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27")
+        True
+        >>> same_batch(" b-1 ", "b-1"), same_batch("b-2", "b-1"), same_batch(None, "b-1")
+        (True, False, False)
+    """
+    if value == batch_id:  # the usual case, without parsing a UUID for every row
+        return True
+    if not isinstance(value, str) or not isinstance(batch_id, str):
+        return False
+    try:
+        return canonical_uuid(value) == canonical_uuid(batch_id)
+    except ValueError:
+        return value.strip() == batch_id.strip()
 
 
 def require_job_id(value: Any, error: type[ValueError] = ValueError) -> str:

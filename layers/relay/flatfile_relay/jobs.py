@@ -1,4 +1,8 @@
-"""Export jobs: the message that asks the exporter to export one batch.
+"""Export jobs: the message that asks the exporter to export one batch, and how jobs are queued.
+
+A job is sent first and only then recorded in the ledger as `queued` (`queue_jobs`), so a crash in between
+only duplicates a job, which the exporter's claim absorbs. The poller, the webhook and a backfill all queue
+jobs that way; `send_jobs` alone sends without a mark (a replay).
 
 Example:
     >>> job = ExportJob.create("0b0e4b8a-5b3e-4c7e-9d59-8a4d6f0f2a11", trigger="schedule")
@@ -12,14 +16,15 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, Strict, ValidationInfo, field_validator, model_validator
 
 from flatfile_relay import ids
-from flatfile_relay.backoff import backoff_delay
 from flatfile_relay.deadline import Deadline
+from flatfile_relay.errors import ContractError, TransientError
+from flatfile_relay.ledger import Ledger, LedgerEntry
 from flatfile_relay.models import (
     SCHEMA_VERSION,
     Document,
@@ -29,19 +34,34 @@ from flatfile_relay.models import (
     Trigger,
     parse_json,
 )
+from flatfile_relay.retry import Again, Backoff, GaveUp, Stop, retry
 from flatfile_relay.timestamps import utc_now_iso
+
+__all__ = [
+    "JOB_TYPE",
+    "SEND_ATTEMPTS",
+    "SQS_BATCH_LIMIT",
+    "ExportJob",
+    "InvalidJobError",
+    "JobSendError",
+    "QueuedJob",
+    "queue_jobs",
+    "require_batch_id",
+    "send_jobs",
+]
 
 logger = logging.getLogger("flatfile_relay.jobs")
 
 JOB_TYPE: Final = "flatfile.export.job"
 
 
-class InvalidJobError(ValueError):
+class InvalidJobError(ContractError, ValueError):
     """A message on the export-jobs queue is not an export job."""
 
 
-class JobSendError(RuntimeError):
-    """Some export jobs could not be sent to the export-jobs queue.
+class JobSendError(TransientError, RuntimeError):
+    """Some export jobs could not be sent to the export-jobs queue (a `TransientError`: send them again later;
+    `flatfile_relay.failures.classify` finds a configuration problem in its cause, a queue that is gone).
 
     Attributes:
         queue_url: the queue.
@@ -57,12 +77,9 @@ class JobSendError(RuntimeError):
         self.failed = list(failed)
 
 
-
-
 def require_batch_id(value: str, error: type[ValueError] = InvalidJobError) -> str:
     """Return the batch id in canonical form (`flatfile_relay.ids`); InvalidJobError when it is no UUID."""
     return ids.require_batch_id(value, error)
-
 
 
 class ExportJob(Document):
@@ -105,10 +122,16 @@ class ExportJob(Document):
         return ids.canonical_uuid(value)
 
     @classmethod
-    def create(cls, batch_id: str, *, trigger: str, resume: bool = False, source: str | None = None) -> ExportJob:
-        """A new job, requested now (`source`: None tells it by the id); InvalidJobError names what is wrong."""
-        body = {"batchId": batch_id, "trigger": trigger, "resume": resume, "source": source}
-        return cls.from_message(json.dumps(body))
+    def create(
+        cls, batch_id: str, *, trigger: str, resume: bool = False, source: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> ExportJob:
+        """A new job, requested now on `clock` (epoch seconds; `source`: None tells it by the id);
+        InvalidJobError names what is wrong."""
+        return cls.from_message(json.dumps({
+            "batchId": batch_id, "trigger": trigger, "resume": resume, "source": source,
+            "requestedAt": utc_now_iso(clock),
+        }))
 
     @classmethod
     def from_message(cls, body: str | bytes) -> ExportJob:
@@ -144,9 +167,9 @@ def send_jobs(
     """Send export jobs with SendMessageBatch (10 a call) and return the jobs that were sent.
 
     Entries that SQS reports as failed are sent again, alone, with capped exponential backoff and jitter
-    (waits never cross `deadline`; entries SQS blames on the sender are not retried). If any job is still
-    unsent, `JobSendError` names the queue and carries `.sent` and `.failed`: nothing is ever reported as
-    sent that SQS did not accept. Every message carries the `batchId` message attribute.
+    (`flatfile_relay.retry`: waits never cross `deadline`; entries SQS blames on the sender are not retried).
+    If any job is still unsent, `JobSendError` names the queue and carries `.sent` and `.failed`: nothing is
+    ever reported as sent that SQS did not accept. Every message carries the `batchId` message attribute.
 
     Example:
         >>> sent = send_jobs(clients.sqs, settings.export_jobs_queue_url, [job])   # doctest: +SKIP
@@ -155,9 +178,9 @@ def send_jobs(
     failed: list[ExportJob] = []
     problems: list[str] = []
     for start in range(0, len(jobs), SQS_BATCH_LIMIT):
-        group = list(jobs[start:start + SQS_BATCH_LIMIT])
+        group = _Group(jobs[start:start + SQS_BATCH_LIMIT])
         try:
-            ok, bad, reasons = _send_group(sqs, queue_url, group, deadline, sleep)
+            group.send(sqs, queue_url, deadline, sleep)
         except (ClientError, BotoCoreError) as error:
             unsent = list(jobs[start:])
             raise JobSendError(
@@ -165,9 +188,9 @@ def send_jobs(
                 f"{_describe(error)}",
                 queue_url=queue_url, sent=sent, failed=unsent,
             ) from error
-        sent.extend(ok)
-        failed.extend(bad)
-        problems.extend(reasons)
+        sent.extend(group.sent())
+        failed.extend(group.unsent())
+        problems.extend(group.reasons())
     if failed:
         detail = "; ".join(dict.fromkeys(problems))
         raise JobSendError(
@@ -177,15 +200,34 @@ def send_jobs(
     return sent
 
 
-def _send_group(
-    sqs: Any, queue_url: str, group: list[ExportJob], deadline: Deadline | None,
-    sleep: Callable[[float], None],
-) -> tuple[list[ExportJob], list[ExportJob], list[str]]:
-    """Send up to 10 jobs, retrying the entries that failed; returns (sent, unsent, reasons)."""
-    waiting = dict(enumerate(group))
-    given_up: dict[int, ExportJob] = {}
-    reasons: dict[int, str] = {}
-    for attempt in range(1, SEND_ATTEMPTS + 1):
+class _Group:
+    """Up to 10 jobs sent together: the entries still waiting, those given up on, and why each failed."""
+
+    def __init__(self, jobs: Sequence[ExportJob]) -> None:
+        self.jobs = list(jobs)
+        self.waiting = dict(enumerate(self.jobs))
+        self.given_up: dict[int, ExportJob] = {}
+        self.why: dict[int, str] = {}
+
+    def send(self, sqs: Any, queue_url: str, deadline: Deadline | None, sleep: Callable[[float], None]) -> None:
+        """Send the group, retrying the entries that failed (not those SQS blames on the sender)."""
+
+        def attempt(number: int) -> bool | Again:
+            self._send_waiting(sqs, queue_url)
+            return True if not self.waiting else Again(f"{len(self.waiting)} of {len(self.jobs)} not accepted")
+
+        def retrying(number: int, failed: Again, wait: float) -> None:
+            logger.warning("SQS did not accept %d of %d export jobs (attempt %d of %d): retrying in %.2f s",
+                           len(self.waiting), len(self.jobs), number, SEND_ATTEMPTS, wait)
+
+        outcome = retry(attempt, attempts=SEND_ATTEMPTS, backoff=Backoff(_BACKOFF_BASE, _BACKOFF_CAP),
+                        deadline=deadline, sleep=sleep, on_retry=retrying)
+        if isinstance(outcome, GaveUp) and outcome.stop is Stop.DEADLINE:
+            for index in self.waiting:
+                self.why[index] = self.why.get(index, "not sent") + " (no time left to retry)"
+
+    def _send_waiting(self, sqs: Any, queue_url: str) -> None:
+        """One SendMessageBatch of the waiting entries; an entry SQS mentions in neither list stays waiting."""
         answer = sqs.send_message_batch(
             QueueUrl=queue_url,
             Entries=[
@@ -194,37 +236,77 @@ def _send_group(
                     "MessageBody": job.to_message(),
                     "MessageAttributes": {"batchId": {"DataType": "String", "StringValue": job.batch_id}},
                 }
-                for index, job in waiting.items()
+                for index, job in self.waiting.items()
             ],
         )
         for entry in answer.get("Successful") or []:
-            index = int(entry["Id"])
-            waiting.pop(index, None)
-            reasons.pop(index, None)
+            self.waiting.pop(int(entry["Id"]), None)
+            self.why.pop(int(entry["Id"]), None)
         for entry in answer.get("Failed") or []:
             index = int(entry["Id"])
-            if index not in waiting:
+            if index not in self.waiting:
                 continue
-            reasons[index] = f"{entry.get('Code') or 'error'}: {entry.get('Message') or 'no message'}"
+            self.why[index] = f"{entry.get('Code') or 'error'}: {entry.get('Message') or 'no message'}"
             if entry.get("SenderFault"):  # the request itself is wrong: retrying will not help
-                given_up[index] = waiting.pop(index)
-        # an entry SQS mentions in neither list stays waiting: it was not sent
-        if not waiting or attempt == SEND_ATTEMPTS:
-            break
-        delay = backoff_delay(attempt, base=_BACKOFF_BASE, cap=_BACKOFF_CAP)
-        if deadline is not None and delay >= deadline.remaining():
-            for index in waiting:
-                reasons[index] = reasons.get(index, "not sent") + " (no time left to retry)"
-            break
-        logger.warning(
-            "SQS did not accept %d of %d export jobs (attempt %d of %d): retrying in %.2f s",
-            len(waiting), len(group), attempt, SEND_ATTEMPTS, delay,
-        )
-        sleep(delay)
-    unsent = {**waiting, **given_up}
-    sent = [job for index, job in enumerate(group) if index not in unsent]
-    order = sorted(unsent)
-    return sent, [unsent[index] for index in order], [reasons.get(index, "not sent") for index in order]
+                self.given_up[index] = self.waiting.pop(index)
+
+    def _unsent(self) -> list[int]:
+        return sorted({**self.waiting, **self.given_up})
+
+    def sent(self) -> list[ExportJob]:
+        unsent = set(self._unsent())
+        return [job for index, job in enumerate(self.jobs) if index not in unsent]
+
+    def unsent(self) -> list[ExportJob]:
+        return [self.jobs[index] for index in self._unsent()]
+
+    def reasons(self) -> list[str]:
+        return [self.why.get(index, "not sent") for index in self._unsent()]
+
+
+class QueuedJob(NamedTuple):
+    """A job `queue_jobs` sent, and whether the ledger then said `queued` (False: the entry had changed since
+    it was read: another trigger queued the batch, or an exporter already took the job)."""
+
+    job: ExportJob
+    marked: bool
+
+
+def queue_jobs(
+    sqs: Any, queue_url: str, ledger: Ledger, jobs: Sequence[tuple[ExportJob, str | None, LedgerEntry | None]],
+    deadline: Deadline | None,
+) -> list[QueuedJob]:
+    """Send export jobs, then mark each sent one `queued` in the ledger; return the sent ones, in order.
+
+    Each item is (job, the batch's createdAt, the ledger entry read before deciding: None when there was
+    none). The mark lands only if the entry is still as read: an exporter may have handed the batch back
+    meanwhile (pending). When SQS refuses some jobs, those it accepted are marked first and `JobSendError`
+    propagates (its `.sent` and `.failed` name them).
+
+    Example:
+        >>> queue_jobs(sqs, url, ledger, [(ExportJob.create(batch_id, trigger="backfill"), None, None)],
+        ...            deadline)                                                    # doctest: +SKIP
+        [QueuedJob(job=ExportJob(...), marked=True)]
+    """
+    known = {job.batch_id: (created_at, seen) for job, created_at, seen in jobs}
+
+    def mark(sent: Sequence[ExportJob]) -> list[QueuedJob]:
+        queued = []
+        for job in sent:
+            created_at, seen = known[job.batch_id]
+            marked = ledger.mark_queued(job.batch_id, created_at=created_at, trigger=job.trigger, seen=seen)
+            if not marked:
+                logger.info("batch %s changed in the ledger meanwhile (another trigger queued it, or the exporter "
+                            "already took the job); left as it is", job.batch_id)
+            queued.append(QueuedJob(job, marked))
+        return queued
+
+    try:
+        sent = send_jobs(sqs, queue_url, [job for job, _, _ in jobs], deadline)
+    except JobSendError as error:
+        mark(error.sent)
+        raise
+    return mark(sent)
 
 
 def _describe(error: BaseException) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["json_type"]
+
 _NAMES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
 
 

@@ -24,7 +24,27 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
+from flatfile_relay.checks import whole_number
+from flatfile_relay.errors import ContractError
 from flatfile_relay.timestamps import parse_timestamp_or_none
+
+__all__ = [
+    "MANIFESTS",
+    "MANIFEST_SUFFIX",
+    "PARTITION_KEY",
+    "PART_SUFFIX",
+    "ROWS",
+    "UndatedBatchError",
+    "batch_rows_prefix",
+    "manifest_key",
+    "manifests_prefix",
+    "parse_s3_uri",
+    "part_key",
+    "rows_prefix",
+    "s3_uri",
+    "submitted_date",
+    "webhook_key",
+]
 
 PART_SUFFIX = ".jsonl.gz"
 MANIFEST_SUFFIX = ".json"
@@ -35,7 +55,7 @@ PARTITION_KEY = "submitted_date"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class UndatedBatchError(ValueError):
+class UndatedBatchError(ContractError, ValueError):
     """A batch with neither a readable `submittedAt` nor `createdAt`: its rows have no partition."""
 
 
@@ -87,8 +107,7 @@ def part_key(prefix: str, batch_id: str, date: str, index: int) -> str:
         >>> part_key("", "b-1", "2021-03-01", 0)
         'rows/submitted_date=2021-03-01/b-1/part-00000.jsonl.gz'
     """
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise ValueError(f"part index must be a whole number >= 0, not {index!r}")
+    whole_number(index, "part index", low=0)
     return f"{batch_rows_prefix(prefix, batch_id, date)}part-{index:05d}{PART_SUFFIX}"
 
 
@@ -109,8 +128,7 @@ def webhook_key(prefix: str, batch_id: str, event_id: str, index: int) -> str:
         >>> webhook_key("flatfile/", "b-1", "e-9", 2)
         'flatfile/webhooks/b-1/e-9-2.json'
     """
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise ValueError(f"webhook part index must be a whole number >= 0, not {index!r}")
+    whole_number(index, "webhook part index", low=0)
     return (
         f"{_prefix(prefix)}webhooks/{_component(batch_id, 'batch id')}/"
         f"{_component(event_id, 'webhook event id')}-{index}.json"

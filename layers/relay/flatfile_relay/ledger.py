@@ -36,9 +36,41 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from flatfile_relay.backoff import backoff_delay
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.errors import ContractError, RelayError, TransientError
+from flatfile_relay.retry import Again, Backoff, GaveUp, Stop, retry
 from flatfile_relay.timestamps import utc_now_iso
+
+__all__ = [
+    "ANYTHING",
+    "BASELINE_COMPLETED_AT",
+    "CHECKPOINT_ID",
+    "CLOSED",
+    "EXPORTED",
+    "EXPORTING",
+    "FULL_WALK_PAGES",
+    "IGNORED",
+    "LAST_FULL_WALK_AT",
+    "LAST_POLL_AT",
+    "LAST_POLL_COMPLETE",
+    "NEWEST_CREATED_AT",
+    "PENDING",
+    "PENDING_INDEX",
+    "QUEUED",
+    "READ_ATTEMPTS",
+    "RESUME_BELOW",
+    "SETTLED",
+    "SUBMITTED",
+    "WALK_RESUME",
+    "AlreadyExportedError",
+    "BatchBusyError",
+    "InconsistentEntryError",
+    "LeaseLostError",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerError",
+    "LedgerReadError",
+]
 
 PENDING_INDEX = "pending-by-created"
 CHECKPOINT_ID = "#poller"
@@ -58,6 +90,8 @@ PENDING, QUEUED, EXPORTING, EXPORTED, CLOSED, IGNORED = (
 )
 #: states in which the poller has nothing more to do for a batch
 SETTLED = frozenset({QUEUED, EXPORTING, EXPORTED, CLOSED, IGNORED})
+#: the Flatfile status of a batch that gets an export job (`mark_queued` records it as the batch's status)
+SUBMITTED = "submitted"
 #: BatchGetItem calls per 100 keys before unprocessed keys are given up on, and the backoff between them
 READ_ATTEMPTS = 8
 _BACKOFF_BASE, _BACKOFF_CAP = 0.05, 2.0
@@ -77,20 +111,29 @@ ANYTHING = _Anything()
 """`Ledger.mark_queued(seen=ANYTHING)`: mark whatever happened to the entry since it was read."""
 
 
-class LedgerError(RuntimeError):
-    """Base class of the ledger's refusals."""
+class LedgerError(RelayError, RuntimeError):
+    """Base class of the ledger's errors (never raised itself: each one is also one of the relay's three kinds)."""
 
 
-class AlreadyExportedError(LedgerError):
-    """The batch was exported before; only an explicit replay exports it again."""
+class LedgerReadError(LedgerError, TransientError):
+    """The ledger could not be read: DynamoDB left reads unprocessed, or an entry vanished while read back."""
 
 
-class BatchBusyError(LedgerError):
+class AlreadyExportedError(LedgerError, ContractError):
+    """The batch was exported before; only an explicit replay exports it again (export once: retrying the same
+    job will not help)."""
+
+
+class BatchBusyError(LedgerError, TransientError):
     """Another invocation holds a live lease on the batch."""
 
 
-class LeaseLostError(LedgerError):
+class LeaseLostError(LedgerError, TransientError):
     """This invocation's lease was taken over; it must stop writing."""
+
+
+class InconsistentEntryError(LedgerError, ContractError):
+    """A ledger entry breaks the ledger's own rules (its parts and `nextSkip` disagree): replay the batch."""
 
 
 @dataclass(frozen=True)
@@ -147,12 +190,13 @@ class LedgerEntry:
 class Ledger:
     """Batch states in a DynamoDB table keyed by `batchId`.
 
-    `dynamodb` is a low-level boto3 DynamoDB client; `clock` returns epoch seconds; `sleep` and `rand` are
-    the backoff's (tests may pass their own).
+    `dynamodb` is a low-level boto3 DynamoDB client; `clock` returns epoch seconds: leases and every time the
+    ledger writes (`updatedAt`, `queuedAt`...) are read from it; `sleep` and `rand` are the backoff's (tests
+    may pass their own).
     """
 
     def __init__(
-        self, table_name: str, dynamodb: Any, clock: Any = time.time, *,
+        self, table_name: str, dynamodb: Any, clock: Callable[[], float] = time.time, *,
         sleep: Callable[[float], None] = time.sleep, rand: Callable[[], float] = random.random,
     ) -> None:
         self.table_name = table_name
@@ -172,8 +216,9 @@ class Ledger:
     def get_many(self, batch_ids: Iterable[str], deadline: Deadline | None = None) -> dict[str, LedgerEntry]:
         """Entries of many batches at once (BatchGetItem, 100 keys a call).
 
-        Keys DynamoDB leaves unprocessed are read again after a backoff with jitter; a wait that would
-        reach `deadline` raises `DeadlineExceededError` instead.
+        Keys DynamoDB leaves unprocessed are read again after a backoff with jitter (`flatfile_relay.retry`);
+        a wait that would reach `deadline` raises `DeadlineExceededError` instead, and keys still unprocessed
+        after `READ_ATTEMPTS` calls raise `LedgerReadError`.
         """
         wanted = list(dict.fromkeys(batch_ids))
         found: dict[str, LedgerEntry] = {}
@@ -181,23 +226,25 @@ class Ledger:
             request: dict[str, Any] = {
                 self.table_name: {"Keys": [_key(b) for b in wanted[start:start + 100]], "ConsistentRead": True}
             }
-            for attempt in range(1, READ_ATTEMPTS + 1):
+
+            def attempt(number: int) -> bool | Again:
+                nonlocal request
                 answer = self._db.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self.table_name, []):
                     entry = LedgerEntry.from_item(item)
                     found[entry.batch_id] = entry
                 request = answer.get("UnprocessedKeys") or {}
-                if not request or attempt == READ_ATTEMPTS:
-                    break
-                delay = backoff_delay(attempt, base=_BACKOFF_BASE, cap=_BACKOFF_CAP, rand=self._rand)
-                if deadline is not None and delay >= deadline.remaining():
-                    raise DeadlineExceededError(
-                        "Stopped reading the ledger: DynamoDB left reads unprocessed and the deadline leaves no "
-                        "time to try again. The work resumes at the next invocation."
-                    )
-                self._sleep(delay)
-            if request:
-                raise LedgerError(
+                return True if not request else Again("DynamoDB left reads unprocessed")
+
+            outcome = retry(attempt, attempts=READ_ATTEMPTS, backoff=Backoff(_BACKOFF_BASE, _BACKOFF_CAP, self._rand),
+                            deadline=deadline, sleep=self._sleep)
+            if isinstance(outcome, GaveUp) and outcome.stop is Stop.DEADLINE:
+                raise DeadlineExceededError(
+                    "Stopped reading the ledger: DynamoDB left reads unprocessed and the deadline leaves no "
+                    "time to try again. The work resumes at the next invocation."
+                )
+            if isinstance(outcome, GaveUp):
+                raise LedgerReadError(
                     f"DynamoDB left ledger reads unprocessed after {READ_ATTEMPTS} attempts; try again"
                 )
         return found
@@ -227,7 +274,7 @@ class Ledger:
             "SET #s = :pending, pendingKey = :pending, batchCreatedAt = :created, batchStatus = :status, "
             "updatedAt = :now, firstSeenAt = if_not_exists(firstSeenAt, :now)",
             "attribute_not_exists(batchId) OR #s = :pending",
-            {":pending": PENDING, ":created": created_at or utc_now_iso(), ":status": status},
+            {":pending": PENDING, ":created": created_at or self._now(), ":status": status},
         )
 
     def mark_checked(self, batch_id: str, *, at: str) -> bool:
@@ -247,7 +294,7 @@ class Ledger:
             "SET #s = :state, batchCreatedAt = :created, batchStatus = :status, updatedAt = :now "
             "REMOVE pendingKey",
             "attribute_not_exists(batchId) OR #s = :pending",
-            {":state": state, ":pending": PENDING, ":created": created_at or utc_now_iso(), ":status": status},
+            {":state": state, ":pending": PENDING, ":created": created_at or self._now(), ":status": status},
         )
 
     def mark_queued(
@@ -276,7 +323,7 @@ class Ledger:
             condition,
             {
                 ":queued": QUEUED, ":pending": PENDING, ":closed": CLOSED, ":ignored": IGNORED,
-                ":created": created_at or utc_now_iso(), ":submitted": "submitted", ":trigger": trigger,
+                ":created": created_at or self._now(), ":submitted": SUBMITTED, ":trigger": trigger,
                 ":seen": seen.updated_at if isinstance(seen, LedgerEntry) else None,
             },
             names={"#t": "trigger"},
@@ -400,16 +447,20 @@ class Ledger:
             "SET #s = :pending, pendingKey = :pending, batchStatus = :status, updatedAt = :now, "
             "batchCreatedAt = if_not_exists(batchCreatedAt, :created) "
             "REMOVE leaseOwner, leaseExpiresAt",
-            {":pending": PENDING, ":status": status, ":created": created_at or utc_now_iso()},
+            {":pending": PENDING, ":status": status, ":created": created_at or self._now()},
             landed=lambda entry: entry.state == PENDING and entry.lease_owner is None,
         )
 
     # -- plumbing --------------------------------------------------------------------------------------
 
+    def _now(self) -> str:
+        """The ledger clock's time as the ledger writes it (`updatedAt`, `queuedAt`...)."""
+        return utc_now_iso(self._clock)
+
     def _require(self, batch_id: str) -> LedgerEntry:
         entry = self.get(batch_id)
         if entry is None:
-            raise LedgerError(f"ledger entry of batch {batch_id} vanished")
+            raise LedgerReadError(f"ledger entry of batch {batch_id} vanished")
         return entry
 
     def _owned(self, batch_id: str, owner: str, update: str, values: dict[str, Any], *, also: str = "",
@@ -430,7 +481,7 @@ class Ledger:
     def _transition(self, batch_id: str, update: str, condition: str, values: dict[str, Any],
                     names: dict[str, str] | None = None) -> bool:
         """One conditional UpdateItem; False when the condition did not hold."""
-        all_values = {":now": utc_now_iso(), **values}
+        all_values = {":now": self._now(), **values}
         tokens = set(re.findall(r"[:#]\w+", update + " " + condition))
         used = {k: v for k, v in all_values.items() if k in tokens}
         all_names = {"#s": "state", **(names or {})}

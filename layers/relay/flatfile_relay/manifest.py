@@ -1,4 +1,4 @@
-"""The manifest written for each exported batch, and the notice announcing it (architecture.md §6).
+"""The manifest written for each exported batch, and the notice announcing it (docs/architecture.md §6).
 
 Manifest (`{prefix}manifests/{batchId}.json`, one line of JSON, written last)::
 
@@ -23,7 +23,7 @@ The same notice is the `detail` of the EventBridge event published for the batch
 line separators and bidirectional controls, the notice's are cleaned and bounded too (a cut text ends with
 ``… [truncated: see the manifest]``), so a notice always fits a message (`flatfile_relay.sanitise`).
 
-A Platform export (`source` ``platform``; architecture.md item 10) has the same shape: `batchId` is the submit
+A Platform export (`source` ``platform``; docs/architecture.md, item 10) has the same shape: `batchId` is the submit
 job's id, `batch` is ``{"job": …, "workbook": …}``, and manifest and notice add `workbookId`, `spaceId`,
 `environmentId` and `sheets` (``[{"id", "slug", "name", "rowCount"}]``, in workbook order); each part names its
 `sheet` (slug). A legacy export writes none of these (`PLATFORM_FIELDS`); a document without `source` is legacy.
@@ -48,6 +48,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
+from flatfile_relay.errors import ContractError
 from flatfile_relay.ids import LEGACY, Source
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.models import (
@@ -62,12 +63,28 @@ from flatfile_relay.models import (
 )
 from flatfile_relay.sanitise import bound_customer, bound_text, clean_customer, clean_text
 
+__all__ = [
+    "EVENT_DETAIL_TYPE",
+    "EVENT_SOURCE",
+    "NOTICE_TYPE",
+    "PLATFORM_FIELDS",
+    "Manifest",
+    "ManifestError",
+    "Notice",
+    "Part",
+    "S3Uri",
+    "Sheet",
+    "UnsupportedSchemaError",
+    "event_entry",
+    "routing",
+]
+
 NOTICE_TYPE: Final = "flatfile.batch.exported"
 
 D = TypeVar("D", bound=Document)
 
 
-class ManifestError(ValueError):
+class ManifestError(ContractError, ValueError):
     """A manifest or a notice does not follow the contract; the message names the offending field."""
 
 

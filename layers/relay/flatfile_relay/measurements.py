@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:  # the counts are only read here: the webhook and the consumer never import the HTTP client
     from flatfile_relay.flatfile.transport import RequestCounts
 
+__all__ = ["COUNT", "SECONDS", "Measurement", "request_measurements"]
+
 COUNT = "Count"
 SECONDS = "Seconds"
 

@@ -1,11 +1,10 @@
-"""The relay's JSON documents as Powertools Parser (pydantic) models, and one way to parse them.
+"""The relay's JSON documents as pydantic models, and one way to parse them.
 
 Export jobs, manifests, notices and webhook bodies subclass `Document`: Python names in snake case, JSON
 names in camel case (``batch_id`` is ``batchId``). `parse_json` checks a document against its model with
-Powertools' `parse`. Its error names every bad field and never quotes a value (pydantic's own text would
-show ``input_value=...``, which may be a secret), and chains nothing that could. Powertools' Parser package
-is imported by the first `parse_json` (it imports every envelope model Powertools has, which no function needs
-at import): a poll that queues nothing never loads it.
+pydantic's own `model_validate` (Powertools' Parser would only wrap it, and its package imports every
+envelope model Powertools has). Its error names every bad field and never quotes a value (pydantic's own
+text would show ``input_value=...``, which may be a secret), and chains nothing that could.
 
 Example:
     >>> class Part(Document):
@@ -26,6 +25,22 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError
 from pydantic.alias_generators import to_camel
+
+from flatfile_relay.errors import ContractError
+
+__all__ = [
+    "MAX_PROBLEMS",
+    "SCHEMA_VERSION",
+    "TRIGGERS",
+    "Count",
+    "Document",
+    "InvalidDocumentError",
+    "SchemaVersion",
+    "Text",
+    "Trigger",
+    "describe_problems",
+    "parse_json",
+]
 
 M = TypeVar("M", bound="Document")
 
@@ -65,7 +80,7 @@ class Document(BaseModel):
         return self.model_dump(by_alias=True)
 
 
-class InvalidDocumentError(ValueError):
+class InvalidDocumentError(ContractError, ValueError):
     """A document that does not fit its model; `fields` names the bad ones (e.g. ``parts[0].sha256``)."""
 
     def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
@@ -89,10 +104,8 @@ def parse_json(model: type[M], text: str | bytes, what: str = "document") -> M:
         raise InvalidDocumentError(f"{what} is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidDocumentError(f"{what} must be a JSON object")
-    from aws_lambda_powertools.utilities.parser import parse  # deferred: see DEFERRED_IMPORTS
-
     try:
-        return parse(event=data, model=model)
+        return model.model_validate(data)
     except ValidationError as invalid:
         problems = describe_problems(invalid)
     shown = [f"{what}{path or ':'} {wording}" for path, wording in problems[:MAX_PROBLEMS]]

@@ -20,11 +20,22 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.shared.constants import LAMBDA_TASK_ROOT_ENV, TRACER_DISABLED_ENV
-from aws_lambda_powertools.shared.functions import strtobool
 
 from flatfile_relay.measurements import Measurement
 from flatfile_relay.redaction import install_redaction, redact_exception
+from flatfile_relay.settings import SettingsError
+
+__all__ = [
+    "NAMESPACE",
+    "SERVICE",
+    "TRACER_DISABLED",
+    "get_logger",
+    "get_metrics",
+    "get_tracer",
+    "publish",
+    "traced",
+    "tracing_enabled",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,23 +95,32 @@ def publish(metrics: Metrics, measurements: Iterable[Measurement]) -> None:
         metrics.add_metric(name=measurement.name, unit=MetricUnit(measurement.unit), value=measurement.value)
 
 
-#: values of POWERTOOLS_TRACE_DISABLED that Powertools reads as true
-_TRUTHY = frozenset({"1", "true", "t", "yes", "y", "on"})
+TRACER_DISABLED = "POWERTOOLS_TRACE_DISABLED"
+"""Powertools' variable that turns its Tracer off (documented in Powertools' environment variables)."""
+#: the words Powertools reads as true and as false (anything else is an error); test_observability checks
+#: them against Powertools' own
+_TRUE = frozenset({"1", "y", "yes", "t", "true", "on"})
+_FALSE = frozenset({"0", "n", "no", "f", "false", "off"})
 
 
 def tracing_enabled() -> bool:
     """Whether to trace: in Lambda (``LAMBDA_TASK_ROOT`` is set) unless ``POWERTOOLS_TRACE_DISABLED`` is true.
 
     The variable is read with Powertools' own truth rules (``true``, ``1``, ``yes``, ... ; anything else
-    but the false words is an error), so a Tracer is never created only to disable itself.
+    but the false words is a `SettingsError`), so a Tracer is never created only to disable itself.
 
     Example:
         >>> tracing_enabled()          # outside Lambda      # doctest: +SKIP
         False
     """
-    if not os.environ.get(LAMBDA_TASK_ROOT_ENV):
+    if not os.environ.get("LAMBDA_TASK_ROOT"):
         return False
-    return not strtobool(os.environ.get(TRACER_DISABLED_ENV, "false").strip())
+    disabled = os.environ.get(TRACER_DISABLED, "false").strip().lower()
+    if disabled not in _TRUE | _FALSE:
+        raise SettingsError(
+            f"{TRACER_DISABLED} must be true or false (or 1/0, yes/no, on/off), not {disabled[:32]!r}"
+        )
+    return disabled in _FALSE
 
 
 @functools.cache

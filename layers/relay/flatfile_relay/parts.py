@@ -33,9 +33,20 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
 
+from flatfile_relay.errors import ContractError
+
 __all__ = [
-    "COMPRESS_LEVEL", "CONTENT_TYPE", "NON_FINITE_FIELD", "SPOOL_SIZE", "FinishedPart", "PartWriter",
-    "RowEncodingError", "encode_row", "encode_texts", "finite_row", "finite_text",
+    "COMPRESS_LEVEL",
+    "CONTENT_TYPE",
+    "NON_FINITE_FIELD",
+    "SPOOL_SIZE",
+    "FinishedPart",
+    "PartWriter",
+    "RowEncodingError",
+    "encode_row",
+    "encode_texts",
+    "finite_row",
+    "finite_text",
 ]
 
 SPOOL_SIZE = 16 * 1024 * 1024
@@ -48,7 +59,7 @@ NON_FINITE_FIELD = "nonFinite"
 """The field a row line gets when it held NaN or ±Infinity: JSON pointer of each such value -> its original text."""
 
 
-class RowEncodingError(ValueError):
+class RowEncodingError(ContractError, ValueError):
     """A row cannot be written as strict JSON without losing something (it already has `NON_FINITE_FIELD`)."""
 
 

@@ -48,7 +48,7 @@ With P batches pending at the start of the poll and W the pages of the last walk
   previous poll stands for the schedule's period), so every pending batch is looked at within the hour.
 
 So a late import, however old, is queued at the next poll while P <= B or W <= min(P, B), and within an
-hour always (README: "Late imports" gives the bound for P > B). Re-checks cost at most B requests a poll
+hour always (docs/architecture.md, "Late imports", gives the bound for P > B). Re-checks cost at most B requests a poll
 (a walk in their place at most B pages), plus one full walk an hour while more than B are pending.
 
 Time: when the deadline is closer than `reserve` seconds (or the client runs out of time), the poll stops
@@ -97,6 +97,17 @@ if TYPE_CHECKING:
     from flatfile_relay.flatfile.client import FlatfileClient
     from flatfile_relay.flatfile.pagination import BatchPage
     from flatfile_relay.jobs import ExportJob
+
+__all__ = [
+    "DEFAULT_RESERVE",
+    "DELETED",
+    "FINAL_STATUSES",
+    "PENDING_WALK_EVERY",
+    "SUBMITTED",
+    "PollReport",
+    "ResumePoint",
+    "poll",
+]
 
 logger = logging.getLogger("flatfile_relay.poller")
 
@@ -533,7 +544,7 @@ class _Poll:
         """Send the collected jobs, then mark the sent ones queued (also when some failed)."""
         if not self.outbox:
             return
-        from flatfile_relay.jobs import JobSendError  # deferred: see DEFERRED_IMPORTS
+        from flatfile_relay.jobs import JobSendError, queue_jobs  # deferred: see DEFERRED_IMPORTS
 
         outbox, self.outbox = self.outbox, []
         jobs = [(job, created_at, self.read.get(job.batch_id)) for job, created_at in outbox]
@@ -542,7 +553,7 @@ class _Poll:
         except JobSendError as error:
             self.report.jobs_sent.extend(job.batch_id for job in error.sent)
             raise
-        self.report.jobs_sent.extend(sent)
+        self.report.jobs_sent.extend(queued.job.batch_id for queued in sent)
 
     def _save_walk(self, checkpoint: dict[str, Any], finished: bool, walk: _WalkState) -> None:
         """Record what the walk established (nothing when it learnt nothing new)."""
@@ -651,40 +662,6 @@ def _boundary(read: Sequence[str], ids: Sequence[str]) -> int | None:
     if not found or any(later != earlier + 1 for earlier, later in pairwise(found)):
         return None
     return found[-1]
-
-
-def queue_jobs(
-    sqs: Any, queue_url: str, ledger: Ledger, jobs: Sequence[tuple[ExportJob, str | None, LedgerEntry | None]],
-    deadline: Deadline,
-) -> list[str]:
-    """Send export jobs, then mark each sent one `queued` in the ledger; return the ids of the sent batches.
-
-    Each item is (job, the batch's createdAt, the ledger entry read before deciding: None when there was
-    none). The mark lands only if the entry is still as read: an exporter may have handed the batch back
-    meanwhile (pending). When SQS refuses some jobs, those it accepted are marked first and `JobSendError`
-    propagates (its `.sent` and `.failed` name them).
-
-    Example:
-        >>> queue_jobs(sqs, url, ledger, [(ExportJob.create(batch_id, trigger="backfill"), None, None)],
-        ...            deadline)                                                    # doctest: +SKIP
-        ['0b0e4b8a-5b3e-4c7e-9d59-8a4d6f0f2a11']
-    """
-    from flatfile_relay.jobs import JobSendError, send_jobs  # deferred: see DEFERRED_IMPORTS
-
-    known = {job.batch_id: (created_at, seen) for job, created_at, seen in jobs}
-
-    def mark(sent: Sequence[ExportJob]) -> list[str]:
-        for job in sent:
-            created_at, seen = known[job.batch_id]
-            ledger.mark_queued(job.batch_id, created_at=created_at, trigger=job.trigger, seen=seen)
-        return [job.batch_id for job in sent]
-
-    try:
-        sent = send_jobs(sqs, queue_url, [job for job, _, _ in jobs], deadline)
-    except JobSendError as error:
-        mark(error.sent)
-        raise
-    return mark(sent)
 
 
 def _all_older(page: BatchPage, moment: datetime, *, or_equal: bool = False) -> bool:

@@ -35,9 +35,18 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from flatfile_relay.errors import TransientError
+
 __all__ = [
-    "MIN_SECRET_LENGTH", "REDACTED", "RedactedError", "RedactionFilter", "install_redaction", "redact",
-    "redact_exception", "register_secret", "scrub",
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "RedactedError",
+    "RedactionFilter",
+    "install_redaction",
+    "redact",
+    "redact_exception",
+    "register_secret",
+    "scrub",
 ]
 
 REDACTED = "***"
@@ -184,8 +193,13 @@ _URL_TOKEN = re.compile(
 URL percent-encoded inside another one."""
 
 
-class RedactedError(Exception):
-    """Stands in for an exception whose message held a secret and could not be redacted in place."""
+class RedactedError(TransientError):
+    """Stands in for an exception whose message held a secret and could not be redacted in place.
+
+    A `TransientError`: what cannot be redacted in place is an exception whose text does not come from its
+    arguments, in practice an `OSError` (a socket or a file), and it replaces only what already leaves a
+    handler (the handler has classified the original by then).
+    """
 
 
 def redact_exception(error: BaseException) -> BaseException:

@@ -20,6 +20,8 @@ from flatfile_relay.aws import AwsClients
 from flatfile_relay.ledger import Ledger
 from flatfile_relay.settings import Settings
 
+__all__ = ["Runtime"]
+
 
 class Runtime:
     """The lazily built state of one function; `required` names the settings it cannot do without."""

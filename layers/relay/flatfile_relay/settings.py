@@ -17,22 +17,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from flatfile_relay.checks import whole_number
+from flatfile_relay.errors import ConfigurationError
+from flatfile_relay.platform.account import DEFAULT_BASE_URL as DEFAULT_PLATFORM_URL
 from flatfile_relay.timestamps import parse_timestamp
 
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_PLATFORM_OPERATIONS",
+    "DEFAULT_PLATFORM_URL",
+    "DEFAULT_RECHECK_BUDGET",
+    "DEFAULT_ROW_PREFETCH",
+    "Settings",
+    "SettingsError",
+]
+
 DEFAULT_BASE_URL = "https://api.us.flatfile.io"
-#: The Flatfile Platform's API (architecture.md item 10; the official SDK's production environment).
-DEFAULT_PLATFORM_URL = "https://api.x.flatfile.com/v1"
 #: The submit operations whose jobs the relay exports (a workbook action's `operation`).
 DEFAULT_PLATFORM_OPERATIONS = ("submitActionFg",)
 _OPERATION = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
-#: Row-page requests the exporter keeps in flight (chosen with `make bench`: see the README).
+#: Row-page requests the exporter keeps in flight (chosen with `make bench`: see docs/performance.md).
 DEFAULT_ROW_PREFETCH = 8
 #: Pending batches the poller re-checks one by one per poll at most (see `flatfile_relay.poller`).
 DEFAULT_RECHECK_BUDGET = 100
 
 
-class SettingsError(ValueError):
-    """An environment variable holds a value the relay cannot use."""
+class SettingsError(ConfigurationError, ValueError):
+    """An environment variable holds a value the relay cannot use, or a setting a function needs is missing."""
 
 
 @dataclass(frozen=True)
@@ -154,9 +165,7 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}, not {value}")
-    return value
+    return whole_number(value, name, low=low, high=high, error=SettingsError)
 
 
 def _operations(raw: str) -> tuple[str, ...]:

@@ -20,6 +20,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
+__all__ = ["partial_batch_response"]
+
 
 def partial_batch_response(
     event: dict[str, Any], context: Any, record_handler: Callable[..., Any]

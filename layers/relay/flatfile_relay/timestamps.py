@@ -13,8 +13,12 @@ Example:
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+__all__ = ["as_utc", "format_timestamp", "parse_timestamp", "parse_timestamp_or_none", "utc_now_iso"]
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -58,14 +62,16 @@ def format_timestamp(moment: datetime) -> str:
     return as_utc(moment).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def utc_now_iso() -> str:
-    """The current time as `format_timestamp` writes it.
+def utc_now_iso(clock: Callable[[], float] = time.time) -> str:
+    """The current time on `clock` (epoch seconds; default: this machine's) as `format_timestamp` writes it.
 
     Example:
         >>> utc_now_iso().endswith("Z")
         True
+        >>> utc_now_iso(lambda: 1614630172.0)
+        '2021-03-01T20:22:52.000Z'
     """
-    return format_timestamp(datetime.now(UTC))
+    return format_timestamp(datetime.fromtimestamp(clock(), UTC))
 
 
 def as_utc(moment: datetime) -> datetime:

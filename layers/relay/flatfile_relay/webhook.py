@@ -11,8 +11,9 @@ Accepting a delivery stores the raw body at ``{prefix}webhooks/{batchId}/{eventI
 conditional write: a stored payload is never overwritten, so a delivery replayed with the same event id and
 a changed body leaves the first one in place (`WebhookOutcome.duplicate`; it still goes on, so Flatfile's own
 retry of a delivery whose job could not be sent gets that job). Then, unless the ledger already has the batch
-queued, exporting or exported, it sends one export job (trigger ``webhook``) and only after that marks the
-batch queued. The second and later parts of an import find it queued and send nothing.
+queued, exporting or exported, it queues one export job (trigger ``webhook``) as the poller does
+(`jobs.queue_jobs`: sent, and only after that marked queued). The second and later parts of an import find it
+queued and send nothing.
 
 Example:
     >>> body = (b'{"event": {"type": "batch:v1:upload", "id": "3b9c1f0e-6d2a-4e8b-9f7c-51a0d4e2b8c6",'
@@ -31,6 +32,8 @@ import base64
 import binascii
 import logging
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -38,14 +41,31 @@ from botocore.exceptions import ClientError
 from pydantic import AfterValidator, Field, Strict, StringConstraints, ValidationInfo, field_validator
 
 from flatfile_relay.deadline import Deadline
-from flatfile_relay.flatfile.errors import ConfigurationError
+from flatfile_relay.errors import ContractError
 from flatfile_relay.ids import canonical_uuid
-from flatfile_relay.jobs import ExportJob, send_jobs
+from flatfile_relay.jobs import ExportJob, queue_jobs
 from flatfile_relay.layout import webhook_key
 from flatfile_relay.ledger import EXPORTED, EXPORTING, IGNORED, QUEUED, Ledger
 from flatfile_relay.models import Count, Document, InvalidDocumentError, parse_json
-from flatfile_relay.settings import Settings, SettingsError
+from flatfile_relay.settings import Settings
 from flatfile_relay.timestamps import utc_now_iso
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_SEQUENCE_LENGTH",
+    "NO_NEW_JOB_STATES",
+    "UPLOAD_EVENT",
+    "InvalidPayloadError",
+    "PayloadTooLargeError",
+    "UnsupportedMediaTypeError",
+    "WebhookDelivery",
+    "WebhookError",
+    "WebhookOutcome",
+    "accept_delivery",
+    "check_content_type",
+    "decode_body",
+    "store_payload",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +86,7 @@ _EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _EVENT_TYPE = re.compile(r"[\x21-\x7e]{1,100}")  # printable ASCII, no spaces
 
 
-class WebhookError(ValueError):
+class WebhookError(ContractError, ValueError):
     """A delivery the relay refuses: nothing is stored or queued."""
 
 
@@ -253,38 +273,37 @@ def accept_delivery(
     settings: Settings,
     *,
     deadline: Deadline | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> WebhookOutcome:
     """Store an authenticated delivery's raw body, then queue one export job unless the batch has one.
 
     Order matters: the payload is stored first (a failure queues nothing and the sender may retry), the job
-    is sent before the ledger says ``queued`` (a crash in between only duplicates a job, which the exporter
-    absorbs). Parts of a batch arriving at the same moment may each send a job; the exporter's claim makes
-    that one export.
+    is sent before the ledger says ``queued`` (`jobs.queue_jobs`: a crash in between only duplicates a job,
+    which the exporter absorbs). Parts of a batch arriving at the same moment may each send a job; the
+    exporter's claim makes that one export. `clock` (epoch seconds) dates the stored payload and the job.
 
     Raises whatever S3, SQS or DynamoDB raise (botocore errors): nothing after the failing step happened.
     """
     settings.require("export_bucket", "export_jobs_queue_url", "ledger_table")
     key = delivery.storage_key(settings.export_prefix)
-    duplicate = not store_payload(s3, settings.export_bucket, key, raw_body, delivery)
+    duplicate = not store_payload(s3, settings.export_bucket, key, raw_body, delivery, clock=clock)
     entry = ledger.get(delivery.batch_id)
     state = entry.state if entry is not None else None
     if state in NO_NEW_JOB_STATES:
         return WebhookOutcome(delivery=delivery, key=key, queued=False, ledger_state=state, duplicate=duplicate)
-    job = ExportJob.create(delivery.batch_id, trigger="webhook")
-    send_jobs(sqs, settings.export_jobs_queue_url, [job], deadline=deadline)
-    marked = ledger.mark_queued(delivery.batch_id, created_at=None, trigger="webhook", seen=entry)
-    if not marked:
-        logger.info("batch %s changed in the ledger meanwhile (another trigger queued it, or the exporter "
-                    "already took the job); left as it is", delivery.batch_id)
+    job = ExportJob.create(delivery.batch_id, trigger="webhook", clock=clock)
+    [(job, marked)] = queue_jobs(sqs, settings.export_jobs_queue_url, ledger, [(job, None, entry)], deadline)
     return WebhookOutcome(delivery=delivery, key=key, queued=True, ledger_state=state, marked=marked, job=job,
                           duplicate=duplicate)
 
 
-def store_payload(s3: Any, bucket: str, key: str, raw_body: bytes, delivery: WebhookDelivery) -> bool:
+def store_payload(s3: Any, bucket: str, key: str, raw_body: bytes, delivery: WebhookDelivery, *,
+                  clock: Callable[[], float] = time.time) -> bool:
     """Store a delivery's raw body at `key` unless something is stored there already; False then (a duplicate).
 
     The write is conditional (``If-None-Match: *``), so a payload once stored is never overwritten: not by a
     redelivery, nor by a replay of a known event id with a changed body. S3 answers 412 to a taken key.
+    `clock` (epoch seconds) dates the stored payload.
     """
     try:
         s3.put_object(
@@ -298,7 +317,7 @@ def store_payload(s3: Any, bucket: str, key: str, raw_body: bytes, delivery: Web
                 "event-id": delivery.event_id,
                 "event-type": delivery.event_type,
                 "sequence": delivery.part,
-                "received-at": utc_now_iso(),
+                "received-at": utc_now_iso(clock),
             },
         )
     except ClientError as error:
@@ -307,41 +326,6 @@ def store_payload(s3: Any, bucket: str, key: str, raw_body: bytes, delivery: Web
             return False
         raise
     return True
-
-
-CONFIGURATION_ERROR_CODES = frozenset({
-    "ResourceNotFoundException", "AccessDeniedException", "AccessDenied", "DecryptionFailure",
-    "InvalidRequestException", "KMS.AccessDeniedException", "NoSuchBucket", "QueueDoesNotExist",
-    "AWS.SimpleQueueService.NonExistentQueue",
-})
-"""AWS error codes a human must fix: the secret, bucket, queue or table is missing, or not allowed."""
-
-
-def is_configuration_error(error: BaseException) -> bool:
-    """True when a human must fix the configuration; False when the failure is transient (retry later).
-
-    Configuration: bad settings, a malformed secret, or an AWS error in `CONFIGURATION_ERROR_CODES` — also
-    when wrapped (Powertools' `GetParameterError` around the Secrets Manager error, `JobSendError` around
-    the SQS one). Everything else (throttling, network, 5xx) is taken as transient.
-
-    Example:
-        >>> is_configuration_error(SettingsError("missing configuration: EXPORT_BUCKET"))
-        True
-        >>> is_configuration_error(TimeoutError())
-        False
-    """
-    current: BaseException | None = error
-    for _ in range(8):
-        if current is None:
-            break
-        if isinstance(current, (SettingsError, ConfigurationError)):
-            return True
-        if isinstance(current, ClientError):
-            code = str(current.response.get("Error", {}).get("Code", ""))
-            if code in CONFIGURATION_ERROR_CODES:
-                return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 # -- the Portal v2 payload (only what the relay reads; everything else is ignored) ---------------------------

@@ -27,6 +27,16 @@ from flatfile_relay.credentials import MalformedSecretError
 from flatfile_relay.json_types import json_type
 from flatfile_relay.redaction import register_secret
 
+__all__ = [
+    "MIN_TOKEN_LENGTH",
+    "SECRET_NAME",
+    "TokenGate",
+    "TokenVerdict",
+    "WebhookTokenSource",
+    "WebhookTokens",
+    "parse_webhook_tokens",
+]
+
 logger = logging.getLogger(__name__)
 
 MIN_TOKEN_LENGTH = 32
@@ -88,7 +98,7 @@ class WebhookTokens:
         kept = tuple(token for token in found if len(token) >= MIN_TOKEN_LENGTH)
         if len(kept) < len(found):
             logger.warning("%d token(s) in 'webhookToken' of %s ignored: shorter than %d characters; put "
-                           "a longer random token there (README, 'Rotating the webhook token')",
+                           "a longer random token there (docs/deploy.md, 'Rotating the webhook token')",
                            len(found) - len(kept), SECRET_NAME, MIN_TOKEN_LENGTH)
         return cls(kept)
 

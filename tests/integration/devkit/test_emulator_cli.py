@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from flatfile_relay_devkit.emulator import State
+from flatfile_relay_devkit.emulator.platform import PlatformState, build_platform_account
 
 ROOT = Path(__file__).resolve().parents[3]
 ENV = {
@@ -46,8 +47,13 @@ def test_serve_prints_url_and_secret_then_stops_on_sigterm() -> None:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         secret = json.loads(process.stdout.readline())
+        platform = json.loads(process.stdout.readline())
         assert url.startswith("http://127.0.0.1:")
         assert secret == State.with_samples(9).account.secret()
+        assert platform == build_platform_account(9).secret()
+        jobs = requests.get(f"{url}/v1/jobs", headers={"Authorization": f"Bearer {platform['platformSecretKey']}"},
+                            timeout=5)
+        assert jobs.json()["pagination"]["totalCount"] == 3
         assert requests.get(url + "/health", timeout=5).json() == {"status": "ok"}
         page = requests.get(
             f"{url}/rest/batches",
@@ -71,6 +77,16 @@ def test_samples_prints_labels_and_ids() -> None:
     result = run("samples", "--seed", "7")
     assert result.returncode == 0
     assert json.loads(result.stdout) == State.with_samples(7).samples
+    platform = run("samples", "--seed", "7", "--platform")
+    assert json.loads(platform.stdout) == PlatformState.with_samples(7).samples
+
+
+def test_secret_prints_both_sources_keys() -> None:
+    values = json.loads(run("secret", "--seed", "7").stdout)
+    assert values == {**State.with_samples(7).account.secret(), **build_platform_account(7).secret()}
+    shell = run("secret", "--seed", "7", "--shell").stdout
+    assert f"export PLATFORM_SECRET_KEY={values['platformSecretKey']}" in shell.splitlines()
+    assert f"export PLATFORM_ENVIRONMENT_ID={values['platformEnvironmentId']}" in shell.splitlines()
 
 
 def test_send_webhook_posts_a_sample_batch() -> None:

@@ -26,6 +26,21 @@ def metrics_lines(output: str) -> list[dict[str, Any]]:
     return [document for document in documents if "ColdStart" not in document]
 
 
+def fail_one_job(
+    relay: Relay, captured_logs: pytest.CaptureFixture[str]
+) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    """A job for a sample batch through a cold exporter, which must fail it: (the batch id, the log lines, the
+    metric values)."""
+    app = function_app("exporter", fresh=True)
+    batch_id = relay.emu.samples["single"]
+    response = app.handler(sqs_event("sqs_export_job.json", [job_body(batch_id)]), lambda_context("ExporterFunction"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    output = captured_logs.readouterr().out
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"level"' in line]
+    values = {name: doc[name] for doc in metrics_lines(output) for name in doc if not name.startswith("_")}
+    return batch_id, lines, values
+
+
 def test_the_handler_exports_a_job_and_reports_no_failures(
     relay: Relay, function_env: dict[str, str], captured_logs: pytest.CaptureFixture[str]
 ) -> None:
@@ -162,19 +177,33 @@ def test_a_secret_still_holding_its_placeholders_fails_the_job_with_one_not_conf
     """The job is kept (retried, then in the DLQ for a redrive): nothing is lost while nobody filled the secret."""
     relay.put_secret({"accessKeyId": "REPLACE_ME", "secretAccessKey": "REPLACE_ME", "licenseKey": "REPLACE_ME",
                       "webhookToken": "tok"})
-    app = function_app("exporter", fresh=True)
-    batch_id = relay.emu.samples["single"]
 
-    response = app.handler(sqs_event("sqs_export_job.json", [job_body(batch_id)]), lambda_context("ExporterFunction"))
+    batch_id, lines, values = fail_one_job(relay, captured_logs)
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
-    output = captured_logs.readouterr().out
-    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"level"' in line]
     warnings = [line["message"] for line in lines if line["level"] == "WARNING"]
     assert len(warnings) == 1
     assert warnings[0].startswith(f"not configured, export of batch {batch_id} postponed")
     assert not [line for line in lines if line["level"] == "ERROR"]
-    values = {name: doc[name] for doc in metrics_lines(output) for name in doc if not name.startswith("_")}
     assert values["NotConfigured"] == [1.0]
     assert "ExportJobsFailed" not in values
     assert relay.ledger.get(batch_id) is None  # not claimed: the retry starts from scratch
+
+
+def test_a_missing_setting_fails_the_job_with_one_error_naming_it_not_a_crash(
+    relay: Relay, function_env: dict[str, str], captured_logs: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A `SettingsError` is a configuration problem (`failures.classify`): one ERROR line that names the variable,
+    without a stack trace, as the poller logs it; the job is kept (retried, then in the DLQ for a redrive)."""
+    monkeypatch.setenv("NOTICES_QUEUE_URL", "")
+
+    batch_id, lines, values = fail_one_job(relay, captured_logs)
+
+    [error] = [line for line in lines if line["level"] == "ERROR"]
+    assert error["message"].startswith(
+        f"export of batch {batch_id} needs a configuration fix: SettingsError: missing configuration: NOTICES_QUEUE_URL"
+    )
+    assert error["error_kind"] == "configuration"
+    assert "exception" not in error  # not logged as a crash
+    assert values["ExportJobsFailed"] == [1.0]
+    assert relay.ledger.get(batch_id) is None

@@ -66,8 +66,8 @@ def test_an_import_started_10_days_ago_and_submitted_late_is_queued_at_the_next_
 
 
 def test_more_pending_than_the_budget_each_is_rechecked_within_the_stated_bound(relay: Relay) -> None:
-    """README, "Late imports": with N pending, a budget B and Y created within LookbackHours, the young are
-    re-checked at every poll and the others at least every ceil((N - Y) / (B - Y)) polls."""
+    """docs/architecture.md, "Late imports": with N pending, a budget B and Y created within LookbackHours, the
+    young are re-checked at every poll and the others at least every ceil((N - Y) / (B - Y)) polls."""
     budget, count = 4, 14
     ids = abandoned(relay, count)  # 90 days apart / 14: one within LOOKBACK_HOURS (7 days)
     young = [b for b in ids if relay.entry(b).batch_created_at >= _iso(datetime.now(UTC) - timedelta(hours=168))]

@@ -20,6 +20,7 @@ from flatfile_relay.connection import FlatfileConnection
 from flatfile_relay.credentials import Credentials, MalformedSecretError
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile import CredentialsRejectedError, FlatfileClient
+from flatfile_relay.platform import PlatformClient
 from flatfile_relay.settings import SettingsError
 from flatfile_relay_devkit.emulator import Emulator
 
@@ -262,3 +263,51 @@ def test_a_secret_made_malformed_while_rejected_reports_the_bad_key(relay: Conne
     assert caught.value.key == "secretAccessKey"
     relay.put_secret(relay.good_secret())
     assert relay.connection.credentials().secret_access_key == relay.good_secret()["secretAccessKey"]
+
+
+# -- both sources ----------------------------------------------------------------------------------
+
+
+def test_a_secret_with_both_sets_gives_a_client_of_each_source(relay: ConnectedRelay) -> None:
+    relay.put_secret({**relay.good_secret(), **relay.emu.platform_secret})
+
+    assert relay.connection.sources() == ("legacy", "platform")
+    batch = relay.connection.run(read_batch(relay))
+    page = relay.connection.run(lambda client: client.list_jobs(Deadline.after(10)), source="platform")
+
+    assert batch["id"] == relay.emu.samples["single"]
+    assert isinstance(relay.connection.client("platform"), PlatformClient)
+    assert page.total_count == len(page.jobs) > 0
+    assert relay.reads == 1  # one secret, read once for both clients
+
+
+def test_a_platform_only_secret_names_the_legacy_keys_when_the_legacy_source_is_asked_for(
+    relay: ConnectedRelay,
+) -> None:
+    relay.put_secret(relay.emu.platform_secret)
+
+    assert relay.connection.sources() == ("platform",)
+    with pytest.raises(MalformedSecretError, match="accessKeyId, secretAccessKey, licenseKey"):
+        relay.connection.run(read_batch(relay))
+
+
+def test_a_refused_platform_key_is_read_again_and_the_work_retried_when_fixed_meanwhile(
+    relay: ConnectedRelay,
+) -> None:
+    good = relay.emu.platform_secret
+    relay.put_secret({**good, "platformSecretKey": "sk_" + "W" * 30})
+    relay.connection.client("platform")  # the wrong key, cached by Powertools
+    relay.put_secret(good)  # fixed meanwhile
+
+    page = relay.connection.run(lambda client: client.list_jobs(Deadline.after(10)), source="platform")
+
+    assert page.total_count > 0
+    assert relay.reads == 2  # the refusal made the connection read the secret again
+
+
+def test_a_refused_platform_key_not_fixed_raises_without_touching_the_legacy_client(relay: ConnectedRelay) -> None:
+    relay.put_secret({**relay.good_secret(), **relay.emu.platform_secret, "platformSecretKey": "sk_" + "W" * 30})
+
+    with pytest.raises(CredentialsRejectedError):
+        relay.connection.run(lambda client: client.list_jobs(Deadline.after(10)), source="platform")
+    assert relay.connection.run(read_batch(relay))["id"] == relay.emu.samples["single"]

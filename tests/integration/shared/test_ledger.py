@@ -195,6 +195,22 @@ def test_mark_pending_records_a_batch_in_progress(ledger: Ledger) -> None:
     assert pending_ids(ledger) == [batch_id]
 
 
+def test_every_time_the_ledger_writes_is_read_from_its_clock(ledger: Ledger, clock: Clock) -> None:
+    clock.now = 1_614_630_172.0
+    batch_id = new_id()
+    assert ledger.mark_pending(batch_id, created_at=None, status=None)
+    entry = ledger.get(batch_id)
+    assert entry is not None
+    written = "2021-03-01T20:22:52.000Z"
+    assert (entry.updated_at, entry.extra["firstSeenAt"], entry.batch_created_at) == (written, written, written)
+    clock.advance(60)
+    assert ledger.mark_queued(batch_id, created_at=None, seen=entry)
+    queued = ledger.get(batch_id)
+    assert queued is not None
+    assert (queued.updated_at, queued.extra["queuedAt"]) == ("2021-03-01T20:23:52.000Z",) * 2
+    assert queued.batch_created_at == written
+
+
 @pytest.mark.parametrize("state", [QUEUED, EXPORTING, EXPORTED, CLOSED, IGNORED])
 def test_mark_pending_never_moves_a_batch_back(ledger: Ledger, clock: Clock, state: str) -> None:
     batch_id = put_in_state(ledger, state, clock)
@@ -289,6 +305,7 @@ def test_pending_lists_every_age_and_mark_checked_records_the_turn_of_pending_ba
     assert before is not None
     assert before.checked_at is None
 
+    clock.advance(1)  # a write that set updatedAt would now change it
     assert ledger.mark_checked(late, at="2024-06-02T00:00:00.000Z")
 
     assert pending_ids(ledger) == [ancient, late]

@@ -21,6 +21,18 @@ def accept(webhook: WebhookHarness, raw: bytes, **settings_changes: Any) -> Any:
                            settings)
 
 
+def test_the_payload_and_the_job_are_dated_by_the_clock_given(webhook: WebhookHarness) -> None:
+    batch_id = str(uuid.uuid4())
+    raw = encode(payload(batch_id, event_id="evt-1", index=0, length=1))
+    accept_delivery(WebhookDelivery.parse(raw), raw, webhook.aws.s3, webhook.aws.sqs, webhook.ledger(),
+                    webhook.settings, clock=lambda: 1_614_630_172.0)
+    key = f"flatfile/webhooks/{batch_id}/evt-1-0.json"
+    head = webhook.aws.s3.head_object(Bucket=webhook.bucket, Key=key)
+    assert head["Metadata"]["received-at"] == "2021-03-01T20:22:52.000Z"
+    [message] = webhook.jobs()
+    assert ExportJob.from_message(message).requested_at == "2021-03-01T20:22:52.000Z"
+
+
 def test_first_part_stores_the_payload_and_sends_one_job(webhook: WebhookHarness) -> None:
     batch_id = str(uuid.uuid4())
     raw = encode(payload(batch_id, event_id="evt-1", index=0, length=1))

@@ -1,4 +1,4 @@
-"""The webhook Lambda handler with Function URL events, against moto: the contract of architecture.md §8."""
+"""The webhook Lambda handler with Function URL events, against moto: the contract of docs/architecture.md §8."""
 
 from __future__ import annotations
 

@@ -100,3 +100,13 @@ def test_concurrent_takes_fire_exactly_count_times() -> None:
     for thread in threads:
         thread.join()
     assert len(fired) == 100
+
+
+def test_a_lost_answer_has_no_status_and_a_glob_path_matches_any_id() -> None:
+    rule = FaultRule(kind="lost", path="/v1/jobs/*/complete", method="post")
+    assert "lost" in FAULT_KINDS
+    assert rule.status is None
+    assert rule.matches("POST", "/v1/jobs/us_jb_1/complete")
+    assert not rule.matches("POST", "/v1/jobs/us_jb_1/fail")
+    assert not rule.matches("GET", "/v1/jobs/us_jb_1/complete")
+    assert FaultRule(kind="503", path="/v1/jobs").matches("GET", "/v1/jobs/us_jb_1")  # a prefix, as before

@@ -414,6 +414,31 @@ def test_rows_out_of_order(fake: FakeFlatfile) -> None:
     assert found == [0, 1, 4, 3, 2, 5]
 
 
+@pytest.mark.parametrize(
+    ("sequences", "words"),
+    [
+        ([0, 1, 1, 2], "row 2 of batch b-1 with sequence 1 again (after 1)"),  # a row twice: written twice
+        ([0, "1", 2], "row 1 of batch b-1 without an integer `sequence`"),  # cannot be placed
+        ([0, True, 2], "without an integer `sequence`"),
+        ([0, None, 2], "without an integer `sequence`"),
+    ],
+)
+def test_the_row_order_is_strict(fake: FakeFlatfile, sequences: list[Any], words: str) -> None:
+    listed = [{"id": str(n), "sequence": sequence} for n, sequence in enumerate(sequences)]
+    fake.route("/rest/batch/b-1/rows", ListServer(listed))
+    with pytest.raises(ContractError) as caught:
+        list(client_for(fake).iter_rows("b-1", NEVER, page_size=2))
+    assert words in str(caught.value)
+
+
+def test_a_resumed_walk_continues_the_order_of_the_rows_before_it(fake: FakeFlatfile) -> None:
+    fake.route("/rest/batch/b-1/rows", ListServer(rows(10)))
+    pages = client_for(fake).iter_row_pages("b-1", NEVER, skip=5, page_size=100, after_sequence=4)
+    assert [row["sequence"] for page in pages for row in page.rows] == [5, 6, 7, 8, 9]
+    with pytest.raises(ContractError, match="row 5 of batch b-1 with sequence 5 again"):
+        list(client_for(fake).iter_row_pages("b-1", NEVER, skip=5, page_size=100, after_sequence=5))
+
+
 def test_rows_shape_is_checked(fake: FakeFlatfile) -> None:
     fake.queue("/rest/batch/b-1/rows", (200, envelope(["row"], 1)))
     with pytest.raises(ContractError, match="not an object"):

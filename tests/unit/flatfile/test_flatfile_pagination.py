@@ -45,3 +45,34 @@ def test_other_json_gives_no_texts(answer: bytes) -> None:
 def test_what_is_not_json_is_a_value_error(answer: bytes) -> None:
     with pytest.raises(json.JSONDecodeError):  # a ValueError: the transport retries an unreadable answer
         split_list_answer(answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{"data": {"success": true, "records": [{"id": "a", "values": {"n": {"value": 1e400}}}, {"id": "b"}],'
+        ' "commitId": "us_vr_1"}}',
+        '{"data":{"records":[{"id":"a","values":{"n":{"value":1e400}}},{"id":"b"}]},"extra":[1]}',
+        ' {\n "records": [9], "data" : {\t"counts": {"records": [1]},\n "records" : [ {"id": "a", "values": {"n": '
+        '{"value": 1e400}}} ,\n{"id": "b"} ] } }\n',
+    ],
+)
+def test_a_nested_list_is_split_at_its_path(answer: str) -> None:
+    body, texts = split_list_answer(answer.encode("utf-8"), ("data", "records"))
+    assert body == json.loads(answer)
+    assert texts == ['{"id": "a", "values": {"n": {"value": 1e400}}}', '{"id": "b"}'] or texts == [
+        '{"id":"a","values":{"n":{"value":1e400}}}', '{"id":"b"}']
+
+
+@pytest.mark.parametrize(
+    "answer", [b'{"data": {"records": {"a": 1}}}', b'{"data": [{"records": []}]}', b'{"records": [1]}', b"{}"]
+)
+def test_no_list_at_the_path_gives_no_texts(answer: bytes) -> None:
+    body, texts = split_list_answer(answer, ("data", "records"))
+    assert body == json.loads(answer)
+    assert texts is None
+
+
+def test_a_nested_answer_that_is_not_json_is_a_value_error() -> None:
+    with pytest.raises(json.JSONDecodeError):
+        split_list_answer(b'{"data": {"records": [1,]}}', ("data", "records"))

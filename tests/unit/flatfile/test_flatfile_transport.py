@@ -238,6 +238,14 @@ def test_retry_after_is_honoured(fake: FakeFlatfile, sleeps: list[float]) -> Non
     assert sleeps == [3.0, 0.5]
 
 
+def test_a_retry_after_date_is_read_against_the_transports_clock(fake: FakeFlatfile, sleeps: list[float]) -> None:
+    now = 1_445_412_470.0  # Wed, 21 Oct 2015 07:27:50 GMT
+    fake.queue("/x", (503, {}, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}))
+    fake.route("/x", lambda call: OK)
+    make(fake, sleeps, clock=lambda: now).request("GET", "/x", deadline=NEVER)
+    assert sleeps == [10.0]
+
+
 def test_retry_after_beyond_the_deadline_fails_at_once(fake: FakeFlatfile, sleeps: list[float]) -> None:
     fake.queue("/x", (429, {"statusCode": 429}, {"Retry-After": "30"}))
     started = time.monotonic()

@@ -1,9 +1,10 @@
 """A client of the legacy Flatfile API (Portal v2): REST batches and rows, GraphQL, token exchange.
 
-A self-contained package: besides itself it imports only the library's leaf modules (`deadline`,
-`backoff`, `timestamps`, `redaction`), never the relay's own configuration or secrets. Its errors and
-`Account` come at once; the HTTP side (`FlatfileClient` and the names of `auth`, `pagination`, `transport`)
-when first asked for, so a function that only needs the errors never imports `requests`.
+A self-contained package: besides itself it imports only the library's leaf modules (`errors`, the root of
+its errors, `deadline`, `retry`, `timestamps`, `redaction`, ...), never the relay's own configuration or
+secrets. Its errors and `Account` come at once; the HTTP side (`FlatfileClient` and the names of `auth`,
+`pagination`, `transport`) when first asked for, so a function that only needs the errors never imports
+`requests`.
 
 Example:
     from flatfile_relay.deadline import Deadline
@@ -31,6 +32,7 @@ from flatfile_relay.flatfile.errors import (
     GraphQLError,
     LicenseForbiddenError,
     NotFoundError,
+    RefusedError,
     RetriesExhaustedError,
     TransientError,
 )
@@ -78,6 +80,7 @@ __all__ = [
     "GraphQLError",
     "LicenseForbiddenError",
     "NotFoundError",
+    "RefusedError",
     "Reply",
     "RequestCounts",
     "RetriesExhaustedError",

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from flatfile_relay.redaction import register_secret
 
+__all__ = ["Account"]
+
 
 @dataclass(frozen=True, repr=False)
 class Account:

@@ -24,11 +24,25 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from flatfile_relay.checks import whole_number
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.flatfile.account import Account
 from flatfile_relay.flatfile.errors import BadRequestError, ConfigurationError, ContractError, CredentialsRejectedError
 from flatfile_relay.flatfile.transport import Reply, Transport
 from flatfile_relay.redaction import register_secret
+
+__all__ = [
+    "EXCHANGE_PATH",
+    "MAX_EXPIRES_IN",
+    "MIN_EXPIRES_IN",
+    "ApiKeyAuth",
+    "Auth",
+    "TokenAuth",
+    "check_expires_in",
+    "jwt_claims",
+    "server_message",
+    "token_expiry",
+]
 
 logger = logging.getLogger("flatfile_relay.flatfile")
 
@@ -138,18 +152,10 @@ def check_expires_in(expires_in: int) -> int:
         >>> check_expires_in(10)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        flatfile_relay.flatfile.errors.ConfigurationError: The token lifetime must be ...
+        flatfile_relay.flatfile.errors.ConfigurationError: The token lifetime in seconds (FLATFILE_TOKEN_TTL) must ...
     """
-    if (
-        isinstance(expires_in, bool)
-        or not isinstance(expires_in, int)
-        or not (MIN_EXPIRES_IN <= expires_in <= MAX_EXPIRES_IN)
-    ):
-        raise ConfigurationError(
-            f"The token lifetime must be a whole number of seconds between {MIN_EXPIRES_IN} and "
-            f"{MAX_EXPIRES_IN} (FLATFILE_TOKEN_TTL), got {expires_in!r}."
-        )
-    return expires_in
+    return whole_number(expires_in, "The token lifetime in seconds (FLATFILE_TOKEN_TTL)", low=MIN_EXPIRES_IN,
+                        high=MAX_EXPIRES_IN, error=ConfigurationError)
 
 
 class TokenAuth:

@@ -7,7 +7,8 @@ once `max_seconds` have passed; each socket wait is narrowed to the time left, s
 trickle.
 
     BodyTooLargeError   the body is larger than the relay reads (a `ContractError`: asking again would not help)
-    SlowBodyError       the body took longer than the cap (a `requests` read timeout: the transport retries it)
+    SlowBodyError       the body took longer than the cap (a `TransientError`, and a `requests` read timeout:
+                        the transport retries it like any other)
 
 Example:
     >>> import io, requests, urllib3
@@ -32,7 +33,7 @@ from typing import Any
 import requests
 import urllib3.exceptions
 
-from flatfile_relay.flatfile.errors import ContractError
+from flatfile_relay.flatfile.errors import ContractError, TransientError
 
 __all__ = ["CHUNK_BYTES", "MAX_BODY_BYTES", "MAX_READ_SECONDS", "BodyTooLargeError", "SlowBodyError", "read_body"]
 
@@ -47,8 +48,9 @@ class BodyTooLargeError(ContractError):
     """The answer's body is larger than the relay reads (`MAX_BODY_BYTES`); asking again would not help."""
 
 
-class SlowBodyError(requests.exceptions.ReadTimeout):
-    """The answer's body took longer than the time cap to arrive; like any read timeout, worth a retry."""
+class SlowBodyError(TransientError, requests.exceptions.ReadTimeout):
+    """The answer's body took longer than the time cap to arrive; like any read timeout, worth a retry (the
+    transport catches it as one: it never leaves `Transport.request` but as `RetriesExhaustedError`)."""
 
 
 def read_body(

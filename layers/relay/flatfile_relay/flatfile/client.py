@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import closing
 from datetime import datetime
@@ -29,6 +28,7 @@ from urllib.parse import quote
 import requests
 
 from flatfile_relay.ahead import in_order
+from flatfile_relay.checks import whole_number
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile.account import Account
 from flatfile_relay.flatfile.auth import ApiKeyAuth, Auth, TokenAuth, server_message
@@ -45,7 +45,10 @@ from flatfile_relay.flatfile.errors import (
 )
 from flatfile_relay.flatfile.pagination import BatchPage, RowPage, parse_envelope, split_list_answer
 from flatfile_relay.flatfile.transport import Reply, RequestCounts, Transport
+from flatfile_relay.ids import same_batch
 from flatfile_relay.timestamps import as_utc, parse_timestamp_or_none
+
+__all__ = ["DEFAULT_POOL_SIZE", "FINAL_DATABASE_VIEW_QUERY", "GET_BATCH_QUERY", "FilterValue", "FlatfileClient"]
 
 logger = logging.getLogger("flatfile_relay.flatfile")
 
@@ -112,8 +115,8 @@ class FlatfileClient:
             raise ConfigurationError(f"auth must be 'token' or 'api_key' (FLATFILE_AUTH), got {auth!r}.")
         self.credentials = credentials
         self.auth_mode = auth
-        self.batch_page_size = _positive(batch_page_size, "batch_page_size")
-        self.row_prefetch = _positive(row_prefetch, "row_prefetch")
+        self.batch_page_size = whole_number(batch_page_size, "batch_page_size")
+        self.row_prefetch = whole_number(row_prefetch, "row_prefetch")
         if token_auth is not None and (
             token_auth.credentials.access_key_id != self.credentials.access_key_id
             or token_auth.credentials.secret_access_key != self.credentials.secret_access_key
@@ -155,7 +158,7 @@ class FlatfileClient:
             BadRequestError: 400.
             ContractError: the answer is not a list envelope of batches with string ids.
         """
-        take = self.batch_page_size if page_size is None else _positive(page_size, "page_size")
+        take = self.batch_page_size if page_size is None else whole_number(page_size, "page_size")
         reserved = _RESERVED_PARAMS.intersection(filters)
         if reserved:
             raise ValueError(f"filters cannot set {sorted(reserved)}: the client sets them")
@@ -272,7 +275,7 @@ class FlatfileClient:
         body = self._get(path, deadline, what, on_404=lambda: _batch_not_found(batch_id))
         if not isinstance(body, dict):
             raise ContractError(f"Flatfile answered {what} with {type(body).__name__} instead of an object.")
-        if "id" in body and not _same_id(body["id"], batch_id):
+        if "id" in body and not same_batch(body["id"], batch_id):
             raise ContractError(
                 f"Flatfile answered {what} for batch {batch_id} with another batch "
                 f"({str(body['id'])[:64]!r}); nothing is decided from it."
@@ -289,6 +292,7 @@ class FlatfileClient:
         page_size: int = 1000,
         *,
         check_order: bool = True,
+        after_sequence: int | None = None,
         prefetch: int | None = None,
         **filters: FilterValue,
     ) -> Iterator[RowPage]:
@@ -305,9 +309,10 @@ class FlatfileClient:
         pages asked ahead and continue from where that page ended, so the pages yielded are exactly those a
         one-at-a-time walk yields. At most `prefetch` pages wait in memory besides the one yielded.
 
-        With `check_order` (the default), rows must come in non-decreasing `sequence` order (rows without
-        an integer `sequence` are not checked): otherwise ContractError, since an export in another order
-        would break the relay's output contract.
+        With `check_order` (the default), every row must have an integer `sequence` greater than the one
+        before it (and than `after_sequence`, the last row a resumed export already wrote): otherwise
+        ContractError, since an export in another order, or with a row twice, would break the relay's output
+        contract (see `_check_order`).
 
         Raises:
             NotFoundError: unknown batch (404).
@@ -317,14 +322,13 @@ class FlatfileClient:
             for page in client.iter_row_pages(batch_id, deadline, prefetch=4):
                 write(page.rows)                  # in `sequence` order, whatever page answered first
         """
-        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
-            raise ValueError(f"skip must be a whole number of at least 0, got {skip!r}")
-        take = _positive(page_size, "page_size")
-        ahead = self.row_prefetch if prefetch is None else _positive(prefetch, "prefetch")
+        whole_number(skip, "skip", low=0)
+        take = whole_number(page_size, "page_size")
+        ahead = self.row_prefetch if prefetch is None else whole_number(prefetch, "prefetch")
         reserved = _RESERVED_PARAMS.intersection(filters)
         if reserved:
             raise ValueError(f"filters cannot set {sorted(reserved)}: the client sets them")
-        last_sequence: int | None = None
+        last_sequence = after_sequence
 
         def fetch(at: int) -> RowPage:
             return self._row_page(batch_id, deadline, at, take, filters)
@@ -333,7 +337,7 @@ class FlatfileClient:
         try:
             for page in pages:
                 if check_order:
-                    last_sequence = _check_sequence(page, batch_id, last_sequence)
+                    last_sequence = _check_order(page, batch_id, last_sequence)
                 logger.debug("Flatfile rows page at %d: %d rows of %d", page.skip, len(page.rows), page.total_count)
                 yield page
         finally:
@@ -425,7 +429,7 @@ class FlatfileClient:
         `skip + limit < totalRows` when pages are full, and safe when the server returns fewer). `rows` may
         come as a JSON list or as a string holding one.
         """
-        limit = _positive(limit, "limit")
+        limit = whole_number(limit, "limit")
         what = "getFinalDatabaseView"
         skip = 0
         while True:
@@ -594,12 +598,6 @@ class FlatfileClient:
         )
 
 
-def _positive(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
-    return value
-
-
 def _params(**values: FilterValue) -> dict[str, str]:
     params: dict[str, str] = {}
     for key, value in values.items():
@@ -613,18 +611,6 @@ def _segment(batch_id: str) -> str:
     if not isinstance(batch_id, str) or not batch_id.strip():
         raise ValueError(f"batch_id must be a non-empty string, got {batch_id!r}")
     return quote(batch_id.strip(), safe="")
-
-
-def _same_id(value: Any, batch_id: str) -> bool:
-    """True when `value` names `batch_id` (UUIDs compare whatever their letter case)."""
-    if not isinstance(value, str):
-        return False
-    if value.strip() == batch_id.strip():
-        return True
-    try:
-        return uuid.UUID(value) == uuid.UUID(batch_id)
-    except ValueError:
-        return False
 
 
 def _batch_not_found(batch_id: str) -> NotFoundError:
@@ -694,9 +680,7 @@ def _json_list(value: Any, what: str) -> list[Any]:
 def _count(value: Any, what: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ContractError(f"Flatfile's GraphQL {what} answered without an integer `totalRows`.")
-    return value
+    return whole_number(value, f"`totalRows` of Flatfile's GraphQL {what}", low=0, error=ContractError)
 
 
 def _pages(fetch: Callable[[int], RowPage], skip: int, ahead: int) -> Generator[RowPage, None, None]:
@@ -720,16 +704,32 @@ def _pages(fetch: Callable[[int], RowPage], skip: int, ahead: int) -> Generator[
                     break
 
 
-def _check_sequence(page: RowPage, batch_id: str, last_sequence: int | None) -> int | None:
-    """The last integer `sequence` of the page (or `last_sequence`); ContractError when one goes back."""
+def _check_order(page: RowPage, batch_id: str, last_sequence: int | None) -> int | None:
+    """The `sequence` of the page's last row; ContractError unless every row has an integer `sequence` greater
+    than the one before it (the first: greater than `last_sequence`, the last row before the page).
+
+    Strict, because what it guards is an export: Flatfile gives every row a `sequence` and lists rows in that
+    order, so a row without one cannot be placed, one equal to the row before is that row again (an export
+    would hold it twice), and one lower is out of order (an export would break the `sequence` order its
+    readers rely on).
+    """
     for index, row in enumerate(page.rows):
         sequence = row.get("sequence")
-        if isinstance(sequence, int) and not isinstance(sequence, bool):
-            if last_sequence is not None and sequence < last_sequence:
-                raise ContractError(
-                    f"Flatfile returned the rows of batch {batch_id} out of `sequence` order (row "
-                    f"{page.skip + index} has sequence {sequence} after {last_sequence}); the export "
-                    "stops rather than write rows out of order."
-                )
-            last_sequence = sequence
+        where = f"row {page.skip + index} of batch {batch_id}"
+        if isinstance(sequence, bool) or not isinstance(sequence, int):
+            raise ContractError(
+                f"Flatfile returned {where} without an integer `sequence`; the export cannot check the row order."
+            )
+        if last_sequence is not None and sequence == last_sequence:
+            raise ContractError(
+                f"Flatfile returned {where} with sequence {sequence} again (after {last_sequence}); the export "
+                "stops rather than write a row twice."
+            )
+        if last_sequence is not None and sequence < last_sequence:
+            raise ContractError(
+                f"Flatfile returned the rows of batch {batch_id} out of `sequence` order (row "
+                f"{page.skip + index} has sequence {sequence} after {last_sequence}); the export stops rather "
+                "than write rows out of order."
+            )
+        last_sequence = sequence
     return last_sequence

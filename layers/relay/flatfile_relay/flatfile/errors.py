@@ -1,19 +1,27 @@
 """Errors raised by the Flatfile client, grouped by what the caller should do about them.
 
-    FlatfileError
-    ├── ConfigurationError        a human must fix the configuration; retrying will not help
-    │   ├── CredentialsRejectedError  Flatfile refuses the access key (401 even after a fresh token)
-    │   ├── ForbiddenError            Flatfile refuses access (403)
-    │   │   └── LicenseForbiddenError     the licenseKey is not a license of this account
-    │   └── BadRequestError           Flatfile rejected the request as malformed (400)
-    ├── TransientError            try again later (next invocation)
-    │   └── RetriesExhaustedError     kept failing (429, 5xx, network, garbage body) until attempts ran out
-    ├── ContractError             Flatfile answered something the relay does not understand
-    ├── NotFoundError             unknown batch (404)
-    └── GraphQLError              the GraphQL answer holds `errors`
+Each is a `FlatfileError` (a redacted message and the HTTP `status`) and one of the relay's three kinds
+(`flatfile_relay.errors`, whose docstring draws the whole tree):
 
+    FlatfileError                 every error of the client (never raised itself)
+    ├── ConfigurationError        a human must fix the configuration; retrying will not help
+    │   └── RefusedError              Flatfile refused what the secret holds (re-read it, bypassing the cache)
+    │       ├── CredentialsRejectedError  Flatfile refuses the access key (401 even after a fresh token)
+    │       ├── ForbiddenError            Flatfile refuses access (403)
+    │       │   └── LicenseForbiddenError     the licenseKey is not a license of this account
+    │       └── BadRequestError           Flatfile rejected the request as malformed (400)
+    ├── TransientError            try again later (next invocation)
+    │   ├── RetriesExhaustedError     kept failing (429, 5xx, network, garbage body) until attempts ran out
+    │   └── body.SlowBodyError        a body slower than the cap (retried inside the transport, never raised out)
+    └── ContractError             Flatfile answered something the relay does not understand
+        ├── NotFoundError             unknown batch (404): nothing to export
+        ├── GraphQLError              the GraphQL answer holds `errors`
+        └── body.BodyTooLargeError    an answer larger than the relay reads
+
+`ConfigurationError`, `TransientError` and `ContractError` here are the client's own, below the relay's
+classes of the same names: `except flatfile_relay.errors.TransientError` catches this package's too.
 When the caller's deadline passes (or would, before the next try), a call stops with the deadline's own
-`flatfile_relay.deadline.DeadlineExceededError`: try again later, like a `TransientError`.
+`flatfile_relay.deadline.DeadlineExceededError`, a transient error too.
 
 Every message says what to do and never holds a secret, a token or a URL with its query string: messages
 pass through `flatfile_relay.redaction.redact` as a last line of defence.
@@ -31,11 +39,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from flatfile_relay import errors
 from flatfile_relay.redaction import redact
 
+__all__ = [
+    "BadRequestError",
+    "ConfigurationError",
+    "ContractError",
+    "CredentialsRejectedError",
+    "FlatfileError",
+    "ForbiddenError",
+    "GraphQLError",
+    "LicenseForbiddenError",
+    "NotFoundError",
+    "RefusedError",
+    "RetriesExhaustedError",
+    "TransientError",
+]
 
-class FlatfileError(Exception):
-    """Base class of every error of the Flatfile client.
+
+class FlatfileError(errors.RelayError):
+    """Base class of every error of the Flatfile client; each one raised is also one of the relay's three kinds.
 
     Attributes:
         message: the redacted message (also `str(error)`).
@@ -48,15 +72,22 @@ class FlatfileError(Exception):
         super().__init__(self.message)
 
 
-class ConfigurationError(FlatfileError):
+class ConfigurationError(FlatfileError, errors.ConfigurationError):
     """A human must fix the configuration (access key, license, base URL); retrying will not help."""
 
 
-class CredentialsRejectedError(ConfigurationError):
+class RefusedError(ConfigurationError):
+    """Flatfile refused what the secret holds (the access key or the license key): 400, 401 or 403.
+
+    The secret may have been fixed since it was read: whoever keeps it cached reads it again, uncached.
+    """
+
+
+class CredentialsRejectedError(RefusedError):
     """Flatfile rejects the access key: the exchange answered 401/403, or a fresh token got 401 again."""
 
 
-class ForbiddenError(ConfigurationError):
+class ForbiddenError(RefusedError):
     """Flatfile answered 403: the credentials may not read this resource."""
 
 
@@ -64,7 +95,7 @@ class LicenseForbiddenError(ForbiddenError):
     """Flatfile answered 403 to the batch list: the licenseKey is not a license of this account."""
 
 
-class BadRequestError(ConfigurationError):
+class BadRequestError(RefusedError):
     """Flatfile answered 400; `server_message` holds what it said (its `message`, joined if a list)."""
 
     def __init__(self, message: str, *, server_message: str = "", status: int | None = 400) -> None:
@@ -72,7 +103,7 @@ class BadRequestError(ConfigurationError):
         self.server_message = redact(server_message)
 
 
-class TransientError(FlatfileError):
+class TransientError(FlatfileError, errors.TransientError):
     """Try again later: the failure is expected to pass (the next invocation resumes the work)."""
 
 
@@ -96,15 +127,15 @@ class RetriesExhaustedError(TransientError):
         self.last_error = redact(last_error)
 
 
-class ContractError(FlatfileError):
+class ContractError(FlatfileError, errors.ContractError):
     """Flatfile answered something the relay does not understand (unexpected shape, type or status)."""
 
 
-class NotFoundError(FlatfileError):
-    """Flatfile does not know the batch (404), or GraphQL answered no batch."""
+class NotFoundError(ContractError):
+    """Flatfile does not know the batch (404), or GraphQL answered no batch: there is nothing to export."""
 
 
-class GraphQLError(FlatfileError):
+class GraphQLError(ContractError):
     """The GraphQL answer holds `errors`.
 
     Attributes:

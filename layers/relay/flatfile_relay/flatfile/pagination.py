@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from flatfile_relay.checks import whole_number
 from flatfile_relay.flatfile.errors import ContractError
 from flatfile_relay.json_types import json_type
+
+__all__ = ["BatchPage", "RowPage", "parse_envelope", "split_list_answer"]
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,8 @@ def parse_envelope(body: Any, what: str) -> tuple[list[Any], int]:
         raise ContractError(f"Flatfile answered {what} without a `data` list (got a JSON {json_type(data)}).")
     pagination = body.get("pagination")
     source = pagination if isinstance(pagination, dict) else body
-    total = source.get("totalCount")
-    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise ContractError(
-            f"Flatfile answered {what} without an integer `pagination.totalCount` (got a JSON {json_type(total)})."
-        )
+    total = whole_number(source.get("totalCount"), f"`pagination.totalCount` of Flatfile's answer to {what}",
+                         low=0, error=ContractError)
     return data, total
 
 
@@ -102,27 +102,37 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 _space: Callable[[str, int], re.Match[str]] = cast("Callable[[str, int], re.Match[str]]", _SPACE.match)
 
 
-def split_list_answer(content: bytes) -> tuple[Any, list[str] | None]:
-    """The JSON value of a list answer, and the text of each item of its top-level `data` list.
+def split_list_answer(content: bytes, path: tuple[str, ...] = ("data",)) -> tuple[Any, list[str] | None]:
+    """The JSON value of a list answer, and the text of each item of the list at `path` (by default the top-level
+    `data`; the Platform's records sit at `("data", "records")`).
 
     The texts are slices of the answer itself (decoded once, not re-encoded), so a number keeps all its
-    digits, even beyond what a float holds. When the answer is JSON but not an object holding a `data`
-    list (or not UTF-8), the texts are None. ValueError when the answer is not JSON.
+    digits, even beyond what a float holds. When the answer is JSON but holds no list at `path` (or is not
+    UTF-8), the texts are None. ValueError when the answer is not JSON.
 
     Example:
         >>> split_list_answer(b'{"data": [{"n": 1.000000000000000000001}, {"n": 1e400}], "totalCount": 2}')[1]
         ['{"n": 1.000000000000000000001}', '{"n": 1e400}']
+        >>> split_list_answer(b'{"data": {"records": [{"v": 0.10000000000000000001}]}}', ("data", "records"))[1]
+        ['{"v": 0.10000000000000000001}']
     """
+    if not path:
+        raise ValueError("path must name at least one key")
     try:
         text = content.decode("utf-8")
-        return _split_object(text)
+        at = _space(text, 0).end()
+        body, texts, at = _split_object(text, at, path)
+        if _space(text, at).end() != len(text):
+            raise ValueError("extra data")
+        return body, texts
     except (UnicodeDecodeError, ValueError, StopIteration, IndexError):
         return json.loads(content), None
 
 
-def _split_object(text: str) -> tuple[dict[str, Any], list[str] | None]:
+def _split_object(text: str, at: int, path: tuple[str, ...]) -> tuple[dict[str, Any], list[str] | None, int]:
+    """The object starting at `text[at]`, the item texts of the list at `path` inside it (None when there is no
+    such list), and the index after the object's `}`."""
     space = _space
-    at = space(text, 0).end()
     if text[at] != "{":
         raise ValueError("not an object")
     body: dict[str, Any] = {}
@@ -138,18 +148,18 @@ def _split_object(text: str) -> tuple[dict[str, Any], list[str] | None]:
         if text[at] != ":":
             raise ValueError("expected ':'")
         at = space(text, at + 1).end()
-        if key == "data" and text[at] == "[":
+        if key == path[0] and len(path) == 1 and text[at] == "[":
             body[key], texts, at = _split_list(text, at)
+        elif key == path[0] and len(path) > 1 and text[at] == "{":
+            body[key], texts, at = _split_object(text, at, path[1:])
         else:
             body[key], at = _scan(text, at)
         at = space(text, at).end()
         if text[at] not in ",}":
             raise ValueError("expected ',' or '}'")
         closed = text[at] == "}"
-        at = space(text, at + 1).end()
-    if space(text, at).end() != len(text):
-        raise ValueError("extra data")
-    return body, texts
+        at = space(text, at + 1).end() if not closed else at + 1
+    return body, texts, at
 
 
 def _split_list(text: str, at: int) -> tuple[list[Any], list[str], int]:

@@ -1,11 +1,15 @@
 """HTTP transport: one pooled session, a timeout on every call, retries bounded by the deadline.
 
-Retries are our own loop (not urllib3's `Retry`) so that every wait is capped by the caller's deadline and
-the auth headers are rebuilt before every attempt (a refreshed token is always used, never a stale one).
+Retries are the relay's own loop (`flatfile_relay.retry`, not urllib3's `Retry`) so that every wait is capped
+by the caller's deadline and the auth headers are rebuilt before every attempt (a refreshed token is always
+used, never a stale one).
 
 Retried, with exponential backoff and full jitter (or the server's `Retry-After`): HTTP 408, 429, 500,
 502, 503 and 504, connection errors, timeouts, truncated bodies, and 2xx answers whose body is not JSON.
-Only send idempotent requests through it (the client sends GETs, the token exchange and GraphQL reads).
+A request whose answer was lost is sent again, so a request that is not idempotent must be safe to repeat or its
+caller must read back what happened: the legacy client sends GETs, the token exchange and GraphQL reads; the
+Platform client's job and lock POSTs read the job or sheet back when a repeat is refused
+(`flatfile_relay.platform.client`).
 
 Every attempt is counted in a `RequestCounts` (requests sent, retries, throttled answers): the functions
 publish those counts as metrics after each invocation (this package itself publishes nothing).
@@ -35,11 +39,22 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from flatfile_relay.backoff import backoff_delay
+from flatfile_relay.checks import whole_number
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.flatfile.body import MAX_BODY_BYTES, MAX_READ_SECONDS, read_body
 from flatfile_relay.flatfile.errors import ConfigurationError, ContractError, RetriesExhaustedError
 from flatfile_relay.redaction import install_redaction
+from flatfile_relay.retry import Again, Backoff, GaveUp, Stop, retry
+
+__all__ = [
+    "LOOPBACK_HOSTS",
+    "RETRYABLE_STATUSES",
+    "HeadersFactory",
+    "Reply",
+    "RequestCounts",
+    "Transport",
+    "parse_retry_after",
+]
 
 logger = logging.getLogger("flatfile_relay.flatfile")
 install_redaction(logger)  # our own records are redacted before any handler sees them
@@ -155,6 +170,20 @@ _URL_ERRORS = (
 )
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One request to send, the same for every attempt (`headers` is called anew for each)."""
+
+    method: str
+    url: str
+    what: str  # e.g. "GET /rest/batches": for messages and logs (no query string: it may hold the license)
+    params: Mapping[str, str] | None
+    json_body: Any
+    headers: HeadersFactory | None
+    parse_json: bool
+    decode: Callable[[bytes], Any]
+
+
 class Transport:
     """Sends requests to one Flatfile base URL through one pooled `requests.Session`.
 
@@ -172,7 +201,10 @@ class Transport:
         counts: where attempts are counted (default: a `RequestCounts` of its own, `transport.counts`).
         user_agent: the product sending the requests (e.g. `flatfile-relay/0.1.0`), put before the HTTP
             library's own `User-Agent`.
-        sleep, rand: injectable for tests.
+        setting, example: the setting that holds the base URL and an example value, named in the messages of
+            configuration errors (the Platform client passes `FLATFILE_PLATFORM_URL`).
+        sleep, rand: the waits between attempts and the backoff's draws (tests pass their own).
+        clock: the wall clock, epoch seconds (an HTTP-date `Retry-After` is read against it).
     """
 
     def __init__(
@@ -191,15 +223,19 @@ class Transport:
         pool_maxsize: int = 10,
         counts: RequestCounts | None = None,
         user_agent: str = "",
+        setting: str = "FLATFILE_BASE_URL",
+        example: str = "https://api.us.flatfile.io",
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.base_url = _check_base_url(base_url)
+        self.setting = setting
+        self.hint = f"set {setting} to e.g. {example}"
+        self.base_url = _check_base_url(base_url, self.hint)
         for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
             if not value > 0:
                 raise ValueError(f"{name} must be more than 0 seconds, got {value!r}")
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ValueError(f"max_attempts must be a whole number of at least 1, got {max_attempts!r}")
+        whole_number(max_attempts, "max_attempts")
         if backoff_base < 0 or backoff_cap < 0 or max_retry_after < 0:
             raise ValueError("backoff_base, backoff_cap and max_retry_after must not be negative")
         self.timeout = float(timeout)
@@ -212,7 +248,8 @@ class Transport:
         self.counts = RequestCounts() if counts is None else counts
         self.user_agent = " ".join(part for part in (user_agent.strip(), requests.utils.default_user_agent()) if part)
         self._sleep = sleep
-        self._rand = rand
+        self._backoff = Backoff(backoff_base, backoff_cap, rand)
+        self._clock = clock
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
@@ -242,7 +279,9 @@ class Transport:
 
         `headers` is called before every attempt (so a refreshed token is used). With `parse_json`, a 2xx
         whose body is not JSON is retried; without it, `Reply.body` is None. `decode` reads a 2xx body
-        (default `json.loads`; it raises ValueError when the body is unreadable).
+        (default `json.loads`; it raises ValueError when the body is unreadable). The attempts are
+        `flatfile_relay.retry.retry`'s: a wait is the server's `Retry-After` or the backoff, never past the
+        deadline nor longer than `max_retry_after`.
 
         Raises:
             RetriesExhaustedError: every attempt failed (its `__cause__` is a ContractError when the last
@@ -252,108 +291,111 @@ class Transport:
             BodyTooLargeError: the body is larger than `max_bytes` (a body slower than `max_read_seconds` is
                 retried like a read timeout).
         """
+        call = _Call(method, self.url_for(path), f"{method} {path}", params, json_body, headers, parse_json, decode)
+        if deadline.expired:  # a request never starts once the deadline has passed
+            raise _deadline_error(call.what, "")
         attempts = self.max_attempts if max_attempts is None else max_attempts
-        url = self.url_for(path)
-        what = f"{method} {path}"
-        failure = ""
-        for attempt in range(1, attempts + 1):
-            if deadline.expired:
-                raise _deadline_error(what, failure)
-            sent = {"User-Agent": self.user_agent, "Accept": "application/json"}
-            if headers is not None:
-                sent.update(headers())
-            timeout = (max(0.001, deadline.cap(self.connect_timeout)), max(0.001, deadline.cap(self.timeout)))
-            retry_after: float | None = None
-            cause: ContractError | None = None
-            status: int | None = None
-            started = time.monotonic()
-            self.counts.add(requests=1)
-            try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    headers=sent,
-                    timeout=timeout,
-                    allow_redirects=False,
-                    auth=_KEEP_HEADERS,
-                    stream=True,
-                )
-                try:
-                    content = read_body(response, what=what, max_bytes=self.max_body_bytes,
-                                        max_seconds=deadline.cap(self.max_read_seconds))
-                finally:
-                    response.close()
-            except _NETWORK_ERRORS as exc:
-                failure = _summarise(exc)
-            except _URL_ERRORS:
-                raise ConfigurationError(
-                    f"Cannot send {what}: {self.base_url!r} is not a usable URL; "
-                    "set FLATFILE_BASE_URL to e.g. https://api.us.flatfile.io"
-                ) from None
-            else:
-                status = response.status_code
-                logger.debug("Flatfile %s -> HTTP %s in %.3fs", what, status, time.monotonic() - started)
-                if 300 <= status < 400:
-                    raise _redirect_error(what, response.headers.get("Location", ""))
-                if status in RETRYABLE_STATUSES:
-                    failure = f"HTTP {status}"
-                    if status == 429:
-                        self.counts.add(throttles=1)
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                else:
-                    ok = 200 <= status < 300
-                    body, readable = _decode(content, expect_json=parse_json and ok and status != 204,
-                                             decode=decode if ok else json.loads)
-                    if readable or not (parse_json and ok):
-                        return Reply(status, body if parse_json else None, response.headers, sent)
-                    failure = f"HTTP {status} with a body that is not JSON"
-                    cause = ContractError(
-                        f"Flatfile answered {what} with HTTP {status} but a body that is not JSON "
-                        f"({_describe(content)})."
-                    )
-            if attempt == attempts:
-                raise RetriesExhaustedError(
-                    f"Flatfile kept failing {what}: gave up after {attempts} attempt(s), last: {failure}. "
-                    "Try again later (the next invocation resumes); if it persists, check Flatfile's status "
-                    "and FLATFILE_BASE_URL.",
-                    attempts=attempts,
-                    last_status=status,
-                    last_error=failure,
-                ) from cause
-            if retry_after is not None and retry_after > self.max_retry_after:
-                raise RetriesExhaustedError(
-                    f"Flatfile answered {what} with {failure} and asked to wait {retry_after:.0f}s "
-                    f"(Retry-After), more than the {self.max_retry_after:.0f}s the relay waits. "
-                    "Try again later.",
-                    attempts=attempt,
-                    last_status=status,
-                    last_error=failure,
-                )
-            if retry_after is not None:
-                wait = retry_after
-            else:
-                wait = backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_cap, rand=self._rand)
-            remaining = deadline.remaining()
-            if wait >= remaining:
-                raise _deadline_error(
-                    what,
-                    failure,
-                    f"the next attempt would start in {wait:.2f}s, past the deadline ({remaining:.2f}s left)",
-                ) from cause
-            logger.warning(
-                "Flatfile %s failed (%s, attempt %d/%d); retrying in %.2fs",
-                what,
-                failure,
-                attempt,
-                attempts,
-                wait,
-                extra={"flatfile_status": status, "attempt": attempt, "wait_seconds": round(wait, 3)},
+        outcome = retry(
+            lambda attempt: self._attempt(call, deadline),
+            attempts=attempts,
+            backoff=self._backoff,
+            deadline=deadline,
+            sleep=self._sleep,
+            max_wait=self.max_retry_after,
+            on_retry=lambda attempt, failed, wait: self._retrying(call.what, attempts, attempt, failed, wait),
+        )
+        if isinstance(outcome, GaveUp):
+            raise self._gave_up(call.what, outcome) from outcome.last.cause
+        return outcome
+
+    def _attempt(self, call: _Call, deadline: Deadline) -> Reply | Again:
+        """Send `call` once: the answer, or `Again` when the failure is worth another attempt."""
+        sent = {"User-Agent": self.user_agent, "Accept": "application/json"}
+        if call.headers is not None:
+            sent.update(call.headers())
+        timeout = (max(0.001, deadline.cap(self.connect_timeout)), max(0.001, deadline.cap(self.timeout)))
+        started = self._clock()
+        self.counts.add(requests=1)
+        try:
+            response = self._session.request(
+                call.method,
+                call.url,
+                params=call.params,
+                json=call.json_body,
+                headers=sent,
+                timeout=timeout,
+                allow_redirects=False,
+                auth=_KEEP_HEADERS,
+                stream=True,
             )
-            self.counts.add(retries=1)
-            self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+            try:
+                content = read_body(response, what=call.what, max_bytes=self.max_body_bytes,
+                                    max_seconds=deadline.cap(self.max_read_seconds))
+            finally:
+                response.close()
+        except _NETWORK_ERRORS as exc:
+            return Again(_summarise(exc))
+        except _URL_ERRORS:
+            raise ConfigurationError(
+                f"Cannot send {call.what}: {self.base_url!r} is not a usable URL; {self.hint}"
+            ) from None
+        logger.debug("Flatfile %s -> HTTP %s in %.3fs", call.what, response.status_code, self._clock() - started)
+        return self._answer(call, response, content, sent)
+
+    def _answer(self, call: _Call, response: requests.Response, content: bytes, sent: dict[str, str]) -> Reply | Again:
+        """What an answer means: a `Reply` to return, `Again` (429, 5xx, an unreadable 2xx body), or a redirect."""
+        status = response.status_code
+        if 300 <= status < 400:
+            raise _redirect_error(call.what, response.headers.get("Location", ""), self.setting)
+        if status in RETRYABLE_STATUSES:
+            if status == 429:
+                self.counts.add(throttles=1)
+            wait = parse_retry_after(response.headers.get("Retry-After"), now=self._clock())
+            return Again(f"HTTP {status}", wait=wait, status=status)
+        ok = 200 <= status < 300
+        body, readable = _decode(content, expect_json=call.parse_json and ok and status != 204,
+                                 decode=call.decode if ok else json.loads)
+        if readable or not (call.parse_json and ok):
+            return Reply(status, body if call.parse_json else None, response.headers, sent)
+        cause = ContractError(
+            f"Flatfile answered {call.what} with HTTP {status} but a body that is not JSON ({_describe(content)})."
+        )
+        return Again(f"HTTP {status} with a body that is not JSON", cause=cause, status=status)
+
+    def _retrying(self, what: str, attempts: int, attempt: int, failed: Again, wait: float) -> None:
+        """Log and count a retry, before its wait."""
+        logger.warning(
+            "Flatfile %s failed (%s, attempt %d/%d); retrying in %.2fs",
+            what,
+            failed.reason,
+            attempt,
+            attempts,
+            wait,
+            extra={"flatfile_status": failed.status, "attempt": attempt, "wait_seconds": round(wait, 3)},
+        )
+        self.counts.add(retries=1)
+
+    def _gave_up(self, what: str, gave_up: GaveUp) -> Exception:
+        """The error for a request the retry loop gave up on."""
+        failure, status = gave_up.last.reason, gave_up.last.status
+        if gave_up.stop is Stop.DEADLINE:
+            reason = "" if gave_up.wait is None else (
+                f"the next attempt would start in {gave_up.wait:.2f}s, past the deadline "
+                f"({gave_up.remaining:.2f}s left)"
+            )
+            return _deadline_error(what, failure, reason)
+        if gave_up.stop is Stop.TOO_LONG:
+            message = (
+                f"Flatfile answered {what} with {failure} and asked to wait {gave_up.wait:.0f}s (Retry-After), "
+                f"more than the {self.max_retry_after:.0f}s the relay waits. Try again later."
+            )
+        else:
+            message = (
+                f"Flatfile kept failing {what}: gave up after {gave_up.attempts} attempt(s), last: {failure}. "
+                "Try again later (the next invocation resumes); if it persists, check Flatfile's status "
+                f"and {self.setting}."
+            )
+        return RetriesExhaustedError(message, attempts=gave_up.attempts, last_status=status, last_error=failure)
 
     def close(self) -> None:
         """Close the pooled connections (unless the session was supplied by the caller)."""
@@ -364,8 +406,7 @@ class Transport:
         return f"Transport(base_url={self.base_url!r}, max_attempts={self.max_attempts})"
 
 
-def _check_base_url(base_url: str) -> str:
-    hint = "set FLATFILE_BASE_URL to e.g. https://api.us.flatfile.io"
+def _check_base_url(base_url: str, hint: str) -> str:
     if not isinstance(base_url, str) or not base_url.strip():
         raise ConfigurationError(f"The Flatfile base URL is empty: {hint}")
     text = base_url.strip().rstrip("/")
@@ -385,7 +426,7 @@ def _check_base_url(base_url: str) -> str:
         raise ConfigurationError(f"The Flatfile base URL must not have a query or fragment: {hint}")
     if parts.scheme == "http" and parts.hostname.lower() not in LOOPBACK_HOSTS:
         raise ConfigurationError(
-            "The Flatfile base URL must use https:// (plain http would send the secret access key in clear; "
+            "The Flatfile base URL must use https:// (plain http would send the credentials in clear; "
             f"it is allowed only to a loopback host, {', '.join(sorted(LOOPBACK_HOSTS))}): {hint}"
         )
     return text
@@ -440,10 +481,10 @@ def _deadline_error(what: str, failure: str, reason: str = "") -> DeadlineExceed
     )
 
 
-def _redirect_error(what: str, location: str) -> ConfigurationError:
+def _redirect_error(what: str, location: str, setting: str) -> ConfigurationError:
     target = urlsplit(location)
     where = f"{target.scheme}://{target.hostname}" if target.hostname else "another path"
     return ConfigurationError(
         f"Flatfile answered {what} with a redirect to {where}; the relay does not follow redirects "
-        "(they could carry the credentials elsewhere): set FLATFILE_BASE_URL to the final API address."
+        f"(they could carry the credentials elsewhere): set {setting} to the final API address."
     )

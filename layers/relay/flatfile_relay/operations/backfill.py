@@ -20,15 +20,18 @@ from typing import Any
 
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.flatfile import FlatfileClient
-from flatfile_relay.jobs import ExportJob, InvalidJobError, require_batch_id
-from flatfile_relay.ledger import EXPORTED, EXPORTING, QUEUED, Ledger, LedgerEntry
+from flatfile_relay.jobs import ExportJob, InvalidJobError, queue_jobs, require_batch_id
+from flatfile_relay.ledger import EXPORTED, EXPORTING, QUEUED, SUBMITTED, Ledger, LedgerEntry
 from flatfile_relay.operations.requests import BackfillRequest
-from flatfile_relay.poller import DEFAULT_RESERVE, SUBMITTED, queue_jobs
 from flatfile_relay.settings import Settings
 from flatfile_relay.timestamps import parse_timestamp_or_none
 
+__all__ = ["DEFAULT_RESERVE", "backfill"]
+
 logger = logging.getLogger("flatfile_relay.operations")
 
+#: seconds kept back by default, when the deadline nears, to queue the batches found and answer
+DEFAULT_RESERVE = 2.0
 #: ledger states of a batch that is exported, or on its way
 _ON_ITS_WAY = frozenset({QUEUED, EXPORTING, EXPORTED})
 #: batches looked up in the ledger (and queued) together
@@ -66,7 +69,8 @@ def backfill(
             chosen.append((ExportJob.create(batch["id"], trigger="backfill"), created_at, entry))
         group.clear()
         if chosen and not request.dry_run:
-            queued.extend(queue_jobs(sqs, settings.export_jobs_queue_url, ledger, chosen, deadline))
+            sent = queue_jobs(sqs, settings.export_jobs_queue_url, ledger, chosen, deadline)
+            queued.extend(item.job.batch_id for item in sent)
 
     complete = False
     try:

@@ -27,6 +27,8 @@ from flatfile_relay.flatfile import FlatfileClient, NotFoundError
 from flatfile_relay.operations.problems import describe
 from flatfile_relay.settings import Settings
 
+__all__ = ["OK", "check", "queues"]
+
 OK = "ok"
 WARNING = "warning"
 NOBODY = "warning: alarms notify no one: neither AlertEmail nor AlertTopicArn is set; redeploy with one"

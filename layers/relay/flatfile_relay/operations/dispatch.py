@@ -28,6 +28,8 @@ from flatfile_relay.operations.requests import (
 )
 from flatfile_relay.operations.status import status
 
+__all__ = ["run_request"]
+
 logger = logging.getLogger("flatfile_relay.operations")
 
 

@@ -11,6 +11,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from flatfile_relay.redaction import redact
 
+__all__ = ["describe"]
+
 
 def describe(error: BaseException) -> str:
     """What went wrong: the relay's errors as they are (they name the fix), AWS's with the refused call."""

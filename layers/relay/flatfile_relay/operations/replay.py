@@ -20,6 +20,8 @@ from flatfile_relay.ledger import Ledger
 from flatfile_relay.operations.requests import InvalidRequestError, ReplayRequest
 from flatfile_relay.settings import Settings
 
+__all__ = ["replay"]
+
 
 def replay(request: ReplayRequest, ledger: Ledger, sqs: Any, settings: Settings, deadline: Deadline) -> dict[str, Any]:
     """Send one `replay` job per batch; `{"mode": "replay", "ok": True, "queued": [...], "previousState": {...}}`.

@@ -1,4 +1,4 @@
-"""The operator's requests: the poller's event when it holds a `mode`, parsed with Powertools Parser.
+"""The operator's requests: the poller's event when it holds a `mode`, parsed with pydantic.
 
 Example:
     >>> parse_request({"mode": "replay", "batchIds": ["0B0E4B8A-5B3E-4C7E-9D59-8A4D6F0F2A11"]}).batch_ids
@@ -12,19 +12,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from flatfile_relay.errors import ContractError
 from flatfile_relay.jobs import InvalidJobError, require_batch_id
 from flatfile_relay.models import describe_problems
 from flatfile_relay.timestamps import parse_timestamp
+
+__all__ = [
+    "MAX_REPLAY_IDS",
+    "MODES",
+    "BackfillRequest",
+    "CheckRequest",
+    "InvalidRequestError",
+    "OperatorRequest",
+    "ReplayRequest",
+    "StatusRequest",
+    "parse_request",
+]
 
 MODES = ("check", "status", "replay", "backfill")
 #: batch ids one replay accepts (the jobs are sent within one invocation)
 MAX_REPLAY_IDS = 1000
 
 
-class InvalidRequestError(ValueError):
+class InvalidRequestError(ContractError, ValueError):
     """The operator's event is not a request the poller understands; the message names the problem."""
 
 
@@ -89,8 +101,8 @@ class BackfillRequest(_Request):
 
 
 OperatorRequest = CheckRequest | StatusRequest | ReplayRequest | BackfillRequest
-#: the parser's model: one of the requests, told apart by `mode`
-_DISCRIMINATED: Any = Annotated[OperatorRequest, Field(discriminator="mode")]
+#: the parser: one of the requests, told apart by `mode`
+_REQUESTS: TypeAdapter[OperatorRequest] = TypeAdapter(Annotated[OperatorRequest, Field(discriminator="mode")])
 
 
 def parse_request(event: Any) -> OperatorRequest:
@@ -101,7 +113,7 @@ def parse_request(event: Any) -> OperatorRequest:
             "(an event without a mode is a scheduled poll)"
         )
     try:
-        request: OperatorRequest = parse(event=event, model=_DISCRIMINATED)
+        request = _REQUESTS.validate_python(event)
     except ValidationError as error:
         raise InvalidRequestError(f"bad {event.get('mode')} request: {_problems(error)}") from None
     return request

@@ -29,6 +29,8 @@ from flatfile_relay.operations.check import queues
 from flatfile_relay.operations.problems import describe
 from flatfile_relay.settings import Settings
 
+__all__ = ["count_states", "status"]
+
 #: seconds kept back from the deadline while counting the ledger (a huge ledger gets a partial count)
 _RESERVE = 1.0
 
