@@ -8,6 +8,8 @@ so the rules read the SAM events (and plain `AWS::Lambda::*` resources where a t
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import Any, ClassVar
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
@@ -54,6 +56,92 @@ def _sqs_triggers(cfn: Any) -> list[tuple[str, dict[str, Any], str, str]]:
         if queue in resources and resources[queue].get("Type") == "AWS::SQS::Queue":
             found.append((name, props, queue, str(function)))
     return found
+
+
+#: Resource types whose name the template may set, and the property that sets it. A set name must contain the
+#: stack name; where AWS or SAM would otherwise pick a fixed one (a Glue database and an Athena workgroup must
+#: be named, a SAM layer is named after its logical id), it must be set.
+NAMED = {
+    "AWS::Glue::Database": ("DatabaseInput", "Name"),
+    "AWS::Athena::WorkGroup": ("Name",),
+    "AWS::Serverless::LayerVersion": ("LayerName",),
+    "AWS::Lambda::LayerVersion": ("LayerName",),
+    "AWS::CloudWatch::Alarm": ("AlarmName",),
+    "AWS::CloudWatch::Dashboard": ("DashboardName",),
+    "AWS::Events::Rule": ("Name",),
+    "AWS::Events::EventBus": ("Name",),
+    "AWS::SNS::Topic": ("TopicName",),
+    "AWS::Logs::LogGroup": ("LogGroupName",),
+    "AWS::Scheduler::Schedule": ("Name",),
+    "AWS::Glue::Table": (),  # named inside its database
+}
+MUST_BE_NAMED = ("AWS::Glue::Database", "AWS::Athena::WorkGroup", "AWS::Serverless::LayerVersion",
+                 "AWS::Lambda::LayerVersion")
+_STACK_NAME = "AWS::StackName"
+
+
+def _names_the_stack(value: Any, parameters: dict[str, Any]) -> bool:
+    """Whether a name is built from the stack name: `!Ref AWS::StackName`, a `!Sub` or `!Join` using it, or a
+    `!Ref` to a parameter (the operator chose the name). Every branch of an `!If` must be."""
+    if isinstance(value, dict) and len(value) == 1:
+        (key, inner), = value.items()
+        if key == "Ref":
+            return inner == _STACK_NAME or inner in parameters
+        if key == "Fn::Sub":
+            text = inner[0] if isinstance(inner, list) else inner
+            return isinstance(text, str) and "${" + _STACK_NAME + "}" in text
+        if key == "Fn::If" and isinstance(inner, list) and len(inner) == 3:
+            return all(_names_the_stack(branch, parameters) for branch in inner[1:])
+        if key in ("Fn::Join", "Fn::Split", "Fn::Select"):
+            return _STACK_NAME in repr(inner)
+    return False
+
+
+def _minutes(schedule: str) -> float | None:
+    """The longest gap between two runs of an EventBridge Scheduler expression, in minutes (None: unknown).
+
+    `rate(N unit)` exactly. `cron(min hour dom month dow year)` with every day (dom and dow `*` or `?`) from
+    its minutes and hours over a day; a cron that skips days leaves a gap of at least a day.
+
+    Example:
+        >>> _minutes("rate(5 minutes)"), _minutes("rate(1 hour)"), _minutes("cron(0/15 8-17 * * ? *)")
+        (5.0, 60.0, 855.0)
+    """
+    text = schedule.strip()
+    rate = re.fullmatch(r"rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)", text)
+    if rate:
+        return float(int(rate.group(1)) * {"m": 1, "h": 60, "d": 1440}[rate.group(2)[0]])
+    cron = re.fullmatch(r"cron\(\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*\)", text)
+    if not cron:
+        return None  # at(...) runs once: nothing to compare
+    minute, hour, day, _month, weekday, _year = cron.groups()
+    if day not in ("*", "?") or weekday not in ("*", "?"):
+        return 1440.0
+    minutes = _cron_field(minute, 0, 59)
+    hours = _cron_field(hour, 0, 23)
+    if not minutes or not hours:
+        return None
+    runs = sorted(h * 60 + m for h in hours for m in minutes)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(runs)]
+    return float(max([*gaps, runs[0] + 1440 - runs[-1]]))
+
+
+def _cron_field(field: str, low: int, high: int) -> set[int]:
+    """The values of one cron field: `*`, `n`, `a-b`, `a/step`, `*/step`, `a-b/step`, lists of these."""
+    values: set[int] = set()
+    for item in field.split(","):
+        base, _, step_text = item.partition("/")
+        step = int(step_text) if step_text.isdigit() else 1
+        if base == "*":
+            start, end = low, high
+        elif re.fullmatch(r"\d+-\d+", base):
+            start, end = (int(v) for v in base.split("-"))
+        elif base.isdigit():
+            start, end = int(base), (high if step_text else int(base))
+        else:
+            return set()  # L, W, #, names: not read here
+        values.update(range(start, end + 1, step))
+    return {value for value in values if low <= value <= high}
 
 
 def _path(where: str, *more: str) -> list[str]:
@@ -261,4 +349,105 @@ class QueuesAndBucketsAreEncryptedAndPrivate(CloudFormationLintRule):
             if name not in tls_only:
                 matches.append(RuleMatch(["Resources", name],
                                          f"{name}: no bucket policy denies requests without aws:SecureTransport"))
+        return matches
+
+
+class StalePollerAlarmOutlastsTwoSchedulePeriods(CloudFormationLintRule):
+    """StalePollerAlarm fires when no poll succeeded for `StalePollerMinutes`: shorter than two schedule periods,
+    it is on between two polls that both succeeded (always, with rate(1 hour) and the default 30).
+
+    Checked for the parameters' defaults, for each `parameter_overrides` that samconfig.toml beside the
+    template saves (`sam deploy --guided` writes them there), and for values given to cfn-lint with
+    `--parameters` (cfn-lint 1.x drops those for SAM templates, so samconfig.toml is the reliable place)."""
+
+    id = "E9108"
+    shortdesc = "StalePollerMinutes covers at least two schedule periods"
+    description = "StalePollerMinutes >= 2 x the longest gap between two runs of ScheduleExpression"
+    source_url = "https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html"
+    tags: ClassVar[list[str]] = ["flatfile-relay", "scheduler", "cloudwatch"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        parameters = cfn.template.get("Parameters") or {}
+        if "ScheduleExpression" not in parameters or "StalePollerMinutes" not in parameters:
+            return []
+        defaults = {name: spec.get("Default") for name, spec in parameters.items() if isinstance(spec, dict)}
+        given = [("the defaults", {})]
+        given += [(f"samconfig.toml [{env}]", values) for env, values in _saved_overrides(cfn.filename)]
+        given += [("--parameters", dict(p.parameters)) for p in cfn.context.parameter_sets or []]
+        matches = []
+        for source, overrides in given:
+            values = {**defaults, **overrides}
+            period = _minutes(str(values.get("ScheduleExpression")))
+            stale = _int(values.get("StalePollerMinutes"))
+            if period is None or stale is None or stale >= 2 * period:
+                continue
+            matches.append(RuleMatch(
+                ["Parameters", "StalePollerMinutes"],
+                f"{source}: StalePollerMinutes {stale} is shorter than two periods of ScheduleExpression "
+                f"{values.get('ScheduleExpression')!r} ({period:g} minutes between polls): StalePollerAlarm would "
+                f"be on between two successful polls; set StalePollerMinutes to {2 * period:g} or more "
+                f"(at most 1440)",
+            ))
+        return matches
+
+
+def _saved_overrides(template: str | None) -> list[tuple[str, dict[str, str]]]:
+    """(environment, parameter values) of each `parameter_overrides` in the samconfig.toml beside `template`."""
+    import shlex
+    import tomllib
+    from pathlib import Path
+
+    config = Path(template or "template.yaml").resolve().parent / "samconfig.toml"
+    if not config.is_file():
+        return []
+    found = []
+    for env, commands in tomllib.loads(config.read_text(encoding="utf-8")).items():
+        for command in commands.values() if isinstance(commands, dict) else ():
+            overrides = (command.get("parameters") or {}).get("parameter_overrides") if isinstance(command, dict) \
+                else None
+            if overrides:
+                items = overrides if isinstance(overrides, list) else shlex.split(str(overrides))
+                found.append((env, dict(str(item).split("=", 1) for item in items if "=" in str(item))))
+    return found
+
+
+class ExplicitNamesContainTheStackName(CloudFormationLintRule):
+    """Two stacks of the relay live in one account and region (staging beside production): every name the
+    template gives a resource is built from the stack name, and a ScheduleV2 event either omits its name or
+    names it after the stack (SAM's default, `<FunctionId><EventName>`, is the same in every stack)."""
+
+    id = "E9109"
+    shortdesc = "Explicit resource names contain the stack name"
+    description = "Names of Glue databases, layers, alarms, dashboards, rules, topics, schedules ... use AWS::StackName"
+    source_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/pseudo-parameter-reference.html"
+    tags: ClassVar[list[str]] = ["flatfile-relay"]
+
+    def match(self, cfn: Any) -> list[RuleMatch]:
+        parameters = cfn.template.get("Parameters") or {}
+        matches = []
+        for name, resource in cfn.get_resources(list(NAMED)).items():
+            path = NAMED[resource["Type"]]
+            if not path:
+                continue
+            value: Any = resource.get("Properties") or {}
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if value is None and resource["Type"] not in MUST_BE_NAMED:
+                continue
+            if not _names_the_stack(value, parameters):
+                matches.append(RuleMatch(["Resources", name, "Properties", *path],
+                                         f"{name}: {'/'.join(path)} must be built from AWS::StackName "
+                                         "(two stacks in one account would share it)"))
+        for function, resource in cfn.get_resources([*SERVERLESS_FUNCTION]).items():
+            for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+                if not isinstance(event, dict) or event.get("Type") not in ("Schedule", "ScheduleV2"):
+                    continue
+                props = event.get("Properties") or {}
+                if props.get("OmitName") is True or ("Name" in props and _names_the_stack(props["Name"], parameters)):
+                    continue
+                if event.get("Type") == "Schedule" and "Name" not in props:
+                    continue  # an EventBridge rule: CloudFormation generates its name
+                matches.append(RuleMatch(_path(function, "Properties", "Events", event_name, "Properties"),
+                                         f"{function}/{event_name}: set OmitName: true or a Name built from "
+                                         "AWS::StackName (SAM names the schedule the same in every stack)"))
         return matches

@@ -1,5 +1,6 @@
 """Development runs on the Powertools the template deploys: requirements/runtime.in's pin and the version of
-AWS's public layer in template.yaml are a recorded pair (README.md, "Powertools version", says how to move)."""
+AWS's public layer in template.yaml are a recorded pair (docs/development.md, "Powertools version", says how
+to move)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-#: the relay's own namespace (POWERTOOLS_METRICS_NAMESPACE)
-NAMESPACE = "FlatfileRelay"
+#: the stack name the template's `${AWS::StackName}` stands for here (the local runner's default stack)
+STACK = "flatfile-relay"
+#: the relay's own namespace (POWERTOOLS_METRICS_NAMESPACE): one per stack
+NAMESPACE = f"FlatfileRelay/{STACK}"
+#: how the template writes it
+NAMESPACE_SUB = {"Fn::Sub": "FlatfileRelay/${AWS::StackName}"}
 ALARM = "AWS::CloudWatch::Alarm"
 DASHBOARD = "AWS::CloudWatch::Dashboard"
 
@@ -42,7 +46,7 @@ def alarm_metrics(template: dict[str, Any]) -> list[Watched]:
         props = alarm["Properties"]
         assert "Metrics" not in props, f"{name}: metric math is not checked here"
         dimensions = tuple(sorted((d["Name"], _value(d["Value"])) for d in props.get("Dimensions", [])))
-        watched.append(Watched(name, props["Namespace"], props["MetricName"], dimensions))
+        watched.append(Watched(name, _value(props["Namespace"]), props["MetricName"], dimensions))
     return watched
 
 
@@ -59,7 +63,7 @@ def dashboard_body(template: dict[str, Any], name: str = "Dashboard") -> dict[st
     def substitute(match: re.Match[str]) -> str:
         token = match.group(1)
         if token.startswith("AWS::"):
-            return {"AWS::Region": "eu-west-1", "AWS::StackName": "flatfile-relay"}[token]
+            return {"AWS::Region": "eu-west-1", "AWS::StackName": STACK}[token]
         if token in parameters:
             return str(parameters[token]["Default"])
         resource, _, attribute = token.partition(".")
@@ -104,10 +108,14 @@ def emitted_metrics(output: str) -> set[tuple[str, str, tuple[tuple[str, str], .
 def _value(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        text = value["Fn::Sub"]
+        assert re.sub(r"\$\{AWS::StackName\}", "", text).count("${") == 0, f"only the stack name in {text!r}"
+        return text.replace("${AWS::StackName}", STACK)
     if isinstance(value, dict) and set(value) == {"Ref"}:
         return f"!Ref {value['Ref']}"
     if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
         target = value["Fn::GetAtt"]
         resource, attribute = target if isinstance(target, list) else str(target).split(".", 1)
         return f"!GetAtt {resource}.{attribute}"
-    raise AssertionError(f"a dimension value must be a literal, !Ref or !GetAtt, got {value!r}")
+    raise AssertionError(f"a value must be a literal, !Ref, !GetAtt or !Sub of the stack name, got {value!r}")

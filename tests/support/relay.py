@@ -43,7 +43,7 @@ from flatfile_relay.settings import Settings
 from support.functions import ROOT, function_app, lambda_context
 from support.webhook import Answer, encode, function_url_event, payload
 
-#: the public contract's field names (architecture.md)
+#: the public contract's field names (docs/architecture.md §6)
 MANIFEST_KEYS = {"schemaVersion", "source", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger",
                  "filename", "submittedAt", "customer"}
 PART_KEYS = {"uri", "rows", "bytes", "sha256"}

@@ -32,7 +32,7 @@ PLATFORM = f"{PACKAGE}.platform"
 LEAVES = frozenset(
     f"{PACKAGE}.{name}"
     for name in ("errors", "deadline", "timestamps", "backoff", "retry", "checks", "redaction", "json_types", "ahead",
-                 "ids")
+                 "ids", "walk")
 )
 #: the root of the relay's errors: every module may import it, and it imports nothing
 ROOT_ERRORS = f"{PACKAGE}.errors"
@@ -45,12 +45,13 @@ DEFERRED_IMPORTS = {
     (PLATFORM, PLATFORM): "the Platform client's modules import requests: its account and models do not",
     (f"{PACKAGE}.poller", f"{PACKAGE}.jobs"):
         "an idle poll queues no job: the job model (pydantic) is imported with the first job",
+    (f"{PACKAGE}.sources.legacy", f"{PACKAGE}.jobs"):
+        "an idle poll builds no job: the job model (pydantic) is imported with the first job",
     (f"{PACKAGE}.operations", f"{PACKAGE}.operations.dispatch"):
         "operator modes and their request models only for operator events, never for a scheduled poll",
     (f"{PACKAGE}.observability", "aws_lambda_powertools"): "the Tracer imports the X-Ray SDK: only when tracing is on",
     (f"{PACKAGE}.connection", "aws_lambda_powertools.utilities.parameters"): "the secret is read on first use",
     (f"{PACKAGE}.webhook_tokens", "aws_lambda_powertools.utilities.parameters"): "the secret is read on first use",
-    (f"{PACKAGE}.reader", "boto3"): "the reader's default S3 client, for callers that pass none",
 }
 #: what each handler's cold import (tracing off) must not load: the deferrals above, and what it never needs
 COLD_IMPORT_EXCLUDES = {

@@ -8,6 +8,7 @@ from flatfile_relay.exporter import BUSY, CONTINUED, EXPORTED, ExportOutcome, ex
 from flatfile_relay.flatfile import RequestCounts
 from flatfile_relay.measurements import Measurement, request_measurements
 from flatfile_relay.poller import PollReport
+from flatfile_relay.timestamps import parse_timestamp
 
 SUBMITTED = "2026-03-01T10:00:00.000Z"
 EXPORTED_AT = "2026-03-01T10:04:30.000Z"
@@ -61,15 +62,16 @@ def test_the_lag_of_a_webhook_export_counts_from_the_submission() -> None:
 
 
 def test_the_lag_of_a_scheduled_export_counts_from_the_end_of_the_first_copy_at_the_earliest() -> None:
-    assert export_lag(SUBMITTED, EXPORTED_AT, "schedule", "2026-02-01T00:00:00.000Z") == 270.0
+    assert export_lag(SUBMITTED, EXPORTED_AT, "schedule", parse_timestamp("2026-02-01T00:00:00.000Z")) == 270.0
     # submitted years before the relay existed, exported by the first copy: not a lag of years
-    assert export_lag("2019-05-05T00:00:00Z", EXPORTED_AT, "schedule", "2026-03-01T10:04:00.000Z") == 30.0
+    first_copy_done = parse_timestamp("2026-03-01T10:04:00.000Z")
+    assert export_lag("2019-05-05T00:00:00Z", EXPORTED_AT, "schedule", first_copy_done) == 30.0
     assert export_lag(SUBMITTED, EXPORTED_AT, "schedule", None) is None  # the first copy is still running
 
 
 @pytest.mark.parametrize("trigger", ["replay", "backfill"])
 def test_replays_and_backfills_have_no_lag(trigger: str) -> None:
-    assert export_lag(SUBMITTED, EXPORTED_AT, trigger, "2026-02-01T00:00:00.000Z") is None
+    assert export_lag(SUBMITTED, EXPORTED_AT, trigger, parse_timestamp("2026-02-01T00:00:00.000Z")) is None
 
 
 @pytest.mark.parametrize("submitted", [None, "", "yesterday", 42])

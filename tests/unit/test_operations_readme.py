@@ -1,4 +1,5 @@
-"""The README's `aws lambda invoke` commands cover every operator mode with payloads the poller accepts."""
+"""The `aws lambda invoke` commands of docs/operations.md cover every operator mode with payloads the poller
+accepts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def invoke_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     section = text[text.index("### Operator modes"):text.index("## Limits and costs")]
     joined = section.replace("\\\n", " ")
     return [line.strip() for line in joined.splitlines() if line.strip().startswith("aws lambda invoke")]

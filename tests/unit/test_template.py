@@ -129,19 +129,26 @@ BREAKAGES = {
               "  PollerDLQ:\n    Type: AWS::SQS::Queue\n    DeletionPolicy: Delete\n    UpdateReplacePolicy: Delete\n"
               "    Properties:\n      QueueName: poller-dlq\n"),
     "E9107": ('aws:SecureTransport: "false"\n\n  # Ledger', 'aws:SecureTransport: "true"\n\n  # Ledger'),
+    "E9108": ("    Default: rate(5 minutes)\n", "    Default: rate(1 hour)\n"),
+    "E9109": ("      LayerName: !Sub ${AWS::StackName}-relay\n", ""),
 }
 
 
-def cfn_lint(template: Path) -> set[str]:
-    """The rule ids cfn-lint (with cfn-rules/) reports for `template`."""
+def cfn_lint_lines(template: Path, *options: str) -> list[str]:
+    """cfn-lint's findings (with cfn-rules/) for `template`, one `file:line:col:line:col:rule:message` each."""
     if not CFN_LINT.exists():
         pytest.skip("cfn-lint comes with the SAM CLI in .venv-sam: run `make validate` once")
     answer = subprocess.run(
-        [str(CFN_LINT), str(template), "--format", "parseable", "--append-rules", str(ROOT / "cfn-rules")],
+        [str(CFN_LINT), str(template), "--format", "parseable", "--append-rules", str(ROOT / "cfn-rules"), *options],
         capture_output=True, text=True, check=False, timeout=120,
     )
     assert answer.returncode in (0, 2, 4, 6), answer.stderr  # 2/4/6: errors/warnings found, not a crash
-    return {line.split(":")[5] for line in answer.stdout.splitlines() if line.count(":") >= 6}
+    return [line for line in answer.stdout.splitlines() if line.count(":") >= 6]
+
+
+def cfn_lint(template: Path, *options: str) -> set[str]:
+    """The rule ids cfn-lint (with cfn-rules/) reports for `template`."""
+    return {line.split(":")[5] for line in cfn_lint_lines(template, *options)}
 
 
 @pytest.mark.slow
@@ -154,6 +161,30 @@ def test_each_cfn_lint_rule_catches_what_it_is_for(tmp_path: Path) -> None:
     broken = tmp_path / "template.yaml"
     broken.write_text(text, encoding="utf-8")
     assert {rule for rule in cfn_lint(broken) if rule.startswith("E91")} == set(BREAKAGES)
+
+
+@pytest.mark.slow
+def test_a_stale_poller_alarm_shorter_than_two_schedule_periods_is_refused_in_the_saved_deploy_values(
+    tmp_path: Path,
+) -> None:
+    """`sam deploy --guided` saves the answers in samconfig.toml; `make validate` then checks them (E9108)."""
+    (tmp_path / "template.yaml").write_text((ROOT / "template.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    config = (ROOT / "samconfig.toml").read_text(encoding="utf-8")
+    anchor = 's3_prefix = "flatfile-relay"\n'
+    assert config.count(anchor) == 1
+
+    def lint(overrides: str) -> list[str]:
+        saved = config.replace(anchor, f"{anchor}parameter_overrides = {json.dumps(overrides)}\n")
+        (tmp_path / "samconfig.toml").write_text(saved, encoding="utf-8")
+        return [line for line in cfn_lint_lines(tmp_path / "template.yaml") if ":E9108:" in line]
+
+    [refused] = lint('ScheduleExpression="rate(1 hour)" ExportSince=2024-01-01')
+    assert "samconfig.toml [default]: StalePollerMinutes 30 is shorter than two periods of ScheduleExpression " \
+           "'rate(1 hour)' (60 minutes between polls)" in refused
+    assert "set StalePollerMinutes to 120 or more" in refused
+    assert lint('ScheduleExpression="rate(1 hour)" StalePollerMinutes=120') == []
+    assert lint('ScheduleExpression="cron(0/10 * * * ? *)" StalePollerMinutes=20') == []
+    assert len(lint('ScheduleExpression="cron(0/10 * ? * MON-FRI *)" StalePollerMinutes=60')) == 1  # weekends
 
 
 @pytest.mark.parametrize(
@@ -179,3 +210,42 @@ def test_every_checkov_skip_states_its_reason(template: dict[str, Any]) -> None:
     }
     assert skips
     assert [key for key, reason in skips.items() if len(reason.split()) < 8] == []
+
+
+def test_the_webhook_timeout_leaves_room_for_one_aws_call(template: dict[str, Any]) -> None:
+    """The webhook starts no AWS call that could outlast it: its timeout must hold at least one whole call."""
+    from flatfile_relay.aws import PROMPT, longest_call
+
+    app = (ROOT / "functions" / "webhook" / "app.py").read_text(encoding="utf-8")
+    reserve = float(re.search(r"^DEADLINE_RESERVE = ([\d.]+)", app, re.MULTILINE)[1])  # type: ignore[index]
+    timeout = function_props(template, "WebhookFunction")["Timeout"]
+    assert timeout >= reserve + longest_call(PROMPT) + 5, "the webhook would refuse every call: raise its Timeout"
+
+
+def test_only_the_functions_that_read_the_flatfile_secret_know_it(template: dict[str, Any]) -> None:
+    """The webhook (public URL) and the consumer never read the Flatfile credentials: not even its name."""
+    knowing = {name for name in FUNCTIONS
+               if "FLATFILE_SECRET_ID" in function_props(template, name)["Environment"]["Variables"]}
+    assert knowing == {"PollerFunction", "ExporterFunction"}
+    reading = {name for name in FUNCTIONS
+               if "FlatfileSecret" in json.dumps(template["Resources"][name]["Properties"].get("Policies", []))}
+    assert reading == knowing
+
+
+def test_bucket_access_logs_athena_results_expiry_and_their_key(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["AccessLogBucketName"]
+    assert parameter["Default"] == ""
+    bucket = template["Resources"]["ExportBucket"]["Properties"]
+    condition, logging_, off = bucket["LoggingConfiguration"]["Fn::If"]
+    assert (condition, off) == ("LogBucketAccess", {"Ref": "AWS::NoValue"})
+    assert logging_["DestinationBucketName"] == {"Ref": "AccessLogBucketName"}
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    results = rules["ExpireAthenaResults"]
+    assert (results["Prefix"], results["Status"]) == ("athena-results/", "Enabled")
+    assert 1 <= results["ExpirationInDays"] <= 90
+    workgroup = template["Resources"]["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["ResultConfiguration"]["OutputLocation"]["Fn::Sub"].endswith("/athena-results/")
+    condition, with_key, without = workgroup["ResultConfiguration"]["EncryptionConfiguration"]["Fn::If"]
+    assert condition == "UseBucketKmsKey"
+    assert with_key == {"EncryptionOption": "SSE_KMS", "KmsKey": {"Ref": "BucketKmsKeyArn"}}
+    assert without == {"EncryptionOption": "SSE_S3"}

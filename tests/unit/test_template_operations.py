@@ -1,4 +1,5 @@
-"""Operating the stack: alarms, dashboard, alert topic, architecture, and the README that documents them."""
+"""Operating the stack: alarms, dashboard, alert topic, architecture, and the docs that document them
+(docs/operations.md, "Alarms"; docs/deploy.md, the guided deploy; the secrets commands everywhere)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cloudwatch import NAMESPACE, alarm_metrics, alarms, dashboard_body, dashboard_metrics
+from support.cloudwatch import NAMESPACE, NAMESPACE_SUB, alarm_metrics, alarms, dashboard_body, dashboard_metrics
+from support.docs import block, documents
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
 FUNCTIONS = ("PollerFunction", "ExporterFunction", "WebhookFunction", "ConsumerFunction")
 DLQS = ("PollerDLQ", "ExportJobsDLQ", "NoticesDLQ", "ConsumerDLQ")
 NO_VALUE = {"Ref": "AWS::NoValue"}
@@ -60,7 +62,7 @@ def test_the_stale_poller_alarm_exists_only_while_the_schedule_is_enabled(templa
     [schedule] = props(template, "PollerFunction")["Events"].values()
     assert schedule["Properties"]["State"] == {"Ref": "ScheduleState"}  # the same parameter turns polls off
     # missing for StalePollerMinutes one-minute periods in a row, missing data counting as breaching
-    assert alarm["Namespace"] == NAMESPACE
+    assert alarm["Namespace"] == NAMESPACE_SUB
     assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 60, 1)
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
     assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "StalePollerMinutes"}
@@ -84,6 +86,16 @@ def test_backlog_lag_rejections_incomplete_polls_and_placeholders_alarm(template
     assert (placeholders["Statistic"], placeholders["Threshold"]) == ("Sum", 1)
     for name in ("ExportLag", "WebhookRejected", "PollIncompleteAfterBaseline", "NotConfigured"):
         assert next(iter(by_metric(template, name).values()))["TreatMissingData"] == "notBreaching"
+
+
+def test_each_stack_has_a_metrics_namespace_of_its_own(template: dict[str, Any]) -> None:
+    """Two stacks in one account (staging, production) never mix their metrics: the functions emit into
+    FlatfileRelay/<stack name>, the namespace every alarm and dashboard widget on a relay metric reads."""
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE_SUB
+    ours = [w for w in alarm_metrics(template) + dashboard_metrics(template) if not w.namespace.startswith("AWS/")]
+    assert len(ours) >= 20
+    assert {w.namespace for w in ours} == {NAMESPACE}
 
 
 def test_relay_metrics_carry_the_service_dimension_powertools_adds(template: dict[str, Any]) -> None:
@@ -132,12 +144,12 @@ def test_every_alarm_says_what_it_means_and_what_to_do(template: dict[str, Any])
     for name, alarm in alarms(template).items():
         description = alarm["Properties"]["AlarmDescription"]
         assert 80 <= len(description) <= 1024, name
-        assert "|" not in description, f"{name}: the README table could not hold it"
+        assert "|" not in description, f"{name}: the table of docs/operations.md could not hold it"
 
 
-def readme_table(heading: str) -> dict[str, str]:
-    """The first table under a README heading: first column (without backticks) -> second column."""
-    section = README.split(f"\n{heading}\n", 1)[1]
+def docs_table(heading: str, text: str = OPERATIONS) -> dict[str, str]:
+    """The first table under a heading: first column (without backticks) -> second column."""
+    section = text.split(f"\n{heading}\n", 1)[1]
     rows = {}
     for line in section.split("\n|---", 1)[1].splitlines()[1:]:
         if not line.startswith("|"):
@@ -147,8 +159,8 @@ def readme_table(heading: str) -> dict[str, str]:
     return rows
 
 
-def test_the_readme_alarm_table_is_the_templates(template: dict[str, Any]) -> None:
-    documented = readme_table("### Alarms")
+def test_the_documented_alarm_table_is_the_templates(template: dict[str, Any]) -> None:
+    documented = docs_table("### Alarms")
     assert documented == {name: a["Properties"]["AlarmDescription"] for name, a in alarms(template).items()}
 
 
@@ -193,12 +205,12 @@ def test_the_architecture_picks_the_functions_and_the_powertools_layer(
     assert architecture in props(template, "RelayLayer")["CompatibleArchitectures"]
 
 
-def test_the_readme_walks_through_every_guided_deploy_question(template: dict[str, Any]) -> None:
-    transcript = README.split("sam deploy --guided", 2)[2]
+def test_the_docs_walk_through_every_guided_deploy_question(template: dict[str, Any]) -> None:
+    transcript = block("docs/deploy.md", "## The first deploy", "text").text
     positions = []
     for name, parameter in template["Parameters"].items():
         question = f"Parameter {name} [{parameter.get('Default', '')}]:"
-        assert question in transcript, f"the README's guided deploy lacks {question!r}"
+        assert question in transcript, f"docs/deploy.md's guided deploy lacks {question!r}"
         positions.append(transcript.index(question))
     assert positions == sorted(positions), "sam deploy --guided asks in template order"
     for answer in (
@@ -211,10 +223,82 @@ def test_the_readme_walks_through_every_guided_deploy_question(template: dict[st
         assert answer in transcript
 
 
-def test_the_readme_writes_secrets_from_a_file_never_on_the_command_line() -> None:
-    commands = re.findall(r"aws secretsmanager (?:put-secret-value|create-secret|update-secret)[^\n]*", README)
+def test_the_docs_write_secrets_from_a_file_never_on_the_command_line() -> None:
+    text = "\n".join(path.read_text(encoding="utf-8") for path in documents())
+    commands = re.findall(r"aws secretsmanager (?:put-secret-value|create-secret|update-secret)[^\n]*", text)
     assert commands
     for command in commands:
         assert "--secret-string file://" in command, command
-    assert "--secret-string '" not in README
-    assert '--secret-string "{' not in README
+    assert "--secret-string '" not in text
+    assert '--secret-string "{' not in text
+
+
+# ---------------------------------------------------------------- hardening: floods, silent alarms, endpoints
+
+
+def getatt(name: str, attribute: str = "Arn") -> dict[str, Any]:
+    return {"Fn::GetAtt": [name, attribute]}
+
+
+def test_a_flood_on_the_webhook_url_alarms_and_the_cap_is_asked_for(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["WebhookReservedConcurrency"]
+    assert parameter["Default"] == 0  # deploys in every account, new ones (quota 10) included
+    for words in ("0 (the default", "caps nothing", "5 to 10", "quota", "WebhookFloodAlarm"):
+        assert words in parameter["Description"], words
+    label = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterLabels"]["WebhookReservedConcurrency"]
+    assert "0 = no cap" in label["default"]
+    alarm = props(template, "WebhookFloodAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
+        "AWS/Lambda", "Invocations", "Sum", 300)
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "WebhookFunction"}}]
+    assert alarm["Threshold"] == {"Ref": "WebhookFloodThreshold"}
+    assert template["Parameters"]["WebhookFloodThreshold"]["Default"] >= 100
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    told = deploy.split("- **WebhookReservedConcurrency**", 1)[1].split("\n- ", 1)[0]  # the guided deploy's notes
+    for words in ("caps nothing", "quota", "5", "429"):
+        assert words in told, words
+
+
+def test_a_stack_whose_alarms_notify_no_one_says_so(template: dict[str, Any]) -> None:
+    assert template["Conditions"]["AlarmsNotifyNoOne"] == {"Fn::And": [
+        {"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}, {"Fn::Equals": [{"Ref": "AlertTopicArn"}, ""]}]}
+    output = template["Outputs"]["AlarmNotifications"]
+    assert "Condition" not in output  # always there: it names the topics, or says no one hears the alarms
+    condition, nobody, _ = output["Value"]["Fn::If"]
+    assert (condition, nobody.split(":")[0]) == ("AlarmsNotifyNoOne", "alarms notify no one")
+    poller = template["Resources"]["PollerFunction"]["Properties"]["Environment"]["Variables"]
+    assert "ALERT_TOPICS" in poller  # what `check` reads
+    for name in ("AlertEmail", "AlertTopicArn"):
+        assert "notify no one" in template["Parameters"][name]["Description"], name
+
+
+def test_the_alert_topic_takes_tls_only_and_the_account_s_alarms(template: dict[str, Any]) -> None:
+    policy = template["Resources"]["AlertTopicPolicy"]
+    assert policy["Condition"] == "CreateAlertTopic"
+    assert policy["Properties"]["Topics"] == [{"Ref": "AlertTopic"}]
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    deny = statements["DenyInsecureTransport"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sns:Publish")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    cloudwatch = statements["CloudWatchPublishesTheAlarms"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_the_sample_rule_target_retries_and_keeps_what_it_cannot_deliver(template: dict[str, Any]) -> None:
+    [target] = props(template, "SampleConsumerRule")["Targets"]
+    assert target["DeadLetterConfig"] == {"Arn": getatt("ConsumerDLQ")}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    policy = props(template, "ConsumerQueuePolicy")
+    assert policy["Queues"] == [{"Ref": "ConsumerQueue"}, {"Ref": "ConsumerDLQ"}]
+    allow = policy["PolicyDocument"]["Statement"][0]
+    assert allow["Resource"] == [getatt("ConsumerQueue"), getatt("ConsumerDLQ")]
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": getatt("SampleConsumerRule")}}
+    # a queue takes one policy: each queue is in exactly one, and every one denies plain HTTP
+    policies = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+    listed = [queue["Ref"] for p in policies for queue in p["Queues"]]
+    queues = [name for name, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"]
+    assert sorted(listed) == sorted(queues)
+    for p in policies:
+        assert any(s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+                   for s in p["PolicyDocument"]["Statement"])

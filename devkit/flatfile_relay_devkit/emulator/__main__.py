@@ -29,6 +29,7 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
+from ..ports import PortInUseError
 from .config import ORDERS, EmulatorConfig
 from .emulator import Emulator
 from .platform.samples import build_platform_account
@@ -78,7 +79,11 @@ def serve(argv: Sequence[str]) -> int:
         samples=not args.no_samples,
         anchor=args.anchor,
     )
-    emulator = Emulator(config, host=args.host, port=args.port).start()
+    try:
+        emulator = Emulator(config, host=args.host, port=args.port).start()
+    except PortInUseError as error:
+        print(f"error: {error}; stop it, or pick another port: --port N (make emulator PORT=N)", file=sys.stderr)
+        return 1
     signal.signal(signal.SIGTERM, _terminate)
     print(emulator.url, flush=True)
     print(json.dumps(emulator.secret), flush=True)

@@ -12,6 +12,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from ..ports import ensure_free
 from .api import Api
 from .auth import TokenAuthority
 from .config import RUNTIME_KNOBS, EmulatorConfig
@@ -65,6 +66,7 @@ class Emulator:
         if self._server is not None:
             return self
         address = (self.host, self._requested_port)
+        ensure_free(self.host, self._requested_port, "the Flatfile emulator")  # PortInUseError names the holder
         server = EmulatorHTTPServer(
             address, self.api, self.faults, lambda: self.config, self._record, self.errors
         )

@@ -1,15 +1,34 @@
 """Create template.yaml's resources in moto and give each function the environment Lambda would.
 
+Names follow CloudFormation: a name the template sets (a Glue database, a layer, an Athena workgroup, ...) is
+used as resolved, so two stacks whose templates would name something alike collide here as in AWS; any
+other resource gets a name generated from the stack and its logical id (`<stack>-<LogicalId>`). A SAM
+layer without `LayerName` is named after its logical id, and a `ScheduleV2` event without `Name` or
+`OmitName` `<FunctionId><EventName>`, as SAM does. `physical` maps each logical id to the name given.
+
+What moto holds: buckets, queues, tables, secrets, EventBridge rules with their targets, the Glue database
+and tables, CloudWatch alarms and the dashboard, SNS topics, the layer (an empty stand-in), EventBridge
+Scheduler schedules and Athena workgroups; resources whose Condition is false are left out. Functions are
+not created: handlers run in this process (`lambda_runtime`), and a function's name is `<stack>-<LogicalId>`.
+
 Example:
     >>> deployment = LocalDeployment.create(Template.load("template.yaml"), AwsClients())   # doctest: +SKIP
     >>> deployment.environment("ExporterFunction")["EXPORT_BUCKET"]                         # doctest: +SKIP
     'flatfile-relay-exportbucket'
+    >>> staging = LocalDeployment.create(Template.load("template.yaml"), AwsClients(),
+    ...                                  stack="staging")                                   # doctest: +SKIP
+    >>> staging.physical["GlueDatabase"]                                                    # doctest: +SKIP
+    'staging'
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import json
-from collections.abc import Mapping
+import os
+import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +39,11 @@ from flatfile_relay_devkit.local.template import Template, TemplateError, evalua
 
 ACCOUNT = "123456789012"
 _QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+_ALARM_PROPERTIES = ("AlarmDescription", "Namespace", "MetricName", "Dimensions", "Statistic", "Period",
+                     "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator",
+                     "TreatMissingData", "AlarmActions", "OKActions", "InsufficientDataActions")
+_NUMBERS: dict[str, Callable[[Any], Any]] = {"Period": int, "EvaluationPeriods": int, "DatapointsToAlarm": int,
+                                             "Threshold": float}
 
 
 @dataclass
@@ -32,27 +56,53 @@ class LocalDeployment:
     stack: str = "flatfile-relay"
     refs: dict[str, str] = field(default_factory=dict)
     arns: dict[str, str] = field(default_factory=dict)
+    #: logical id -> the name the resource got (bucket, queue, table, secret, rule, database, alarm, ...)
+    physical: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(cls, template: Template, clients: AwsClients, parameters: Mapping[str, str] | None = None,
                stack: str = "flatfile-relay") -> LocalDeployment:
-        """Create every bucket, queue, table, secret and EventBridge rule of the template (DLQs before their
-        queues, rules after the queues they deliver to)."""
+        """Create the template's resources in moto, in an order that lets each refer to the ones before
+        (DLQs before their queues, rules and alarms after what they name). Resources whose Condition is false
+        are left out."""
         values = template.parameter_defaults()
         values.update(parameters or {})
         deployment = cls(template=template, clients=clients, parameters=values, stack=stack)
-        for name in template.of_type("AWS::S3::Bucket"):
-            deployment._bucket(name)
-        queues = template.of_type("AWS::SQS::Queue")
-        for name in sorted(queues, key=lambda q: "RedrivePolicy" in (queues[q].get("Properties") or {})):
-            deployment._queue(name, queues[name].get("Properties") or {})
-        for name, resource in template.of_type("AWS::DynamoDB::Table").items():
-            deployment._table(name, resource.get("Properties") or {})
-        for name in template.of_type("AWS::SecretsManager::Secret"):
-            deployment._secret(name)
-        for name, resource in template.of_type("AWS::Events::Rule").items():
-            deployment._rule(name, resource.get("Properties") or {})
+        for kind, create in deployment._creators():
+            resources = {name: r for name, r in template.of_type(kind).items() if deployment._wanted(r)}
+            if kind == "AWS::SQS::Queue":  # dead-letter queues first
+                resources = dict(sorted(resources.items(), key=lambda q: "RedrivePolicy" in q[1].get("Properties", {})))
+            for name, resource in resources.items():
+                create(name, resource.get("Properties") or {})
+        for spec in template.functions():
+            for schedule in spec.schedules:
+                deployment._schedule(spec.name, schedule.event, schedule.kind, schedule.properties)
         return deployment
+
+    def _creators(self) -> list[tuple[str, Callable[[str, Mapping[str, Any]], None]]]:
+        return [
+            ("AWS::S3::Bucket", self._bucket), ("AWS::SQS::Queue", self._queue),
+            ("AWS::DynamoDB::Table", self._table), ("AWS::SecretsManager::Secret", self._secret),
+            ("AWS::SNS::Topic", self._topic), ("AWS::Events::Rule", self._rule),
+            ("AWS::Serverless::LayerVersion", self._layer), ("AWS::Glue::Database", self._database),
+            ("AWS::Glue::Table", self._glue_table), ("AWS::Athena::WorkGroup", self._workgroup),
+            ("AWS::CloudWatch::Alarm", self._alarm), ("AWS::CloudWatch::Dashboard", self._dashboard),
+        ]
+
+    def _wanted(self, resource: Mapping[str, Any]) -> bool:
+        condition = resource.get("Condition")
+        return condition is None or self.condition(str(condition))
+
+    def _name(self, name: str, props: Mapping[str, Any], key: str, default: str | None = None) -> str:
+        """The name the template sets under `key` (resolved), else `default`, else a generated one."""
+        given = self.resolve(props[key]) if key in props else None
+        physical = str(given) if given else default or f"{self.stack}-{name}"
+        self.physical[name] = physical
+        return physical
+
+    def resolve(self, value: Any) -> Any:
+        """A template value with every intrinsic resolved against this deployment."""
+        return resolve(value, self.ref, self.getatt, self.condition)
 
     # -- what functions see ----------------------------------------------------------------------------
 
@@ -140,22 +190,22 @@ class LocalDeployment:
 
     # -- resources ---------------------------------------------------------------------------------------
 
-    def _bucket(self, name: str) -> None:
-        bucket = f"{self.stack}-{name}".lower()
+    def _bucket(self, name: str, props: Mapping[str, Any]) -> None:
+        bucket = self._name(name, props, "BucketName", f"{self.stack}-{name}".lower())
         self.clients.s3.create_bucket(Bucket=bucket)
         self.refs[name], self.arns[name] = bucket, f"arn:aws:s3:::{bucket}"
 
     def _queue(self, name: str, props: Mapping[str, Any]) -> None:
         attributes = {key: str(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
         if "RedrivePolicy" in props:
-            policy = resolve(props["RedrivePolicy"], self.ref, self.getatt)
-            attributes["RedrivePolicy"] = json.dumps(policy)
-        url = self.clients.sqs.create_queue(QueueName=f"{self.stack}-{name}", Attributes=attributes)["QueueUrl"]
+            attributes["RedrivePolicy"] = json.dumps(self.resolve(props["RedrivePolicy"]))
+        queue = self._name(name, props, "QueueName")
+        url = self.clients.sqs.create_queue(QueueName=queue, Attributes=attributes)["QueueUrl"]
         arn = self.clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         self.refs[name], self.arns[name] = url, arn["Attributes"]["QueueArn"]
 
     def _table(self, name: str, props: Mapping[str, Any]) -> None:
-        table = f"{self.stack}-{name}"
+        table = self._name(name, props, "TableName")
         kwargs: dict[str, Any] = {
             "TableName": table,
             "KeySchema": props["KeySchema"],
@@ -172,12 +222,12 @@ class LocalDeployment:
 
     def _rule(self, name: str, props: Mapping[str, Any]) -> None:
         """An EventBridge rule with its targets; moto delivers matching events to SQS targets as AWS does."""
-        resolved = resolve(dict(props), self.ref, self.getatt)
+        resolved = self.resolve(dict(props))
         bus = str(resolved.get("EventBusName") or "default")
         events = self.clients.events
         if bus != "default" and not events.list_event_buses(NamePrefix=bus)["EventBuses"]:
             events.create_event_bus(Name=bus)
-        rule = f"{self.stack}-{name}"
+        rule = self._name(name, props, "Name")
         answer = events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(resolved["EventPattern"]),
                                  State=str(resolved.get("State") or "ENABLED"))
         targets = [{key: target[key] for key in ("Id", "Arn")} for target in resolved.get("Targets") or ()]
@@ -185,8 +235,84 @@ class LocalDeployment:
             events.put_targets(Rule=rule, EventBusName=bus, Targets=targets)
         self.refs[name], self.arns[name] = rule, answer["RuleArn"]
 
-    def _secret(self, name: str) -> None:
-        answer = self.clients.secretsmanager.create_secret(
-            Name=f"{self.stack}-{name}", SecretString='{"accessKeyId": "REPLACE_ME"}'
-        )
+    def _secret(self, name: str, props: Mapping[str, Any]) -> None:
+        secret = self._name(name, props, "Name")
+        answer = self.clients.secretsmanager.create_secret(Name=secret, SecretString='{"accessKeyId": "REPLACE_ME"}')
         self.refs[name], self.arns[name] = answer["ARN"], answer["ARN"]
+
+    def _topic(self, name: str, props: Mapping[str, Any]) -> None:
+        arn = self._client("sns").create_topic(Name=self._name(name, props, "TopicName"))["TopicArn"]
+        self.refs[name], self.arns[name] = arn, arn
+
+    def _layer(self, name: str, props: Mapping[str, Any]) -> None:
+        """A stand-in version of the layer (an empty archive), published under the name SAM would give it."""
+        layer = self._name(name, props, "LayerName", default=name)  # SAM: the logical id when unnamed
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as empty:
+            empty.writestr("python/", "")
+        answer = self._client("lambda").publish_layer_version(LayerName=layer, Content={"ZipFile": archive.getvalue()})
+        self.refs[name], self.arns[name] = answer["LayerVersionArn"], answer["LayerVersionArn"]
+
+    def _database(self, name: str, props: Mapping[str, Any]) -> None:
+        database = self.resolve(dict(props["DatabaseInput"]))
+        self.physical[name] = database["Name"]
+        self._client("glue").create_database(DatabaseInput=database)
+        self.refs[name] = database["Name"]
+        self.arns[name] = f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{database['Name']}"
+
+    def _glue_table(self, name: str, props: Mapping[str, Any]) -> None:
+        database, table = self.ref(str(props["DatabaseName"]["Ref"])), self.resolve(dict(props["TableInput"]))
+        self._client("glue").create_table(DatabaseName=database, TableInput=table)
+        self.refs[name] = self.physical[name] = table["Name"]
+
+    def _workgroup(self, name: str, props: Mapping[str, Any]) -> None:
+        workgroup = self._name(name, props, "Name")
+        self._client("athena").create_work_group(Name=workgroup, Description=str(props.get("Description", "")))
+        self.refs[name] = workgroup
+
+    def _alarm(self, name: str, props: Mapping[str, Any]) -> None:
+        resolved = self.resolve({key: props[key] for key in _ALARM_PROPERTIES if key in props})
+        for key, kind in _NUMBERS.items():
+            if key in resolved:
+                resolved[key] = kind(resolved[key])
+        alarm = self._name(name, props, "AlarmName")
+        self._client("cloudwatch").put_metric_alarm(AlarmName=alarm, **resolved)
+        self.refs[name] = alarm
+        self.arns[name] = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}"
+
+    def _dashboard(self, name: str, props: Mapping[str, Any]) -> None:
+        dashboard = self._name(name, props, "DashboardName")
+        self._client("cloudwatch").put_dashboard(DashboardName=dashboard,
+                                                 DashboardBody=str(self.resolve(props["DashboardBody"])))
+        self.refs[name] = dashboard
+
+    def _schedule(self, function: str, event: str, kind: str, props: Mapping[str, Any]) -> None:
+        """A function's schedule, named as SAM names it: `Name`, else generated with `OmitName: true`, else
+        `<FunctionId><EventName>` (the same in every stack). A `Schedule` event is an EventBridge rule whose
+        name CloudFormation generates: nothing to create here."""
+        if kind != "ScheduleV2":
+            return
+        logical = f"{function}{event}"
+        omit = props.get("OmitName") is True
+        schedule = self._name(logical, props, "Name", default=None if omit else logical)
+        resolved = self.resolve({key: props[key] for key in ("ScheduleExpression", "State", "Input") if key in props})
+        target = {"Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.ref(function)}",
+                  "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/{self.stack}-{logical}Role",
+                  "Input": str(resolved.get("Input", "{}"))}
+        answer = self._client("scheduler").create_schedule(
+            Name=schedule, ScheduleExpression=str(resolved["ScheduleExpression"]),
+            State=str(resolved.get("State") or "ENABLED"), FlexibleTimeWindow={"Mode": "OFF"}, Target=target,
+        )
+        self.refs[logical], self.arns[logical] = schedule, answer["ScheduleArn"]
+
+    def _client(self, service: str) -> Any:
+        """A client of a service the functions never call (the stack's operational resources)."""
+        return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_DEFAULT_REGION"))
+
+
+@functools.cache
+def _client(service: str, endpoint: str | None, region: str | None) -> Any:
+    """One client per service and endpoint (building one takes tens of milliseconds; tests deploy often)."""
+    import boto3
+
+    return boto3.client(service, endpoint_url=endpoint or None, region_name=region or REGION)

@@ -26,6 +26,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics.provider import cold_start
 
+from flatfile_relay.observability import get_metrics
 from flatfile_relay_devkit.local.deployment import ACCOUNT, LocalDeployment
 from flatfile_relay_devkit.local.moto import REGION
 from flatfile_relay_devkit.local.template import FunctionSpec, SqsSource
@@ -83,13 +84,16 @@ class LocalLambda:
         """The handler callable of a function, imported once (like a warm execution environment).
 
         Its first invocation is a cold start, as in a new execution environment: Powertools keeps that flag
-        per process, and here one process runs every function.
+        per process, and here one process runs every function. Its Metrics are built afresh with its own
+        environment (the stack's namespace): the library keeps one per process, as Lambda has one function per
+        execution environment.
         """
         spec = self.deployment.template.function(function)
         module_file, _, attribute = spec.handler.rpartition(".")
         if function not in self._modules:
             path = self.root / spec.code_uri / f"{module_file.replace('.', '/')}.py"
             with self.environment(function):
+                get_metrics.cache_clear()
                 self._modules[function] = load_module(f"_local_fn_{function}", path)
             cold_start.is_cold_start = True
         handler: Callable[[Any, Any], Any] = getattr(self._modules[function], attribute)

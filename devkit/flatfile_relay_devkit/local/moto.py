@@ -14,6 +14,8 @@ from types import TracebackType
 
 from moto.server import ThreadedMotoServer
 
+from flatfile_relay_devkit.ports import ensure_free
+
 REGION = "us-east-1"
 
 
@@ -22,9 +24,13 @@ class MotoServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._host, self._port = host, port
         self.url = ""
 
     def start(self) -> MotoServer:
+        """Listen (PortInUseError, naming who holds the port, when it is taken: moto's own server thread would
+        print a traceback and leave `start` waiting forever)."""
+        ensure_free(self._host, self._port, "moto")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
         self._server.start()
         host, port = self._server.get_host_and_port()

@@ -37,7 +37,7 @@ from flatfile_relay_devkit.local.deployment import LocalDeployment
 from flatfile_relay_devkit.local.function_url import FunctionUrl
 from flatfile_relay_devkit.local.lambda_runtime import DrainReport, LocalLambda
 from flatfile_relay_devkit.local.moto import MotoServer
-from flatfile_relay_devkit.local.tables import connect, readme_queries
+from flatfile_relay_devkit.local.tables import EXAMPLES, connect, example_queries
 from flatfile_relay_devkit.local.template import Template
 
 
@@ -56,7 +56,7 @@ class RunResult:
     states: dict[str, str] = field(default_factory=dict)  # batchId -> ledger state
     webhooks: list[tuple[str, list[int]]] = field(default_factory=list)  # (batchId, HTTP statuses)
     operations: list[dict[str, Any]] = field(default_factory=list)  # answers of the operator modes
-    query: tuple[str, list[str], list[tuple[Any, ...]]] | None = None  # (title, columns, rows) of a README query
+    query: tuple[str, list[str], list[tuple[Any, ...]]] | None = None  # (title, columns, rows) of an example query
     seconds: float = 0.0
 
 
@@ -64,13 +64,17 @@ class LocalRun:
     """One deployment in moto plus one emulator; poll, export and consume as often as asked."""
 
     def __init__(self, root: Path, emulator: Emulator, moto: MotoServer, parameters: dict[str, str] | None = None,
-                 timeout: float | None = None, env_overrides: dict[str, str] | None = None) -> None:
+                 timeout: float | None = None, env_overrides: dict[str, str] | None = None,
+                 stack: str = "flatfile-relay") -> None:
+        """`stack` names the stack, as `sam deploy --stack-name` would: several runs with different stack names
+        share one moto, like stacks one account."""
         os.environ.update(moto.environment())
         self.root = root
         self.emulator = emulator
         self.clients = AwsClients()
         params = {"FlatfileBaseUrl": emulator.url, **(parameters or {})}
-        self.deployment = LocalDeployment.create(Template.load(root / "template.yaml"), self.clients, params)
+        self.deployment = LocalDeployment.create(Template.load(root / "template.yaml"), self.clients, params,
+                                                 stack=stack)
         self.lambdas = LocalLambda(self.deployment, root, timeout=timeout, env_overrides=env_overrides)
         self.settings = self.deployment.settings("PollerFunction")
         self.deployment.store_credentials(emulator.secret)
@@ -165,10 +169,9 @@ class LocalRun:
             )
 
     def example_query(self, out: Path, number: int = 4) -> tuple[str, list[str], list[tuple[Any, ...]]]:
-        """Run the README's example query `number` over the copy in `out`, through template.yaml's Glue tables
-        (DuckDB standing in for Athena): (title, column names, rows)."""
-        readme = (self.root / "README.md").read_text(encoding="utf-8")
-        title, sql = readme_queries(readme)[number - 1]
+        """Run example query `number` of docs/output.md over the copy in `out`, through template.yaml's Glue
+        tables (DuckDB standing in for Athena): (title, column names, rows)."""
+        title, sql = example_queries((self.root / EXAMPLES).read_text(encoding="utf-8"))[number - 1]
         db = connect(self.deployment.template, out, self.deployment.ref, self.deployment.getatt)
         answer = db.execute(sql)
         return title, [column[0] for column in answer.description], answer.fetchall()
@@ -224,13 +227,15 @@ def summary(result: RunResult, out: Path | None) -> str:
     lines.append(f"notices: {len(result.notices)} (one per export)")
     if result.query is not None:
         title, columns, rows = result.query
-        lines.append(f"Athena example query (README), here through DuckDB over ./out: {title}")
+        lines.append(f"Athena example query ({EXAMPLES}), here through DuckDB over ./out: {title}")
         lines.append("  " + " | ".join(columns))
         lines.extend("  " + " | ".join(str(value) for value in row) for row in rows)
     lines.append("dead-letter queues: " + ", ".join(f"{k}={v}" for k, v in sorted(result.dead_letters.items())))
     if out is not None:
         lines.append(f"copied to {out}/ (manifests, parts, decompressed .jsonl, notices/)")
         lines.append(f"function logs: {out}/logs.jsonl")
+        lines.append("next: make query EXAMPLE=1 (SQL over ./out), make invoke FUNCTION=PollerFunction "
+                     "EVENT=events/status.json (one function, one event): docs/local.md")
     lines.append(f"took {result.seconds:.1f} s")
     return "\n".join(lines)
 

@@ -6,7 +6,8 @@ The emulator also holds the batch the sample events name (`8f14e45f-…`, three 
 the sample webhook token, so every event in events/ does what it says. Endpoints are written as
 `http://<advertise>:<port>`: 127.0.0.1 (the default) suits `--docker-network host`; with
 `--advertise host.docker.internal` the servers must listen where the container can reach them
-(`--bind 0.0.0.0`; see the README).
+(`--bind 0.0.0.0`; see docs/local.md). A port already taken stops it with one line naming the port and the
+command that holds it.
 
 Example:
     $ python -m flatfile_relay_devkit.local.sam_env --env-file local-env.json
@@ -30,6 +31,7 @@ from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
 from flatfile_relay_devkit.local.deployment import LocalDeployment
 from flatfile_relay_devkit.local.moto import REGION, MotoServer
 from flatfile_relay_devkit.local.template import Template
+from flatfile_relay_devkit.ports import PortInUseError
 
 #: the batch the sample events (events/*.json) name, with the rows of events/webhook.json
 SAMPLE_BATCH_ID = "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"
@@ -101,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
 
     signal.signal(signal.SIGTERM, interrupted)
+    try:
+        return _serve(args, stop)
+    except PortInUseError as error:
+        print(f"error: {error}; stop it, or pick other ports: --moto-port N --emulator-port N "
+              '(make local-env LOCAL_ENV_ARGS="--moto-port 5051 --emulator-port 8766")', file=sys.stderr)
+        return 1
+
+
+def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     with MotoServer(args.bind, args.moto_port) as moto, \
             Emulator(EmulatorConfig(seed=args.seed), host=args.bind, port=args.emulator_port) as emulator:
         deployment = provision(args.root, moto, emulator)
@@ -109,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"moto on {moto.url}, Flatfile emulator on {emulator.url} (region {REGION})", flush=True)
         print(f"template.yaml's resources created in moto; {args.env_file} names them for sam local invoke",
               flush=True)
-        print("ready: run the `sam local invoke` commands of the README in another terminal; Ctrl-C to stop",
+        print("ready: run the `sam local invoke` commands of docs/local.md in another terminal; Ctrl-C to stop",
               file=sys.stderr, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()

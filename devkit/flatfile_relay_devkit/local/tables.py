@@ -1,9 +1,10 @@
-"""template.yaml's Glue tables over a local copy of the bucket, as DuckDB views, and the README's queries.
+"""template.yaml's Glue tables over a local copy of the bucket, as DuckDB views, and the example queries of
+docs/output.md.
 
 The views are built from what the template declares (columns and their types, the SerDe and its properties,
 the partition key, the location and `storage.location.template`), never from the data, so a column renamed
 in the template and not in the data (or the other way round) shows up as a column of nulls, and a layout that
-differs from the partition template finds no rows. DuckDB stands in for Athena locally; the README's queries
+differs from the partition template finds no rows. DuckDB stands in for Athena locally; the example queries
 use Athena's `json_extract_scalar`, which a DuckDB macro provides.
 
 Each JSON SerDe is read the way Athena's engine (Trino) implements it, for what the relay's tables use:
@@ -15,12 +16,12 @@ Each JSON SerDe is read the way Athena's engine (Trino) implements it, for what 
   `mapping.<column>` property, else the key spelt as its lower-case name: exactly, no case folding.
 
 What this cannot show: Athena itself (its engine's exact rendering of numbers inside JSON text, and the
-non-deterministic results Athena's documentation warns of with the OpenX SerDe); the README says so.
+non-deterministic results Athena's documentation warns of with the OpenX SerDe); docs/output.md says so.
 
 Example:
     >>> glue_type("struct<id:string,name:string>")
     'STRUCT("id" VARCHAR, "name" VARCHAR)'
-    >>> readme_queries("### Example queries\\n\\n1. Latest:\\n\\n```sql\\nSELECT 1;\\n```\\n")
+    >>> example_queries("### Example queries\\n\\n1. Latest:\\n\\n```sql\\nSELECT 1;\\n```\\n")
     [('Latest', 'SELECT 1;')]
 """
 
@@ -38,6 +39,8 @@ HIVE_JSON = "org.apache.hive.hcatalog.data.JsonSerDe"
 OPENX_JSON = "org.openx.data.jsonserde.JsonSerDe"
 _QUERY = re.compile(r"^\d+\.\s+(?P<title>[^\n]+?):?\n+```sql\n(?P<sql>.*?)\n```", re.M | re.S)
 #: Athena's (Trino's) JSON function, as DuckDB spells it
+#: where the example queries are documented (a numbered list of ```sql blocks under "### Example queries")
+EXAMPLES = "docs/output.md"
 ATHENA_FUNCTIONS = "CREATE OR REPLACE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)"
 
 
@@ -118,9 +121,9 @@ def _local(uri: str, local_root: Path) -> str:
     return str(local_root / uri[len("s3://"):].partition("/")[2])
 
 
-def readme_queries(readme: str) -> list[tuple[str, str]]:
-    """(title, SQL) of each numbered query in the README's "Example queries" section."""
-    section = readme[readme.index("### Example queries"):]
+def example_queries(document: str) -> list[tuple[str, str]]:
+    """(title, SQL) of each numbered query in the "Example queries" section of `document` (docs/output.md)."""
+    section = document[document.index("### Example queries"):]
     following = re.search(r"\n#{2,3} ", section[4:])
     if following:
         section = section[:following.start() + 4]

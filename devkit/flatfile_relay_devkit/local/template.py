@@ -1,9 +1,9 @@
 """Read template.yaml the way the local runner needs it: resources to create and each function's setup.
 
-Only what the runner uses is interpreted: S3 buckets, SQS queues (with redrive), DynamoDB tables (with
-indexes), Secrets Manager secrets, and for each `AWS::Serverless::Function` its handler, code folder,
-timeout, environment (Globals merged) and SQS event sources. Intrinsics `!Ref`, `!GetAtt`, `!Sub`, and
-`!If` on the template's Conditions (`!Equals`, `!Not`, `!And`, `!Or`).
+Only what the runner uses is interpreted: the resources it creates in moto (see `deployment`), and for each
+`AWS::Serverless::Function` its handler, code folder, timeout, environment (Globals merged), SQS event
+sources and schedules. Intrinsics `!Ref` (`AWS::NoValue` drops the value), `!GetAtt`, `!Sub`, `!Join`,
+`!Split`, `!Select`, and `!If` on the template's Conditions (`!Equals`, `!Not`, `!And`, `!Or`).
 
 Example:
     >>> template = Template.load("template.yaml")          # from the repository's root
@@ -63,6 +63,15 @@ class SqsSource:
 
 
 @dataclass(frozen=True)
+class ScheduleSource:
+    """A `Schedule` / `ScheduleV2` event of a function (its properties as the template writes them)."""
+
+    event: str  # the event's name under Events
+    kind: str  # Schedule or ScheduleV2
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """What the runner needs to invoke one function like Lambda would."""
 
@@ -74,6 +83,7 @@ class FunctionSpec:
     sqs_sources: tuple[SqsSource, ...] = ()
     has_schedule: bool = False
     has_url: bool = False
+    schedules: tuple[ScheduleSource, ...] = ()
 
 
 @dataclass
@@ -112,8 +122,8 @@ class Template:
             props = resource.get("Properties") or {}
             env = dict(((defaults.get("Environment") or {}).get("Variables")) or {})
             env.update(((props.get("Environment") or {}).get("Variables")) or {})
-            sources, schedule = [], False
-            for event in (props.get("Events") or {}).values():
+            sources, schedules = [], []
+            for event_name, event in (props.get("Events") or {}).items():
                 kind, event_props = event.get("Type"), event.get("Properties") or {}
                 if kind == "SQS":
                     queue = event_props.get("Queue")
@@ -126,7 +136,7 @@ class Template:
                         )
                     )
                 elif kind in ("Schedule", "ScheduleV2"):
-                    schedule = True
+                    schedules.append(ScheduleSource(event=str(event_name), kind=str(kind), properties=event_props))
             specs.append(
                 FunctionSpec(
                     name=name,
@@ -135,8 +145,9 @@ class Template:
                     timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
                     environment=env,
                     sqs_sources=tuple(sources),
-                    has_schedule=schedule,
+                    has_schedule=bool(schedules),
                     has_url="FunctionUrlConfig" in props,
+                    schedules=tuple(schedules),
                 )
             )
         return specs
@@ -160,25 +171,41 @@ def _logical_id(value: Any) -> str:
 
 
 Lookup = Callable[[str], str]
+#: what `!Ref AWS::NoValue` stands for while resolving: the key or list item holding it is dropped
+_NO_VALUE = object()
 
 
 def resolve(
     value: Any, ref: Lookup, getatt: Callable[[str, str], str], condition: Callable[[str], bool] | None = None
 ) -> Any:
-    """Resolve `Ref`, `Fn::GetAtt`, `Fn::Sub` and `Fn::If` with the given lookups; other values pass through.
+    """Resolve `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join`, `Fn::Split`, `Fn::Select` and `Fn::If` with the
+    given lookups; other values pass through. `!Ref AWS::NoValue` removes its key or list item (None alone).
 
     Example:
         >>> resolve({"Fn::If": ["On", {"Ref": "A"}, "off"]}, str.lower, lambda n, a: n, lambda name: True)
         'a'
+        >>> resolve({"Fn::Join": ["_", {"Fn::Split": ["-", {"Ref": "AWS::StackName"}]}]}, lambda n: "my-stack",
+        ...         lambda n, a: n)
+        'my_stack'
+        >>> resolve([1, {"Ref": "AWS::NoValue"}], str, lambda n, a: n)
+        [1]
     """
+    resolved = _resolve(value, ref, getatt, condition)
+    return None if resolved is _NO_VALUE else resolved
 
+
+def _resolve(
+    value: Any, ref: Lookup, getatt: Callable[[str, str], str], condition: Callable[[str], bool] | None
+) -> Any:
     def again(inner: Any) -> Any:
-        return resolve(inner, ref, getatt, condition)
+        return _resolve(inner, ref, getatt, condition)
 
     if isinstance(value, dict) and len(value) == 1:
         (key, arg), = value.items()
         if key == "Ref":
-            return ref(str(arg))
+            return _NO_VALUE if arg == "AWS::NoValue" else ref(str(arg))
+        if key in _LISTS:
+            return _LISTS[key](again(arg))
         if key == "Fn::GetAtt":
             logical, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
             return getatt(str(logical), str(attribute))
@@ -203,10 +230,30 @@ def resolve(
         if key.startswith("Fn::"):
             raise TemplateError(f"the local runner does not interpret {key}")
     if isinstance(value, dict):
-        return {k: again(v) for k, v in value.items()}
+        pairs = ((k, again(v)) for k, v in value.items())
+        return {k: v for k, v in pairs if v is not _NO_VALUE}
     if isinstance(value, list):
-        return [again(v) for v in value]
+        return [item for item in (again(v) for v in value) if item is not _NO_VALUE]
     return value
+
+
+def _join(arg: Any) -> str:
+    separator, items = arg
+    return str(separator).join(str(item) for item in items)
+
+
+def _split(arg: Any) -> list[str]:
+    separator, text = arg
+    return str(text).split(str(separator))
+
+
+def _select(arg: Any) -> Any:
+    index, items = arg
+    return items[int(index)]
+
+
+#: intrinsics computed from their resolved argument
+_LISTS: dict[str, Callable[[Any], Any]] = {"Fn::Join": _join, "Fn::Split": _split, "Fn::Select": _select}
 
 
 def evaluate_condition(template: Template, name: str, ref: Lookup) -> bool:

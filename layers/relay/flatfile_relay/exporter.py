@@ -40,6 +40,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flatfile_relay import export_source
@@ -57,7 +58,6 @@ from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import batch_rows_prefix, manifest_key, part_key, s3_uri
 from flatfile_relay.ledger import (
-    BASELINE_COMPLETED_AT,
     EXPORTING,
     AlreadyExportedError,
     BatchBusyError,
@@ -189,7 +189,9 @@ class ExportOutcome:
 LAG_TRIGGERS = frozenset({"schedule", "webhook"})
 
 
-def export_lag(submitted_at: Any, exported_at: str, trigger: str, baseline_completed_at: Any) -> float | None:
+def export_lag(
+    submitted_at: Any, exported_at: str, trigger: str, baseline_completed_at: datetime | None
+) -> float | None:
     """Seconds from a batch's submission to its export, or None when this export says nothing about lag.
 
     A replay or a backfill exports old batches on purpose: None. A webhook export counts from the submission
@@ -201,11 +203,13 @@ def export_lag(submitted_at: Any, exported_at: str, trigger: str, baseline_compl
     Example:
         >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "webhook", None)
         300.0
-        >>> export_lag("2020-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "schedule", "2026-01-01T00:04:00Z")
+        >>> export_lag("2020-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "schedule",
+        ...            parse_timestamp_or_none("2026-01-01T00:04:00Z"))
         60.0
         >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "schedule", None) is None
         True
-        >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "replay", "2025-01-01T00:00:00Z") is None
+        >>> export_lag("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z", "replay",
+        ...            parse_timestamp_or_none("2025-01-01T00:00:00Z")) is None
         True
     """
     submitted = parse_timestamp_or_none(submitted_at)
@@ -214,10 +218,9 @@ def export_lag(submitted_at: Any, exported_at: str, trigger: str, baseline_compl
         return None
     start = submitted
     if trigger != "webhook":
-        baseline = parse_timestamp_or_none(baseline_completed_at)
-        if baseline is None:
+        if baseline_completed_at is None:
             return None
-        start = max(submitted, baseline)
+        start = max(submitted, baseline_completed_at)
     return max(0.0, (exported - start).total_seconds())
 
 
@@ -463,6 +466,8 @@ class _Export:
             "sha256": part.sha256,
             **mark,
         }
+        if part.non_finite_rows:
+            record["nonFiniteRows"] = part.non_finite_rows
         self.next_skip += part.rows
         self.ledger.record_part(
             self.batch_id, owner=self.owner, part=record, next_skip=self.next_skip,
@@ -509,6 +514,7 @@ class _Export:
             ),
             exported_at=utc_now_iso(self.clock),
             trigger=self.job.trigger,
+            non_finite_rows=sum(int(p.get("nonFiniteRows", 0)) for p in self.parts) or None,
             **self.source.manifest_fields(self.parts, self.deadline),
         )
         key = manifest_key(self.settings.export_prefix, self.output_id)
@@ -582,7 +588,8 @@ class _Export:
         trigger = self.job.trigger
         if trigger not in LAG_TRIGGERS:
             return None
-        baseline = self.ledger.checkpoint().get(BASELINE_COMPLETED_AT) if trigger != "webhook" else None
+        baseline = (self.ledger.checkpoint(self.job.source).baseline_completed_at
+                    if trigger != "webhook" else None)
         return export_lag(submitted_at, exported_at, trigger, baseline)
 
     def _out_of_time(self) -> ExportOutcome:
@@ -632,3 +639,24 @@ def _quietly(step: Callable[..., None], error: BaseException | None, batch_id: s
     except Exception:
         logger.warning("batch %s: %s after a failure did not work", batch_id, getattr(step, "__name__", "a step"),
                        exc_info=True)
+
+
+__all__ = [
+    "BUSY",
+    "CONTINUED",
+    "DEFAULT_RESERVE",
+    "EXPORTED",
+    "LAG_TRIGGERS",
+    "LEASE_LOST",
+    "LEASE_MARGIN",
+    "NOT_FOUND",
+    "NOT_SUBMITTED",
+    "SKIPPED",
+    "UNBOUNDED_LEASE",
+    "EventNotPublishedError",
+    "ExportOutcome",
+    "ExportStalledError",
+    "StaleObjectsError",
+    "export_batch",
+    "export_lag",
+]

@@ -1,6 +1,6 @@
 """Export ids: what names one export in the ledger, the jobs, the S3 keys, the manifest and the notice.
 
-The relay exports from two sources (architecture.md items 5 and 10):
+The relay exports from two sources (docs/architecture.md, items 5 and 10):
 
 - the legacy API (Portal v2 / Concierge): a batch, named by its UUID, kept in canonical form (lower case,
   hyphenated) so that the poller, the webhook and the exporter use the same key for a batch, and compared by

@@ -15,7 +15,8 @@ States::
   resumes from its last finished part. After the manifest, each announcement is recorded as it is made
   (`notice`: the notice sent; `eventPublishedAt`), so a retry makes only the ones still missing.
 
-The reserved item ``#poller`` holds the poller's checkpoint.
+The reserved items ``#poller`` (the legacy source) and ``#poller:<source>`` hold the poller's checkpoints
+(`flatfile_relay.checkpoint`).
 
 Example:
     >>> ledger = Ledger("flatfile-relay-ledger", clients.dynamodb)        # doctest: +SKIP
@@ -36,6 +37,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from flatfile_relay.checkpoint import LEGACY_SOURCE, STORED_FIELDS, Checkpoint, checkpoint_id
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.errors import ContractError, RelayError, TransientError
 from flatfile_relay.retry import Again, Backoff, GaveUp, Stop, retry
@@ -43,25 +45,16 @@ from flatfile_relay.timestamps import utc_now_iso
 
 __all__ = [
     "ANYTHING",
-    "BASELINE_COMPLETED_AT",
-    "CHECKPOINT_ID",
     "CLOSED",
     "EXPORTED",
     "EXPORTING",
-    "FULL_WALK_PAGES",
     "IGNORED",
-    "LAST_FULL_WALK_AT",
-    "LAST_POLL_AT",
-    "LAST_POLL_COMPLETE",
-    "NEWEST_CREATED_AT",
     "PENDING",
     "PENDING_INDEX",
     "QUEUED",
     "READ_ATTEMPTS",
-    "RESUME_BELOW",
     "SETTLED",
     "SUBMITTED",
-    "WALK_RESUME",
     "AlreadyExportedError",
     "BatchBusyError",
     "InconsistentEntryError",
@@ -73,18 +66,6 @@ __all__ = [
 ]
 
 PENDING_INDEX = "pending-by-created"
-CHECKPOINT_ID = "#poller"
-#: the fields of the poller's checkpoint (`Ledger.checkpoint`), read by the exporter (export lag) and by the
-#: operator's `status` too
-BASELINE_COMPLETED_AT = "baselineCompletedAt"
-LAST_FULL_WALK_AT = "lastFullWalkAt"
-LAST_POLL_AT = "lastPollAt"
-LAST_POLL_COMPLETE = "lastPollComplete"
-NEWEST_CREATED_AT = "newestCreatedAt"
-FULL_WALK_PAGES = "fullWalkPages"
-RESUME_BELOW = "resumeBelow"
-WALK_RESUME = "walkResume"
-
 PENDING, QUEUED, EXPORTING, EXPORTED, CLOSED, IGNORED = (
     "pending", "queued", "exporting", "exported", "closed", "ignored",
 )
@@ -333,23 +314,28 @@ class Ledger:
             names={"#t": "trigger"},
         )
 
-    def checkpoint(self) -> dict[str, Any]:
-        """The poller's checkpoint (empty on a new deployment)."""
-        answer = self._db.get_item(TableName=self.table_name, Key=_key(CHECKPOINT_ID), ConsistentRead=True)
+    def checkpoint(self, source: str = LEGACY_SOURCE) -> Checkpoint:
+        """The poller's checkpoint of `source` (empty on a new deployment; see `flatfile_relay.checkpoint`)."""
+        key = _key(checkpoint_id(source))
+        answer = self._db.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
         item = answer.get("Item") or {}
-        return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items() if k != "batchId"}
+        return Checkpoint.from_item({k: _plain(_deserializer.deserialize(v)) for k, v in item.items()
+                                     if k != "batchId"})
 
-    def save_checkpoint(self, **fields: Any) -> None:
-        """Set fields of the poller's checkpoint, keeping the others (floats are stored as numbers)."""
-        if not fields:
-            return
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":v{i}": _serializer.serialize(_dynamo(value)) for i, value in enumerate(fields.values())}
+    def save_checkpoint(self, checkpoint: Checkpoint, source: str = LEGACY_SOURCE) -> None:
+        """Store the poller's checkpoint of `source`, in the current version: every field in one UpdateItem
+        (the poller's policy allows no PutItem), those that are None removed."""
+        item = checkpoint.to_item()
+        values = {f":v{i}": _serializer.serialize(_dynamo(value)) for i, value in enumerate(item.values())}
+        names = [*item, *(name for name in STORED_FIELDS if name not in item)]
+        update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(item)))
+        if len(names) > len(item):
+            update += " REMOVE " + ", ".join(f"#f{i}" for i in range(len(item), len(names)))
         self._db.update_item(
             TableName=self.table_name,
-            Key=_key(CHECKPOINT_ID),
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-            ExpressionAttributeNames=names,
+            Key=_key(checkpoint_id(source)),
+            UpdateExpression=update,
+            ExpressionAttributeNames={f"#f{i}": name for i, name in enumerate(names)},
             ExpressionAttributeValues=values,
         )
 

@@ -11,18 +11,18 @@ Example:
     from flatfile_relay.reader import iter_rows, load_manifest
 
     manifest_uri = notice["manifestUri"]              # from the notices queue
-    manifest = load_manifest(manifest_uri)            # batch metadata, rowCount, parts
-    for row in iter_rows(manifest_uri):               # every row, in `sequence` order, verified
+    manifest = load_manifest(manifest_uri, s3)        # batch metadata, rowCount, parts
+    for row in iter_rows(manifest_uri, s3):           # every row, in `sequence` order, verified
         if not row["deleted"] and row["valid"]:
             handle(row["mapped"])
 
-`s3` is any boto3 S3 client; by default a standard one is built on first use (so `AWS_ENDPOINT_URL` and
-the usual credential chain apply).
+`s3` is the S3 client the caller built (in a function, its `runtime.clients.s3`): nothing is built here.
+Outside Lambda, `flatfile_relay_devkit.reader` does the same checks with the standard library only, from S3
+or from a local copy such as ./out (docs/output.md, "Writing a downstream consumer").
 """
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import json
@@ -70,21 +70,14 @@ class CorruptPartError(ReaderError):
         self.reason = reason
 
 
-@functools.cache
-def _default_s3() -> Any:
-    import boto3
-
-    return boto3.client("s3")
-
-
-def load_manifest(manifest_uri: str, s3: Any | None = None) -> Manifest:
+def load_manifest(manifest_uri: str, s3: Any) -> Manifest:
     """Download and check the manifest at `manifest_uri` (ManifestError names what is wrong).
 
     Example:
-        manifest = load_manifest("s3://bucket/flatfile/manifests/<batchId>.json")
+        manifest = load_manifest("s3://bucket/flatfile/manifests/<batchId>.json", s3)
         print(manifest.row_count, [part.uri for part in manifest.parts])
     """
-    client = s3 if s3 is not None else _default_s3()
+    client = s3
     bucket, key = _location(manifest_uri, "manifest")
     body = client.get_object(Bucket=bucket, Key=key)["Body"]
     try:
@@ -99,22 +92,20 @@ def load_manifest(manifest_uri: str, s3: Any | None = None) -> Manifest:
         raise ManifestError(f"{manifest_uri}: {error}") from None
 
 
-def iter_rows(manifest_uri: str | Manifest, s3: Any | None = None) -> Iterator[dict[str, Any]]:
+def iter_rows(manifest_uri: str | Manifest, s3: Any) -> Iterator[dict[str, Any]]:
     """Every row of an exported batch in `sequence` order, each part verified before it is read.
 
     `manifest_uri` may also be a `Manifest` already loaded. Raises CorruptPartError, ManifestError.
     """
-    client = s3 if s3 is not None else _default_s3()
-    manifest = manifest_uri if isinstance(manifest_uri, Manifest) else load_manifest(manifest_uri, client)
+    manifest = manifest_uri if isinstance(manifest_uri, Manifest) else load_manifest(manifest_uri, s3)
     for part in manifest.parts:
-        yield from iter_part_rows(part, client)
+        yield from iter_part_rows(part, s3)
 
 
-def iter_part_rows(part: Part, s3: Any | None = None) -> Iterator[dict[str, Any]]:
+def iter_part_rows(part: Part, s3: Any) -> Iterator[dict[str, Any]]:
     """The rows of one part: downloaded and checked (size, sha256) first, then decompressed line by line."""
-    client = s3 if s3 is not None else _default_s3()
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE) as spool:
-        _download_verified(part, client, spool)
+        _download_verified(part, s3, spool)
         spool.seek(0)
         yield from _decode(part, spool)
 

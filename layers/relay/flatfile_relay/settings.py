@@ -37,7 +37,7 @@ DEFAULT_BASE_URL = "https://api.us.flatfile.io"
 #: The submit operations whose jobs the relay exports (a workbook action's `operation`).
 DEFAULT_PLATFORM_OPERATIONS = ("submitActionFg",)
 _OPERATION = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
-#: Row-page requests the exporter keeps in flight (chosen with `make bench`: see the README).
+#: Row-page requests the exporter keeps in flight (chosen with `make bench`: see docs/performance.md).
 DEFAULT_ROW_PREFETCH = 8
 #: Pending batches the poller re-checks one by one per poll at most (see `flatfile_relay.poller`).
 DEFAULT_RECHECK_BUDGET = 100
@@ -74,6 +74,8 @@ class Settings:
     consumer_queue_url: str = ""
     consumer_dlq_url: str = ""
     poller_dlq_url: str = ""
+    #: the SNS topics the alarms notify (None: not told; empty: no one), for the operator mode check
+    alert_topics: tuple[str, ...] | None = None
     export_bucket: str = ""
     export_prefix: str = "flatfile/"
     event_bus_name: str = "default"
@@ -116,6 +118,8 @@ class Settings:
             consumer_queue_url=env.get("CONSUMER_QUEUE_URL", "").strip(),
             consumer_dlq_url=env.get("CONSUMER_DLQ_URL", "").strip(),
             poller_dlq_url=env.get("POLLER_DLQ_URL", "").strip(),
+            alert_topics=(tuple(topic.strip() for topic in env["ALERT_TOPICS"].split(",") if topic.strip())
+                          if "ALERT_TOPICS" in env else None),
             export_bucket=env.get("EXPORT_BUCKET", "").strip(),
             export_prefix=prefix,
             event_bus_name=env.get("EVENT_BUS_NAME", "").strip() or "default",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 from support.relay import Relay
@@ -11,6 +12,7 @@ from support.relay import Relay
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.manifest import ManifestError
 from flatfile_relay.reader import CorruptPartError, iter_rows, load_manifest
+from flatfile_relay_devkit import reader as kit
 
 
 def canonical(rows: list[dict[str, object]]) -> list[str]:
@@ -40,10 +42,52 @@ def test_the_reader_streams_every_row_in_order_after_verifying_each_part(exporte
     assert canonical(list(iter_rows(manifest, relay.clients.s3))) == canonical(rows)
 
 
-def test_the_reader_builds_a_standard_s3_client_when_none_is_given(exported: tuple[Relay, str, str]) -> None:
-    _relay, _batch_id, uri = exported  # AWS_ENDPOINT_URL points the standard client at moto
+def local_copy(relay: Relay, root: Path) -> Path:
+    """Every object of the bucket as the file root/<key>, as `make run` copies it to ./out."""
+    for key in relay.object_keys():
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes(relay.object_bytes(key))
+    return root
 
-    assert sum(1 for _ in iter_rows(uri)) == 250
+
+def test_the_kit_reads_what_the_layer_reads_from_s3_and_from_a_local_copy(
+    exported: tuple[Relay, str, str], tmp_path: Path,
+) -> None:
+    """flatfile_relay_devkit.reader (standard library only, for downstream teams) and the layer's reader
+    answer alike; the kit also reads a local copy, given as a directory or a LocalS3."""
+    relay, _batch_id, uri = exported
+    copy = local_copy(relay, tmp_path / "out")
+    rows = list(iter_rows(uri, relay.clients.s3))
+
+    assert list(kit.iter_rows(uri, relay.clients.s3)) == rows
+    assert list(kit.iter_rows(uri, copy)) == rows
+    assert list(kit.iter_rows(uri, str(copy))) == rows
+    assert list(kit.iter_rows(uri, kit.LocalS3(copy))) == rows
+    manifest = kit.load_manifest(uri, copy)
+    assert (manifest.batch_id, manifest.row_count) == (load_manifest(uri, relay.clients.s3).batch_id, 250)
+    assert [part.uri for part in manifest.parts] == [part.uri for part in load_manifest(uri, relay.clients.s3).parts]
+    with pytest.raises(TypeError, match="source must be an S3 client"):
+        list(kit.iter_rows(uri, 42))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "replace"])
+def test_the_kit_and_the_layer_refuse_a_damaged_part_alike(
+    exported: tuple[Relay, str, str], tmp_path: Path, damage: str,
+) -> None:
+    relay, _batch_id, uri = exported
+    part = load_manifest(uri, relay.clients.s3).parts[1]
+    original = relay.object_at(part.uri)
+    overwrite(relay, part.uri, {"flip a byte": original[:-1] + bytes([original[-1] ^ 0xFF]),
+                                "truncate": original[:-10],
+                                "replace": gzip.compress(b'{"id": "forged"}\n', mtime=0)}[damage])
+    copy = local_copy(relay, tmp_path / "out")
+
+    with pytest.raises(CorruptPartError) as layer:
+        list(iter_rows(uri, relay.clients.s3))
+    for source in (relay.clients.s3, copy):
+        with pytest.raises(kit.CorruptPartError) as caught:
+            list(kit.iter_rows(uri, source))
+        assert (caught.value.uri, caught.value.reason) == (layer.value.uri, layer.value.reason)
 
 
 def overwrite(relay: Relay, uri: str, data: bytes) -> None:

@@ -1,5 +1,5 @@
-"""The README's curl examples of the emulator's routes work as written against a running emulator: the legacy
-API's block, then the Platform's."""
+"""The curl examples of the emulator's routes (docs/local.md) work as written against a running emulator: the
+legacy API's block, then the Platform's."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from support.docs import blocks
 from support.functions import ROOT
 
 from flatfile_relay_devkit.emulator import Emulator
@@ -16,17 +17,7 @@ from flatfile_relay_devkit.emulator import Emulator
 
 def routes_blocks() -> list[str]:
     """The bash blocks of the section "The emulator's routes", in order."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("### The emulator's routes"):]
-    section = section[:section.index("\n## ")]
-    blocks = []
-    at = 0
-    while "```bash\n" in section[at:]:
-        start = section.index("```bash\n", at) + len("```bash\n")
-        at = section.index("```", start)
-        blocks.append(section[start:at])
-        at += 3
-    return blocks
+    return [found.text for found in blocks("docs/local.md", "### The emulator's routes", "bash")]
 
 
 def run(block: str, emu: Emulator) -> list[str]:

@@ -1,5 +1,5 @@
 """`make local-env` for `sam local invoke`, tested without Docker: the env-vars file names exactly what was
-provisioned in moto, and every `sam local invoke` command of the README (every function, every event in
+provisioned in moto, and every `sam local invoke` command of docs/local.md (every function, every event in
 events/) works with it when the handler is invoked in this process the way the container would."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from support.docs import block
 from support.functions import ROOT, function_app, lambda_context
 
 from flatfile_relay_devkit.local.sam_env import SAMPLE_BATCH_ID
@@ -28,9 +29,8 @@ COMMAND = re.compile(r"^sam local invoke (\w+) -e (events/[\w.]+\.json) \$S\b", 
 
 
 def readme_commands() -> list[tuple[str, str]]:
-    """(function, event file) of each `sam local invoke` command in the README, in order."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("### `sam local invoke` (with Docker)"):]
+    """(function, event file) of each `sam local invoke` command in docs/local.md, in order."""
+    section = block("docs/local.md", "## `sam local invoke` (with Docker)", "bash", marks=("docker",)).text
     options = re.search(r'^S="(.*)"$', section, re.M)
     assert options is not None
     assert options.group(1) == "--env-vars local-env.json --region us-east-1 --docker-network host"

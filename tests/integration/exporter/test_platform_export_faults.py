@@ -66,8 +66,11 @@ def test_a_deadline_in_the_middle_of_a_sheet_continues_in_a_new_invocation(platf
 
     first = relay.export_job(job_id, client=client, deadline=Deadline(2.5, clock=pages), reserve=0.1)
 
-    assert first.status == CONTINUED  # time ran short after the second sheet's third page
-    assert relay.entry(job_id).parts[-1]["sheetEnd"] == 30
+    assert first.status == CONTINUED  # time ran short at the second sheet's third page request
+    last = relay.entry(job_id).parts[-1]
+    # the page read ahead may or may not have become a part before the deadline: either way, mid-sheet
+    assert last["sheetId"] == second
+    assert last["sheetEnd"] in (20, 30)
     assert unlocked(relay, workbook["id"])  # given back while nobody exports
     [continuation] = relay.drain_jobs()
     assert continuation.resume
@@ -77,7 +80,7 @@ def test_a_deadline_in_the_middle_of_a_sheet_continues_in_a_new_invocation(platf
 
     asked = [int(r.query["pageNumber"]) for r in relay.emu.requests_to(f"/v1/sheets/{second}/records")
              if r.query["pageSize"] == "10"]
-    assert asked == [4, 5]  # on after the last finished part, not from the start
+    assert asked == list(range(last["sheetEnd"] // 10 + 1, 6))  # on after the last finished part, not from 1
     rows_equal_records(relay, job_id, workbook["id"])
     assert [part["rows"] for part in relay.manifest_dict(job_id)["parts"]] == [10, 10, 10, 10, 10, 10, 7, 8]
     assert len(job_posts(relay, job_id, "complete")) == 1

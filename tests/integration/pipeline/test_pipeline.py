@@ -230,7 +230,7 @@ def test_make_run_entry_point_prints_the_summary_and_copies_out(tmp_path: Path) 
     assert "  token exchange: ok" in lines
     assert "status: ok" in lines
     assert '  ledger: {"closed": 2, "exported": 11, "pending": 1}' in lines
-    assert "Athena example query (README), here through DuckDB over ./out: The latest imports" in lines
+    assert "Athena example query (docs/output.md), here through DuckDB over ./out: The latest imports" in lines
     assert any(line.startswith("  s3://…/flatfile/rows/submitted_date=") for line in lines)
     manifests = list((tmp_path / "out" / "flatfile" / "manifests").glob("*.json"))
     assert manifests

@@ -1,4 +1,5 @@
-"""template.yaml's Glue tables read what the local pipeline exports, and the README's example queries run.
+"""template.yaml's Glue tables read what the local pipeline exports, and the example queries of docs/output.md
+run.
 
 DuckDB reads the copy of the bucket through the columns, types and partition layout the template declares
 (devkit `local.tables`), so a column renamed in the template or in the data, or a layout that differs from
@@ -14,12 +15,13 @@ from typing import Any
 
 import duckdb
 import pytest
+from support.docs import blocks
 from support.functions import ROOT
 
 from flatfile_relay_devkit.local.runner import LocalRun
-from flatfile_relay_devkit.local.tables import connect, readme_queries, table_views
+from flatfile_relay_devkit.local.tables import EXAMPLES, connect, example_queries, table_views
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+OUTPUT = (ROOT / EXAMPLES).read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -132,9 +134,11 @@ def test_the_rows_table_needs_the_openx_serde_and_its_key_mappings(exported: Any
     assert rows("SELECT count(createdAt) FROM rows").fetchone()[0] > 0
 
 
-def test_the_readme_example_queries_run_and_answer(exported: Any, db: Any) -> None:
+def test_the_example_queries_run_and_answer(exported: Any, db: Any) -> None:
     run, _ = exported
-    queries = readme_queries(README)
+    queries = example_queries(OUTPUT)
+    documented = blocks("docs/output.md", "### Example queries", "sql")
+    assert [sql for _, sql in queries] == [b.text.strip() for b in documented]
     assert len(queries) == 5
     medium = run.emulator.samples["medium"]
     for title, sql in queries:

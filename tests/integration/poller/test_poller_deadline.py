@@ -40,11 +40,11 @@ def test_a_hanging_page_ends_the_poll_cleanly_before_the_lambda_timeout(
     assert first["complete"] is False
     assert len(first["jobs_sent"]) == 5  # the first page's jobs went out and were recorded
     ledger = Ledger(settings.ledger_table, deployment.clients.dynamodb)
-    assert ledger.checkpoint().get("baselineCompletedAt") is None  # the baseline is not claimed
+    assert ledger.checkpoint().baseline_completed_at is None  # the baseline is not claimed
 
     second = poller_app.handler({}, lambda_context("PollerFunction"))
 
     assert second["complete"] is True
     assert set(first["jobs_sent"]).isdisjoint(second["jobs_sent"])
     assert set(first["jobs_sent"]) | set(second["jobs_sent"]) == submitted
-    assert ledger.checkpoint().get("baselineCompletedAt")
+    assert ledger.checkpoint().baseline_completed_at

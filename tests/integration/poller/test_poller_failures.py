@@ -8,6 +8,7 @@ import pytest
 from support.recorders import counting_secrets
 from support.relay import Relay
 
+from flatfile_relay.checkpoint import Checkpoint
 from flatfile_relay.connection import FlatfileConnection
 from flatfile_relay.credentials import MalformedSecretError
 from flatfile_relay.deadline import Deadline
@@ -29,7 +30,7 @@ def test_a_missing_queue_is_a_clear_error_and_nothing_is_marked_queued(relay: Re
     assert caught.value.sent == []
     entries = relay.ledger.get_many(relay.submitted_ids())
     assert not [e for e in entries.values() if e.state == QUEUED]
-    assert relay.ledger.checkpoint() == {}  # the walk did not complete
+    assert relay.ledger.checkpoint() == Checkpoint()  # the walk did not complete
 
     relay.configure(export_jobs_queue_url=relay.deployment.refs["ExportJobsQueue"])
     assert sorted(relay.poll().jobs_sent) == sorted(relay.submitted_ids())

@@ -10,7 +10,6 @@ from support.relay import PAGE, Relay
 
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.ledger import CLOSED, PENDING, QUEUED
-from flatfile_relay.timestamps import parse_timestamp
 
 pytestmark = pytest.mark.usefixtures("relay")
 
@@ -66,8 +65,8 @@ def test_an_import_started_10_days_ago_and_submitted_late_is_queued_at_the_next_
 
 
 def test_more_pending_than_the_budget_each_is_rechecked_within_the_stated_bound(relay: Relay) -> None:
-    """README, "Late imports": with N pending, a budget B and Y created within LookbackHours, the young are
-    re-checked at every poll and the others at least every ceil((N - Y) / (B - Y)) polls."""
+    """docs/architecture.md, "Late imports": with N pending, a budget B and Y created within LookbackHours, the
+    young are re-checked at every poll and the others at least every ceil((N - Y) / (B - Y)) polls."""
     budget, count = 4, 14
     ids = abandoned(relay, count)  # 90 days apart / 14: one within LOOKBACK_HOURS (7 days)
     young = [b for b in ids if relay.entry(b).batch_created_at >= _iso(datetime.now(UTC) - timedelta(hours=168))]
@@ -108,7 +107,7 @@ def test_more_pending_than_the_budget_a_full_walk_looks_at_every_one_within_the_
     ids = abandoned(relay, 12)
     relay.configure(recheck_budget=2, lookback_hours=0)  # a rotation of 6 polls, and no young ones
     checkpoint = relay.ledger.checkpoint()
-    walked_at, walk_pages = parse_timestamp(checkpoint["lastFullWalkAt"]), checkpoint["fullWalkPages"]
+    walked_at, walk_pages = checkpoint.last_full_walk_at, checkpoint.full_walk_pages
     polls = [relay.poll(now=walked_at + n * POLL) for n in range(1, 12)]
 
     # without a walk, the last poll before the hour (55 min) would leave the hour behind at the next one

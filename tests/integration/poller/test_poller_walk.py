@@ -46,7 +46,7 @@ def test_first_poll_queues_every_submitted_batch_and_nothing_else(relay: Relay) 
     assert report.reached_end
     assert (report.batches_seen, report.pending, report.closed) == (13, 1, 2)
     checkpoint = relay.ledger.checkpoint()
-    assert checkpoint["baselineCompletedAt"] == checkpoint["lastFullWalkAt"]
+    assert checkpoint.baseline_completed_at == checkpoint.last_full_walk_at
 
 
 def test_second_poll_queues_nothing(relay: Relay) -> None:
@@ -193,7 +193,7 @@ def test_page_caps_smaller_than_the_page_size_still_find_everything(relay: Relay
 def test_the_periodic_full_walk_runs_when_due(relay: Relay) -> None:
     relay.add_batches(3 * PAGE)
     baseline = relay.poll()
-    walked_at = parse_timestamp(relay.ledger.checkpoint()["lastFullWalkAt"])
+    walked_at = relay.ledger.checkpoint().last_full_walk_at
     now = datetime.now(UTC)
 
     soon = relay.poll(now=now + timedelta(hours=23))
@@ -205,7 +205,7 @@ def test_the_periodic_full_walk_runs_when_due(relay: Relay) -> None:
     assert due.full_walk
     assert due.reached_end
     assert due.pages == baseline.pages
-    assert parse_timestamp(relay.ledger.checkpoint()["lastFullWalkAt"]) > walked_at
+    assert relay.ledger.checkpoint().last_full_walk_at > walked_at
     relay.configure(full_walk_hours=0.0)
     assert relay.poll().full_walk
 
@@ -261,7 +261,7 @@ def test_a_cut_walk_is_continued_below_where_it_stopped(relay: Relay) -> None:
     assert not cut.complete
     assert 0 < cut.pages < 4
     relay.emu.set(latency=0.0)
-    assert "resumeBelow" in relay.ledger.checkpoint()
+    assert relay.ledger.checkpoint().resume_below is not None
 
     # Page 1 now holds only known batches; stopping there would miss the rest of the new ones.
     rest = relay.poll()
@@ -273,7 +273,7 @@ def test_a_cut_walk_is_continued_below_where_it_stopped(relay: Relay) -> None:
     assert len(everything) == len(set(everything))
     assert set(new) <= set(everything)
     assert set(everything) == relay.submitted_ids()
-    assert relay.ledger.checkpoint().get("resumeBelow") is None
+    assert relay.ledger.checkpoint().resume_below is None
     assert relay.poll().pages == 1
 
 
@@ -283,8 +283,8 @@ def test_an_expired_deadline_does_nothing_and_breaks_nothing(relay: Relay) -> No
     assert report.pages == 0
     assert report.jobs_sent == []
     checkpoint = relay.ledger.checkpoint()  # only that a poll ran, and did not finish
-    assert set(checkpoint) == {"lastPollAt", "lastPollComplete"}
-    assert checkpoint["lastPollComplete"] is False
+    assert set(checkpoint.to_item()) == {"schemaVersion", "lastPollAt", "lastPollComplete"}
+    assert checkpoint.last_poll_complete is False
     assert sorted(relay.poll().jobs_sent) == sorted(relay.submitted_ids())
 
 
@@ -368,5 +368,5 @@ def test_two_overlapping_polls_queue_every_batch_and_leave_the_ledger_consistent
     in_progress = {b["id"] for b in relay.emu.state.account_batches() if b["status"] is None}
     for batch_id in in_progress:
         assert relay.entry(batch_id).state == PENDING
-    assert relay.ledger.checkpoint().get("baselineCompletedAt")
+    assert relay.ledger.checkpoint().baseline_completed_at
     assert relay.poll().jobs_sent == []  # and the next poll finds nothing left to queue

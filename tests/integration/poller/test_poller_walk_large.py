@@ -56,8 +56,8 @@ def test_a_first_copy_of_100000_batches_carries_on_where_each_cut_poll_stopped(
     assert all(r.pages == PAGES_PER_POLL for r in cut)
     assert last.reached_end
     assert last.baseline
-    assert relay.ledger.checkpoint().get("baselineCompletedAt")
-    assert relay.ledger.checkpoint().get("walkResume") is None
+    assert relay.ledger.checkpoint().baseline_completed_at
+    assert relay.ledger.checkpoint().walk_resume is None
     # the list was read about once: one page of the top and a quarter of a page of overlap per poll on top
     pages = sum(r.pages for r in reports)
     assert pages == relay.list_requests()

@@ -24,9 +24,10 @@ def _first_poll_cut_short(relay: Relay) -> list[str]:
     cut = relay.poll(relay.pages_deadline(CUT_AFTER), reserve=1.0)
     assert not cut.complete
     assert cut.pages == CUT_AFTER
-    resume = relay.ledger.checkpoint()["walkResume"]
-    assert resume["offset"] == CUT_AFTER * PAGE
-    assert resume["ids"] == order[CUT_AFTER * PAGE - 10:CUT_AFTER * PAGE]  # the last batches it read
+    resume = relay.ledger.checkpoint().walk_resume
+    assert resume is not None
+    assert resume.offset == CUT_AFTER * PAGE
+    assert list(resume.ids) == order[CUT_AFTER * PAGE - 10:CUT_AFTER * PAGE]  # the last batches it read
     return order
 
 
@@ -59,18 +60,20 @@ def test_batches_added_and_deleted_above_the_stopping_point_neither_hide_batches
     assert rest.pages <= math.ceil(len(added) / PAGE) + 1 + math.ceil((left + 10) / PAGE) + 1
     assert rest.pages < math.ceil(total / PAGE)  # not the whole list again
     checkpoint = relay.ledger.checkpoint()
-    assert checkpoint.get("baselineCompletedAt")
-    assert checkpoint.get("walkResume") is None
+    assert checkpoint.baseline_completed_at
+    assert checkpoint.walk_resume is None
     # the next full walk's cost is the whole list's, not the stretch this poll read (pending batches weigh
     # re-checking one by one against it)
-    assert checkpoint["fullWalkPages"] == math.ceil(total / PAGE)
+    assert checkpoint.full_walk_pages == math.ceil(total / PAGE)
     _everything_queued_once(relay, gone)
     assert relay.poll().pages == 1  # later polls stop early as before
 
 
 def test_a_stopping_point_that_cannot_be_found_again_walks_on_from_the_top_without_a_gap(relay: Relay) -> None:
     order = _first_poll_cut_short(relay)
-    boundary = set(relay.ledger.checkpoint()["walkResume"]["ids"])
+    resume = relay.ledger.checkpoint().walk_resume
+    assert resume is not None
+    boundary = set(resume.ids)
     for batch_id in boundary:  # every batch the walk could recognise its place by is deleted
         relay.emu.state.remove_batch(batch_id)
     unseen = order[CUT_AFTER * PAGE:]
@@ -80,7 +83,7 @@ def test_a_stopping_point_that_cannot_be_found_again_walks_on_from_the_top_witho
     assert rest.complete
     assert rest.reached_end
     assert set(unseen) <= set(rest.jobs_sent)
-    assert relay.ledger.checkpoint().get("baselineCompletedAt")
+    assert relay.ledger.checkpoint().baseline_completed_at
     _everything_queued_once(relay, boundary)
 
 
@@ -107,8 +110,8 @@ def test_a_poll_cut_while_reading_new_batches_at_the_top_keeps_the_cut_walks_pla
     assert not short.complete
     assert set(short.jobs_sent) == set(added[-3 * PAGE:])
     after = relay.ledger.checkpoint()
-    assert after["walkResume"] == before["walkResume"]  # not given up for a walk that restarts at the top
-    assert after["newestCreatedAt"] == before["newestCreatedAt"]  # so the next top is read below those
+    assert after.walk_resume == before.walk_resume  # not given up for a walk that restarts at the top
+    assert after.newest_created_at == before.newest_created_at  # so the next top is read below those
 
     rest = relay.poll()
 
@@ -122,7 +125,7 @@ def test_a_periodic_full_walk_cut_short_is_carried_on_the_same_way(relay: Relay)
     relay.emu.state.add_batches("submitted", (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i)
                                               for i in range(LISTED)))
     assert relay.poll().reached_end  # the first copy, in one poll
-    walked_at = relay.ledger.checkpoint()["lastFullWalkAt"]
+    walked_at = relay.ledger.checkpoint().last_full_walk_at
     due = datetime.now(UTC) + timedelta(hours=25)
     pages = math.ceil(len(_list_order(relay)) / PAGE)
 
@@ -135,5 +138,5 @@ def test_a_periodic_full_walk_cut_short_is_carried_on_the_same_way(relay: Relay)
     assert rest.full_walk
     assert rest.reached_end
     assert rest.pages <= pages - CUT_AFTER + 1 + 2  # plus the top page and two of overlap, not the whole list
-    assert relay.ledger.checkpoint()["lastFullWalkAt"] > walked_at
-    assert relay.ledger.checkpoint().get("walkResume") is None
+    assert relay.ledger.checkpoint().last_full_walk_at > walked_at
+    assert relay.ledger.checkpoint().walk_resume is None

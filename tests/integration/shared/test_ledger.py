@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from decimal import Decimal
@@ -10,9 +11,9 @@ from typing import Any
 import pytest
 from support.clock import Clock
 
+from flatfile_relay.checkpoint import CHECKPOINT_ID, LEGACY_SOURCE, VERSION, Checkpoint
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.ledger import (
-    CHECKPOINT_ID,
     CLOSED,
     EXPORTED,
     EXPORTING,
@@ -28,6 +29,8 @@ from flatfile_relay.ledger import (
     LedgerEntry,
     LedgerError,
 )
+from flatfile_relay.timestamps import parse_timestamp
+from flatfile_relay.walk import ResumePoint
 
 CREATED = "2024-05-01T10:00:00.000Z"
 PART = {"uri": "s3://bucket/p0", "key": "p0", "rows": 10, "bytes": 123, "sha256": "ab" * 32}
@@ -289,7 +292,7 @@ def test_pending_lists_only_pending_batches_oldest_first(ledger: Ledger, clock: 
     ledger.mark_pending(middle, created_at="2024-05-02T00:00:00.000Z", status=None)
     for state in (QUEUED, EXPORTING, EXPORTED, CLOSED, IGNORED):
         put_in_state(ledger, state, clock)
-    ledger.save_checkpoint(baselineCompletedAt="2024-05-01T00:00:00.000Z")
+    ledger.save_checkpoint(Checkpoint(baseline_completed_at=parse_timestamp("2024-05-01T00:00:00.000Z")))
     entries = list(ledger.pending())
     assert [entry.batch_id for entry in entries] == [old, middle, new]
     assert all(entry.state == PENDING for entry in entries)
@@ -585,26 +588,67 @@ def test_a_batch_claimed_unseen_and_returned_to_pending_is_in_the_index(ledger: 
 # -- checkpoint and number types -----------------------------------------------------------------------
 
 
-def test_checkpoint_round_trip_keeps_other_fields(ledger: Ledger) -> None:
-    assert ledger.checkpoint() == {}
-    ledger.save_checkpoint(baselineCompletedAt="2024-05-01T00:00:00.000Z", lastFullWalkAt="2024-05-01T00:00:00Z")
-    ledger.save_checkpoint(lastFullWalkAt="2024-05-02T00:00:00Z", pages=3)
-    ledger.save_checkpoint()  # nothing to set: no-op
-    assert ledger.checkpoint() == {
-        "baselineCompletedAt": "2024-05-01T00:00:00.000Z", "lastFullWalkAt": "2024-05-02T00:00:00Z", "pages": 3,
-    }
+def test_checkpoint_round_trip(ledger: Ledger) -> None:
+    assert ledger.checkpoint() == Checkpoint()
+    resume = ResumePoint(offset=200, ids=("b", "a"), total=900)
+    saved = Checkpoint(baseline_completed_at=parse_timestamp("2024-05-01T00:00:00.000Z"),
+                       last_poll_complete=False, full_walk_pages=3, walk_resume=resume)
+    ledger.save_checkpoint(saved)
+    assert ledger.checkpoint() == saved
+    later = dataclasses.replace(saved, last_full_walk_at=parse_timestamp("2024-05-02T00:00:00Z"), walk_resume=None)
+    ledger.save_checkpoint(later)
+    assert ledger.checkpoint() == later  # the whole checkpoint: a field set to None is gone
     assert ledger.get(CHECKPOINT_ID) is not None  # stored under the reserved id, never listed as pending
     assert list(ledger.pending()) == []
 
 
-def test_checkpoint_stores_floats_and_decimals(ledger: Ledger) -> None:
-    ledger.save_checkpoint(ratio=0.25, exact=Decimal("1.5"), whole=Decimal("7"), nested={"seconds": 2.5},
-                           listed=[1.5, 2], flag=True, nothing=None)
-    checkpoint = ledger.checkpoint()
-    assert checkpoint == {"ratio": 0.25, "exact": 1.5, "whole": 7, "nested": {"seconds": 2.5}, "listed": [1.5, 2],
-                          "flag": True, "nothing": None}
-    assert isinstance(checkpoint["whole"], int)
-    assert isinstance(checkpoint["ratio"], float)
+def test_each_source_has_a_checkpoint_of_its_own(ledger: Ledger) -> None:
+    legacy = Checkpoint(last_poll_complete=True)
+    platform = Checkpoint(last_poll_complete=False, full_walk_pages=1)
+    ledger.save_checkpoint(legacy)
+    ledger.save_checkpoint(platform, "platform")
+    assert ledger.checkpoint() == ledger.checkpoint(LEGACY_SOURCE) == legacy
+    assert ledger.checkpoint("platform") == platform
+    assert ledger.get("#poller:platform") is not None
+    assert list(ledger.pending()) == []
+
+
+def test_a_checkpoint_written_before_versions_still_loads(ledger: Ledger, deployment: Any) -> None:
+    """The item as earlier relays wrote it: field by field (numbers as DynamoDB numbers, cleared fields NULL),
+    no schemaVersion."""
+    old = {"baselineCompletedAt": {"S": "2024-05-01T00:00:00.000Z"},
+           "lastFullWalkAt": {"S": "2024-05-02T00:00:00.000Z"},
+           "lastPollAt": {"S": "2024-05-02T00:05:00.000Z"}, "lastPollComplete": {"BOOL": True},
+           "newestCreatedAt": {"S": "2024-05-01T23:00:00.000Z"}, "fullWalkPages": {"N": "7"},
+           "resumeBelow": {"NULL": True},
+           "walkResume": {"M": {"offset": {"N": "500"}, "ids": {"L": [{"S": "x"}, {"S": "y"}]},
+                                "totalCount": {"N": "1200"}}}}
+    deployment.clients.dynamodb.update_item(
+        TableName=ledger.table_name, Key={"batchId": {"S": CHECKPOINT_ID}},
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(old))),
+        ExpressionAttributeNames={f"#f{i}": name for i, name in enumerate(old)},
+        ExpressionAttributeValues={f":v{i}": value for i, value in enumerate(old.values())},
+    )
+    loaded = ledger.checkpoint()
+    assert loaded == Checkpoint(
+        baseline_completed_at=parse_timestamp("2024-05-01T00:00:00.000Z"),
+        last_full_walk_at=parse_timestamp("2024-05-02T00:00:00.000Z"),
+        last_poll_at=parse_timestamp("2024-05-02T00:05:00.000Z"), last_poll_complete=True,
+        newest_created_at=parse_timestamp("2024-05-01T23:00:00.000Z"), full_walk_pages=7,
+        walk_resume=ResumePoint(offset=500, ids=("x", "y"), total=1200),
+    )
+    ledger.save_checkpoint(loaded)  # written back in the current version, the same checkpoint
+    item = deployment.clients.dynamodb.get_item(TableName=ledger.table_name, Key={"batchId": {"S": CHECKPOINT_ID}})
+    assert item["Item"]["schemaVersion"] == {"N": str(VERSION)}
+    assert "resumeBelow" not in item["Item"]
+    assert ledger.checkpoint() == loaded
+
+
+def test_a_checkpoint_from_a_newer_relay_is_refused_by_name(ledger: Ledger, deployment: Any) -> None:
+    deployment.clients.dynamodb.put_item(TableName=ledger.table_name, Item={
+        "batchId": {"S": CHECKPOINT_ID}, "schemaVersion": {"N": str(VERSION + 1)}})
+    with pytest.raises(ValueError, match="schemaVersion"):
+        ledger.checkpoint()
 
 
 def test_parts_round_trip_floats_decimals_and_ints(ledger: Ledger, clock: Clock) -> None:

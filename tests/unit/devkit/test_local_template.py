@@ -151,8 +151,20 @@ def test_resolve_refuses_intrinsics_it_does_not_interpret() -> None:
     ref, getatt = lookups()
     with pytest.raises(TemplateError, match="Fn::If"):
         resolve({"Fn::If": ["Cond", "a", "b"]}, ref, getatt)
-    with pytest.raises(TemplateError, match="Fn::Join"):
-        resolve({"X": {"Fn::Join": ["", ["a", "b"]]}}, ref, getatt)
+    with pytest.raises(TemplateError, match="Fn::ImportValue"):
+        resolve({"X": {"Fn::ImportValue": "other-stack-export"}}, ref, getatt)
+
+
+def test_resolve_joins_splits_selects_and_drops_no_value() -> None:
+    ref, getatt = lookups()
+    name = {"Fn::Join": ["_", {"Fn::Split": ["-", "flatfile-relay-staging"]}]}
+    assert resolve(name, ref, getatt) == "flatfile_relay_staging"
+    assert resolve({"Fn::Select": [1, {"Fn::Split": [",", "a,b,c"]}]}, ref, getatt) == "b"
+    no_value = {"Ref": "AWS::NoValue"}
+    actions = {"Actions": [{"Fn::If": ["On", "arn:topic", no_value]}, "arn:other"], "Gone": no_value}
+    assert resolve(actions, ref, getatt, lambda condition: False) == {"Actions": ["arn:other"]}
+    assert resolve(actions, ref, getatt, lambda condition: True) == {"Actions": ["arn:topic", "arn:other"]}
+    assert resolve(no_value, ref, getatt) is None
 
 
 def test_functions_merge_globals_and_read_event_sources(template: Template) -> None:

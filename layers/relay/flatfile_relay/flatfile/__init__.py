@@ -13,7 +13,7 @@ Example:
     account = Account(access_key_id, secret_access_key, license_key)
     with FlatfileClient("https://api.us.flatfile.io", account, user_agent="my-tool/1.0") as client:
         deadline = Deadline.from_lambda_context(context)
-        for batch in client.iter_batches(deadline):
+        for batch in client.iter_batches(deadline):   # the whole list, once each (flatfile_relay.walk)
             ...
 """
 
@@ -40,13 +40,13 @@ from flatfile_relay.flatfile.errors import (
 if TYPE_CHECKING:
     from flatfile_relay.flatfile.auth import ApiKeyAuth, Auth, TokenAuth, jwt_claims, token_expiry
     from flatfile_relay.flatfile.client import FlatfileClient
-    from flatfile_relay.flatfile.pagination import BatchPage, RowPage
+    from flatfile_relay.flatfile.pagination import RowPage
     from flatfile_relay.flatfile.transport import Reply, RequestCounts, Transport, parse_retry_after
 
 #: the names that live in the modules built on `requests`, served on first use (PEP 562): importing the package
 #: for its errors or `Account` (the webhook, the consumer) does not import `requests`
 _CLIENT_NAMES = frozenset({
-    "ApiKeyAuth", "Auth", "TokenAuth", "jwt_claims", "token_expiry", "FlatfileClient", "BatchPage", "RowPage",
+    "ApiKeyAuth", "Auth", "TokenAuth", "jwt_claims", "token_expiry", "FlatfileClient", "RowPage",
     "Reply", "RequestCounts", "Transport", "parse_retry_after",
 })
 
@@ -70,7 +70,6 @@ __all__ = [
     "ApiKeyAuth",
     "Auth",
     "BadRequestError",
-    "BatchPage",
     "ConfigurationError",
     "ContractError",
     "CredentialsRejectedError",

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import requests
 
+from flatfile_relay import walk
 from flatfile_relay.ahead import in_order
 from flatfile_relay.checks import whole_number
 from flatfile_relay.deadline import Deadline
@@ -43,16 +44,20 @@ from flatfile_relay.flatfile.errors import (
     NotFoundError,
     RetriesExhaustedError,
 )
-from flatfile_relay.flatfile.pagination import BatchPage, RowPage, parse_envelope, split_list_answer
+from flatfile_relay.flatfile.pagination import RowPage, batch_created_at, parse_envelope, split_list_answer
 from flatfile_relay.flatfile.transport import Reply, RequestCounts, Transport
 from flatfile_relay.ids import same_batch
-from flatfile_relay.timestamps import as_utc, parse_timestamp_or_none
+from flatfile_relay.timestamps import as_utc
 
-__all__ = ["DEFAULT_POOL_SIZE", "FINAL_DATABASE_VIEW_QUERY", "GET_BATCH_QUERY", "FilterValue", "FlatfileClient"]
+__all__ = [
+    "DEFAULT_POOL_SIZE", "FINAL_DATABASE_VIEW_QUERY", "GET_BATCH_QUERY", "Batch", "FilterValue", "FlatfileClient",
+]
 
 logger = logging.getLogger("flatfile_relay.flatfile")
 
 FilterValue = str | int | bool | None
+#: a batch as the API lists it
+Batch = dict[str, Any]
 
 GET_BATCH_QUERY = "query GetBatch($batchId: UUID!) { getBatch(batchId: $batchId) { id status } }"
 FINAL_DATABASE_VIEW_QUERY = (
@@ -140,91 +145,47 @@ class FlatfileClient:
 
     # -- batches -------------------------------------------------------------------------------------
 
-    def iter_batch_pages(
-        self, deadline: Deadline, page_size: int | None = None, start: int = 0, **filters: FilterValue
-    ) -> Iterator[BatchPage]:
-        """Page through `GET /rest/batches` of the license from offset `start` (0: the top), in the server's
-        order.
-
-        Pages advance by the number of batches actually returned (the server may cap `take`), re-reading
-        `totalCount` on every page (it can grow), until a page is empty or the offset reaches `totalCount`.
-        Batches already seen on an earlier page (offsets shift when imports are added) are left out of
-        `items`. When `totalCount` shrinks (imports deleted while paging moved the rest up), the page is
-        read again from as many places earlier, so no batch slips past unseen. `filters` are passed as
-        query parameters (e.g. `workspaceId`, `endUserId`, `search`).
+    def list_batches(self, skip: int, take: int, deadline: Deadline, **filters: FilterValue) -> walk.ListSlice[Batch]:
+        """One page of `GET /rest/batches` of the license: up to `take` batches from offset `skip`, in the
+        server's order (it may return fewer), with the list's `totalCount`. `filters` are passed as query
+        parameters (e.g. `workspaceId`, `endUserId`, `search`). Walking the list is `flatfile_relay.walk`'s.
 
         Raises:
             LicenseForbiddenError: 403, the licenseKey is not one of the account.
             BadRequestError: 400.
             ContractError: the answer is not a list envelope of batches with string ids.
+
+        Example:
+            page = client.list_batches(0, 100, deadline)
+            page.items, page.total                      # the first 100 batches, and how many are listed
         """
-        take = self.batch_page_size if page_size is None else whole_number(page_size, "page_size")
+        whole_number(skip, "skip", low=0)
+        whole_number(take, "page_size")
         reserved = _RESERVED_PARAMS.intersection(filters)
         if reserved:
             raise ValueError(f"filters cannot set {sorted(reserved)}: the client sets them")
         what = "GET /rest/batches"
-        seen: set[str] = set()
-        newest_first = True
-        previous: datetime | None = None
-        previous_total: int | None = None
-        if start < 0:
-            raise ValueError(f"start must be 0 or more, got {start}")
-        rewound_at = 0
-        skip = start
-        while True:
-            params = _params(licenseKey=self.credentials.license_key, skip=skip, take=take, **filters)
-            body = self._get(
-                "/rest/batches",
-                deadline,
-                what,
-                params=params,
-                on_403=self._license_forbidden,
-                on_404=self._wrong_base_url,
-            )
-            data, total = parse_envelope(body, what)
-            if previous_total is not None and total < previous_total and skip > rewound_at:
-                # Batches were deleted since the last page: those listed after them moved up, and up to
-                # that many unseen ones now sit before `skip`. Step back and read again (dedup by id);
-                # once per offset reached, so a count that keeps flapping cannot hold the walk in place.
-                logger.info("Flatfile batches: the list shrank by %d while paging; stepping back",
-                            previous_total - total)
-                rewound_at = skip
-                skip = max(0, skip - (previous_total - total))
-                previous_total = total
-                continue
-            previous_total = total
-            items: list[dict[str, Any]] = []
-            newest: datetime | None = None
-            page_dated = True
-            for batch in data:
-                if not isinstance(batch, dict) or not isinstance(batch.get("id"), str):
-                    raise ContractError(f"Flatfile answered {what} with a batch that has no string `id`.")
-                created = parse_timestamp_or_none(batch.get("createdAt"))
-                if created is None:
-                    newest_first = page_dated = False
-                else:
-                    if previous is not None and created > previous:
-                        newest_first = False
-                    previous = created
-                    newest = created if newest is None or created > newest else newest
-                if batch["id"] not in seen:
-                    seen.add(batch["id"])
-                    items.append(batch)
-            logger.debug(
-                "Flatfile batches page at %d: %d batches (%d new) of %d", skip, len(data), len(items), total
-            )
-            yield BatchPage(
-                items=items,
-                raw_count=len(data),
-                offset=skip,
-                total_count=total,
-                newest_first_so_far=newest_first,
-                newest_created_at=newest if page_dated else None,
-                ids=tuple(batch["id"] for batch in data),
-            )
-            skip += len(data)
-            if not data or skip >= total:
-                return
+        params = _params(licenseKey=self.credentials.license_key, skip=skip, take=take, **filters)
+        body = self._get("/rest/batches", deadline, what, params=params, on_403=self._license_forbidden,
+                         on_404=self._wrong_base_url)
+        data, total = parse_envelope(body, what)
+        for batch in data:
+            if not isinstance(batch, dict) or not isinstance(batch.get("id"), str):
+                raise ContractError(f"Flatfile answered {what} with a batch that has no string `id`.")
+        return walk.ListSlice(items=data, offset=skip, total=total)
+
+    def iter_batch_pages(
+        self, deadline: Deadline, page_size: int | None = None, start: int = 0, **filters: FilterValue
+    ) -> Iterator[walk.ListPage[Batch]]:
+        """Page through `GET /rest/batches` from offset `start` (0: the top): `flatfile_relay.walk.pages` over
+        `list_batches` (de-duplicated by id, stepping back when the list shrinks, newest-first tracked).
+
+        Raises: as `list_batches`.
+        """
+        take = self.batch_page_size if page_size is None else page_size
+        view = walk.ListView(read=lambda skip: self.list_batches(skip, take, deadline, **filters),
+                        key=_listed_id, created_at=batch_created_at)
+        yield from walk.pages(view, start)
 
     def iter_batches(
         self,
@@ -232,36 +193,23 @@ class FlatfileClient:
         page_size: int | None = None,
         created_since: datetime | None = None,
         **filters: FilterValue,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Batch]:
         """Every batch of the license, once each (see `iter_batch_pages`).
 
-        With `created_since`, only batches created at or after it are yielded (and those whose `createdAt`
-        is missing or unreadable: nothing is dropped silently), and paging stops early when the order seen
-        so far is newest-first and a whole page is older than `created_since`. In any other order the whole
-        list is walked. Naive datetimes are taken as UTC. (The order is judged from what was seen: with an
-        unordered list, a page of n batches looks newest-first by chance once in n!, so keep pages large.)
+        With `created_since` (naive: UTC), only batches created at or after it (or with no readable
+        `createdAt`), stopping early once the order seen is newest-first and a whole page is older
+        (`flatfile_relay.walk.created_since`).
 
         Example:
             for batch in client.iter_batches(deadline, created_since=since):
                 ...
         """
-        since = as_utc(created_since) if created_since is not None else None
-        for page in self.iter_batch_pages(deadline, page_size, 0, **filters):
-            for batch in page.items:
-                if since is None:
-                    yield batch
-                    continue
-                created = parse_timestamp_or_none(batch.get("createdAt"))
-                if created is None or created >= since:
-                    yield batch
-            if (
-                since is not None
-                and page.newest_first_so_far
-                and page.newest_created_at is not None
-                and page.newest_created_at < since
-            ):
-                logger.debug("Flatfile batches: stopped at offset %d, the rest is older", page.offset)
-                return
+        listed = self.iter_batch_pages(deadline, page_size, 0, **filters)
+        if created_since is None:
+            for page in listed:
+                yield from page.items
+            return
+        yield from walk.created_since(listed, as_utc(created_since), batch_created_at)
 
     def get_batch(self, batch_id: str, deadline: Deadline) -> dict[str, Any]:
         """`GET /rest/batch/{batch_id}`: one batch, with its `__endUser__`, `__schema__` and `__embed__`.
@@ -605,6 +553,10 @@ def _params(**values: FilterValue) -> dict[str, str]:
             continue
         params[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
     return params
+
+
+def _listed_id(batch: Batch) -> str:
+    return str(batch["id"])  # `list_batches` checked that it is a string
 
 
 def _segment(batch_id: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import json.scanner
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -22,34 +22,19 @@ from typing import Any, cast
 from flatfile_relay.checks import whole_number
 from flatfile_relay.flatfile.errors import ContractError
 from flatfile_relay.json_types import json_type
+from flatfile_relay.timestamps import parse_timestamp_or_none
 
-__all__ = ["BatchPage", "RowPage", "parse_envelope", "split_list_answer"]
+__all__ = ["RowPage", "batch_created_at", "parse_envelope", "split_list_answer"]
 
 
-@dataclass(frozen=True)
-class BatchPage:
-    """One page of `GET /rest/batches`.
+def batch_created_at(batch: Mapping[str, Any]) -> datetime | None:
+    """A listed batch's `createdAt`; None when it is missing or unreadable.
 
-    Attributes:
-        items: the batches on this page not seen on an earlier page (deduplicated by `id`).
-        raw_count: how many batches the page held, duplicates included.
-        offset: the `skip` the page was asked for.
-        total_count: `totalCount` as this page reported it (it can grow while paging).
-        newest_first_so_far: True while every `createdAt` seen so far, in list order, is not newer than the
-            one before it (False as soon as one is newer, missing or unreadable).
-        newest_created_at: the newest `createdAt` on this page (None if the page is empty or a `createdAt`
-            on it is missing or unreadable).
-        ids: the id of every batch on the page, in list order, duplicates included (where the page sits in
-            the list: a walk resumed later looks for them).
+    Example:
+        >>> batch_created_at({"createdAt": "2021-03-01T20:22:52.000Z"}).year, batch_created_at({}) is None
+        (2021, True)
     """
-
-    items: list[dict[str, Any]]
-    raw_count: int
-    offset: int
-    total_count: int
-    newest_first_so_far: bool
-    newest_created_at: datetime | None = None
-    ids: tuple[str, ...] = ()
+    return parse_timestamp_or_none(batch.get("createdAt"))
 
 
 @dataclass(frozen=True)
@@ -192,3 +177,6 @@ def _split_list(text: str, at: int, scan: Callable[[str, int], tuple[Any, int]] 
         at += 1
         if text[at] in _WHITESPACE:
             at = _space(text, at).end()
+
+
+__all__ = ["RowPage", "batch_created_at", "parse_envelope", "split_list_answer"]

@@ -2,9 +2,10 @@
 
 Steps, in order: the secret parses; the access key exchanges for a token; one page of the batch list with
 the license key; one GraphQL query with the bearer token; the ledger, the bucket and each queue answer a
-read-only call. A failed step does not stop the others (a step that needs an earlier one's result says
-so); the answer always holds one line per step, `ok` or the problem. A failed check is an answer, not a
-failed invocation.
+read-only call; the alarms notify someone. A failed step does not stop the others (a step that needs an
+earlier one's result says so); the answer always holds one line per step, `ok`, a `warning` (the relay works,
+but something deserves a look) or the problem. A failed check is an answer, not a failed invocation; `ok` is
+true when no step failed.
 
 Example:
     >>> report = check(connection, clients, settings, deadline)      # doctest: +SKIP
@@ -29,6 +30,8 @@ from flatfile_relay.settings import Settings
 __all__ = ["OK", "check", "queues"]
 
 OK = "ok"
+WARNING = "warning"
+NOBODY = "warning: alarms notify no one: neither AlertEmail nor AlertTopicArn is set; redeploy with one"
 
 
 def check(
@@ -58,9 +61,9 @@ def check(
 
     def batch_list() -> str:
         client: FlatfileClient = found["client"]
-        page = next(client.iter_batch_pages(deadline, page_size=1))
+        page = client.list_batches(0, 1, deadline)
         found["batch"] = page.items[0]["id"] if page.items else None
-        return f"ok ({page.total_count} batches listed for the license)"
+        return f"ok ({page.total} batches listed for the license)"
 
     def graphql() -> None:
         client: FlatfileClient = found["client"]
@@ -77,7 +80,10 @@ def check(
     step("bucket", lambda: _bucket(clients, settings))
     for label, url in queues(settings).items():
         step(label, lambda url=url: _queue(clients, url))  # type: ignore[misc]
-    return {"mode": "check", "ok": all(line.startswith(OK) for line in steps.values()), "steps": steps}
+    if settings.alert_topics is not None:
+        step("alarms", lambda: _alarms(settings))
+    ok = all(line.startswith((OK, WARNING)) for line in steps.values())
+    return {"mode": "check", "ok": ok, "steps": steps}
 
 
 def queues(settings: Settings) -> dict[str, str]:
@@ -105,5 +111,14 @@ def _bucket(clients: AwsClients, settings: Settings) -> None:
     clients.s3.list_objects_v2(Bucket=settings.export_bucket, Prefix=settings.export_prefix, MaxKeys=1)
 
 
+def _alarms(settings: Settings) -> str:
+    """Who the alarms notify (the template's ALERT_TOPICS): a warning when no one."""
+    topics = settings.alert_topics or ()
+    return f"ok (alarms notify {', '.join(topics)})" if topics else NOBODY
+
+
 def _queue(clients: AwsClients, url: str) -> None:
     clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+
+
+__all__ = ["OK", "check", "queues"]

@@ -13,21 +13,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from flatfile_relay.aws import AwsClients
+from flatfile_relay.checkpoint import is_checkpoint_id
 from flatfile_relay.deadline import Deadline
-from flatfile_relay.ledger import (
-    BASELINE_COMPLETED_AT,
-    CHECKPOINT_ID,
-    LAST_FULL_WALK_AT,
-    LAST_POLL_AT,
-    LAST_POLL_COMPLETE,
-    Ledger,
-)
+from flatfile_relay.ledger import Ledger
 from flatfile_relay.operations.check import queues
 from flatfile_relay.operations.problems import describe
 from flatfile_relay.settings import Settings
+from flatfile_relay.timestamps import format_timestamp
 
 __all__ = ["count_states", "status"]
 
@@ -62,14 +58,15 @@ def status(ledger: Ledger, clients: AwsClients, settings: Settings, deadline: De
 
 
 def count_states(dynamodb: Any, table: str, deadline: Deadline) -> dict[str, Any]:
-    """Batches by ledger state (a Scan reading only the state); `partial: true` when time ran short."""
+    """Batches by ledger state (a Scan reading only the state; the poller's checkpoints are not batches);
+    `partial: true` when time ran short."""
     counts: Counter[str] = Counter()
     kwargs: dict[str, Any] = {"TableName": table, "ProjectionExpression": "batchId, #s",
                               "ExpressionAttributeNames": {"#s": "state"}}
     while True:
         page = dynamodb.scan(**kwargs)
         for item in page.get("Items", []):
-            if item["batchId"]["S"] != CHECKPOINT_ID:
+            if not is_checkpoint_id(item["batchId"]["S"]):
                 counts[item.get("state", {}).get("S", "unknown")] += 1
         kwargs["ExclusiveStartKey"] = page.get("LastEvaluatedKey")
         if not kwargs["ExclusiveStartKey"]:
@@ -89,11 +86,15 @@ def _oldest_pending(ledger: Ledger) -> dict[str, Any] | None:
 def _poller(ledger: Ledger) -> dict[str, Any]:
     checkpoint = ledger.checkpoint()
     return {
-        "lastPollAt": checkpoint.get(LAST_POLL_AT),
-        "lastPollComplete": checkpoint.get(LAST_POLL_COMPLETE),
-        "lastFullWalkAt": checkpoint.get(LAST_FULL_WALK_AT),
-        "baselineCompletedAt": checkpoint.get(BASELINE_COMPLETED_AT),
+        "lastPollAt": _timestamp(checkpoint.last_poll_at),
+        "lastPollComplete": checkpoint.last_poll_complete,
+        "lastFullWalkAt": _timestamp(checkpoint.last_full_walk_at),
+        "baselineCompletedAt": _timestamp(checkpoint.baseline_completed_at),
     }
+
+
+def _timestamp(moment: datetime | None) -> str | None:
+    return format_timestamp(moment) if moment is not None else None
 
 
 def _attributes(clients: AwsClients, url: str, *names: str) -> dict[str, int]:
@@ -109,3 +110,6 @@ def _backlog(clients: AwsClients, url: str) -> dict[str, int]:
 
 def _depth(clients: AwsClients, url: str) -> int:
     return _attributes(clients, url, "ApproximateNumberOfMessages")["ApproximateNumberOfMessages"]
+
+
+__all__ = ["count_states", "status"]
