@@ -54,10 +54,12 @@ import requests
 from flatfile_relay.aws import AwsClients
 from flatfile_relay.credentials import Credentials
 from flatfile_relay.deadline import Deadline
-from flatfile_relay.exporter import EXPORTED, export_batch
+from flatfile_relay.exporter import EXPORTED, export_batch, export_platform_job
 from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.ledger import Ledger
+from flatfile_relay.platform import PlatformAccount, PlatformClient
+from flatfile_relay.platform_export import PROGRESS_PAGES
 from flatfile_relay.poller import poll
 from flatfile_relay.settings import Settings
 from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
@@ -100,6 +102,14 @@ SCHEDULE = timedelta(minutes=5)
 LATE_POLLS = 24  # two hours of the default schedule
 MAX_LATE_DELAY = timedelta(hours=1)
 MAX_IMPORT_RATIO = 1.5
+#: the Platform job: one sheet of BIG_ROWS records (and SMALL_ROWS for memory), record pages of 10,000
+PLATFORM_PAGE_SIZE = 10_000
+#: the Platform rows export with template.yaml's PartMaxRows (a part of 5,000 records would cost an upload every
+#: half page)
+PLATFORM_PART_MAX_ROWS = 50_000
+#: Platform requests of a one-sheet job besides its record pages and progress reports: job, ack, workbook, lock,
+#: space, unlock, complete
+PLATFORM_JOB_REQUESTS = 7
 MiB = 1024 * 1024
 
 
@@ -222,8 +232,12 @@ def sequential_loop(base_url: str, secret: dict[str, str], batch_ids: list[str])
 
 
 def worker() -> int:
-    """The child side: warm up with a replay of the tiny batch, then run each task and print the results."""
+    """The child side: warm up with a replay of the tiny batch (or the Platform's warm-up job), then run each task
+    and print the results."""
     spec = json.loads(sys.stdin.read())
+    if spec.get("source") == "platform":
+        print(json.dumps(platform_worker(spec)))
+        return 0
     settings = Settings.from_env(spec["env"])
     clients = AwsClients()
     ledger = Ledger(settings.ledger_table, clients.dynamodb)
@@ -259,6 +273,186 @@ def worker() -> int:
                 results.append(result)
     print(json.dumps(results))
     return 0
+
+
+# -- the Flatfile Platform's side ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlatformSheets:
+    """The generated workbooks of the Platform rows (one sheet each) and the space they live in."""
+
+    space: str
+    small: str
+    big: str
+    ten_thousand: str
+
+
+def add_platform_workbooks(emulator: Emulator) -> PlatformSheets:
+    platform = emulator.platform
+    space = platform.add_space("Bench")["id"]
+
+    def workbook(name: str, records: int) -> str:
+        return str(platform.add_generated_workbook(name, [records], space_id=space)["id"])
+
+    return PlatformSheets(space, workbook("Small", SMALL_ROWS), workbook("Big", BIG_ROWS),
+                          workbook("Ten thousand", PLATFORM_PAGE_SIZE))
+
+
+def warmup_job(emulator: Emulator) -> str:
+    """A ready job of a tiny workbook in a space of its own (each worker exports one first)."""
+    platform = emulator.platform
+    space = platform.add_space("Warm-up")["id"]
+    return str(platform.submit(platform.add_generated_workbook("Warm-up", [100], space_id=space)["id"])["id"])
+
+
+def run_platform_worker(stack: LocalRun, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`run_worker` for Platform tasks (a fresh process that first exports a warm-up job)."""
+    spec = {
+        "source": "platform",
+        "env": function_env(stack, "ExporterFunction", PART_MAX_ROWS=str(PLATFORM_PART_MAX_ROWS),
+                            FLATFILE_PLATFORM_URL=stack.emulator.platform_url),
+        "secret": stack.emulator.platform_secret,
+        "warmup": warmup_job(stack.emulator),
+        "tasks": tasks,
+    }
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker"], input=json.dumps(spec), capture_output=True,
+        text=True, timeout=WORKER_TIMEOUT, check=False, env=dict(os.environ), cwd=ROOT,
+    )
+    if done.returncode != 0:
+        raise BenchError(f"Platform worker failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    results: list[dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return results
+
+
+def platform_loop(base_url: str, secret_key: str, sheet_id: str) -> dict[str, Any]:
+    """The naive puller on the Platform: one `requests` session, the sheet's record pages one after the other (of
+    10,000, messages included, as the export asks), each parsed and discarded, until the length the first page
+    announced is read."""
+    with requests.Session() as session:
+        headers = {"Authorization": f"Bearer {secret_key}"}
+        started = time.perf_counter()
+        records, number, total = 0, 1, None
+        while total is None or records < total:
+            params: dict[str, Any] = {"pageSize": PLATFORM_PAGE_SIZE, "pageNumber": number, "includeMessages": "true"}
+            if number == 1:
+                params["includeLength"] = "true"
+            data = session.get(f"{base_url}/sheets/{sheet_id}/records", params=params, headers=headers,
+                               timeout=120).json()["data"]
+            total = data["counts"]["total"] if number == 1 else total
+            if not data["records"]:
+                break
+            records += len(data["records"])
+            number += 1
+        return {"seconds": time.perf_counter() - started, "rows": records}
+
+
+def platform_worker(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The child side of the Platform rows: export the warm-up job, then run each task."""
+    settings = Settings.from_env(spec["env"])
+    clients = AwsClients()
+    ledger = Ledger(settings.ledger_table, clients.dynamodb)
+    secret = spec["secret"]
+    account = PlatformAccount(secret["platformSecretKey"], secret["platformEnvironmentId"])
+    with PlatformClient(settings.platform_base_url, account, timeout=settings.request_timeout,
+                        record_prefetch=settings.row_prefetch) as client:
+
+        def export(job_ids: list[str]) -> dict[str, Any]:
+            started = time.perf_counter()
+            rows = 0
+            for job_id in job_ids:
+                outcome = export_platform_job(ExportJob.create(job_id, trigger="schedule"), client, clients.s3,
+                                              clients.sqs, ledger, settings, Deadline.never(),
+                                              owner=f"bench-{uuid.uuid4()}", events=clients.events)
+                if outcome.status != EXPORTED:
+                    raise BenchError(f"export of job {job_id} ended {outcome.status!r}: {outcome.detail}")
+                rows += outcome.row_count or 0
+            return {"seconds": time.perf_counter() - started, "rows": rows}
+
+        export([spec["warmup"]])
+        results = []
+        for task in spec["tasks"]:
+            gc.collect()
+            if task["kind"] == "loop":
+                results.append(platform_loop(settings.platform_base_url, account.secret_key, task["sheet"]))
+            elif task["kind"] == "export":
+                results.append(export(task["jobs"]))
+            else:  # "export-traced"
+                tracemalloc.start()
+                result = export(task["jobs"])
+                result["peak"] = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+                results.append(result)
+    return results
+
+
+def measure_platform(stack: LocalRun, sheets: PlatformSheets, latency: float, results: dict[str, Any]) -> list[Check]:
+    """Speed, requests per job and memory of a Platform export at one latency."""
+    emulator, platform = stack.emulator, stack.emulator.platform
+    emulator.set(latency=latency)
+    label = f"{latency * 1000:.0f} ms: Platform"
+    big_sheet = platform.sheet_ids(sheets.big)[0]
+    [loop] = run_platform_worker(stack, [{"kind": "loop", "sheet": big_sheet}])
+    job = str(platform.submit(sheets.big)["id"])
+    [export] = run_platform_worker(stack, [{"kind": "export", "jobs": [job]}])
+    requests_per_job = _requests_of(emulator, job, sheets.big, sheets.space)
+    jobs = [str(platform.submit(workbook)["id"]) for workbook in (sheets.small, sheets.big)]
+    peaks = [run_platform_worker(stack, [{"kind": "export-traced", "jobs": [job_id]}])[0] for job_id in jobs]
+    speedup = loop["seconds"] / export["seconds"]
+    ratio = peaks[1]["peak"] / peaks[0]["peak"]
+    pages = -(-BIG_ROWS // PLATFORM_PAGE_SIZE)
+    reports = (pages - 1) // PROGRESS_PAGES
+    results[label] = {"latencySeconds": latency, "records": BIG_ROWS, "exportSeconds": export["seconds"],
+                      "loopSeconds": loop["seconds"], "requestsPerJob": requests_per_job,
+                      "peakBytes": {str(SMALL_ROWS): peaks[0]["peak"], str(BIG_ROWS): peaks[1]["peak"]}}
+    checks = [
+        Check(f"{label} export {BIG_ROWS:,} records", f"{BIG_ROWS / export['seconds']:,.0f} records/s "
+              f"({export['seconds']:.1f} s)"),
+        Check(f"{label} sequential loop, same pages", f"{BIG_ROWS / loop['seconds']:,.0f} records/s "
+              f"({loop['seconds']:.1f} s)"),
+        _speed_check(label, latency, speedup),
+        Check(f"{label} requests per job (one sheet of {BIG_ROWS:,})", f"{requests_per_job}",
+              f"= {PLATFORM_JOB_REQUESTS} + {pages} pages + {reports} progress",
+              requests_per_job == PLATFORM_JOB_REQUESTS + pages + reports),
+        Check(f"{label} peak memory {SMALL_ROWS:,} / {BIG_ROWS:,} records",
+              f"{peaks[0]['peak'] / MiB:.1f} / {peaks[1]['peak'] / MiB:.1f} MiB"),
+        Check(f"{label} peak memory ratio (records x{BIG_ROWS // SMALL_ROWS})", f"{ratio:.2f}",
+              f"< {MAX_PEAK_RATIO:g}", ratio < MAX_PEAK_RATIO),
+    ]
+    if latency == 0:
+        checks.append(measure_one_page_job(stack, sheets, results))
+    return checks
+
+
+def measure_one_page_job(stack: LocalRun, sheets: PlatformSheets, results: dict[str, Any]) -> Check:
+    """The requests of a one-sheet job of 10,000 records (one record page): at most 8 in all."""
+    job = str(stack.emulator.platform.submit(sheets.ten_thousand)["id"])
+    run_platform_worker(stack, [{"kind": "export", "jobs": [job]}])
+    count = _requests_of(stack.emulator, job, sheets.ten_thousand, sheets.space)
+    results["platformOnePageJobRequests"] = count
+    return Check(f"Platform requests per job (one sheet of {PLATFORM_PAGE_SIZE:,} records)", f"{count}", "<= 8",
+                 count <= 8)
+
+
+def _requests_of(emulator: Emulator, job_id: str, workbook_id: str, space_id: str) -> int:
+    """The Platform requests of one job's export: to its job, its workbook, its sheets (records, locks) and its
+    space, from the job's first request to its last (workers export one job at a time)."""
+    platform = emulator.platform
+    own = (f"/v1/jobs/{job_id}", f"/v1/workbooks/{workbook_id}", f"/v1/spaces/{space_id}",
+           *(f"/v1/sheets/{sheet_id}" for sheet_id in platform.sheet_ids(workbook_id)))
+    log = [record for record in emulator.request_log if record.path.startswith(own)]
+    moments = [record.at for record in log if record.path.startswith(f"/v1/jobs/{job_id}")]
+    return sum(1 for record in log if min(moments) <= record.at <= max(moments))
+
+
+def _speed_check(label: str, latency: float, speedup: float) -> Check:
+    if latency in MIN_SPEEDUP:
+        minimum = MIN_SPEEDUP[latency]
+        return Check(f"{label} export speed ÷ loop speed", f"{speedup:.2f}x", f">= {minimum:g}x", speedup >= minimum)
+    read_ratio = 1 / speedup
+    return Check(f"{label} export time ÷ API read time (shared cores)", f"{read_ratio:.2f}", f"<= {MAX_READ_RATIO:g}",
+                 read_ratio <= MAX_READ_RATIO)
 
 
 # -- the measurements ------------------------------------------------------------------------------------
@@ -511,11 +705,12 @@ def machine() -> dict[str, Any]:
             "cpus": os.cpu_count(), "python": platform.python_version()}
 
 
-def main() -> int:
+def main(platform_only: bool = False) -> int:
+    """The whole benchmark (bench/results.json written), or only its Platform rows (`--platform`: printed)."""
     started = time.monotonic()
     results: dict[str, Any] = {}
     try:
-        checks = measure_all(results)
+        checks = measure_platform_only(results) if platform_only else measure_all(results)
     except BenchError as error:
         print(f"bench: could not measure: {error}", file=sys.stderr)
         return 1
@@ -523,14 +718,17 @@ def main() -> int:
     prefetch = Settings.from_env({}).row_prefetch
     print(table(checks))
     print(f"\ntook {seconds:.0f} s on {machine()['cpus']} CPU(s); FLATFILE_ROW_PREFETCH={prefetch}, "
-          f"FLATFILE_PAGE_SIZE={PAGE_SIZE}, PART_MAX_ROWS={PART_MAX_ROWS}")
+          f"FLATFILE_PAGE_SIZE={PAGE_SIZE}, PART_MAX_ROWS={PART_MAX_ROWS}; Platform: record pages of "
+          f"{PLATFORM_PAGE_SIZE:,}, PART_MAX_ROWS={PLATFORM_PART_MAX_ROWS:,}")
+    missed = [c.metric for c in checks if c.ok is False]
+    if platform_only:
+        return 1 if missed else 0
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps({
         "measuredAt": datetime.now(UTC).isoformat(timespec="seconds"), "seconds": round(seconds),
         "machine": machine(), "rowPrefetch": prefetch, "pageSize": PAGE_SIZE, "partMaxRows": PART_MAX_ROWS,
         "results": results, "table": [asdict(check) for check in checks],
     }, indent=2) + "\n")
-    missed = [c.metric for c in checks if c.ok is False]
     if missed:
         print(f"missed: {'; '.join(missed)}", file=sys.stderr)
     return 1 if missed else 0
@@ -549,8 +747,24 @@ def measure_all(results: dict[str, Any]) -> list[Check]:
         for latency in LATENCIES:
             note(f"export at {latency * 1000:.0f} ms per request")
             checks += measure_latency(stack, batches, latency, results)
+        checks += measure_platform_latencies(stack, results)
+    return checks
+
+
+def measure_platform_only(results: dict[str, Any]) -> list[Check]:
+    with local_run() as stack:
+        return measure_platform_latencies(stack, results)
+
+
+def measure_platform_latencies(stack: LocalRun, results: dict[str, Any]) -> list[Check]:
+    sheets = add_platform_workbooks(stack.emulator)
+    checks: list[Check] = []
+    for latency in LATENCIES:
+        note(f"Platform export at {latency * 1000:.0f} ms per request")
+        checks += measure_platform(stack, sheets, latency, results)
     return checks
 
 
 if __name__ == "__main__":
-    sys.exit(worker() if sys.argv[1:] == ["--worker"] else main())
+    arguments = sys.argv[1:]
+    sys.exit(worker() if arguments == ["--worker"] else main(platform_only=arguments == ["--platform"]))

@@ -12,6 +12,7 @@ from support.fixtures import (
     captured_logs,
     export_relay,
     function_env,
+    platform_relay,
     poller_app,
     relay,
     relay_factory,
@@ -19,7 +20,8 @@ from support.fixtures import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-__all__ = ["captured_logs", "export_relay", "function_env", "poller_app", "relay", "relay_factory", "template"]
+__all__ = ["captured_logs", "export_relay", "function_env", "platform_relay", "poller_app", "relay", "relay_factory",
+           "template"]
 
 
 @pytest.fixture(scope="session")

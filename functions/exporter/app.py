@@ -1,10 +1,13 @@
-"""Exporter function: export jobs from SQS (BatchSize 1) → `flatfile_relay.exporter.export_batch`.
+"""Exporter function: export jobs from SQS (BatchSize 1) → `flatfile_relay.exporter.export_batch` (a legacy batch)
+or `export_platform_job` (a Flatfile Platform submit job), by the job's `source`.
 
 Each record is one export job. A record fails by raising (it comes back after the visibility timeout and
-lands in the DLQ after maxReceiveCount); the others in the same event are not affected. Every outcome of
-`export_batch` (exported, skipped, busy, continued, ...) acknowledges the job. A failure is logged by what
-`flatfile_relay.failures.classify` says it is: a secret not configured yet is one warning, a configuration
-problem one error naming it, anything else an error with its stack trace.
+lands in the DLQ after maxReceiveCount); the others in the same event are not affected. A Platform job's record on
+its last delivery (`ApproximateReceiveCount` reaching EXPORT_JOBS_MAX_RECEIVE_COUNT) fails the Flatfile job before
+it goes to the DLQ. Every outcome (exported, skipped, busy, continued, left alone, ...) acknowledges the job. A
+failure is logged by what `flatfile_relay.failures.classify` says it is: a secret not configured yet is one
+warning, a configuration problem one error naming it (a Platform job while the secret holds no Platform keys
+names them), anything else an error with its stack trace.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from flatfile_relay.connection import FlatfileRuntime
 from flatfile_relay.deadline import Deadline
-from flatfile_relay.exporter import ExportOutcome, export_batch
+from flatfile_relay.exporter import ExportOutcome, export_batch, export_platform_job
 from flatfile_relay.failures import ErrorKind, classify
-from flatfile_relay.flatfile import FlatfileClient
+from flatfile_relay.ids import PLATFORM
 from flatfile_relay.jobs import ExportJob, InvalidJobError
 from flatfile_relay.measurements import request_measurements
 from flatfile_relay.observability import get_logger, get_metrics, publish, traced
@@ -46,14 +49,19 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
     deadline = Deadline.from_lambda_context(lambda_context, reserve=DEADLINE_RESERVE)
     owner = lambda_context.aws_request_id
 
-    def work(client: FlatfileClient) -> ExportOutcome:
-        return export_batch(
-            job, client, runtime.clients.s3, runtime.clients.sqs, runtime.ledger, runtime.settings, deadline, owner,
-            events=runtime.clients.events,
-        )
+    def work(client: Any) -> ExportOutcome:
+        clients, settings = runtime.clients, runtime.settings
+        last_delivery = _deliveries(record) >= settings.export_jobs_max_receive_count
+        if job.source == PLATFORM:
+            return export_platform_job(
+                job, client, clients.s3, clients.sqs, runtime.ledger, settings, deadline, owner, events=clients.events,
+                last_delivery=last_delivery, secret_values=runtime.connection.secret().secret_values,
+            )
+        return export_batch(job, client, clients.s3, clients.sqs, runtime.ledger, settings, deadline, owner,
+                            events=clients.events)
 
     try:
-        outcome = runtime.connection.run(work)
+        outcome = runtime.connection.run(work, source=job.source)
     except Exception as error:
         _failed(error, job, record)
         raise
@@ -61,6 +69,14 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
     logger.info(f"export job for batch {job.batch_id}: {outcome.status}",
                 extra={"outcome": outcome.to_dict(), "trigger": job.trigger, "resume": job.resume})
     return outcome.to_dict()
+
+
+def _deliveries(record: SQSRecord) -> int:
+    """How many times SQS has delivered the record (1 when it does not say)."""
+    try:
+        return int(record.attributes.approximate_receive_count)
+    except (KeyError, TypeError, ValueError):
+        return 1
 
 
 def _failed(error: Exception, job: ExportJob, record: SQSRecord) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from flatfile_relay_devkit.local.template import load_yaml
 from support.functions import ROOT, function_with_environment
+from support.platform_contract import uncovered
 from support.relay import FUNCTIONS, Relay
 
 
@@ -79,6 +80,33 @@ def export_relay(relay_factory: Callable[..., Relay]) -> Relay:
     rows, pages of 50) in the handler's environment."""
     return relay_factory("ExporterFunction", env={"PART_MAX_ROWS": "100", "FLATFILE_PAGE_SIZE": "50"},
                          part_max_rows=1000, page_size=200)
+
+
+@pytest.fixture
+def platform_relay(relay_factory: Callable[..., Relay], monkeypatch: pytest.MonkeyPatch
+                   ) -> Iterator[Callable[..., Relay]]:
+    """`platform_relay(emulator={...knobs}, env={...}, **settings)`: the exporter's relay with both sources' keys in
+    its secret, its handlers pointed at the emulator's Platform too (FLATFILE_PLATFORM_URL).
+
+    At teardown the emulator must not have crashed, and every Platform call the relay made must have a case in the
+    SDK contract test (tests/support/platform_contract.py).
+    """
+    made: list[Relay] = []
+
+    def make(emulator: dict[str, Any] | None = None, env: dict[str, str] | None = None, **settings: Any) -> Relay:
+        relay = relay_factory("ExporterFunction", emulator=emulator, **settings)
+        relay.with_platform_keys()
+        for key, value in {"FLATFILE_PLATFORM_URL": relay.emu.platform_url, **(env or {})}.items():
+            relay.env[key] = value
+            monkeypatch.setenv(key, value)
+        made.append(relay)
+        return relay
+
+    yield make
+    for relay in made:
+        assert not relay.emu.errors, relay.emu.errors
+        missing = uncovered(relay.emu.request_log)
+        assert not missing, f"Platform calls without a case in the SDK contract test: {sorted(missing)}"
 
 
 @pytest.fixture

@@ -31,12 +31,13 @@ import requests
 
 from flatfile_relay.credentials import Credentials
 from flatfile_relay.deadline import Deadline
-from flatfile_relay.exporter import ExportOutcome, export_batch
+from flatfile_relay.exporter import ExportOutcome, export_batch, export_platform_job
 from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import batch_rows_prefix, manifest_key, parse_s3_uri, s3_uri, submitted_date
 from flatfile_relay.ledger import Ledger, LedgerEntry
 from flatfile_relay.manifest import Manifest
+from flatfile_relay.platform import PlatformAccount, PlatformClient
 from flatfile_relay.poller import PollReport, poll
 from flatfile_relay.settings import Settings
 from support.functions import ROOT, function_app, lambda_context
@@ -67,6 +68,7 @@ class Relay:
     modules: dict[str, ModuleType] = field(default_factory=dict)
     share_clients: bool = True
     received: list[ExportJob] = field(default_factory=list)
+    platform_clients: list[PlatformClient] = field(default_factory=list)
 
     @classmethod
     def create(cls, deployment: Any, emulator: Any, function: str = "PollerFunction", **settings: Any) -> Relay:
@@ -126,6 +128,8 @@ class Relay:
 
     def close(self) -> None:
         self.client.close()
+        for platform_client in self.platform_clients:
+            platform_client.close()
         for module in self.modules.values():
             module.reset()
 
@@ -148,6 +152,47 @@ class Relay:
             job, client or self.client, self.clients.s3, self.sqs, self.ledger, self.settings,
             deadline or Deadline.never(), owner or f"test-{uuid.uuid4()}", reserve=reserve,
             events=self.clients.events,
+        )
+
+    # -- the Flatfile Platform ------------------------------------------------------------------------
+
+    def with_platform_keys(self) -> Relay:
+        """Both sources' keys in the secret (the legacy keys and the emulator's Platform keys); returns self."""
+        self.put_secret({**self.emu.secret, **self.emu.platform_secret})
+        return self
+
+    def platform_client(self, **options: Any) -> PlatformClient:
+        """A client of the emulator's Platform API with fast retries (closed with the relay)."""
+        options.setdefault("backoff_base", 0.01)
+        options.setdefault("backoff_cap", 0.05)
+        options.setdefault("timeout", 5.0)
+        options.setdefault("record_prefetch", self.settings.row_prefetch)
+        secret = self.emu.platform_secret
+        client = PlatformClient(self.emu.platform_url, PlatformAccount(secret["platformSecretKey"],
+                                                                        secret["platformEnvironmentId"]), **options)
+        self.platform_clients.append(client)
+        return client
+
+    def submit(self, label_or_id: str) -> str:
+        """Press the submit action of a workbook (a sample label or a workbook id): the new job's id."""
+        platform = self.emu.platform
+        workbook_id = platform.sample_id(label_or_id) if label_or_id in platform.samples else label_or_id
+        return str(platform.submit(workbook_id)["id"])
+
+    def export_job(self, job_id: str, *, trigger: str = "schedule", resume: bool = False, **options: Any
+                   ) -> ExportOutcome:
+        """Export one Platform job by the library (options: deadline, owner, client, reserve, last_delivery)."""
+        return self.run_platform_job(ExportJob.create(job_id, trigger=trigger, resume=resume), **options)
+
+    def run_platform_job(self, job: ExportJob, *, deadline: Deadline | None = None, owner: str | None = None,
+                         client: PlatformClient | None = None, reserve: float = 0.0, last_delivery: bool = False
+                         ) -> ExportOutcome:
+        if client is None:
+            client = self.platform_clients[0] if self.platform_clients else self.platform_client()
+        return export_platform_job(
+            job, client, self.clients.s3, self.sqs, self.ledger, self.settings, deadline or Deadline.never(),
+            owner or f"test-{uuid.uuid4()}", events=self.clients.events, last_delivery=last_delivery,
+            reserve=reserve,
         )
 
     def entry(self, batch_id: str) -> LedgerEntry:

@@ -67,6 +67,14 @@ def test_function_code_layout(template: dict[str, Any], logical_id: str, folder:
     assert attribute in defined | assigned | imported, f"{app} defines no {attribute}"
 
 
+def test_the_exporter_knows_the_export_jobs_last_delivery(template: dict[str, Any]) -> None:
+    """On the last delivery of a Platform job's export the exporter fails the job: it must count deliveries as the
+    queue's redrive policy does."""
+    variables = function_props(template, "ExporterFunction")["Environment"]["Variables"]
+    redrive = template["Resources"]["ExportJobsQueue"]["Properties"]["RedrivePolicy"]
+    assert int(variables["EXPORT_JOBS_MAX_RECEIVE_COUNT"]) == int(redrive["maxReceiveCount"])
+
+
 # ---------------------------------------------------------------- samconfig.toml and events/
 
 

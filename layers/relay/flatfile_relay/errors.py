@@ -23,12 +23,15 @@
     │   ├── ledger.BatchBusyError                another invocation holds the batch's export lease
     │   ├── ledger.LeaseLostError                another invocation took the lease over: stop writing
     │   ├── exporter.EventNotPublishedError      (also RuntimeError) EventBridge refused the export's event
-    │   └── exporter.StaleObjectsError           (also RuntimeError) old row parts could not be deleted
+    │   ├── exporter.StaleObjectsError           (also RuntimeError) old row parts could not be deleted
+    │   └── export_source.SourceChangedError     (also RuntimeError) rows changed while read: read them again
+    │       └── platform_export.SheetsChangedError   a Platform workbook's records changed during its export
     └── ContractError                        the input breaks the contract: retrying will not help, the item is given up
         ├── flatfile.ContractError               Flatfile answered something the relay does not understand
         │   ├── flatfile.NotFoundError               Flatfile does not know the batch (404): nothing to export
         │   ├── flatfile.GraphQLError                the GraphQL answer holds `errors`
         │   └── flatfile.BodyTooLargeError           an answer larger than the relay reads (MAX_BODY_BYTES)
+        ├── export_source.HandbackError          a source hands the export back while reading (the run catches it)
         ├── ledger.AlreadyExportedError          the batch was exported: only a replay exports it again
         ├── ledger.InconsistentEntryError        a ledger entry breaks the ledger's own rules: replay the batch
         ├── models.InvalidDocumentError          (also ValueError) a JSON document does not fit its model

@@ -1,22 +1,27 @@
-"""Export one submitted batch: rows as gzip JSON Lines parts in S3, the manifest last, one notice.
+"""Export one submitted batch or Platform job: rows as gzip JSON Lines parts in S3, the manifest last, one notice.
 
-`export_batch` is safe to run any number of times for the same batch:
+The run is the same for both sources (`export_batch`: a legacy batch, `flatfile_relay.legacy_export`;
+`export_platform_job`: a Flatfile Platform submit job, `flatfile_relay.platform_export`); what is the source's own
+sits behind `flatfile_relay.export_source.ExportSource`. `run_export` is safe to run any number of times for the
+same export:
 
-1. It claims the batch's lease in the ledger. A batch already exported is skipped (unless the job is a
-   replay); a batch another invocation is exporting is left to it ("busy": that invocation's own job is
-   still in flight and comes back if it dies).
-2. It reads the batch from Flatfile. Not `submitted` (yet): the batch goes back to the poller (pending).
-3. It streams the rows from the first row not yet in a finished part (the ledger records each part as it
-   lands), `PART_MAX_ROWS` rows per part, a page at a time. Rows must come in strictly increasing
-   `sequence` order (the client checks it, on from the last row of the last finished part). Part keys
-   depend only on the batch and the part number, and the gzip bytes only on the rows, so a rerun rewrites
-   identical objects.
+1. It claims the export's lease in the ledger. An export already done is skipped (unless the job is a replay);
+   an export another invocation is running is left to it ("busy": that invocation's own job is still in flight
+   and comes back if it dies).
+2. The source reads what to export and decides (`ExportSource.open`): not ready yet (a batch not submitted, a job
+   not ready) or unknown, the export goes back to the poller (pending); left alone (a Platform job another
+   listener took), the ledger closes it.
+3. It streams the rows from the first row not yet in a finished part (the ledger records each part as it lands,
+   with where the source resumes after it), `PART_MAX_ROWS` rows per part, a page at a time; a part ends where
+   the source says (a Platform sheet's last record). Part keys depend only on the export and the part number,
+   and the gzip bytes only on the rows, so a rerun rewrites identical objects. A source whose rows change while
+   they are read (`SourceChangedError`) has its parts forgotten and is read again from the first row.
 4. When the Lambda's time runs short it drops the unfinished part, gives the lease up and sends itself a
    continuation job, which resumes after the last finished part.
 5. After the last row it writes the manifest (so a reader never sees a partial export), deletes row parts
-   of an earlier export the manifest no longer lists, sends the notice, publishes the EventBridge event and
-   marks the batch exported. The ledger records the notice and the event as each is made, so a retry after
-   a failure between them makes only what is missing.
+   of an earlier export the manifest no longer lists, sends the notice, publishes the EventBridge event, lets
+   the source finish (a Platform job is completed) and marks the export done. The ledger records the notice and
+   the event as each is made, so a retry after a failure between them makes only what is missing.
 
 Example:
     >>> outcome = export_batch(job, client, clients.s3, clients.sqs, ledger, settings,   # doctest: +SKIP
@@ -33,20 +38,27 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flatfile_relay import export_source
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.errors import ConfigurationError, TransientError
-from flatfile_relay.flatfile import ContractError, FlatfileClient, NotFoundError
-from flatfile_relay.ids import same_batch
+from flatfile_relay.export_source import (
+    ExportSource,
+    Handback,
+    HandbackError,
+    Opened,
+    RowPage,
+    SourceChangedError,
+)
+from flatfile_relay.flatfile import FlatfileClient
 from flatfile_relay.jobs import ExportJob
-from flatfile_relay.layout import batch_rows_prefix, manifest_key, part_key, s3_uri, submitted_date
+from flatfile_relay.layout import batch_rows_prefix, manifest_key, part_key, s3_uri
 from flatfile_relay.ledger import (
     EXPORTING,
-    SUBMITTED,
     AlreadyExportedError,
     BatchBusyError,
     InconsistentEntryError,
@@ -54,10 +66,12 @@ from flatfile_relay.ledger import (
     Ledger,
     LedgerEntry,
 )
-from flatfile_relay.manifest import Manifest, Notice, Part, event_entry, routing
+from flatfile_relay.legacy_export import LegacySource
+from flatfile_relay.manifest import Manifest, Notice, Part, event_entry
 from flatfile_relay.measurements import SECONDS, Measurement
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
-from flatfile_relay.redaction import scrub
+from flatfile_relay.platform import PlatformClient
+from flatfile_relay.platform_export import PlatformSource
 from flatfile_relay.settings import Settings
 from flatfile_relay.timestamps import parse_timestamp_or_none, utc_now_iso
 
@@ -69,6 +83,8 @@ __all__ = [
     "LAG_TRIGGERS",
     "LEASE_LOST",
     "LEASE_MARGIN",
+    "LEFT_ALONE",
+    "MAX_RESTARTS",
     "NOT_FOUND",
     "NOT_SUBMITTED",
     "SKIPPED",
@@ -79,6 +95,8 @@ __all__ = [
     "StaleObjectsError",
     "export_batch",
     "export_lag",
+    "export_platform_job",
+    "run_export",
 ]
 
 logger = logging.getLogger("flatfile_relay.exporter")
@@ -97,6 +115,9 @@ NOT_SUBMITTED = "not-submitted"
 NOT_FOUND = "not-found"
 CONTINUED = "continued"
 LEASE_LOST = "lease-lost"
+LEFT_ALONE = "left-alone"
+#: Times one invocation reads an export again from its first row when its rows changed meanwhile
+MAX_RESTARTS = 2
 
 
 class EventNotPublishedError(TransientError, RuntimeError):
@@ -122,7 +143,8 @@ class ExportOutcome:
     Attributes:
         status: `exported`, `skipped` (already exported), `busy` (another invocation holds the lease),
             `not-submitted` / `not-found` (handed back to the poller), `continued` (a continuation job was
-            sent), `lease-lost` (another invocation took the export over).
+            sent), `lease-lost` (another invocation took the export over), `left-alone` (a Platform job
+            another listener took or someone else ended: the ledger closes it).
             Every one of them means "acknowledge the job".
         rows_written, parts_written: what this invocation added (rows in finished parts only).
         row_count, manifest_uri: the batch's totals once `exported`.
@@ -216,11 +238,63 @@ def export_batch(
     reserve: float = DEFAULT_RESERVE,
     clock: Callable[[], float] = time.time,
 ) -> ExportOutcome:
-    """Export the batch of `job` (see the module docs). `owner` identifies this invocation's lease; `clock`
+    """Export the legacy batch of `job` (see the module docs). `owner` identifies this invocation's lease; `clock`
     (epoch seconds) dates the export (`exportedAt`).
 
     Raises (the job should be retried later): Flatfile client errors, `ContractError` (rows out of order or
     incomplete), `ExportStalledError`, AWS errors. The lease is given up first, so a retry resumes at once.
+    """
+    return run_export(job, LegacySource(client, job.batch_id, settings), s3, sqs, ledger, settings, deadline, owner,
+                      events=events, reserve=reserve, clock=clock)
+
+
+def export_platform_job(
+    job: ExportJob,
+    client: PlatformClient,
+    s3: Any,
+    sqs: Any,
+    ledger: Ledger,
+    settings: Settings,
+    deadline: Deadline,
+    owner: str,
+    *,
+    events: Any,
+    last_delivery: bool = False,
+    secret_values: Iterable[str] = (),
+    reserve: float = DEFAULT_RESERVE,
+    clock: Callable[[], float] = time.time,
+) -> ExportOutcome:
+    """Export the Flatfile Platform submit job of `job` (see `flatfile_relay.platform_export`): the listener's side
+    of the job (acknowledge, progress, complete; fail on a contract error or on `last_delivery`, the message's
+    last delivery before its dead-letter queue) around the same run as `export_batch`. `secret_values` are
+    scrubbed from the manifest's `batch` besides the client's own key.
+
+    Raises: as `export_batch` (the job is failed first when the relay gives up on it).
+    """
+    source = PlatformSource(client, job, ledger, owner, settings, last_delivery=last_delivery,
+                            secret_values=secret_values)
+    return run_export(job, source, s3, sqs, ledger, settings, deadline, owner, events=events, reserve=reserve,
+                      clock=clock)
+
+
+def run_export(
+    job: ExportJob,
+    source: ExportSource,
+    s3: Any,
+    sqs: Any,
+    ledger: Ledger,
+    settings: Settings,
+    deadline: Deadline,
+    owner: str,
+    *,
+    events: Any,
+    reserve: float = DEFAULT_RESERVE,
+    clock: Callable[[], float] = time.time,
+) -> ExportOutcome:
+    """Export what `source` reads for `job` (see the module docs): the run both sources share.
+
+    On a failure the lease is given up, the source's `give_up` runs, then the error propagates; the source's
+    `close` runs whatever happens (but after losing the lease, which is then another invocation's business).
     """
     settings.require("export_bucket", "notices_queue_url", "export_jobs_queue_url")
     batch_id = job.batch_id
@@ -236,31 +310,35 @@ def export_batch(
     except BatchBusyError as error:
         logger.info("batch %s is being exported by another invocation; leaving it to it", batch_id)
         return ExportOutcome(BUSY, batch_id, detail=str(error))
-    run = _Export(job, client, s3, sqs, events, ledger, settings, deadline, owner, reserve, entry, clock)
+    run = _Export(job, source, s3, sqs, events, ledger, settings, deadline, owner, reserve, entry, clock)
     try:
-        return run.run()
+        outcome = run.run()
     except LeaseLostError as error:
         logger.warning("batch %s: %s; stopping without writing more", batch_id, error)
         return ExportOutcome(LEASE_LOST, batch_id, run.rows_written, run.parts_written, detail=str(error))
-    except BaseException:
+    except BaseException as error:
         _release_quietly(ledger, batch_id, owner)
+        _quietly(source.give_up, error, batch_id)
+        _quietly(source.close, None, batch_id)
         raise
+    source.close()
+    return outcome
 
 
 class _Export:
-    """One invocation's work on one claimed batch."""
+    """One invocation's work on one claimed export."""
 
     def __init__(
-        self, job: ExportJob, client: FlatfileClient, s3: Any, sqs: Any, events: Any, ledger: Ledger,
+        self, job: ExportJob, source: ExportSource, s3: Any, sqs: Any, events: Any, ledger: Ledger,
         settings: Settings, deadline: Deadline, owner: str, reserve: float, entry: LedgerEntry,
         clock: Callable[[], float],
     ) -> None:
-        self.job, self.client, self.s3, self.sqs, self.events, self.ledger = job, client, s3, sqs, events, ledger
+        self.job, self.source, self.s3, self.sqs, self.events, self.ledger = job, source, s3, sqs, events, ledger
         self.settings, self.deadline, self.owner, self.reserve = settings, deadline, owner, reserve
-        self.clock = clock
+        self.entry, self.clock = entry, clock
         self.batch_id = job.batch_id
-        self.output_id = job.batch_id  # the id as Flatfile writes it (see `_output_id`), once the batch is read
-        self.date = ""  # the batch's partition date (see `layout.submitted_date`), once the batch is read
+        self.output_id = job.batch_id  # the id as the source writes it (`Opened.export_id`), once opened
+        self.date = ""  # the rows' partition date (see `layout.submitted_date`), once opened
         self.parts: list[dict[str, Any]] = [dict(part) for part in entry.parts]
         self.next_skip = entry.next_skip
         self.rows_written = 0
@@ -271,71 +349,84 @@ class _Export:
                 f"ledger entry of batch {self.batch_id} is inconsistent: its parts hold {done} rows but "
                 f"nextSkip is {self.next_skip}; replay the batch to export it from scratch"
             )
-        last = self.parts[-1].get("lastSequence") if self.parts else None
-        self.last_sequence: int | None = last if isinstance(last, int) else None
 
     # -- the steps -------------------------------------------------------------------------------------
 
     def run(self) -> ExportOutcome:
         try:
-            batch = self.client.get_batch(self.batch_id, self.deadline)
-        except NotFoundError:
-            self.ledger.return_to_pending(self.batch_id, owner=self.owner, status=None)
-            logger.warning("batch %s: Flatfile does not know it (404); back to the poller", self.batch_id)
-            return self._outcome(NOT_FOUND, detail="Flatfile answered 404 for the batch")
+            opened = self.source.open(self.entry, self.deadline)
         except DeadlineExceededError:
             return self._out_of_time()
-        self.output_id = _output_id(batch, self.batch_id)
-        status = batch.get("status")
-        if status != SUBMITTED:
-            known = status if isinstance(status, str) else None
-            self.ledger.return_to_pending(self.batch_id, owner=self.owner, status=known)
-            logger.info("batch %s has status %r, not submitted; back to the poller", self.batch_id, status)
-            return self._outcome(NOT_SUBMITTED, detail=f"status {status!r}")
-        self.date = submitted_date(batch)
-        finished = self._stream_rows()
-        if not finished:
-            return self._out_of_time()
-        return self._finish(batch)
+        if isinstance(opened, Handback):
+            return self._hand_back(opened)
+        self.output_id, self.date = opened.export_id, opened.date
+        if self.entry.notice is None:  # else the manifest is written: announce that same export
+            try:
+                finished = self._read_all()
+            except HandbackError as error:
+                return self._hand_back(error.handback)
+            if not finished:
+                return self._out_of_time()
+        return self._finish(opened)
+
+    def _hand_back(self, handback: Handback) -> ExportOutcome:
+        """Nothing to export now: back to the poller (pending), or closed when the relay leaves it alone."""
+        if handback.decision == export_source.LEFT_ALONE:
+            self._delete_objects([str(part["key"]) for part in self.parts if part.get("key")])
+            self.ledger.settle(self.batch_id, owner=self.owner, status=handback.status)
+            logger.info("batch %s left alone (%s)", self.batch_id, handback.detail)
+            return self._outcome(LEFT_ALONE, detail=handback.detail)
+        self.ledger.return_to_pending(self.batch_id, owner=self.owner, status=handback.status)
+        if handback.decision == export_source.NOT_FOUND:
+            logger.warning("batch %s: Flatfile does not know it (404); back to the poller", self.batch_id)
+            return self._outcome(NOT_FOUND, detail=handback.detail)
+        logger.info("batch %s has status %r, not submitted; back to the poller", self.batch_id, handback.status)
+        return self._outcome(NOT_SUBMITTED, detail=handback.detail)
+
+    def _read_all(self) -> bool:
+        """`_stream_rows`, from the first row again when the source changed meanwhile (`MAX_RESTARTS` times)."""
+        for restart in range(MAX_RESTARTS + 1):
+            try:
+                return self._stream_rows()
+            except SourceChangedError as error:
+                if restart == MAX_RESTARTS:
+                    raise
+                logger.warning("batch %s: %s; exporting it again from its first row", self.batch_id, error)
+                self.ledger.reset_parts(self.batch_id, owner=self.owner)
+                self.parts, self.next_skip, self.rows_written, self.parts_written = [], 0, 0, 0
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _stream_rows(self) -> bool:
         """Write every remaining row into parts; False when the time ran short first."""
         writer: PartWriter | None = None
-        last_written = -1
+        ended: tuple[RowPage, int] | None = None  # where the rows in `writer` end: (page, rows of it)
         max_rows = self.settings.part_max_rows
-        pages = self.client.iter_row_pages(
-            self.batch_id, self.deadline, skip=self.next_skip, page_size=self.settings.page_size,
-            after_sequence=self.last_sequence,
-        )
+        pages = self.source.pages(self.parts, self.next_skip, self.deadline)
         try:
             for page in pages:
-                self._check_batch(page.rows, page.skip)
-                position = 0
-                while position < len(page.rows):
+                position, count = 0, page.count
+                while position < count:
                     if writer is None:
                         writer = PartWriter()
-                    end = position + max_rows - writer.rows
-                    chunk = page.rows[position:end]
-                    writer.write_rows(chunk, None if page.texts is None else page.texts[position:end])
-                    position += len(chunk)
-                    last_written = chunk[-1]["sequence"]
+                    end = min(count, position + max_rows - writer.rows)
+                    if page.texts is not None:
+                        writer.write_rows((), page.texts[position:end])
+                    else:
+                        writer.write_rows(page.rows[position:end])
+                    position, ended = end, (page, end)
                     if writer.rows >= max_rows:
-                        self._store_part(writer.finish(), last_written)
-                        writer.close()
+                        self._store(writer, ended)
                         writer = None
+                if writer is not None and (page.closes_part or page.last):
+                    self._store(writer, ended)
+                    writer = None
                 if page.last:
-                    done = self.next_skip + (writer.rows if writer is not None else 0)
-                    if done < page.total_count:
-                        raise ContractError(
-                            f"Flatfile's rows of batch {self.batch_id} ended at row {done} although it "
-                            f"announced {page.total_count}; the export stops rather than write an incomplete "
-                            "batch."
-                        )
-                    if writer is not None:
-                        self._store_part(writer.finish(), last_written)
                     return True
                 if self.deadline.remaining() < self.reserve:
                     return False
+            if writer is not None:
+                self._store(writer, ended)
+                writer = None
             return True
         except DeadlineExceededError:
             return False
@@ -346,17 +437,15 @@ class _Export:
             if writer is not None:
                 writer.close()
 
-    def _check_batch(self, rows: list[dict[str, Any]], skip: int) -> None:
-        """Rows must belong to the batch (their order the client checks: `iter_row_pages`)."""
-        for offset, row in enumerate(rows):
-            row_batch = row.get("batchId")
-            if row_batch is not None and not same_batch(row_batch, self.batch_id):
-                raise ContractError(
-                    f"Flatfile returned row {skip + offset} of batch {self.batch_id} marked as a row of "
-                    f"batch {str(row_batch)[:64]}."
-                )
+    def _store(self, writer: PartWriter, ended: tuple[RowPage, int] | None) -> None:
+        """Store the writer's part (its last row is row `ended[1]` of page `ended[0]`) and let the writer go."""
+        assert ended is not None  # a writer holds rows only after a page wrote some
+        try:
+            self._store_part(writer.finish(), ended[0].mark(ended[1]))
+        finally:
+            writer.close()
 
-    def _store_part(self, part: FinishedPart, last_sequence: int) -> None:
+    def _store_part(self, part: FinishedPart, mark: Mapping[str, Any]) -> None:
         index = len(self.parts)
         key = part_key(self.settings.export_prefix, self.output_id, self.date, index)
         self.s3.put_object(
@@ -375,7 +464,7 @@ class _Export:
             "rows": part.rows,
             "bytes": part.size,
             "sha256": part.sha256,
-            "lastSequence": last_sequence,
+            **mark,
         }
         if part.non_finite_rows:
             record["nonFiniteRows"] = part.non_finite_rows
@@ -390,18 +479,19 @@ class _Export:
         logger.debug("batch %s: part %d stored (%d rows, %d bytes)", self.batch_id, index, part.rows,
                      part.size)
 
-    def _finish(self, batch: dict[str, Any]) -> ExportOutcome:
+    def _finish(self, opened: Opened) -> ExportOutcome:
         current = self.ledger.get(self.batch_id)
         if current is None or current.state != EXPORTING or current.lease_owner != self.owner:
             raise LeaseLostError(f"lost the export lease of batch {self.batch_id} to another invocation")
         if current.notice is None:
-            notice = self._write_manifest(batch)
+            notice = self._write_manifest()
             self._send_notice(notice)
         else:  # a retry after the notice went out: the manifest exists, announce that same export
             notice = Notice.from_json(current.notice)
             logger.info("batch %s: notice already sent; not sending it again", self.batch_id)
         if current.event_published_at is None:
             self._publish_event(notice)
+        self.source.finish(notice.row_count, self.deadline)
         self.ledger.mark_exported(
             self.batch_id, owner=self.owner, manifest_uri=notice.manifest_uri, row_count=notice.row_count,
             exported_at=notice.exported_at,
@@ -411,25 +501,21 @@ class _Export:
             self.batch_id, notice.row_count, len(self.parts), self.rows_written, notice.manifest_uri,
         )
         return self._outcome(EXPORTED, row_count=notice.row_count, manifest_uri=notice.manifest_uri,
-                             lag_seconds=self._lag(batch, notice.exported_at))
+                             lag_seconds=self._lag(opened.submitted_at, notice.exported_at))
 
-    def _write_manifest(self, batch: dict[str, Any]) -> Notice:
+    def _write_manifest(self) -> Notice:
         """Write the manifest, then remove row parts it no longer lists; the notice announcing it."""
-        # Flatfile shows the webhook URL (`?token=` included): `scrub` replaces the Flatfile secret's values and
-        # every `token=` value (the exporter cannot read the webhook's secret)
-        scrubbed = scrub(batch, self.client.credentials.secret_values)
         manifest = Manifest(
             batch_id=self.output_id,
-            batch=scrubbed,
             row_count=self.next_skip,
             parts=tuple(
-                Part(uri=p["uri"], rows=int(p["rows"]), bytes=int(p["bytes"]), sha256=p["sha256"])
+                Part(uri=p["uri"], rows=int(p["rows"]), bytes=int(p["bytes"]), sha256=p["sha256"], sheet=p.get("sheet"))
                 for p in self.parts
             ),
             exported_at=utc_now_iso(self.clock),
             trigger=self.job.trigger,
             non_finite_rows=sum(int(p.get("nonFiniteRows", 0)) for p in self.parts) or None,
-            **routing(scrubbed),
+            **self.source.manifest_fields(self.parts, self.deadline),
         )
         key = manifest_key(self.settings.export_prefix, self.output_id)
         body = manifest.to_json().encode("utf-8")
@@ -444,7 +530,7 @@ class _Export:
         return Notice.for_manifest(manifest, s3_uri(self.settings.export_bucket, key))
 
     def _delete_stale_parts(self) -> None:
-        """Delete the batch's row parts the manifest does not list (a replay that wrote fewer parts).
+        """Delete the export's row parts the manifest does not list (a replay that wrote fewer parts).
 
         Done after the manifest, so the previous manifest stays readable until the new one replaces it; a
         crash before this step is repaired by the retry, which writes the manifest again.
@@ -455,9 +541,16 @@ class _Export:
         stale: list[str] = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
             stale.extend(o["Key"] for o in page.get("Contents", ()) if o["Key"] not in listed)
-        for start in range(0, len(stale), 1000):
+        self._delete_objects(stale)
+        if stale:
+            logger.info("batch %s: deleted %d row part(s) no longer listed", self.batch_id, len(stale))
+
+    def _delete_objects(self, keys: Sequence[str]) -> None:
+        """Delete these objects of the bucket; StaleObjectsError when S3 could not delete some."""
+        bucket = self.settings.export_bucket
+        for start in range(0, len(keys), 1000):
             answer = self.s3.delete_objects(
-                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in stale[start:start + 1000]], "Quiet": True}
+                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start:start + 1000]], "Quiet": True}
             )
             errors = answer.get("Errors") or []
             if errors:
@@ -465,8 +558,6 @@ class _Export:
                     f"batch {self.batch_id}: could not delete {len(errors)} row part(s) the new manifest no "
                     f"longer lists (first: {errors[0].get('Key')}: {errors[0].get('Code')})"
                 )
-        if stale:
-            logger.info("batch %s: deleted %d row part(s) no longer listed", self.batch_id, len(stale))
 
     def _send_notice(self, notice: Notice) -> None:
         body = notice.to_json()
@@ -492,13 +583,14 @@ class _Export:
             )
         self.ledger.record_event(self.batch_id, owner=self.owner)
 
-    def _lag(self, batch: dict[str, Any], exported_at: str) -> float | None:
+    def _lag(self, submitted_at: Any, exported_at: str) -> float | None:
         """`export_lag` of this export (reads the poller's checkpoint only for a scheduled export)."""
         trigger = self.job.trigger
         if trigger not in LAG_TRIGGERS:
             return None
-        baseline = self.ledger.checkpoint().baseline_completed_at if trigger != "webhook" else None
-        return export_lag(batch.get("submittedAt"), exported_at, trigger, baseline)
+        baseline = (self.ledger.checkpoint(self.job.source).baseline_completed_at
+                    if trigger != "webhook" else None)
+        return export_lag(submitted_at, exported_at, trigger, baseline)
 
     def _out_of_time(self) -> ExportOutcome:
         """Stop cleanly: give the lease up and let a continuation job carry on from the last part."""
@@ -532,22 +624,21 @@ def _lease_seconds(deadline: Deadline) -> float:
     return (UNBOUNDED_LEASE if math.isinf(remaining) else remaining) + LEASE_MARGIN
 
 
-def _output_id(batch: dict[str, Any], batch_id: str) -> str:
-    """The batch id for keys, manifest and notice: as Flatfile writes it, so `batchId` equals `batch.id`.
-
-    The ledger and the jobs use the canonical (lower-case) UUID; Flatfile's own form differs at most in letter
-    case, and it is the same for every read of the batch, so keys still depend only on the batch.
-    """
-    value = batch.get("id")
-    return value if isinstance(value, str) and value.lower() == batch_id else batch_id
-
-
 def _release_quietly(ledger: Ledger, batch_id: str, owner: str) -> None:
     """Give the lease up after a failure so the retry can resume at once (best effort)."""
     try:
         ledger.release(batch_id, owner=owner)
     except Exception:  # the original error matters more
         logger.debug("batch %s: could not release the lease after a failure", batch_id, exc_info=True)
+
+
+def _quietly(step: Callable[..., None], error: BaseException | None, batch_id: str) -> None:
+    """A source's step after a failure (best effort: the original error matters more, and is re-raised)."""
+    try:
+        step(error) if error is not None else step()
+    except Exception:
+        logger.warning("batch %s: %s after a failure did not work", batch_id, getattr(step, "__name__", "a step"),
+                       exc_info=True)
 
 
 __all__ = [

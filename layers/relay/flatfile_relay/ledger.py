@@ -137,6 +137,8 @@ class LedgerEntry:
     notice: str | None = None
     event_published_at: str | None = None
     checked_at: str | None = None
+    job_acknowledged_at: str | None = None
+    locked_sheets: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -164,6 +166,8 @@ class LedgerEntry:
             notice=data.get("notice"),
             event_published_at=data.get("eventPublishedAt"),
             checked_at=data.get("checkedAt"),
+            job_acknowledged_at=data.get("jobAcknowledgedAt"),
+            locked_sheets=tuple(data.get("lockedSheets") or ()),
             extra=data,
         )
 
@@ -417,6 +421,34 @@ class Ledger:
             {":exported": EXPORTED, ":uri": manifest_uri, ":rows": row_count, ":at": exported_at},
             landed=lambda entry: entry.state == EXPORTED and entry.manifest_uri == manifest_uri
             and entry.exported_at == exported_at,
+        )
+
+    def reset_parts(self, batch_id: str, *, owner: str) -> None:
+        """Forget the finished parts: the export starts again from its first row (the source changed while it was
+        read). The objects stay until the new parts overwrite them or the new manifest's clean-up deletes them."""
+        self._owned(batch_id, owner, "SET parts = :empty, nextSkip = :zero, updatedAt = :now",
+                    {":empty": [], ":zero": 0},
+                    landed=lambda entry: entry.state == EXPORTING and entry.lease_owner == owner and not entry.parts)
+
+    def record_job_acknowledged(self, batch_id: str, *, owner: str) -> None:
+        """Record, just before the request, that the relay acknowledges the Platform job `batch_id`: a job found
+        executing with the relay's info later is the relay's own only when this mark is there."""
+        self._owned(batch_id, owner, "SET jobAcknowledgedAt = if_not_exists(jobAcknowledgedAt, :now), updatedAt = :now",
+                    {})
+
+    def record_locks(self, batch_id: str, *, owner: str, sheet_ids: Iterable[str]) -> None:
+        """Record which sheets the export holds locked (`lockedSheets`): whoever resumes it unlocks them."""
+        self._owned(batch_id, owner, "SET lockedSheets = :sheets, updatedAt = :now", {":sheets": list(sheet_ids)})
+
+    def settle(self, batch_id: str, *, owner: str, status: str | None) -> None:
+        """End an export the relay leaves alone (a Platform job another listener took, or someone else ended):
+        `closed`, with the source's `status`, its parts forgotten and the lease given up."""
+        self._owned(
+            batch_id, owner,
+            "SET #s = :closed, batchStatus = :status, parts = :empty, nextSkip = :zero, updatedAt = :now "
+            "REMOVE leaseOwner, leaseExpiresAt",
+            {":closed": CLOSED, ":status": status, ":empty": [], ":zero": 0},
+            landed=lambda entry: entry.state == CLOSED and entry.lease_owner is None,
         )
 
     def return_to_pending(

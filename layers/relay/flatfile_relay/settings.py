@@ -24,6 +24,7 @@ from flatfile_relay.timestamps import parse_timestamp
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RECEIVE_COUNT",
     "DEFAULT_PLATFORM_OPERATIONS",
     "DEFAULT_PLATFORM_URL",
     "DEFAULT_RECHECK_BUDGET",
@@ -40,6 +41,8 @@ _OPERATION = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 DEFAULT_ROW_PREFETCH = 8
 #: Pending batches the poller re-checks one by one per poll at most (see `flatfile_relay.poller`).
 DEFAULT_RECHECK_BUDGET = 100
+#: Deliveries of an export job before its dead-letter queue: template.yaml's `maxReceiveCount` of ExportJobsQueue.
+DEFAULT_MAX_RECEIVE_COUNT = 5
 
 
 class SettingsError(ConfigurationError, ValueError):
@@ -66,6 +69,7 @@ class Settings:
     export_jobs_queue_url: str = ""
     notices_queue_url: str = ""
     export_jobs_dlq_url: str = ""
+    export_jobs_max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
     notices_dlq_url: str = ""
     consumer_queue_url: str = ""
     consumer_dlq_url: str = ""
@@ -108,6 +112,8 @@ class Settings:
             export_jobs_queue_url=env.get("EXPORT_JOBS_QUEUE_URL", "").strip(),
             notices_queue_url=env.get("NOTICES_QUEUE_URL", "").strip(),
             export_jobs_dlq_url=env.get("EXPORT_JOBS_DLQ_URL", "").strip(),
+            export_jobs_max_receive_count=_int(env, "EXPORT_JOBS_MAX_RECEIVE_COUNT", DEFAULT_MAX_RECEIVE_COUNT,
+                                               low=1, high=1000),
             notices_dlq_url=env.get("NOTICES_DLQ_URL", "").strip(),
             consumer_queue_url=env.get("CONSUMER_QUEUE_URL", "").strip(),
             consumer_dlq_url=env.get("CONSUMER_DLQ_URL", "").strip(),

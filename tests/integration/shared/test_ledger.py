@@ -463,6 +463,38 @@ def test_writes_by_another_owner_are_refused_while_the_lease_is_live(ledger: Led
     assert entry.state == EXPORTING
 
 
+def test_the_platform_exports_own_marks_are_the_lease_owners_only(ledger: Ledger, clock: Clock) -> None:
+    job_id = "us_jb_ledger01"
+    ledger.claim(job_id, owner="holder", lease_seconds=60, trigger="schedule")
+    ledger.record_part(job_id, owner="holder", part=PART, next_skip=10, lease_seconds=60)
+    ledger.record_job_acknowledged(job_id, owner="holder")
+    first = ledger.get(job_id)
+    assert first is not None
+    assert first.job_acknowledged_at is not None
+    clock.advance(5)
+    ledger.record_job_acknowledged(job_id, owner="holder")  # the first mark stays
+    ledger.record_locks(job_id, owner="holder", sheet_ids=["us_sh_1", "us_sh_2"])
+    entry = ledger.get(job_id)
+    assert entry is not None
+    assert (entry.job_acknowledged_at, entry.locked_sheets) == (first.job_acknowledged_at, ("us_sh_1", "us_sh_2"))
+    for write in (lambda owner: ledger.reset_parts(job_id, owner=owner),
+                  lambda owner: ledger.record_locks(job_id, owner=owner, sheet_ids=[]),
+                  lambda owner: ledger.record_job_acknowledged(job_id, owner=owner),
+                  lambda owner: ledger.settle(job_id, owner=owner, status="canceled")):
+        with pytest.raises(LeaseLostError):
+            write("intruder")
+    ledger.reset_parts(job_id, owner="holder")
+    reset = ledger.get(job_id)
+    assert reset is not None
+    assert (reset.parts, reset.next_skip, reset.state) == ((), 0, EXPORTING)
+    ledger.settle(job_id, owner="holder", status="canceled")
+    settled = ledger.get(job_id)
+    assert settled is not None
+    assert (settled.state, settled.batch_status, settled.lease_owner, settled.settled) == (
+        CLOSED, "canceled", None, True)
+    assert ledger.claim(job_id, owner="next", lease_seconds=60, trigger="schedule").state == EXPORTING
+
+
 def test_release_lets_another_owner_claim_at_once(ledger: Ledger, clock: Clock) -> None:
     batch_id = new_id()
     ledger.claim(batch_id, owner="first", lease_seconds=900, trigger="schedule")

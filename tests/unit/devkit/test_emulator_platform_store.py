@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 
 import pytest
@@ -169,3 +170,14 @@ def test_a_generated_workbook_needs_no_samples() -> None:
     assert [sheet["recordCounts"]["total"] for sheet in workbook["sheets"]] == [5, 0]
     assert state.samples["big"] == workbook["id"]
     assert state.spaces[workbook["spaceId"]]["name"] == "Generated"
+
+
+def test_generated_records_written_as_text_are_the_records_as_json() -> None:
+    from flatfile_relay_devkit.emulator.platform.records import Products, SheetRecords
+
+    generator = Products("2024-03-01T00:00:00.000Z", salt=3, invalid_every=7)
+    records = SheetRecords("ab12", generator, 500)
+    records.update(5, {"name": "Edited \\u2028 ünïcode"}, "2024-03-02T00:00:00.000Z")
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    assert records.texts(0, 500) == [dumps(record) for record in records.page(0, 500)]
+    assert records.texts(495, 600) == [dumps(record) for record in records.page(495, 600)]

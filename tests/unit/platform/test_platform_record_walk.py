@@ -9,6 +9,7 @@ import pytest
 
 from flatfile_relay.flatfile.errors import ContractError
 from flatfile_relay.platform import RecordPage, record_pages
+from flatfile_relay.platform.records import ends_walk
 
 
 class Sheet:
@@ -83,3 +84,42 @@ def test_closing_the_walk_stops_asking() -> None:
     next(pages)
     pages.close()
     assert len(sheet.asked) <= 1 + 4 + 1
+
+
+class CommittedSheet(Sheet):
+    """A sheet whose pages name the commit they were read at (`commits[n]`: the commit of page n, else `c1`)."""
+
+    def __init__(self, count: int, commits: dict[int, str | None] | None = None) -> None:
+        super().__init__(count)
+        self.commits = commits or {}
+
+    def fetch(self, number: int, size: int, with_length: bool) -> RecordPage:
+        page = super().fetch(number, size, with_length)
+        return RecordPage(page.records, None, number, size, page.offset, self.commits.get(number, "c1"), page.total)
+
+
+def until_length(sheet: Sheet, size: int, ahead: int = 1) -> list[tuple[int, int]]:
+    return [(page.page_number, len(page.records))
+            for page in record_pages(sheet.fetch, 1, size, ahead, until_length=True)]
+
+
+@pytest.mark.parametrize("ahead", [1, 3])
+def test_until_length_a_multiple_of_the_page_size_costs_no_empty_page(ahead: int) -> None:
+    sheet = CommittedSheet(10)
+    assert until_length(sheet, 5, ahead) == [(1, 5), (2, 5)]
+    assert sorted(number for number, _, _ in sheet.asked) == [1, 2]
+    assert until_length(CommittedSheet(5), 5) == [(1, 5)]
+
+
+def test_until_length_goes_on_to_a_short_page_when_a_commit_moved_or_none_is_named() -> None:
+    assert until_length(CommittedSheet(10, {2: "c2"}), 5) == [(1, 5), (2, 5), (3, 0)]
+    assert until_length(CommittedSheet(10, {1: None, 2: None}), 5) == [(1, 5), (2, 5), (3, 0)]
+    assert walk(CommittedSheet(10), 5) == [(1, 5), (2, 5), (3, 0)]  # the default: never on a count
+
+
+def test_ends_walk_says_where_record_pages_stops() -> None:
+    first = RecordPage([{"id": "1"}] * 5, None, 1, 5, 0, "c1", 10)
+    full = RecordPage([{"id": "2"}] * 5, None, 2, 5, 5, "c1", None)
+    assert ends_walk(full, first, True)
+    assert not ends_walk(full, first, False)
+    assert ends_walk(RecordPage([], None, 3, 5, 10, "c1"), first, False)

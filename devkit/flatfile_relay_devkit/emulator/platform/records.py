@@ -3,7 +3,9 @@
 A sheet of 200,000 records costs no memory until someone edits it: a page is built record by record from the
 sheet's :class:`RecordGenerator` when it is read, encoded and dropped. Edited and added records are stored
 (the live dicts, read under the state's lock, never copied per request). Counts are kept as records change,
-so ``GET sheets/{id}/counts`` costs nothing either.
+so ``GET sheets/{id}/counts`` costs nothing either. A generator that can write a record's JSON text directly
+(``text``, as :class:`Products` does) serves pages without building a dict per record (:meth:`SheetRecords.texts`):
+a page of 10,000 records costs a few milliseconds, in small steps that let the process's other threads run.
 
 Example:
     >>> records = SheetRecords("ab12", Products("2024-03-01T00:00:00.000Z", invalid_every=3), 7)
@@ -20,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -38,6 +41,7 @@ Record = dict[str, Any]
 """``{"id", "values": {key: {"value", "valid", "messages", "updatedAt"}}, "valid", "metadata"}``."""
 
 RECORD_PREFIX = "us_rc_"
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def error_message(text: str, source: str = "custom-logic") -> dict[str, Any]:
@@ -80,6 +84,8 @@ _NAMES = tuple(f"{adjective} {noun}" for adjective in (
     "Red", "Blue", "Steel", "Tiny", "Heavy", "Quiet", "Smart", "Green", "Ultra", "Basic")
     for noun in ("Widget", "Bolt", "Lamp", "Drill", "Cable", "Mug", "Chair", "Router", "Brush", "Valve"))
 _EMAILS = tuple(f"buyer{number}@example.com" for number in range(1000))
+_INVALID_EMAIL = json.dumps(cell("not-an-email", "", [error_message("Must be a valid email address")])["messages"],
+                            separators=(",", ":"))
 
 
 class Products:
@@ -109,6 +115,22 @@ class Products:
             "supplierEmail": email,
         }
         return {"id": record_id, "values": values, "valid": valid, "metadata": {}}
+
+    def text(self, record_id: str, index: int) -> str:
+        """``build``'s record as compact JSON (the same text ``json.dumps`` gives), written directly."""
+        noise = _noise(index, self.salt)
+        at = self.updated_at
+        valid = self.valid(index)
+        email = f'{{"value":"{_EMAILS[(noise >> 12) % 1000]}","valid":true,"messages":[],"updatedAt":"{at}"}}' if \
+            valid else f'{{"value":"not-an-email","valid":false,"messages":{_INVALID_EMAIL},"updatedAt":"{at}"}}'
+        return (
+            f'{{"id":"{record_id}","values":{{'
+            f'"sku":{{"value":"SKU-{index + 1:07d}","valid":true,"messages":[],"updatedAt":"{at}"}},'
+            f'"name":{{"value":"{_NAMES[noise % 100]}","valid":true,"messages":[],"updatedAt":"{at}"}},'
+            f'"price":{{"value":{(noise % 100_000) / 100!r},"valid":true,"messages":[],"updatedAt":"{at}"}},'
+            f'"qty":{{"value":{(noise >> 8) % 500},"valid":true,"messages":[],"updatedAt":"{at}"}},'
+            f'"supplierEmail":{email}}},"valid":{"true" if valid else "false"},"metadata":{{}}}}'
+        )
 
 
 class Fixed:
@@ -171,6 +193,18 @@ class SheetRecords:
     def page(self, start: int, stop: int) -> list[Record]:
         """Records ``start`` to ``stop`` (exclusive), clipped to the sheet."""
         return [self.at(index) for index in range(max(0, start), min(stop, len(self)))]
+
+    def texts(self, start: int, stop: int) -> list[str]:
+        """The compact JSON text of records ``start`` to ``stop`` (as :meth:`page` then ``json.dumps`` would give
+        them), a generated record written by its generator's ``text`` when it has one."""
+        write = getattr(self._generator, "text", None)
+        texts = []
+        for index in range(max(0, start), min(stop, len(self))):
+            if write is not None and index < self._generated and index not in self._edited:
+                texts.append(write(self.generated_id(index), index))
+            else:
+                texts.append(_dumps(self.at(index)))
+        return texts
 
     def valid_at(self, index: int) -> bool:
         """Whether record ``index`` is valid (without building a generated one)."""

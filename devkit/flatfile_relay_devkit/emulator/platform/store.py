@@ -26,7 +26,7 @@ import itertools
 import random
 import string
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,6 +83,7 @@ class PlatformState:
         self._serial = itertools.count()
         self._labels: dict[str, str] = {}
         self._rng = random.Random(f"flatfile-emulator:{account.seed}:platform")
+        self._page_hooks: list[Callable[[str, int], None]] = []
         for environment in account.environments():
             self.environments[environment["id"]] = environment
 
@@ -461,6 +462,17 @@ class PlatformState:
             self.records[sheet_id].append(new)
             self._commit(sheet_id, actor, at, "records:created")
             return copy.deepcopy(new)
+
+    def on_records_page(self, hook: Callable[[str, int], None]) -> None:
+        """Call ``hook(sheet_id, page_number)`` whenever ``GET sheets/{id}/records`` is about to build a page (the
+        state's lock held: the hook may edit records, as a user editing between two pages of a reader would)."""
+        with self.lock:
+            self._page_hooks.append(hook)
+
+    def before_records_page(self, sheet_id: str, page_number: int) -> None:
+        """Run the :meth:`on_records_page` hooks (the API calls it; lock held by the caller)."""
+        for hook in list(self._page_hooks):
+            hook(sheet_id, page_number)
 
     def latest_commit(self, sheet_id: str) -> str | None:
         """The id of the sheet's newest commit (None before any record was written); lock held or not."""

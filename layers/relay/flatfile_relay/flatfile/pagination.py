@@ -87,9 +87,11 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 _space: Callable[[str, int], re.Match[str]] = cast("Callable[[str, int], re.Match[str]]", _SPACE.match)
 
 
-def split_list_answer(content: bytes, path: tuple[str, ...] = ("data",)) -> tuple[Any, list[str] | None]:
+def split_list_answer(content: bytes, path: tuple[str, ...] = ("data",), *,
+                      decoder: json.JSONDecoder | None = None) -> tuple[Any, list[str] | None]:
     """The JSON value of a list answer, and the text of each item of the list at `path` (by default the top-level
-    `data`; the Platform's records sit at `("data", "records")`).
+    `data`; the Platform's records sit at `("data", "records")`), decoded by `decoder` (default: `json`'s own;
+    one with a `parse_float` of its own sees every float's text).
 
     The texts are slices of the answer itself (decoded once, not re-encoded), so a number keeps all its
     digits, even beyond what a float holds. When the answer is JSON but holds no list at `path` (or is not
@@ -103,18 +105,22 @@ def split_list_answer(content: bytes, path: tuple[str, ...] = ("data",)) -> tupl
     """
     if not path:
         raise ValueError("path must name at least one key")
+    scan = _scan if decoder is None else json.scanner.make_scanner(decoder)  # type: ignore[arg-type]
     try:
         text = content.decode("utf-8")
         at = _space(text, 0).end()
-        body, texts, at = _split_object(text, at, path)
+        body, texts, at = _split_object(text, at, path, scan)
         if _space(text, at).end() != len(text):
             raise ValueError("extra data")
         return body, texts
     except (UnicodeDecodeError, ValueError, StopIteration, IndexError):
-        return json.loads(content), None
+        if decoder is None:
+            return json.loads(content), None
+        return decoder.decode(content.decode(json.detect_encoding(content), "surrogatepass")), None
 
 
-def _split_object(text: str, at: int, path: tuple[str, ...]) -> tuple[dict[str, Any], list[str] | None, int]:
+def _split_object(text: str, at: int, path: tuple[str, ...], scan: Callable[[str, int], tuple[Any, int]] = _scan
+                  ) -> tuple[dict[str, Any], list[str] | None, int]:
     """The object starting at `text[at]`, the item texts of the list at `path` inside it (None when there is no
     such list), and the index after the object's `}`."""
     space = _space
@@ -128,17 +134,17 @@ def _split_object(text: str, at: int, path: tuple[str, ...]) -> tuple[dict[str, 
     while not closed:
         if text[at] != '"':
             raise ValueError("expected a key")
-        key, at = _scan(text, at)
+        key, at = scan(text, at)
         at = space(text, at).end()
         if text[at] != ":":
             raise ValueError("expected ':'")
         at = space(text, at + 1).end()
         if key == path[0] and len(path) == 1 and text[at] == "[":
-            body[key], texts, at = _split_list(text, at)
+            body[key], texts, at = _split_list(text, at, scan)
         elif key == path[0] and len(path) > 1 and text[at] == "{":
-            body[key], texts, at = _split_object(text, at, path[1:])
+            body[key], texts, at = _split_object(text, at, path[1:], scan)
         else:
-            body[key], at = _scan(text, at)
+            body[key], at = scan(text, at)
         at = space(text, at).end()
         if text[at] not in ",}":
             raise ValueError("expected ',' or '}'")
@@ -147,7 +153,8 @@ def _split_object(text: str, at: int, path: tuple[str, ...]) -> tuple[dict[str, 
     return body, texts, at
 
 
-def _split_list(text: str, at: int) -> tuple[list[Any], list[str], int]:
+def _split_list(text: str, at: int, scan: Callable[[str, int], tuple[Any, int]] = _scan
+                ) -> tuple[list[Any], list[str], int]:
     """The items of the list starting at `text[at]` (a `[`), their texts, and the index after the `]`."""
     items: list[Any] = []
     texts: list[str] = []
@@ -156,7 +163,7 @@ def _split_list(text: str, at: int) -> tuple[list[Any], list[str], int]:
         return items, texts, at + 1
     while True:
         start = at
-        item, at = _scan(text, at)
+        item, at = scan(text, at)
         items.append(item)
         texts.append(text[start:at])
         char = text[at]

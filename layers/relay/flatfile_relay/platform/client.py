@@ -23,9 +23,12 @@ Example:
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -59,7 +62,7 @@ from flatfile_relay.platform.models import (
     Space,
     Workbook,
 )
-from flatfile_relay.platform.records import record_pages
+from flatfile_relay.platform.records import EXACT_DECODER, record_pages
 from flatfile_relay.redaction import install_redaction
 from flatfile_relay.timestamps import format_timestamp
 
@@ -329,14 +332,17 @@ class PlatformClient:
     # -- records ---------------------------------------------------------------------------------------
 
     def iter_record_pages(self, sheet_id: str, deadline: Deadline, *, page_size: int = MAX_RECORD_PAGE_SIZE,
-                          start_page: int = 1, prefetch: int | None = None) -> Iterator[RecordPage]:
+                          start_page: int = 1, prefetch: int | None = None, exact_numbers: bool = False,
+                          until_length: bool = False) -> Generator[RecordPage, None, None]:
         """Every record of the sheet, page by page (`GET /sheets/{sheetId}/records`, messages included), from the
         1-based `start_page` to the first short page, in the API's order.
 
         Each page's `texts` are its records' JSON texts exactly as the server sent them. `prefetch` (default: the
         client's `record_prefetch`) pages are requested ahead and yielded in order (see
         `flatfile_relay.platform.records`). A server that serves fewer records than `page_size` is followed at its
-        own size (`RecordPage.page_size`: resume with it).
+        own size (`RecordPage.page_size`: resume with it). `exact_numbers`: every float in `records` comes as
+        `NUMBER_MARK` and its JSON text (`flatfile_relay.platform.records.EXACT_DECODER`); `until_length`: the walk
+        ends at the length the first page announced when every page came from the same commit.
 
         Raises:
             NotFoundError: the environment has no such sheet (404).
@@ -351,23 +357,25 @@ class PlatformClient:
         _positive(start_page, "start_page")
         ahead = self.record_prefetch if prefetch is None else _positive(prefetch, "prefetch")
 
-        def fetch(number: int, size: int, with_length: bool) -> RecordPage:
-            return self._record_page(sheet_id, deadline, number, size, with_length)
+        decode = _split_exact_records if exact_numbers else _split_records
 
-        pages = record_pages(fetch, start_page, page_size, ahead)
+        def fetch(number: int, size: int, with_length: bool) -> RecordPage:
+            return self._record_page(sheet_id, deadline, number, size, with_length, decode)
+
+        pages = record_pages(fetch, start_page, page_size, ahead, until_length=until_length)
         try:
             yield from pages
         finally:
             pages.close()  # a walk stopped early lets go of the pages asked ahead at once
 
-    def _record_page(self, sheet_id: str, deadline: Deadline, number: int, size: int, with_length: bool
-                     ) -> RecordPage:
+    def _record_page(self, sheet_id: str, deadline: Deadline, number: int, size: int, with_length: bool,
+                     decode: Callable[[bytes], Any]) -> RecordPage:
         what = "GET /sheets/{sheetId}/records"
         params = {"pageSize": str(size), "pageNumber": str(number), "includeMessages": "true"}
         if with_length:
             params["includeLength"] = "true"
         reply = self._send("GET", f"/sheets/{_segment(sheet_id)}/records", deadline, what, params=params,
-                           decode=_split_records)
+                           decode=decode)
         answer = self._check(reply, what, not_found=lambda: self._not_found("sheet", sheet_id))
         body, texts = answer if isinstance(answer, tuple) else (answer, None)
         data = _object(self._data(body, what), what)
@@ -487,6 +495,37 @@ class PlatformClient:
 
 def _split_records(content: bytes) -> tuple[Any, list[str] | None]:
     return split_list_answer(content, ("data", "records"))
+
+
+def _split_exact_records(content: bytes) -> tuple[Any, list[str] | None]:
+    with _collection_paused():
+        return split_list_answer(content, ("data", "records"), decoder=EXACT_DECODER)
+
+
+_pause_lock = threading.Lock()
+_pausing = 0
+_resume_collection = False
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a record page is decoded: decoding a page makes a hundred
+    thousand objects (JSON holds no cycle), and each batch of new objects would have the collector walk every live
+    object (in `make bench`, a fifth of an export's time). Threads decoding at once share one pause; the last one
+    out resumes collection, unless it was off before."""
+    global _pausing, _resume_collection
+    with _pause_lock:
+        if _pausing == 0:
+            _resume_collection = gc.isenabled()
+            gc.disable()
+        _pausing += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pausing -= 1
+            if _pausing == 0 and _resume_collection:
+                gc.enable()
 
 
 def _job_page(jobs: list[Job], pagination: Any, number: int, size: int, what: str) -> JobPage:

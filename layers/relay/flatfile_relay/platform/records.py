@@ -1,10 +1,17 @@
 """The walk over a sheet's record pages: 1-based page numbers, a short page ends it, pages fetched ahead in order.
 
-The walk never stops on a count: the first page asks for the sheet's length (`includeLength`) only to tell the
-two meanings of a short first page apart, the end of the sheet or a server serving fewer records than asked
-(then the walk goes on at the size the server keeps to); without a length it asks for the next page to know.
-Pages after the first are requested ahead (`ahead` in flight, `flatfile_relay.ahead.in_order`) up to the page
-the length announces, then one at a time until a short page (records added meanwhile are not missed).
+The walk does not stop on a count by default: the first page asks for the sheet's length (`includeLength`) to
+tell the two meanings of a short first page apart, the end of the sheet or a server serving fewer records than
+asked (then the walk goes on at the size the server keeps to); without a length it asks for the next page to
+know. Pages after the first are requested ahead (`ahead` in flight, `flatfile_relay.ahead.in_order`) up to the
+page the length announces, then one at a time until a short page (records added meanwhile are not missed).
+`until_length` ends the walk at the length instead, when every page so far was read at the commit the length was
+counted at (`RecordPage.commit_id`): the pages are then one view of the sheet, and a sheet whose length is a
+multiple of the page size costs no empty page.
+
+Pages read with `EXACT_DECODER` hold every number of a record that Python would not write back as the same text
+as `NUMBER_MARK` followed by that text, so a number no float holds keeps every digit in `records` too (the texts
+keep them anyway).
 
 Example:
     >>> from flatfile_relay.platform.models import RecordPage
@@ -21,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Callable, Generator, Iterable
 from contextlib import closing
@@ -30,14 +38,41 @@ from flatfile_relay.ahead import in_order
 from flatfile_relay.flatfile.errors import ContractError
 from flatfile_relay.platform.models import RecordPage
 
-__all__ = ["PageFetch", "record_pages"]
+__all__ = ["EXACT_DECODER", "NUMBER_MARK", "PageFetch", "ends_walk", "record_pages"]
+
+#: in records read with `EXACT_DECODER`, a number that Python would not write back as the same text (a float such as
+#: `12.30`, `1e400` or `0.1000000000000000000001`; the integer `-0`; an integer of thousands of digits) comes as a
+#: string: this character, then the number's JSON text
+NUMBER_MARK = "\x00"
+#: integers longer than this stay text (Python refuses to read past 4,300 digits)
+_LONGEST_INT = 4000
+
+
+def _integer(text: str) -> int | str:
+    """An integer of a record read with `EXACT_DECODER`: an `int` when it gives the same text back."""
+    if text == "-0" or len(text) > _LONGEST_INT:
+        return NUMBER_MARK + text
+    return int(text)
+
+
+def _float(text: str) -> float | str:
+    """A float of a record read with `EXACT_DECODER`: a `float` when `repr` gives the same text back (JSON writes a
+    float as `repr` does), else the marked text."""
+    value = float(text)
+    return value if repr(value) == text else NUMBER_MARK + text
+
+
+#: a JSON decoder that keeps every number's text (see `NUMBER_MARK`)
+EXACT_DECODER = json.JSONDecoder(parse_float=_float, parse_int=_integer)
 
 PageFetch = Callable[[int, int, bool], RecordPage]
 """`fetch(page_number, page_size, with_length)`: one page (safe to call from several threads at once)."""
 
 
-def record_pages(fetch: PageFetch, start: int, page_size: int, ahead: int) -> Generator[RecordPage, None, None]:
-    """Every page from page `start` (1-based) of `page_size` records to the first short page, in order.
+def record_pages(fetch: PageFetch, start: int, page_size: int, ahead: int, *, until_length: bool = False
+                 ) -> Generator[RecordPage, None, None]:
+    """Every page from page `start` (1-based) of `page_size` records to the first short page, in order (or, with
+    `until_length`, to the length the first page announced when every page came from its commit).
 
     Closing the generator lets go of the pages requested ahead at once.
 
@@ -48,6 +83,7 @@ def record_pages(fetch: PageFetch, start: int, page_size: int, ahead: int) -> Ge
     """
     page = fetch(start, page_size, True)
     total = page.total
+    first = page
     if page.records and page.last and total is not None and total > page.next_offset and start != 1:
         raise ContractError(
             f"Flatfile served {len(page.records)} records on page {start} where the walk asked for {page_size} and "
@@ -61,7 +97,7 @@ def record_pages(fetch: PageFetch, start: int, page_size: int, ahead: int) -> Ge
             page = probe
     yield page
     size = page.page_size
-    while not page.last:
+    while not ends_walk(page, first, until_length):
         number = page.page_number + 1
         keys: Iterable[int] = itertools.count(number)
         if total is not None and ahead > 1:
@@ -71,9 +107,18 @@ def record_pages(fetch: PageFetch, start: int, page_size: int, ahead: int) -> Ge
             for _, answer in pages:
                 page = answer.result()
                 yield page
-                if page.last:
+                if ends_walk(page, first, until_length):
                     break
         total = None  # past the length read at the start (records added since): one page at a time
+
+
+def ends_walk(page: RecordPage, first: RecordPage, until_length: bool) -> bool:
+    """Whether `record_pages` ends its walk with `page` (`first`: the walk's first page): a short page, or (with
+    `until_length`) the length `first` announced, reached at `first`'s commit."""
+    if page.last:
+        return True
+    return (until_length and first.total is not None and first.commit_id is not None
+            and page.commit_id == first.commit_id and page.next_offset >= first.total)
 
 
 def _served_size(fetch: PageFetch, page: RecordPage, asked: int, more: bool) -> tuple[RecordPage, RecordPage | None]:
