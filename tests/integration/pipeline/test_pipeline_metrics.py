@@ -3,8 +3,8 @@
 The pipeline runs through the local runner (template.yaml's resources in moto, the emulator over HTTP, every
 handler invoked like Lambda), along the good paths and the failing ones: a throttled Flatfile, a webhook
 accepted and one rejected, export jobs and notices that fail, polls of both sources and a poll of each that
-fails, a secret still holding its placeholders, a webhook event that is not an upload, a webhook that cannot read its secret. The EMF
-documents the handlers printed are collected; each metric of the relay's namespace that template.yaml
+fails, a secret still holding its placeholders, a webhook event that is not an upload, a webhook that cannot
+read its secret. The EMF documents the handlers printed are collected; each metric of the relay's namespace that template.yaml
 watches must be among them with the same dimensions (an alarm on a metric nobody emits would never fire).
 """
 
