@@ -4,8 +4,9 @@ The pipeline runs through the local runner (template.yaml's resources in moto, t
 handler invoked like Lambda), along the good paths and the failing ones: a throttled Flatfile, a webhook
 accepted and one rejected, export jobs and notices that fail, polls of both sources and a poll of each that
 fails, a secret still holding its placeholders, a webhook event that is not an upload, a webhook that cannot
-read its secret. The EMF documents the handlers printed are collected; each metric of the relay's namespace that template.yaml
-watches must be among them with the same dimensions (an alarm on a metric nobody emits would never fire).
+read its secret. The EMF documents the handlers printed are collected; each metric of the relay's namespace
+that template.yaml watches must be among them with the same dimensions (an alarm on a metric nobody emits
+would never fire).
 """
 
 from __future__ import annotations
