@@ -76,7 +76,7 @@ def test_the_first_poll_queues_every_ready_submit_job_and_leaves_the_others_alon
 
     report = poll(relay, platform)
 
-    assert report.reached_end and report.baseline and report.complete
+    assert (report.reached_end, report.baseline, report.complete) == (True, True, True)
     assert sorted(report.jobs_sent) == sorted(ready)
     assert sorted(queued_jobs(relay)) == sorted(ready)
     assert {job_id: state(relay, job_id) for job_id in [*ready, later, theirs]} == {
