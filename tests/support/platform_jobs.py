@@ -15,6 +15,8 @@ from typing import Any
 from flatfile_relay.platform import PlatformAccount, PlatformClient
 from flatfile_relay_devkit.emulator import Emulator
 
+#: a Platform secret key of the right shape that no environment has
+WRONG_KEY = "sk_" + "w" * 32
 #: the `info` another listener writes when it acknowledges a job (the relay's exporter writes its own)
 OTHER_LISTENER = "Imported by our ERP connector"
 
