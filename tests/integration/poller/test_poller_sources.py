@@ -30,6 +30,7 @@ from flatfile_relay.flatfile import CredentialsRejectedError, RetriesExhaustedEr
 from flatfile_relay.ledger import QUEUED
 from flatfile_relay_devkit.emulator import FaultRule
 
+
 @pytest.fixture
 def relay(relay_factory: Callable[..., Relay]) -> Relay:
     """The handler with list pages of five and two attempts per request (a source that is down fails fast)."""
