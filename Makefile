@@ -25,8 +25,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 # pip's output cut down to a progress line every 10 packages (from the index or, "Processing", a local copy of it),
 # plus everything from the first error on (a hash mismatch names the file on the lines after it)
 PIP_PROGRESS := awk '/ERROR|error:/{failed=1} failed{print; fflush(); next} /^(Collecting|Processing) /{n++; latest=$$2; sub(/.*\//, "", latest); if (n % 10 == 0) printf "    %d packages downloaded (latest: %s)\n", n, latest; fflush()} /^Installing collected/{print "    installing " n " packages"; fflush()}'
-# Every install is from a lock (requirements/*.txt, written by `make lock`): every package pinned, with hashes
+# Every install is from a lock (requirements/*.txt, written by `make lock`): every package pinned, with hashes.
+# A failed install fails the target (pipefail: pip's status, not the progress filter's).
 PIP_LOCKED := -m pip install --require-hashes -r
+# pip and setuptools themselves, pinned with hashes: installed into every new venv before anything else
+PIP_PINNED := -m pip install --quiet --require-hashes -r requirements/pip.txt
 
 # Python 3.13 matches the Lambda runtime: pyenv's 3.13 first, then any python3.13 on PATH.
 PYTHON313 := $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
@@ -37,12 +40,13 @@ PYTHON313 := $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.1
 help:  ## list the targets, one line each
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements/dev.txt
+$(VENV)/.installed: requirements/dev.txt requirements/pip.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (looked in pyenv's versions and on PATH); install it, e.g. 'pyenv install 3.13'" >&2; exit 1; }
 	@echo "==> setting up $(VENV) (first run only, about a minute): Python 3.13 from $(PYTHON313)"
 	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	@$(PY) $(PIP_PINNED)
 	@echo "    installing requirements/dev.txt (boto3, requests, Powertools, moto, pytest, ruff, mypy and their dependencies)"
-	@$(PY) $(PIP_LOCKED) requirements/dev.txt 2>&1 | $(PIP_PROGRESS) || true
+	@set -o pipefail; $(PY) $(PIP_LOCKED) requirements/dev.txt 2>&1 | $(PIP_PROGRESS)
 	@$(PY) -c "import boto3, requests, aws_lambda_powertools, moto, pytest" || { echo "error: dependency install failed" >&2; exit 1; }
 	@echo "==> $(VENV) ready"
 	@# the library is importable from the venv as it is in Lambda's layer (no copy, edits apply at once)
@@ -50,35 +54,39 @@ $(VENV)/.installed: requirements/dev.txt
 	@printf '%s\n' "$(CURDIR)/layers/relay" "$(CURDIR)/devkit" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/flatfile_relay.pth"
 	@touch $@
 
-$(SAM_VENV)/.installed: requirements/sam.txt
+$(SAM_VENV)/.installed: requirements/sam.txt requirements/pip.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found" >&2; exit 1; }
 	@echo "==> setting up $(SAM_VENV) (SAM CLI; first run only, about a minute)"
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON313) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/python $(PIP_LOCKED) requirements/sam.txt 2>&1 | $(PIP_PROGRESS) || true
+	@$(SAM_VENV)/bin/python $(PIP_PINNED)
+	@set -o pipefail; $(SAM_VENV)/bin/python $(PIP_LOCKED) requirements/sam.txt 2>&1 | $(PIP_PROGRESS)
 	@$(SAM) --version >/dev/null || { echo "error: SAM CLI install failed" >&2; exit 1; }
 	@touch $@
 
-$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt requirements/pip.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found" >&2; exit 1; }
 	@echo "==> setting up $(CHECKOV_VENV) (checkov; first run only, about a minute)"
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON313) -m venv $(CHECKOV_VENV)
-	@$(CHECKOV_VENV)/bin/python $(PIP_LOCKED) requirements/checkov.txt 2>&1 | $(PIP_PROGRESS) || true
+	@$(CHECKOV_VENV)/bin/python $(PIP_PINNED)
+	@set -o pipefail; $(CHECKOV_VENV)/bin/python $(PIP_LOCKED) requirements/checkov.txt 2>&1 | $(PIP_PROGRESS)
 	@$(CHECKOV_VENV)/bin/checkov --version >/dev/null || { echo "error: checkov install failed" >&2; exit 1; }
 	@touch $@
 
-# Locked in requirements/lambda.txt; no pip, no project code: the artifact tests import the built handlers in it.
+# Locked in requirements/lambda.txt; no pip (so none to pin: .venv's pinned pip installs into it), no project
+# code: the artifact tests import the built handlers in it.
 $(LAMBDA_VENV)/.installed: requirements/lambda.txt $(VENV)/.installed
 	@echo "==> creating $(LAMBDA_VENV) (boto3 and Powertools only, as in Lambda)"
 	@rm -rf $(LAMBDA_VENV) && $(PYTHON313) -m venv --without-pip $(LAMBDA_VENV)
-	@$(PY) -m pip --python $(LAMBDA_VENV)/bin/python install --quiet --require-hashes -r requirements/lambda.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	@set -o pipefail; $(PY) -m pip --python $(LAMBDA_VENV)/bin/python install --quiet --require-hashes -r requirements/lambda.txt 2>&1 | sed '/is ignored: it is neither/d'
 	@$(LAMBDA_VENV)/bin/python -c "import boto3, aws_lambda_powertools" || { echo "error: $(LAMBDA_VENV) install failed" >&2; exit 1; }
 	@touch $@
 
-$(UV_VENV)/.installed: requirements/uv.txt
+$(UV_VENV)/.installed: requirements/uv.txt requirements/pip.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found" >&2; exit 1; }
 	@echo "==> setting up $(UV_VENV) (uv, for \`make lock\`)"
 	@test -x $(UV_VENV)/bin/python || $(PYTHON313) -m venv $(UV_VENV)
-	@$(UV_VENV)/bin/python $(PIP_LOCKED) requirements/uv.txt 2>&1 | $(PIP_PROGRESS) || true
+	@$(UV_VENV)/bin/python $(PIP_PINNED)
+	@set -o pipefail; $(UV_VENV)/bin/python $(PIP_LOCKED) requirements/uv.txt 2>&1 | $(PIP_PROGRESS)
 	@$(UV_VENV)/bin/uv --version >/dev/null || { echo "error: uv install failed" >&2; exit 1; }
 	@touch $@
 
@@ -127,11 +135,17 @@ validate: $(SAM_VENV)/.installed $(VENV)/.installed  ## sam validate --lint, and
 	@$(SAM_VENV)/bin/cfn-lint template.yaml --append-rules cfn-rules
 
 # checkov offline (--skip-download): its own checks only; a skipped check names its reason in the resource's
-# Metadata (checkov: skip). bandit: the library and the handlers; its hard-coded password checks (B105-B107)
+# Metadata (checkov: skip). It scans template.yaml, then the CloudFormation SAM makes of it (translated offline by
+# SAM's own translator: the Function URL, roles and inline policies exist only there; a SAM resource's skips
+# cover what it makes). bandit: the library and the handlers; its hard-coded password checks (B105-B107)
 # are ruff's S105-S107, whose per-line exceptions state their reason.
-scan: $(CHECKOV_VENV)/.installed $(VENV)/.installed  ## security scans: checkov on template.yaml, bandit on the code
-	@echo "==> checkov"
+SCAN_TEMPLATE := .aws-sam/scan/template.json
+scan: $(CHECKOV_VENV)/.installed $(VENV)/.installed $(SAM_VENV)/.installed  ## security scans: checkov on template.yaml and on its SAM translation, bandit on the code
+	@echo "==> checkov (template.yaml)"
 	@$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
+	@echo "==> checkov (template.yaml as deployed: SAM-translated offline into $(SCAN_TEMPLATE))"
+	@$(SAM_VENV)/bin/python devkit/flatfile_relay_devkit/sam_translate.py template.yaml $(SCAN_TEMPLATE)
+	@$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f $(SCAN_TEMPLATE)
 	@echo "==> bandit"
 	@$(VENV)/bin/bandit --quiet --recursive --skip B105,B106,B107 layers/relay/flatfile_relay functions
 
@@ -164,6 +178,7 @@ LOCK = UV_CUSTOM_COMPILE_COMMAND="make lock" $(UV_VENV)/bin/uv pip compile --qui
   --generate-hashes --no-strip-extras $(LOCK_ARGS)
 lock: $(UV_VENV)/.installed  ## lock every dependency with hashes (after editing requirements/*.in)
 	@echo "==> uv pip compile: requirements/*.in -> requirements/*.txt, layers/relay/requirements.txt"
+	@$(LOCK) requirements/pip.in -o requirements/pip.txt
 	@$(LOCK) requirements/uv.in -o requirements/uv.txt
 	@$(LOCK) requirements/runtime.in -o requirements/runtime.txt
 	@$(LOCK) requirements/dev.in -c requirements/runtime.txt -o requirements/dev.txt

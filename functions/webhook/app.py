@@ -7,11 +7,11 @@ maps what it says to HTTP (JSON bodies that never echo the token):
         sent the export job; later parts of a batch find it queued already). Any path of the URL works.
     200 ignored: ``{"status": "ignored", "eventType", "queued": false}`` for an authenticated, well-formed
         event that is not ``batch:v1:upload``: nothing stored or queued (metric `WebhookIgnored`).
-    400 malformed body (`InvalidPayloadError`), 413 too large (`PayloadTooLargeError`), 401 token missing or
-        wrong or no ``webhookToken`` configured in the webhook secret: nothing stored or queued. 405 any
-        method but POST.
+    400 malformed body (`InvalidPayloadError`), 413 too large (`PayloadTooLargeError`), 415 a content type
+        that is not JSON (`UnsupportedMediaTypeError`), 401 token missing or wrong or no ``webhookToken``
+        configured in the webhook secret: nothing stored or queued. 405 any method but POST.
     500 a human must fix the configuration (`flatfile_relay.failures.classify`; the log says what), 503
-        anything else (AWS failed for a while): retry later (``Retry-After``).
+        anything else (AWS failed or was too slow for the invocation's time): retry later (``Retry-After``).
 
 Never logged: the token, the query string, the headers, the body.
 """
@@ -29,6 +29,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from flatfile_relay.aws import PROMPT, AwsClients
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.failures import ErrorKind, classify
 from flatfile_relay.observability import get_logger, get_metrics, traced
@@ -37,8 +38,10 @@ from flatfile_relay.webhook import (
     UPLOAD_EVENT,
     InvalidPayloadError,
     PayloadTooLargeError,
+    UnsupportedMediaTypeError,
     WebhookDelivery,
     accept_delivery,
+    check_content_type,
     decode_body,
 )
 from flatfile_relay.webhook_tokens import TokenGate, WebhookTokenSource
@@ -58,12 +61,20 @@ app = LambdaFunctionUrlResolver(debug=False)  # POWERTOOLS_DEV would print every
 class _WebhookRuntime(Runtime):
     """The function's warm state, plus the token gate (which remembers when it last re-read the secret).
 
-    The webhook reads its own secret (WEBHOOK_SECRET_ID) only, never the Flatfile credentials.
+    The webhook reads its own secret (WEBHOOK_SECRET_ID) only, never the Flatfile credentials. Its AWS clients,
+    the secret's included, make few and short attempts (`PROMPT`) and start no call that could outlast the
+    invocation's `deadline`: a slow AWS is answered 503 before Lambda's timeout would make it a 502.
     """
+
+    deadline: Deadline | None = None
+
+    @cached_property
+    def clients(self) -> AwsClients:
+        return AwsClients(config=PROMPT, deadline=lambda: self.deadline)
 
     @cached_property
     def gate(self) -> TokenGate:
-        return TokenGate(WebhookTokenSource(self.settings.webhook_secret_id))
+        return TokenGate(WebhookTokenSource(self.settings.webhook_secret_id, client=self.clients.secretsmanager))
 
     def reset(self) -> None:
         super().reset()
@@ -77,10 +88,13 @@ reset = runtime.reset
 @app.post(".*")
 def receive() -> Response[str]:
     """One delivery: what the library says, as an HTTP answer."""
+    runtime.deadline = Deadline.from_lambda_context(app.lambda_context, reserve=DEADLINE_RESERVE)
     try:
         return _accept()
     except PayloadTooLargeError as error:
         return _reject(413, str(error), "too large")
+    except UnsupportedMediaTypeError as error:
+        return _reject(415, str(error), "not json", {"Accept-Post": "application/json"})
     except InvalidPayloadError as error:
         return _reject(400, str(error), "bad body")
     except Exception as error:  # noqa: BLE001 - answered 500 or 503, and logged
@@ -102,6 +116,7 @@ def _accept() -> Response[str]:
                             f"the {TOKEN_HEADER} header", "missing token")
     if verdict != "accepted":
         return _reject(401, "invalid webhook token", verdict)
+    check_content_type(event.headers.get("content-type"))
     raw = decode_body(event.body, base64_encoded=bool(event.is_base64_encoded))
     delivery = WebhookDelivery.parse(raw)
     logger.append_keys(batchId=delivery.batch_id, eventId=delivery.event_id, part=delivery.part)
@@ -109,13 +124,14 @@ def _accept() -> Response[str]:
         logger.info(f"webhook ignored: event type is not {UPLOAD_EVENT}", extra=delivery.describe())
         metrics.add_metric(name="WebhookIgnored", unit=MetricUnit.Count, value=1)
         return _json(200, {"status": "ignored", "eventType": delivery.event_type, "queued": False})
-    deadline = Deadline.from_lambda_context(app.lambda_context, reserve=DEADLINE_RESERVE)
     outcome = accept_delivery(delivery, raw, runtime.clients.s3, runtime.clients.sqs, runtime.ledger,
-                              runtime.settings, deadline=deadline)
+                              runtime.settings, deadline=runtime.deadline)
     logger.info("webhook accepted", extra=outcome.describe())
     metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     if outcome.queued:
         metrics.add_metric(name="WebhookJobsSent", unit=MetricUnit.Count, value=1)
+    if outcome.duplicate:  # the payload stored first is kept (a redelivery, or a replay with a changed body)
+        metrics.add_metric(name="WebhookDuplicates", unit=MetricUnit.Count, value=1)
     return _json(202, {"status": "accepted", "batchId": delivery.batch_id, "eventId": delivery.event_id,
                        "part": delivery.part, "queued": outcome.queued})
 
@@ -145,7 +161,8 @@ def _reject(status: int, message: str, reason: str, headers: dict[str, str] | No
     """A 4xx answer; logged with the reason and the caller's address, never the token or query string."""
     if reason == "not-configured":
         logger.error("webhook refused: the webhook secret has no 'webhookToken' of at least 32 characters; add "
-                     "one (several separated by commas while rotating) and put it in the webhook URL as ?token=...")
+                     "one (several separated by commas while rotating) and send it in the X-Webhook-Token header "
+                     "(or, where only a URL can be given, as ?token=...)")
     source_ip = app.current_event.raw_event.get("requestContext", {}).get("http", {}).get("sourceIp")
     logger.warning(f"webhook rejected ({status}): {message}",
                    extra={"status": status, "reason": reason, "sourceIp": source_ip})

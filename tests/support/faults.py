@@ -8,6 +8,7 @@ attached); each rule names an operation as `Service.Operation` (botocore's servi
 - `flaky(op, code)`: the HTTP answer is that error, so botocore's retry policy sees it and retries;
 - `lose_answer(op)`: the request reaches moto and takes effect, the answer is lost (a read timeout), and
   botocore sends it again;
+- `slow(op, seconds)`: each attempt waits that long (real time) before it reaches moto, then goes through;
 - `refuse_entries(op)`: SendMessageBatch / PutEvents accept the call but refuse some entries (partial failure);
 - `kill(op, after_call=...)`: the process dies (`Killed`, a BaseException) before or after the call; every
   later call on an attached client dies too until `revive()`, so nothing cleans up.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +58,7 @@ class Rule:
     when: Callable[[dict[str, Any]], bool] | None = None
     after_call: bool = False
     entries: Callable[[int, dict[str, Any]], bool] | None = None
+    seconds: float = 0.0
     seen: int = 0
     hits: int = 0
 
@@ -91,6 +94,9 @@ class Faults:
 
     def lose_answer(self, operation: str, **selection: Any) -> Rule:
         return self._add(Rule(operation, "lost", **selection))
+
+    def slow(self, operation: str, seconds: float, **selection: Any) -> Rule:
+        return self._add(Rule(operation, "slow", seconds=seconds, **selection))
 
     def refuse_entries(self, operation: str, entries: Callable[[int, dict[str, Any]], bool],
                        code: str = "InternalError", **selection: Any) -> Rule:
@@ -179,6 +185,9 @@ class Faults:
             body = request.body.read() if hasattr(request.body, "read") else request.body
             requests.request(request.method, request.url, headers=dict(request.headers), data=body, timeout=10)
             raise ReadTimeoutError(endpoint_url=request.url)
+        if rule.kind == "slow":
+            time.sleep(rule.seconds)
+            return None
         if rule.kind == "flaky":
             sent = request.context.get("flaky", 0)
             request.context["flaky"] = sent + 1

@@ -16,7 +16,7 @@ ACCESS_KEY_ID = "FF00" + "A1b2C3d4E5" * 3 + "zzzzzz"
 SECRET_ACCESS_KEY = "Sx9-secret-" + "q" * 29
 LICENSE_KEY = "0b0e4b8a-5b3e-4c7e-9d59-8a4d6f0f2a11"
 VALID = {"accessKeyId": ACCESS_KEY_ID, "secretAccessKey": SECRET_ACCESS_KEY, "licenseKey": LICENSE_KEY}
-SECRET_VALUES = (SECRET_ACCESS_KEY, "tok-alpha-123", "tok-beta-456")
+SECRET_VALUES = (SECRET_ACCESS_KEY,)
 
 
 def with_(**changes: Any) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def test_parses_every_form(form: str) -> None:
         "mapping": json.loads(text),
     }[form]
     credentials = Credentials.from_secret(value)
-    assert credentials == Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY, LICENSE_KEY, ("tok-alpha-123",))
+    assert credentials == Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY, LICENSE_KEY)
 
 
 def test_api_key_header_joins_id_and_secret_with_plus() -> None:
@@ -50,24 +50,13 @@ def test_api_key_header_joins_id_and_secret_with_plus() -> None:
     assert credentials.api_key_header == f"{ACCESS_KEY_ID}+{SECRET_ACCESS_KEY}"
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, ()),
-        ("", ()),
-        ("  ", ()),
-        ("one", ("one",)),
-        ("one,two", ("one", "two")),
-        (" one , two ,, one ", ("one", "two")),
-        (["one", " two "], ("one", "two")),
-    ],
-)
-def test_webhook_tokens(value: Any, expected: tuple[str, ...]) -> None:
-    assert Credentials.from_secret(with_(webhookToken=value)).webhook_tokens == expected
-
-
-def test_missing_webhook_token_is_fine() -> None:
-    assert Credentials.from_secret(VALID).webhook_tokens == ()
+@pytest.mark.parametrize("value", [None, "tok-alpha-123", ["ok", 7], 5, {"a": 1}])
+def test_a_legacy_webhook_token_in_the_flatfile_secret_is_never_read(value: Any) -> None:
+    """Stacks made before the webhook had its own secret left a webhookToken here: ignored like any extra key,
+    whatever it holds (a malformed one no longer stops the poller and the exporter)."""
+    credentials = Credentials.from_secret(with_(webhookToken=value))
+    assert credentials == Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY, LICENSE_KEY)
+    assert set(credentials.secret_values) == {SECRET_ACCESS_KEY, credentials.api_key_header}
 
 
 def test_whitespace_around_values_is_ignored() -> None:
@@ -93,12 +82,6 @@ def test_bad_required_key_names_the_key(key: str, value: Any, words: str) -> Non
     assert key in str(caught.value)
     assert words in str(caught.value)
     assert isinstance(caught.value, ConfigurationError)
-
-
-def test_bad_webhook_token_names_the_key() -> None:
-    with pytest.raises(MalformedSecretError) as caught:
-        Credentials.from_secret(with_(webhookToken=["ok", 7]))
-    assert caught.value.key == "webhookToken"
 
 
 @pytest.mark.parametrize(
@@ -139,17 +122,16 @@ def test_error_never_shows_a_bad_value() -> None:
 
 
 def test_repr_and_str_hide_secrets() -> None:
-    credentials = Credentials.from_secret(with_(webhookToken="tok-alpha-123,tok-beta-456"))
+    credentials = Credentials.from_secret(VALID)
     for text in (repr(credentials), str(credentials), f"{credentials}", repr([credentials])):
         for secret in (*SECRET_VALUES, credentials.api_key_header, ACCESS_KEY_ID, LICENSE_KEY):
             assert secret not in text
         assert "FF00…" in text
-        assert "<2 tokens>" in text
 
 
 def test_parsing_registers_secrets_for_redaction() -> None:
-    credentials = Credentials.from_secret(with_(webhookToken="tok-alpha-123,tok-beta-456"))
-    text = f"key {credentials.api_key_header} hooks tok-alpha-123 tok-beta-456 lic {LICENSE_KEY}"
+    credentials = Credentials.from_secret(VALID)
+    text = f"key {credentials.api_key_header} secret {SECRET_ACCESS_KEY} lic {LICENSE_KEY}"
     cleaned = redact(text)
     for secret in (*SECRET_VALUES, credentials.api_key_header):
         assert secret not in cleaned
@@ -157,11 +139,11 @@ def test_parsing_registers_secrets_for_redaction() -> None:
 
 
 def test_logging_credentials_is_safe(caplog: pytest.LogCaptureFixture) -> None:
-    credentials = Credentials.from_secret(with_(webhookToken="tok-alpha-123"))
+    credentials = Credentials.from_secret(VALID)
     with caplog.at_level(logging.INFO):
         logging.getLogger("test.credentials").info("loaded %s / %r", credentials, credentials)
     assert "FF00…" in caplog.text
-    for secret in SECRET_VALUES[:2]:
+    for secret in SECRET_VALUES:
         assert secret not in caplog.text
 
 
@@ -195,10 +177,10 @@ def test_a_missing_key_is_reported_before_placeholders() -> None:
     assert caught.value.key == "secretAccessKey"
 
 
-def test_credentials_are_the_clients_account_with_the_webhook_tokens_among_the_secrets() -> None:
-    credentials = Credentials.from_secret(with_(webhookToken="tok-alpha-123"))
+def test_credentials_are_the_clients_account() -> None:
+    credentials = Credentials.from_secret(VALID)
     assert isinstance(credentials, Account)  # handed to FlatfileClient as they are
-    assert set(credentials.secret_values) == {SECRET_ACCESS_KEY, credentials.api_key_header, "tok-alpha-123"}
+    assert set(credentials.secret_values) == {SECRET_ACCESS_KEY, credentials.api_key_header}
     account = Account(ACCESS_KEY_ID, SECRET_ACCESS_KEY, LICENSE_KEY)
     assert set(account.secret_values) == {SECRET_ACCESS_KEY, account.api_key_header}
     assert SECRET_ACCESS_KEY not in repr(account)

@@ -15,6 +15,7 @@ import pytest
 from flatfile_relay import observability
 from flatfile_relay.credentials import Credentials
 from flatfile_relay.redaction import register_secret
+from flatfile_relay.webhook_tokens import WebhookTokens
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_VARIABLES = ("LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_NAME", "POWERTOOLS_TRACE_DISABLED")
@@ -64,12 +65,13 @@ def test_registered_secrets_never_reach_the_output(capsys: pytest.CaptureFixture
     secret = f"manual-secret-{uuid.uuid4().hex}"
     register_secret(secret)
     credentials = Credentials.from_secret(
-        {"accessKeyId": "FF00ABCDEFGH", "secretAccessKey": f"sak-{uuid.uuid4().hex}", "licenseKey": "lic-0001",
-         "webhookToken": f"hook-{uuid.uuid4().hex}"}
+        {"accessKeyId": "FF00ABCDEFGH", "secretAccessKey": f"sak-{uuid.uuid4().hex}", "licenseKey": "lic-0001"}
     )
+    hook = f"hook-{uuid.uuid4().hex}"
+    WebhookTokens.from_secret({"webhookToken": hook})  # the webhook's tokens are registered as they are read
     log = logging.getLogger("flatfile_relay.x")
     log.info("secret in the message: " + secret)
-    log.info("secret as an argument: %s / %s", credentials.secret_access_key, credentials.webhook_tokens[0])
+    log.info("secret as an argument: %s / %s", credentials.secret_access_key, hook)
     log.warning("secret in an extra", extra={"detail": {"value": secret, "list": [credentials.api_key_header]}})
     try:
         raise RuntimeError(f"failed with {credentials.secret_access_key}")
@@ -81,8 +83,7 @@ def test_registered_secrets_never_reach_the_output(capsys: pytest.CaptureFixture
     out = captured.out + captured.err
     lines = log_lines(captured.out)
     assert len(lines) == 5
-    for value in (secret, credentials.secret_access_key, credentials.webhook_tokens[0],
-                  credentials.api_key_header):
+    for value in (secret, credentials.secret_access_key, hook, credentials.api_key_header):
         assert value not in out
     assert "***" in lines[0]["message"]  # type: ignore[operator]
     assert lines[2]["detail"] == {"value": "***", "list": ["***"]}
@@ -132,7 +133,59 @@ def test_no_tracer_outside_lambda_or_when_disabled(
     def handler(event: object, context: object) -> str:
         return "ok"
 
-    assert observability.traced(handler) is handler
+    assert observability.traced(handler)(None, None) == "ok"
+    assert observability.traced(handler).__wrapped__ is handler  # type: ignore[attr-defined]
+
+
+def test_an_exception_leaving_a_handler_holds_no_secret() -> None:
+    """What Lambda writes into the poller's dead-letter record and its own log line: the escaping exception."""
+    from flatfile_relay.redaction import register_secret
+
+    register_secret("leaving-handler-secret-0123")
+
+    def handler(event: object, context: object) -> str:
+        try:
+            raise KeyError("leaving-handler-secret-0123")
+        except KeyError as inner:
+            raise ConnectionError("GET https://relay.example/#token=abc%2Bdef failed") from inner
+
+    with pytest.raises(ConnectionError) as raised:
+        observability.traced(handler)(None, None)
+    assert str(raised.value) == "GET https://relay.example/#token=*** failed"
+    assert "leaving-handler-secret-0123" not in repr(raised.value.__cause__)
+    assert raised.value.__traceback__ is not None  # the same exception, its type and traceback kept
+
+
+def test_x_ray_keeps_only_the_redacted_exception() -> None:
+    # In a child process: a real Tracer in a Lambda-like environment, its segments caught by a recording emitter.
+    code = (
+        "from aws_xray_sdk.core import xray_recorder\n"
+        "from flatfile_relay.observability import get_tracer, traced\n"
+        "from flatfile_relay.redaction import register_secret\n"
+        "sent = []\n"
+        "class Emitter:\n"
+        "    ip, port = '127.0.0.1', 2000\n"
+        "    def send_entity(self, entity): sent.append(entity.serialize())\n"
+        "    def set_daemon_address(self, address): pass\n"
+        "get_tracer()\n"
+        "xray_recorder.configure(emitter=Emitter())\n"
+        "register_secret('x-ray-secret-value-0123456789')\n"
+        "def handler(event, context):\n"
+        "    raise RuntimeError('GET https://relay.example/?a=1&token=x-ray-secret-value-0123456789 failed')\n"
+        "try:\n"
+        "    traced(handler)({}, None)\n"
+        "except RuntimeError as error:\n"
+        "    print('raised:', repr(error))\n"
+        "print('sent:', sent)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "LAMBDA_TASK_ROOT": "/var/task", "AWS_LAMBDA_FUNCTION_NAME": "Poller",
+           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONPATH": str(ROOT / "layers" / "relay"),
+           "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert '"message": "GET https://relay.example/?a=1&token=*** failed"' in result.stdout
+    assert "x-ray-secret-value" not in result.stdout
 
 
 def test_tracing_enabled_in_lambda(tracer_environment: pytest.MonkeyPatch) -> None:

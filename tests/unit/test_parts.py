@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flatfile_relay.parts import PartWriter, encode_row
+from flatfile_relay.parts import PartWriter, RowEncodingError, encode_row
 from flatfile_relay_devkit.emulator import NASTY_VALUES
 
 
@@ -91,3 +91,45 @@ def test_closing_an_unfinished_part_discards_it_quietly() -> None:
     assert spool.closed  # the temporary file is gone
     with pytest.raises(RuntimeError, match="finished"):
         writer.write({"id": "late"})
+
+
+# -- NaN and Infinity: not JSON, so never written as they came ---------------------------------------------
+
+
+def strict(line: str) -> Any:
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_non_finite_tokens_from_the_api_become_null_and_are_named() -> None:
+    texts = ['{"id": "1", "v": NaN}', '{"id": "2", "v": "NaN, Infinity and \\"-Infinity\\""}',
+             '{"id": "3", "v": [Infinity , -Infinity], "n": 1.000000000000000000001}']
+    with PartWriter() as writer:
+        writer.write_rows([json.loads(text) for text in texts], texts)
+        part = writer.finish()
+        lines = gzip.decompress(part.file.read()).decode("utf-8").splitlines()
+    assert part.non_finite_rows == 2
+    rows = [strict(line) for line in lines]
+    assert rows[0] == {"id": "1", "v": None, "nonFinite": {"/v": "NaN"}}
+    assert lines[1] == texts[1]  # the words inside a string are text, left alone
+    assert rows[2]["nonFinite"] == {"/v/0": "Infinity", "/v/1": "-Infinity"}
+    assert "1.000000000000000000001" in lines[2]  # every other character as it came
+
+
+def test_non_finite_floats_of_parsed_rows_become_null_and_are_named() -> None:
+    with PartWriter() as writer:
+        writer.write_rows([{"id": "1", "mapped": {"x": float("nan")}}, {"id": "2"}])
+        part = writer.finish()
+        lines = gzip.decompress(part.file.read()).decode("utf-8").splitlines()
+    assert part.non_finite_rows == 1
+    assert strict(lines[0]) == {"id": "1", "mapped": {"x": None}, "nonFinite": {"/mapped/x": "NaN"}}
+
+
+def test_a_row_that_already_has_the_field_is_refused_rather_than_lose_a_value() -> None:
+    text = '{"id": "1", "v": NaN, "nonFinite": "mine"}'
+    with PartWriter() as writer, pytest.raises(RowEncodingError, match="already has a 'nonFinite' field"):
+        writer.write_rows([json.loads(text)], [text])
+    with pytest.raises(RowEncodingError):
+        encode_row({"v": float("inf"), "nonFinite": 1})

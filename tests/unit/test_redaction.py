@@ -146,3 +146,22 @@ def test_records_propagated_from_library_loggers(caplog: pytest.LogCaptureFixtur
         logging.getLogger("flatfile_relay.flatfile").info("token %s", SECRET)
     assert SECRET not in caplog.text
     assert "token ***" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://relay.example/#token=abc-123", "https://relay.example/#token=***"),
+        ("https%3A%2F%2Frelay.example%2F%3Ftoken%3Dabc-123%26x%3D1", "https%3A%2F%2Frelay.example%2F%3Ftoken%3D***"),
+        ("u=https%253A%252F%252Fr%252F%253Ftoken%253Dabc", "u=https%253A%252F%252Fr%252F%253Ftoken%253D***"),
+    ],
+)
+def test_a_token_after_a_hash_or_percent_encoded_is_redacted(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_a_registered_secret_is_found_percent_encoded() -> None:
+    register_secret("p+ss/w0rd=enc")
+    assert redact("k=p%2Bss%2Fw0rd%3Denc&n=1") == "k=***&n=1"
+    assert redact("k=p%2bss%2fw0rd%3denc") == "k=***"
+    assert redact("k=p+ss/w0rd=enc") == "k=***"

@@ -19,7 +19,7 @@ def test_every_secret_value_is_replaced_wherever_it_sits() -> None:
         "countRows": 3, "manual": False, "status": None,
     }
 
-    cleaned = scrub(batch, credentials.secret_values)
+    cleaned = scrub(batch, [*credentials.secret_values, *SECRET["webhookToken"].split(", ")])
 
     text = repr(cleaned)
     for value in ("tok-new-5678", "tok-old-1234", SECRET["secretAccessKey"]):
@@ -44,3 +44,20 @@ def test_every_token_url_parameter_is_scrubbed_whatever_its_value() -> None:
     assert scrub(batch, []) == {"legacyWebhookUrl": "https://abc.lambda-url.us-east-1.on.aws/?token=***",
                                 "other": "https://x.example/hook?a=1&TOKEN=***&b=2#frag",
                                 "note": "token is a word", "n": 1}
+
+
+def test_a_token_in_a_fragment_or_in_an_encoded_url_is_scrubbed() -> None:
+    batch = {"fragment": "https://relay.example/hook#token=frag-token-1234&x=1",
+             "encoded": "https://app.example/?next=https%3A%2F%2Frelay.example%2F%3Ftoken%3Denc-token-1234%26a%3D1",
+             "twice": "r=https%253A%252F%252Fr%252F%253Fa%253D1%2526token%253Dtwice-1234%2526b%253D2",
+             "lower": "next=%3ftoken%3dlow-token-1234"}
+    assert scrub(batch, []) == {
+        "fragment": f"https://relay.example/hook#token={REDACTED}&x=1",
+        "encoded": f"https://app.example/?next=https%3A%2F%2Frelay.example%2F%3Ftoken%3D{REDACTED}%26a%3D1",
+        "twice": f"r=https%253A%252F%252Fr%252F%253Fa%253D1%2526token%253D{REDACTED}%2526b%253D2",
+        "lower": f"next=%3ftoken%3d{REDACTED}",
+    }
+
+
+def test_a_secret_is_scrubbed_percent_encoded_too() -> None:
+    assert scrub({"u": "https://x.example/?k=a%2Bb%2Fc%3D%3D"}, ["a+b/c=="]) == {"u": f"https://x.example/?k={REDACTED}"}

@@ -65,7 +65,7 @@ def inputs(path: Path) -> list[Requirement]:
 
 
 def test_every_input_has_its_lock_and_the_lock_target_writes_each() -> None:
-    assert set(LOCKS) == {"runtime", "dev", "lambda", "layer", "sam", "checkov", "uv"}
+    assert set(LOCKS) == {"runtime", "dev", "lambda", "layer", "sam", "checkov", "uv", "pip"}
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     for name, lock in LOCKS.items():
         assert lock.exists(), f"requirements/{name}.in has no lock at {lock.relative_to(ROOT)}: run `make lock`"
@@ -118,8 +118,66 @@ def test_every_install_checks_the_hashes_of_a_lock() -> None:
         for line in makefile.splitlines()
         if re.search(r"pip\b.*\binstall\b|PIP_LOCKED", line) and not line.startswith("PIP_LOCKED")
     ]
-    assert len(installs) == 5  # .venv, .venv-sam, .venv-checkov, .venv-lambda, .venv-uv
+    assert len(installs) == 6  # pip and setuptools; .venv, .venv-sam, .venv-checkov, .venv-lambda, .venv-uv
     for line in installs:
         assert "--require-hashes" in line, f"the Makefile installs without --require-hashes: {line.strip()}"
         (lock,) = re.findall(r"-r (\S+)", line)
         assert ROOT / lock in LOCKS.values(), f"{lock} is not a lock"
+
+
+def recipes() -> dict[str, list[str]]:
+    """The Makefile's rules: target -> its recipe lines (tabs stripped)."""
+    found: dict[str, list[str]] = {}
+    target = None
+    for line in (ROOT / "Makefile").read_text(encoding="utf-8").splitlines():
+        if line.startswith("\t") and target is not None:
+            found[target].append(line.strip())
+        elif re.match(r"^[^\s#=][^=]*:(?!=)", line):
+            target = line.split(":", 1)[0].strip()
+            found[target] = []
+        elif not line.startswith("\t"):
+            target = None
+    return found
+
+
+def test_every_venv_gets_the_pinned_pip_and_setuptools_before_its_lock() -> None:
+    """Each venv the Makefile creates with pip installs requirements/pip.txt (pip, setuptools) first."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^PIP_PINNED := -m pip install .*--require-hashes -r requirements/pip\.txt$", makefile, re.M)
+    assert set(pins(LOCKS["pip"])) == {"pip", "setuptools"}
+    created = {target: lines for target, lines in recipes().items() if any("-m venv" in line for line in lines)}
+    assert len(created) == 5, sorted(created)
+    for target, lines in created.items():
+        venv = next(line for line in lines if "-m venv" in line)
+        if "--without-pip" in venv:  # .venv-lambda: no pip at all, as in Lambda
+            continue
+        after = lines[lines.index(venv) + 1:]
+        installs = [line for line in after if "PIP_PINNED" in line or "PIP_LOCKED" in line]
+        assert installs, f"{target} installs nothing"
+        assert "PIP_PINNED" in installs[0], f"{target} installs its lock before the pinned pip"
+        prerequisites = makefile.split(f"\n{target}:", 1)[1].splitlines()[0]
+        assert "requirements/pip.txt" in prerequisites, f"{target} is not rebuilt when requirements/pip.txt changes"
+
+
+def test_a_failing_pip_fails_the_target() -> None:
+    """No `|| true`: every recipe line that pipes pip's output into a filter runs with pipefail."""
+    for target, lines in recipes().items():
+        for line in lines:
+            assert "|| true" not in line, f"{target}: {line!r} hides a failure"
+            if re.search(r"PIP_LOCKED|PIP_PINNED|pip\b.*\binstall", line) and "|" in line.replace("||", ""):
+                assert line.lstrip("@").startswith("set -o pipefail;"), f"{target}: {line!r} loses pip's status"
+
+
+def test_the_dependency_docs_record_the_exact_python_it_was_tested_with() -> None:
+    """The dependency section (docs/development.md) names the CPython patch release; the tests run on that very
+    release."""
+    import sys
+
+    development = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    section = development.split("\n## Dependencies", 1)[1].split("\n## ", 1)[0]
+    (recorded,) = set(re.findall(r"CPython \*\*(3\.13\.\d+)\*\*", section))
+    if sys.version_info[:2] != (3, 13):
+        pytest.skip(f"the tests run on Python {sys.version_info[0]}.{sys.version_info[1]}, not 3.13")
+    running = ".".join(map(str, sys.version_info[:3]))
+    assert running == recorded, (f"docs/development.md records CPython {recorded}, the tests ran on {running}: "
+                                 "record the release the locks and tests were run with")

@@ -202,3 +202,42 @@ def test_every_checkov_skip_states_its_reason(template: dict[str, Any]) -> None:
     }
     assert skips
     assert [key for key, reason in skips.items() if len(reason.split()) < 8] == []
+
+
+def test_the_webhook_timeout_leaves_room_for_one_aws_call(template: dict[str, Any]) -> None:
+    """The webhook starts no AWS call that could outlast it: its timeout must hold at least one whole call."""
+    from flatfile_relay.aws import PROMPT, longest_call
+
+    app = (ROOT / "functions" / "webhook" / "app.py").read_text(encoding="utf-8")
+    reserve = float(re.search(r"^DEADLINE_RESERVE = ([\d.]+)", app, re.MULTILINE)[1])  # type: ignore[index]
+    timeout = function_props(template, "WebhookFunction")["Timeout"]
+    assert timeout >= reserve + longest_call(PROMPT) + 5, "the webhook would refuse every call: raise its Timeout"
+
+
+def test_only_the_functions_that_read_the_flatfile_secret_know_it(template: dict[str, Any]) -> None:
+    """The webhook (public URL) and the consumer never read the Flatfile credentials: not even its name."""
+    knowing = {name for name in FUNCTIONS
+               if "FLATFILE_SECRET_ID" in function_props(template, name)["Environment"]["Variables"]}
+    assert knowing == {"PollerFunction", "ExporterFunction"}
+    reading = {name for name in FUNCTIONS
+               if "FlatfileSecret" in json.dumps(template["Resources"][name]["Properties"].get("Policies", []))}
+    assert reading == knowing
+
+
+def test_bucket_access_logs_athena_results_expiry_and_their_key(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["AccessLogBucketName"]
+    assert parameter["Default"] == ""
+    bucket = template["Resources"]["ExportBucket"]["Properties"]
+    condition, logging_, off = bucket["LoggingConfiguration"]["Fn::If"]
+    assert (condition, off) == ("LogBucketAccess", {"Ref": "AWS::NoValue"})
+    assert logging_["DestinationBucketName"] == {"Ref": "AccessLogBucketName"}
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    results = rules["ExpireAthenaResults"]
+    assert (results["Prefix"], results["Status"]) == ("athena-results/", "Enabled")
+    assert 1 <= results["ExpirationInDays"] <= 90
+    workgroup = template["Resources"]["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]
+    assert workgroup["ResultConfiguration"]["OutputLocation"]["Fn::Sub"].endswith("/athena-results/")
+    condition, with_key, without = workgroup["ResultConfiguration"]["EncryptionConfiguration"]["Fn::If"]
+    assert condition == "UseBucketKmsKey"
+    assert with_key == {"EncryptionOption": "SSE_KMS", "KmsKey": {"Ref": "BucketKmsKeyArn"}}
+    assert without == {"EncryptionOption": "SSE_S3"}

@@ -251,3 +251,74 @@ def test_the_docs_write_secrets_from_a_file_never_on_the_command_line() -> None:
         assert "--secret-string file://" in command, command
     assert "--secret-string '" not in text
     assert '--secret-string "{' not in text
+
+
+# ---------------------------------------------------------------- hardening: floods, silent alarms, endpoints
+
+
+def getatt(name: str, attribute: str = "Arn") -> dict[str, Any]:
+    return {"Fn::GetAtt": [name, attribute]}
+
+
+def test_a_flood_on_the_webhook_url_alarms_and_the_cap_is_asked_for(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["WebhookReservedConcurrency"]
+    assert parameter["Default"] == 0  # deploys in every account, new ones (quota 10) included
+    for words in ("0 (the default", "caps nothing", "5 to 10", "quota", "WebhookFloodAlarm"):
+        assert words in parameter["Description"], words
+    label = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterLabels"]["WebhookReservedConcurrency"]
+    assert "0 = no cap" in label["default"]
+    alarm = props(template, "WebhookFloodAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
+        "AWS/Lambda", "Invocations", "Sum", 300)
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "WebhookFunction"}}]
+    assert alarm["Threshold"] == {"Ref": "WebhookFloodThreshold"}
+    assert template["Parameters"]["WebhookFloodThreshold"]["Default"] >= 100
+    deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    told = deploy.split("- **WebhookReservedConcurrency**", 1)[1].split("\n- ", 1)[0]  # the guided deploy's notes
+    for words in ("caps nothing", "quota", "5", "429"):
+        assert words in told, words
+
+
+def test_a_stack_whose_alarms_notify_no_one_says_so(template: dict[str, Any]) -> None:
+    assert template["Conditions"]["AlarmsNotifyNoOne"] == {"Fn::And": [
+        {"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}, {"Fn::Equals": [{"Ref": "AlertTopicArn"}, ""]}]}
+    output = template["Outputs"]["AlarmNotifications"]
+    assert "Condition" not in output  # always there: it names the topics, or says no one hears the alarms
+    condition, nobody, _ = output["Value"]["Fn::If"]
+    assert (condition, nobody.split(":")[0]) == ("AlarmsNotifyNoOne", "alarms notify no one")
+    poller = template["Resources"]["PollerFunction"]["Properties"]["Environment"]["Variables"]
+    assert "ALERT_TOPICS" in poller  # what `check` reads
+    for name in ("AlertEmail", "AlertTopicArn"):
+        assert "notify no one" in template["Parameters"][name]["Description"], name
+
+
+def test_the_alert_topic_takes_tls_only_and_the_account_s_alarms(template: dict[str, Any]) -> None:
+    policy = template["Resources"]["AlertTopicPolicy"]
+    assert policy["Condition"] == "CreateAlertTopic"
+    assert policy["Properties"]["Topics"] == [{"Ref": "AlertTopic"}]
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    deny = statements["DenyInsecureTransport"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "sns:Publish")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    cloudwatch = statements["CloudWatchPublishesTheAlarms"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_the_sample_rule_target_retries_and_keeps_what_it_cannot_deliver(template: dict[str, Any]) -> None:
+    [target] = props(template, "SampleConsumerRule")["Targets"]
+    assert target["DeadLetterConfig"] == {"Arn": getatt("ConsumerDLQ")}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    policy = props(template, "ConsumerQueuePolicy")
+    assert policy["Queues"] == [{"Ref": "ConsumerQueue"}, {"Ref": "ConsumerDLQ"}]
+    allow = policy["PolicyDocument"]["Statement"][0]
+    assert allow["Resource"] == [getatt("ConsumerQueue"), getatt("ConsumerDLQ")]
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": getatt("SampleConsumerRule")}}
+    # a queue takes one policy: each queue is in exactly one, and every one denies plain HTTP
+    policies = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+    listed = [queue["Ref"] for p in policies for queue in p["Queues"]]
+    queues = [name for name, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"]
+    assert sorted(listed) == sorted(queues)
+    for p in policies:
+        assert any(s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+                   for s in p["PolicyDocument"]["Statement"])

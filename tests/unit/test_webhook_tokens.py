@@ -11,7 +11,7 @@ import pytest
 from support.clock import Clock
 
 from flatfile_relay.credentials import MalformedSecretError
-from flatfile_relay.webhook_tokens import TokenGate, WebhookTokens
+from flatfile_relay.webhook_tokens import TokenGate, WebhookTokens, parse_webhook_tokens
 
 A = "tok-current-" + "a" * 20   # 32 characters: the shortest token kept
 B = "tok-rotated-" + "b" * 24
@@ -170,3 +170,25 @@ def test_errors_reading_the_secret_propagate() -> None:
 
     with pytest.raises(MalformedSecretError):
         TokenGate(broken).check(A)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ()),
+        ("", ()),
+        ("  ", ()),
+        ("one", ("one",)),
+        ("one,two", ("one", "two")),
+        (" one , two ,, one ", ("one", "two")),
+        (["one", " two "], ("one", "two")),
+    ],
+)
+def test_parse_webhook_tokens(value: Any, expected: tuple[str, ...]) -> None:
+    assert parse_webhook_tokens(value) == expected
+
+
+def test_a_bad_webhook_token_names_the_key() -> None:
+    with pytest.raises(MalformedSecretError, match="'webhookToken' in the webhook secret") as caught:
+        parse_webhook_tokens(["ok", 7])
+    assert caught.value.key == "webhookToken"

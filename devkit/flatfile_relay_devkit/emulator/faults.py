@@ -23,10 +23,13 @@ __all__ = ["FAULT_KINDS", "FaultPlan", "FaultRule"]
 #: ``429``/``5xx``: NestJS JSON error with that status (429 adds ``Retry-After``);
 #: ``drop``: close the TCP connection without any response; ``invalid_json``: 200 with a non-JSON body;
 #: ``slow``: wait ``delay`` seconds, then answer normally; ``truncated``: 200 whose body stops half-way
-#: (the ``Content-Length`` promises more) before the connection closes; ``lost``: the request is carried out (a
-#: job completed, records changed), then the connection closes without the answer, the way an answer is lost
-#: on the way back (the client cannot tell whether its request took effect).
-FAULT_KINDS = frozenset({"429", "500", "502", "503", "drop", "invalid_json", "slow", "truncated", "lost"})
+#: (the ``Content-Length`` promises more) before the connection closes; ``trickle``: the normal answer, its body
+#: sent one byte every ``delay`` seconds (each wait far shorter than a read timeout, the whole body far longer);
+#: ``lost``: the request is carried out (a job completed, records changed), then the connection closes without
+#: the answer, the way an answer is lost on the way back (the client cannot tell whether its request took effect).
+FAULT_KINDS = frozenset(
+    {"429", "500", "502", "503", "drop", "invalid_json", "slow", "truncated", "trickle", "lost"}
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class FaultRule:
         count: how many matching requests get the fault (``None``: forever).
         after: let this many matching requests pass before faulting.
         retry_after: seconds sent in ``Retry-After`` with ``429`` (``None``: no header).
-        delay: seconds a ``slow`` fault waits before answering.
+        delay: seconds a ``slow`` fault waits before answering (a ``trickle`` fault between two bytes).
         body: replaces the response body of status and ``invalid_json`` faults.
     """
 

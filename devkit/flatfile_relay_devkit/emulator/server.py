@@ -202,7 +202,9 @@ class _Handler(BaseHTTPRequestHandler):
         if response is None or (rule is not None and rule.kind == "lost"):  # close without a byte of response
             self.close_connection = True
             return
-        self._write(response, truncate=rule is not None and rule.kind == "truncated")
+        kind = rule.kind if rule is not None else None
+        trickle = rule.delay if rule is not None and kind == "trickle" else 0.0
+        self._write(response, truncate=kind == "truncated", trickle=trickle)
 
     def _answer(self, request: Request) -> Response:
         try:
@@ -211,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._server.errors.append(traceback.format_exc())
             return nest_error(500, "Internal server error")
 
-    def _write(self, response: Response, *, truncate: bool = False) -> None:
+    def _write(self, response: Response, *, truncate: bool = False, trickle: float = 0.0) -> None:
         body = response.body[: len(response.body) // 2] if truncate else response.body
         try:
             self.send_response(response.status)
@@ -220,8 +222,13 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in response.headers:
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
             self.wfile.flush()
+            step = 1 if trickle else max(1, len(body))
+            for at in range(0, len(body), step):  # a trickle: one byte at a time, `trickle` seconds apart
+                if at:
+                    time.sleep(trickle)
+                self.wfile.write(body[at:at + step])
+                self.wfile.flush()
         except OSError:
             self.close_connection = True
         if truncate:

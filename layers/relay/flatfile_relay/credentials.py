@@ -2,26 +2,22 @@
 
 The secret is a JSON object:
 
-    {"accessKeyId": "FF00...", "secretAccessKey": "...", "licenseKey": "<uuid>",
-     "webhookToken": "token-a,token-b"}
+    {"accessKeyId": "FF00...", "secretAccessKey": "...", "licenseKey": "<uuid>"}
 
-`webhookToken` is optional: one token, or several separated by commas while rotating (a JSON list of
-strings is accepted too). Surrounding whitespace is ignored. A secret that still holds the `REPLACE_ME`
-placeholders the stack created raises `NotConfiguredError` (nobody has filled it in yet). Parsing
-registers the secret values for log redaction, and `repr()` / `str()` never show them. `Credentials` is
-the Flatfile client's `Account` (access key and license key) plus the webhook tokens, so it is passed to
-the client as it is.
+Surrounding whitespace is ignored, and so is any other key: the ``webhookToken`` that stacks created before
+the webhook had a secret of its own left in this one is never read (the webhook reads its tokens from its own
+secret, `flatfile_relay.webhook_tokens`). A secret that still holds the `REPLACE_ME` placeholders the stack
+created raises `NotConfiguredError` (nobody has filled it in yet). Parsing registers the secret values for
+log redaction, and `repr()` / `str()` never show them. `Credentials` is the Flatfile client's `Account`
+(access key and license key), so it is passed to the client as it is.
 
 Example:
     >>> credentials = Credentials.from_secret(
     ...     '{"accessKeyId": "FF00AAAA", "secretAccessKey": "shh-secret", "licenseKey": "lic-1234",'
-    ...     ' "webhookToken": "one, two"}'
+    ...     ' "webhookToken": 5}'
     ... )
-    >>> credentials.webhook_tokens
-    ('one', 'two')
-    >>> print(credentials)  # doctest: +NORMALIZE_WHITESPACE
-    Credentials(access_key_id='FF00…', secret_access_key='***', license_key='lic-…',
-                webhook_tokens=<2 tokens>)
+    >>> print(credentials)
+    Credentials(access_key_id='FF00…', secret_access_key='***', license_key='lic-…')
 """
 
 from __future__ import annotations
@@ -42,7 +38,6 @@ __all__ = [
     "MalformedSecretError",
     "NotConfiguredError",
     "load_secret_object",
-    "parse_webhook_tokens",
 ]
 
 _REQUIRED = (
@@ -84,9 +79,7 @@ class NotConfiguredError(MalformedSecretError):
 
 @dataclass(frozen=True, repr=False)
 class Credentials(Account):
-    """The access key, license key and webhook tokens of one Flatfile account."""
-
-    webhook_tokens: tuple[str, ...] = ()
+    """The access key and license key of one Flatfile account, as the relay's secret holds them."""
 
     @classmethod
     def from_secret(cls, value: str | bytes | bytearray | Mapping[str, Any]) -> Credentials:
@@ -107,18 +100,9 @@ class Credentials(Account):
                 "Put your Flatfile access key, secret access key and license key in it (README, 'Deploying').",
                 key=placeholders[0],
             )
-        credentials = cls(fields[0], fields[1], fields[2], parse_webhook_tokens(data.get("webhookToken")))
+        credentials = cls(fields[0], fields[1], fields[2])
         credentials.register_secrets()
         return credentials
-
-    @property
-    def secret_values(self) -> tuple[str, ...]:
-        """Every value that must never be shown: the secret access key, the API key header, the webhook tokens."""
-        return (*super().secret_values, *self.webhook_tokens)
-
-    def _fields_shown(self) -> str:
-        count = len(self.webhook_tokens)
-        return f"{super()._fields_shown()}, webhook_tokens=<{count} token{'' if count == 1 else 's'}>"
 
 
 def load_secret_object(value: str | bytes | bytearray | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -175,34 +159,3 @@ def _required(data: Mapping[str, Any], key: str, meaning: str) -> str:
             key=key,
         )
     return value
-
-
-def parse_webhook_tokens(value: Any, secret: str = "the Flatfile secret") -> tuple[str, ...]:  # noqa: S107
-    """The tokens a ``webhookToken`` value holds (comma-separated text or a JSON list), blanks and repeats dropped.
-
-    Raises `MalformedSecretError` (naming `secret`) for anything but strings.
-
-    Example:
-        >>> parse_webhook_tokens(" one, two ,, one"), parse_webhook_tokens(None)
-        (('one', 'two'), ())
-    """
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        items: list[Any] = value.split(",")
-    elif isinstance(value, list):
-        items = value
-    else:
-        items = [value]
-    tokens: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise MalformedSecretError(
-                f"'webhookToken' in {secret} must be a string (several tokens separated by "
-                f"commas), got a JSON {json_type(item)}.",
-                key="webhookToken",
-            )
-        if item.strip() and item.strip() not in tokens:
-            tokens.append(item.strip())
-    return tuple(tokens)
-

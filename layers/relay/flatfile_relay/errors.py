@@ -14,8 +14,10 @@
     │           └── credentials.NotConfiguredError       still the stack's placeholders: "not configured yet"
     ├── TransientError                       try again later: the next invocation (or delivery) resumes the work
     │   ├── deadline.DeadlineExceededError       the Lambda's time is nearly up: stop cleanly, resume next time
+    │   ├── redaction.RedactedError              stands in for an error leaving a handler whose text held a secret
     │   ├── flatfile.TransientError
-    │   │   └── flatfile.RetriesExhaustedError       429, 5xx, network, garbage body until the attempts ran out
+    │   │   ├── flatfile.RetriesExhaustedError       429, 5xx, network, garbage body until the attempts ran out
+    │   │   └── flatfile.SlowBodyError               (also a requests ReadTimeout) a body slower than the cap: retried
     │   ├── jobs.JobSendError                    (also RuntimeError) SQS did not take some export jobs
     │   ├── ledger.LedgerReadError               DynamoDB left ledger reads unprocessed; an entry vanished
     │   ├── ledger.BatchBusyError                another invocation holds the batch's export lease
@@ -25,11 +27,13 @@
     └── ContractError                        the input breaks the contract: retrying will not help, the item is given up
         ├── flatfile.ContractError               Flatfile answered something the relay does not understand
         │   ├── flatfile.NotFoundError               Flatfile does not know the batch (404): nothing to export
-        │   └── flatfile.GraphQLError                the GraphQL answer holds `errors`
+        │   ├── flatfile.GraphQLError                the GraphQL answer holds `errors`
+        │   └── flatfile.BodyTooLargeError           an answer larger than the relay reads (MAX_BODY_BYTES)
         ├── ledger.AlreadyExportedError          the batch was exported: only a replay exports it again
         ├── ledger.InconsistentEntryError        a ledger entry breaks the ledger's own rules: replay the batch
         ├── models.InvalidDocumentError          (also ValueError) a JSON document does not fit its model
         ├── jobs.InvalidJobError                 (also ValueError) a message on the export-jobs queue is no job
+        ├── parts.RowEncodingError               (also ValueError) a row that cannot be written as strict JSON
         ├── manifest.ManifestError               (also ValueError) a manifest or notice breaks the contract
         │   └── manifest.UnsupportedSchemaError      another schemaVersion or notice type
         ├── reader.ReaderError                   (also RuntimeError) an export cannot be read back
@@ -37,7 +41,8 @@
         ├── layout.UndatedBatchError             (also ValueError) a batch with no date to partition its rows by
         ├── webhook.WebhookError                 (also ValueError) a delivery the webhook refuses
         │   ├── webhook.InvalidPayloadError          not a Portal v2 payload (400)
-        │   └── webhook.PayloadTooLargeError         too large (413)
+        │   ├── webhook.PayloadTooLargeError         too large (413)
+        │   └── webhook.UnsupportedMediaTypeError    not said to be JSON (415)
         └── operations.requests.InvalidRequestError  (also ValueError) an operator's request the poller refuses
 
 Two bases group errors by where they come from and are never raised themselves: `flatfile.FlatfileError`

@@ -377,6 +377,8 @@ class _Export:
             "sha256": part.sha256,
             "lastSequence": last_sequence,
         }
+        if part.non_finite_rows:
+            record["nonFiniteRows"] = part.non_finite_rows
         self.next_skip += part.rows
         self.ledger.record_part(
             self.batch_id, owner=self.owner, part=record, next_skip=self.next_skip,
@@ -413,8 +415,8 @@ class _Export:
 
     def _write_manifest(self, batch: dict[str, Any]) -> Notice:
         """Write the manifest, then remove row parts it no longer lists; the notice announcing it."""
-        # Flatfile shows the webhook URL; the relay's client holds the secret's Credentials, whose secret
-        # values include the webhook tokens
+        # Flatfile shows the webhook URL (`?token=` included): `scrub` replaces the Flatfile secret's values and
+        # every `token=` value (the exporter cannot read the webhook's secret)
         scrubbed = scrub(batch, self.client.credentials.secret_values)
         manifest = Manifest(
             batch_id=self.output_id,
@@ -426,6 +428,7 @@ class _Export:
             ),
             exported_at=utc_now_iso(self.clock),
             trigger=self.job.trigger,
+            non_finite_rows=sum(int(p.get("nonFiniteRows", 0)) for p in self.parts) or None,
             **routing(scrubbed),
         )
         key = manifest_key(self.settings.export_prefix, self.output_id)

@@ -7,6 +7,10 @@ Manifest (`{prefix}manifests/{batchId}.json`, one line of JSON, written last)::
      "exportedAt": "<ISO-8601 UTC>", "trigger": "schedule" | "webhook" | "replay" | "backfill",
      "filename": ..., "submittedAt": ..., "customer": ...}     (the last three copied from `batch`)
 
+plus ``"nonFiniteRows": n`` when n rows held ``NaN`` or ``±Infinity``, which JSON lacks: their parts hold
+``null`` there, and each such row names the original texts by JSON pointer in its `nonFinite` field
+(`flatfile_relay.parts`).
+
 Notice (one per exported batch, on the notices queue)::
 
     {"type": "flatfile.batch.exported", "schemaVersion": 1, "batchId": "...", "manifestUri": "s3://...",
@@ -14,6 +18,10 @@ Notice (one per exported batch, on the notices queue)::
      "submittedAt": "..." | null, "customer": {...the batch's end user...} | null}
 
 The same notice is the `detail` of the EventBridge event published for the batch (`event_entry`).
+
+`filename` and `customer` are an end user's text: the manifest's copies are cleaned of control characters,
+line separators and bidirectional controls, the notice's are cleaned and bounded too (a cut text ends with
+``… [truncated: see the manifest]``), so a notice always fits a message (`flatfile_relay.sanitise`).
 
 A Platform export (`source` ``platform``; docs/architecture.md, item 10) has the same shape: `batchId` is the submit
 job's id, `batch` is ``{"job": …, "workbook": …}``, and manifest and notice add `workbookId`, `spaceId`,
@@ -53,6 +61,7 @@ from flatfile_relay.models import (
     Trigger,
     parse_json,
 )
+from flatfile_relay.sanitise import bound_customer, bound_text, clean_customer, clean_text
 
 __all__ = [
     "EVENT_DETAIL_TYPE",
@@ -93,9 +102,18 @@ def _s3_uri(value: str) -> str:
 
 S3Uri = Annotated[str, AfterValidator(_s3_uri)]
 
+CleanText = Annotated[str, AfterValidator(clean_text)]
+"""End-user text in a manifest: unsafe characters replaced, never cut (`flatfile_relay.sanitise`)."""
+CleanCustomer = Annotated[dict[str, Any], AfterValidator(clean_customer)]
+BoundText = Annotated[str, AfterValidator(bound_text)]
+"""End-user text in a notice: cleaned and cut to a size any message can carry (the manifest has it whole)."""
+BoundCustomer = Annotated[dict[str, Any], AfterValidator(bound_customer)]
+
 
 #: fields only a Platform export writes: left out of a legacy export's documents when empty
 PLATFORM_FIELDS = frozenset({"workbookId", "spaceId", "environmentId", "sheets", "sheet"})
+#: fields written only when they say something (a count above zero)
+OPTIONAL_FIELDS = PLATFORM_FIELDS | {"nonFiniteRows"}
 
 
 class _Exported(Document):
@@ -106,7 +124,7 @@ class _Exported(Document):
 
 
 def _without_empty_platform_fields(data: dict[str, Any]) -> dict[str, Any]:
-    for name in PLATFORM_FIELDS.intersection(data):
+    for name in OPTIONAL_FIELDS.intersection(data):
         if data[name] is None:
             del data[name]
     for part in data.get("parts") or ():
@@ -159,10 +177,12 @@ class Manifest(_Platform):
     parts: tuple[Part, ...]
     exported_at: Text
     trigger: Trigger
-    #: copied from `batch` (see `routing`), so a JSON table over the manifests reads them as columns
-    filename: str | None = None
+    #: copied from `batch` (see `routing`), so a JSON table over the manifests reads them as columns; cleaned
+    filename: CleanText | None = None
     submitted_at: str | None = None
-    customer: dict[str, Any] | None = None
+    customer: CleanCustomer | None = None
+    #: rows whose NaN / ±Infinity were written as null (their `nonFinite` field keeps the original text)
+    non_finite_rows: Count | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
@@ -200,10 +220,11 @@ class Notice(_Platform):
     row_count: Count
     trigger: Trigger
     exported_at: Text
-    #: the batch's `filename`, `submittedAt` and end user (`__endUser__`), so consumers route without the manifest
-    filename: str | None = None
+    #: the batch's `filename`, `submittedAt` and end user (`__endUser__`), so consumers route without the manifest;
+    #: cleaned and bounded, so that every notice fits SQS's and EventBridge's limits (the manifest has them whole)
+    filename: BoundText | None = None
     submitted_at: str | None = None
-    customer: dict[str, Any] | None = None
+    customer: BoundCustomer | None = None
 
     model_config = ConfigDict(extra="allow")
 

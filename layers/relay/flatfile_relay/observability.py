@@ -23,7 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from flatfile_relay.measurements import Measurement
-from flatfile_relay.redaction import install_redaction
+from flatfile_relay.redaction import install_redaction, redact_exception
 from flatfile_relay.settings import SettingsError
 
 __all__ = [
@@ -155,9 +155,29 @@ def get_tracer() -> Any | None:
 
 
 def traced(handler: F) -> F:
-    """Wrap a Lambda handler with the Tracer when tracing is on; otherwise return it unchanged."""
+    """Wrap a Lambda handler so that no exception leaves it holding a secret, and with the Tracer when tracing
+    is on.
+
+    An exception a handler raises reaches Lambda (its log line and, for the poller, the dead-letter record) and
+    X-Ray (the Tracer keeps it as metadata): `redact_exception` cleans it first, inside the Tracer.
+    """
+    redacted = _redacting(handler)
     tracer = get_tracer()
     if tracer is None:
-        return handler
-    wrapped: F = tracer.capture_lambda_handler(handler)
+        return redacted
+    wrapped: F = tracer.capture_lambda_handler(redacted)
     return wrapped
+
+
+def _redacting(handler: F) -> F:
+    @functools.wraps(handler)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except Exception as error:
+            cleaned = redact_exception(error)
+            if cleaned is error:
+                raise
+            raise cleaned from None
+
+    return run  # type: ignore[return-value]

@@ -2,7 +2,13 @@
 
 Register every secret value once (the Flatfile client registers the secret access key, the API key header
 and each token it receives); `RedactionFilter` then replaces them with `***` in log records, together with
-anything shaped like a bearer token, a JWT or a `"secretAccessKey": "..."` pair.
+anything shaped like a bearer token, a JWT or a `"secretAccessKey": "..."` pair. A registered value is also
+found percent-encoded (as in a URL, ``a+b/c`` as ``a%2Bb%2Fc``), and a ``token=`` pair also when its ``=`` is
+encoded (``token%3D...``, a URL inside another URL's query) or when it follows a ``#``.
+
+An exception that leaves a handler (`redact_exception`) is redacted too: Lambda writes its message into the
+poller's dead-letter record and its own log line, and X-Ray keeps it as trace metadata, out of reach of the
+logging filter.
 
 Example:
     >>> register_secret("s3cr3t-value")
@@ -27,13 +33,18 @@ import threading
 import traceback
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote, quote_plus
+
+from flatfile_relay.errors import TransientError
 
 __all__ = [
     "MIN_SECRET_LENGTH",
     "REDACTED",
+    "RedactedError",
     "RedactionFilter",
     "install_redaction",
     "redact",
+    "redact_exception",
     "register_secret",
     "scrub",
 ]
@@ -50,11 +61,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer\s+)[^\s\"',;}\]]+"), r"\1" + REDACTED),
     # a JWT: three base64url parts, the first two JSON objects ("eyJ" is the base64 of '{"')
     (re.compile(r"\beyJ[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"), REDACTED),
-    # X-Api-Key header values and secret-looking JSON / query / keyword pairs
+    # X-Api-Key header values and secret-looking JSON / query / keyword pairs (the "=" percent-encoded too)
     (
         re.compile(
             r"(?i)((?:x-api-key|secret_?access_?key|access_?token|webhook_?token|api_?key|password|token)"
-            r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}\]]+"
+            r"[\"']?\s*(?:[:=]|%(?:25)*3D)\s*[\"']?)[^\s\"',;&}\]]+"
         ),
         r"\1" + REDACTED,
     ),
@@ -79,10 +90,26 @@ def register_secret(value: str | None) -> None:
     with _lock:
         if value in _secrets:
             return
-        _secrets[value] = None
+        for form in _forms(value):
+            _secrets[form] = None
         while len(_secrets) > _MAX_SECRETS:
             del _secrets[next(iter(_secrets))]
         _compiled = None
+
+
+def _forms(value: str) -> list[str]:
+    """A secret as it may be written: as it is, and percent-encoded (upper- and lower-case hex, ``+`` for space).
+
+    Example:
+        >>> _forms("a+b/c")
+        ['a+b/c', 'a%2Bb%2Fc', 'a%2bb%2fc']
+    """
+    found = [value]
+    for encoded in (quote(value, safe=""), quote_plus(value, safe="")):
+        for form in (encoded, re.sub(r"%[0-9A-F]{2}", lambda hex_: hex_[0].lower(), encoded)):
+            if form not in found:
+                found.append(form)
+    return found
 
 
 def redact(text: str) -> str:
@@ -137,7 +164,8 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
         >>> scrub({"hook": "https://relay.example/?a=1&token=tok-9&b=2", "n": [1, "tok-123"]}, ["tok-123"])
         {'hook': 'https://relay.example/?a=1&token=***&b=2', 'n': [1, '***']}
     """
-    wanted = sorted({s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+    wanted = sorted({form for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH for form in _forms(s)},
+                    key=len, reverse=True)
     pattern = re.compile("|".join(re.escape(secret) for secret in wanted)) if wanted else None
 
     def clean(text: str) -> str:
@@ -157,8 +185,68 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
     return walk(value)
 
 
-_URL_TOKEN = re.compile(r"(?i)([?&;]token=)[^&#\s]+")
-"""A ``token`` URL parameter's value (the webhook URL Flatfile shows on a batch)."""
+_URL_TOKEN = re.compile(
+    r"(?i)((?:[?&;#]|%(?:25)*(?:3F|26|3B|23))token(?:=|%(?:25)*3D))"  # ?token= &token= #token=, or encoded
+    r"(?:[^&#\s%]|%(?!(?:25)*(?:26|23|3B))[0-9A-F]{2})+"  # the value: up to the next parameter, encoded or not
+)
+"""A ``token`` URL parameter's value (the webhook URL Flatfile shows on a batch), also in a fragment and in a
+URL percent-encoded inside another one."""
+
+
+class RedactedError(TransientError):
+    """Stands in for an exception whose message held a secret and could not be redacted in place.
+
+    A `TransientError`: what cannot be redacted in place is an exception whose text does not come from its
+    arguments, in practice an `OSError` (a socket or a file), and it replaces only what already leaves a
+    handler (the handler has classified the original by then).
+    """
+
+
+def redact_exception(error: BaseException) -> BaseException:
+    """Redact the message of `error` and of the exceptions chained to it, in place; return what to raise.
+
+    Usually `error` itself (its type and traceback kept). An exception whose text does not come from its
+    arguments (an `OSError` naming a file, say) and still holds a secret is replaced by a `RedactedError` that
+    names its type and carries the redacted text.
+
+    Example:
+        >>> register_secret("hunter2-secret")
+        >>> str(redact_exception(ValueError("refused hunter2-secret")))
+        'refused ***'
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        _redact_in_place(current)
+        current = current.__cause__ or current.__context__
+    if not _leaks(error):
+        return error
+    return RedactedError(f"{type(error).__name__}: {redact(_message(error))}")
+
+
+def _redact_in_place(error: BaseException) -> None:
+    if _leaks(error):
+        error.args = (redact(_message(error)),)
+    notes = getattr(error, "__notes__", None)
+    if isinstance(notes, list):
+        error.__notes__ = [redact(note) if isinstance(note, str) else note for note in notes]
+
+
+def _leaks(error: BaseException) -> bool:
+    """True when the exception's text (`str` or `repr`) holds something `redact` would replace."""
+    try:
+        text = f"{error}\n{error!r}"
+    except Exception:  # noqa: BLE001 - an exception whose text cannot be made shows nothing
+        return False
+    return redact(text) != text
+
+
+def _message(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:  # noqa: BLE001
+        return ""
 
 
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {

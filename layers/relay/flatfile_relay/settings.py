@@ -70,6 +70,8 @@ class Settings:
     consumer_queue_url: str = ""
     consumer_dlq_url: str = ""
     poller_dlq_url: str = ""
+    #: the SNS topics the alarms notify (None: not told; empty: no one), for the operator mode check
+    alert_topics: tuple[str, ...] | None = None
     export_bucket: str = ""
     export_prefix: str = "flatfile/"
     event_bus_name: str = "default"
@@ -110,6 +112,8 @@ class Settings:
             consumer_queue_url=env.get("CONSUMER_QUEUE_URL", "").strip(),
             consumer_dlq_url=env.get("CONSUMER_DLQ_URL", "").strip(),
             poller_dlq_url=env.get("POLLER_DLQ_URL", "").strip(),
+            alert_topics=(tuple(topic.strip() for topic in env["ALERT_TOPICS"].split(",") if topic.strip())
+                          if "ALERT_TOPICS" in env else None),
             export_bucket=env.get("EXPORT_BUCKET", "").strip(),
             export_prefix=prefix,
             event_bus_name=env.get("EVENT_BUS_NAME", "").strip() or "default",

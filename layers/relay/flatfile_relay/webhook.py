@@ -7,10 +7,13 @@ authentication, checked against the webhook secret's tokens (`flatfile_relay.web
 is an untrusted hint: only its batch id is used; the exporter reads the authoritative batch and rows from
 the REST API. Only ``batch:v1:upload`` events queue an export (`WebhookDelivery.is_upload`).
 
-Accepting a delivery stores the raw body at ``{prefix}webhooks/{batchId}/{eventId}-{index}.json`` (a
-redelivery overwrites the same object) and then, unless the ledger already has the batch queued, exporting
-or exported, queues one export job (trigger ``webhook``) as the poller does (`jobs.queue_jobs`: sent, and
-only after that marked queued). The second and later parts of an import find it queued and send nothing.
+Accepting a delivery stores the raw body at ``{prefix}webhooks/{batchId}/{eventId}-{index}.json`` with a
+conditional write: a stored payload is never overwritten, so a delivery replayed with the same event id and
+a changed body leaves the first one in place (`WebhookOutcome.duplicate`; it still goes on, so Flatfile's own
+retry of a delivery whose job could not be sent gets that job). Then, unless the ledger already has the batch
+queued, exporting or exported, it queues one export job (trigger ``webhook``) as the poller does
+(`jobs.queue_jobs`: sent, and only after that marked queued). The second and later parts of an import find it
+queued and send nothing.
 
 Example:
     >>> body = (b'{"event": {"type": "batch:v1:upload", "id": "3b9c1f0e-6d2a-4e8b-9f7c-51a0d4e2b8c6",'
@@ -27,12 +30,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from botocore.exceptions import ClientError
 from pydantic import AfterValidator, Field, Strict, StringConstraints, ValidationInfo, field_validator
 
 from flatfile_relay.deadline import Deadline
@@ -52,12 +57,17 @@ __all__ = [
     "UPLOAD_EVENT",
     "InvalidPayloadError",
     "PayloadTooLargeError",
+    "UnsupportedMediaTypeError",
     "WebhookDelivery",
     "WebhookError",
     "WebhookOutcome",
     "accept_delivery",
+    "check_content_type",
     "decode_body",
+    "store_payload",
 ]
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 """Largest body accepted (decoded bytes). Lambda refuses requests over 6 MB itself; a Portal v2 POST holds at
@@ -86,6 +96,32 @@ class InvalidPayloadError(WebhookError):
 
 class PayloadTooLargeError(WebhookError):
     """The body is larger than the relay accepts (`MAX_BODY_BYTES`)."""
+
+
+class UnsupportedMediaTypeError(WebhookError):
+    """The request does not say its body is JSON (`Content-Type`)."""
+
+
+def check_content_type(value: str | None) -> None:
+    """Accept ``application/json`` and ``application/<anything>+json`` (parameters such as ``charset`` allowed).
+
+    Raises:
+        UnsupportedMediaTypeError: any other content type, or none; the message names it (cut short).
+
+    Example:
+        >>> check_content_type("application/json; charset=utf-8")
+        >>> check_content_type("text/plain")
+        Traceback (most recent call last):
+        ...
+        flatfile_relay.webhook.UnsupportedMediaTypeError: unsupported content type 'text/plain': send the body ...
+    """
+    media = (value or "").split(";", 1)[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return
+    shown = repr(media[:60]) if media else "none"
+    raise UnsupportedMediaTypeError(
+        f"unsupported content type {shown}: send the body as JSON, Content-Type: application/json"
+    )
 
 
 def decode_body(body: str | None, *, base64_encoded: bool, max_bytes: int = MAX_BODY_BYTES) -> bytes:
@@ -181,7 +217,7 @@ class WebhookDelivery:
         return f"{self.index + 1}/{self.length}"
 
     def storage_key(self, prefix: str) -> str:
-        """The S3 key of the raw payload; it depends only on the delivery, so redeliveries overwrite it."""
+        """The S3 key of the raw payload; it depends only on the delivery (a redelivery finds it taken)."""
         return webhook_key(prefix, self.batch_id, self.event_id, self.index)
 
     def describe(self) -> dict[str, Any]:
@@ -204,6 +240,7 @@ class WebhookOutcome:
         marked: True when the ledger was moved to ``queued`` by this delivery (False: another trigger was
             first; the exporter deduplicates the extra job).
         job: the export job sent, if any.
+        duplicate: True when a payload was already stored for this delivery (kept; this body was not stored).
     """
 
     delivery: WebhookDelivery
@@ -212,6 +249,7 @@ class WebhookOutcome:
     ledger_state: str | None = None
     marked: bool = False
     job: ExportJob | None = None
+    duplicate: bool = False
 
     @property
     def reason(self) -> str:
@@ -222,7 +260,8 @@ class WebhookOutcome:
 
     def describe(self) -> dict[str, Any]:
         """Fields for log lines and responses."""
-        return {**self.delivery.describe(), "queued": self.queued, "reason": self.reason, "key": self.key}
+        return {**self.delivery.describe(), "queued": self.queued, "reason": self.reason, "key": self.key,
+                "duplicate": self.duplicate}
 
 
 def accept_delivery(
@@ -247,26 +286,46 @@ def accept_delivery(
     """
     settings.require("export_bucket", "export_jobs_queue_url", "ledger_table")
     key = delivery.storage_key(settings.export_prefix)
-    s3.put_object(
-        Bucket=settings.export_bucket,
-        Key=key,
-        Body=raw_body,
-        ContentType="application/json",
-        Metadata={
-            "batch-id": delivery.batch_id,
-            "event-id": delivery.event_id,
-            "event-type": delivery.event_type,
-            "sequence": delivery.part,
-            "received-at": utc_now_iso(clock),
-        },
-    )
+    duplicate = not store_payload(s3, settings.export_bucket, key, raw_body, delivery, clock=clock)
     entry = ledger.get(delivery.batch_id)
     state = entry.state if entry is not None else None
     if state in NO_NEW_JOB_STATES:
-        return WebhookOutcome(delivery=delivery, key=key, queued=False, ledger_state=state)
+        return WebhookOutcome(delivery=delivery, key=key, queued=False, ledger_state=state, duplicate=duplicate)
     job = ExportJob.create(delivery.batch_id, trigger="webhook", clock=clock)
     [(job, marked)] = queue_jobs(sqs, settings.export_jobs_queue_url, ledger, [(job, None, entry)], deadline)
-    return WebhookOutcome(delivery=delivery, key=key, queued=True, ledger_state=state, marked=marked, job=job)
+    return WebhookOutcome(delivery=delivery, key=key, queued=True, ledger_state=state, marked=marked, job=job,
+                          duplicate=duplicate)
+
+
+def store_payload(s3: Any, bucket: str, key: str, raw_body: bytes, delivery: WebhookDelivery, *,
+                  clock: Callable[[], float] = time.time) -> bool:
+    """Store a delivery's raw body at `key` unless something is stored there already; False then (a duplicate).
+
+    The write is conditional (``If-None-Match: *``), so a payload once stored is never overwritten: not by a
+    redelivery, nor by a replay of a known event id with a changed body. S3 answers 412 to a taken key.
+    `clock` (epoch seconds) dates the stored payload.
+    """
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=raw_body,
+            ContentType="application/json",
+            IfNoneMatch="*",
+            Metadata={
+                "batch-id": delivery.batch_id,
+                "event-id": delivery.event_id,
+                "event-type": delivery.event_type,
+                "sequence": delivery.part,
+                "received-at": utc_now_iso(clock),
+            },
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "PreconditionFailed":
+            logger.warning("webhook payload %s is stored already: kept as it is, this body not stored", key)
+            return False
+        raise
+    return True
 
 
 # -- the Portal v2 payload (only what the relay reads; everything else is ignored) ---------------------------

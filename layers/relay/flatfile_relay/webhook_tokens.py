@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flatfile_relay.credentials import MalformedSecretError, parse_webhook_tokens
+from flatfile_relay.credentials import MalformedSecretError
 from flatfile_relay.json_types import json_type
 from flatfile_relay.redaction import register_secret
 
@@ -34,6 +34,7 @@ __all__ = [
     "TokenVerdict",
     "WebhookTokenSource",
     "WebhookTokens",
+    "parse_webhook_tokens",
 ]
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,36 @@ MIN_TOKEN_LENGTH = 32
 SECRET_NAME = "the webhook secret"  # noqa: S105 - a name in messages, not a secret
 
 TokenVerdict = Literal["accepted", "missing", "rejected", "not-configured"]
+
+
+def parse_webhook_tokens(value: Any, secret: str = SECRET_NAME) -> tuple[str, ...]:
+    """The tokens a ``webhookToken`` value holds (comma-separated text or a JSON list), blanks and repeats dropped.
+
+    Raises `MalformedSecretError` (naming `secret`) for anything but strings.
+
+    Example:
+        >>> parse_webhook_tokens(" one, two ,, one"), parse_webhook_tokens(None)
+        (('one', 'two'), ())
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    elif isinstance(value, list):
+        items = value
+    else:
+        items = [value]
+    tokens: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise MalformedSecretError(
+                f"'webhookToken' in {secret} must be a string (several tokens separated by "
+                f"commas), got a JSON {json_type(item)}.",
+                key="webhookToken",
+            )
+        if item.strip() and item.strip() not in tokens:
+            tokens.append(item.strip())
+    return tuple(tokens)
 
 
 @dataclass(frozen=True, repr=False)
@@ -61,7 +92,7 @@ class WebhookTokens:
                 the key, never a value.
         """
         data = value if isinstance(value, dict) else _json_object(value)
-        found = parse_webhook_tokens(data.get("webhookToken"), SECRET_NAME)
+        found = parse_webhook_tokens(data.get("webhookToken"))
         for token in found:
             register_secret(token)
         kept = tuple(token for token in found if len(token) >= MIN_TOKEN_LENGTH)
@@ -108,7 +139,8 @@ def _json_object(value: Any) -> dict[str, Any]:
 class WebhookTokenSource:
     """Reads the webhook secret through Powertools Parameters (cached; `force` bypasses the cache).
 
-    `secrets` is a Powertools `SecretsProvider` (built on first use when not given).
+    `secrets` is a Powertools `SecretsProvider` (built on first use when not given, on `client`: a Secrets
+    Manager client, e.g. the function's own with its timeouts; None: Powertools' default one).
 
     Example:
         >>> source = WebhookTokenSource("arn:aws:secretsmanager:...:secret:webhook")   # doctest: +SKIP
@@ -116,15 +148,16 @@ class WebhookTokenSource:
         WebhookTokens(<1 token>)
     """
 
-    def __init__(self, secret_id: str, secrets: Any | None = None) -> None:
+    def __init__(self, secret_id: str, secrets: Any | None = None, *, client: Any | None = None) -> None:
         self.secret_id = secret_id
         self._secrets = secrets
+        self._client = client
 
     def __call__(self, *, force: bool = False) -> WebhookTokens:
         if self._secrets is None:
             from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-            self._secrets = SecretsProvider()
+            self._secrets = SecretsProvider(boto3_client=self._client)
         return WebhookTokens.from_secret(self._secrets.get(self.secret_id, force_fetch=force))
 
 

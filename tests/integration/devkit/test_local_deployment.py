@@ -79,7 +79,10 @@ def test_environment_is_resolved_to_the_local_resources(deployment: LocalDeploym
     assert env["EXPORT_JOBS_QUEUE_URL"] == deployment.refs["ExportJobsQueue"]
     assert env["NOTICES_QUEUE_URL"] == deployment.refs["NoticesQueue"]
     assert env["EXPORT_BUCKET"] == deployment.refs["ExportBucket"]
-    assert env["FLATFILE_SECRET_ID"] == deployment.refs["FlatfileSecret"]
+    if function in ("PollerFunction", "ExporterFunction"):  # only the functions that read the Flatfile secret
+        assert env["FLATFILE_SECRET_ID"] == deployment.refs["FlatfileSecret"]
+    else:
+        assert "FLATFILE_SECRET_ID" not in env
     # parameters at their defaults
     assert env["FLATFILE_BASE_URL"] == "https://api.us.flatfile.io"
     assert (env["EXPORT_PREFIX"], env["LOOKBACK_HOURS"], env["EXPORT_SINCE"]) == ("flatfile/", "168", "")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
+import requests
 from support.relay import Relay
 
 from flatfile_relay_devkit.emulator import FaultRule
@@ -40,3 +43,43 @@ def test_numbers_keep_their_digits_from_the_api_to_the_part(relay: Relay) -> Non
         assert exact["cells"]["long"] == Decimal(EXACT["long"])
     assert "\u2028" not in lines[1]
     assert "B\\u2028C" in lines[1]
+
+
+def strict(text: str) -> Any:
+    """JSON.parse: NaN, Infinity and -Infinity are not JSON."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_nan_and_infinity_become_null_in_strict_json_with_their_text_kept(
+    relay_factory: Callable[..., Relay],
+) -> None:
+    relay = relay_factory("ExporterFunction", part_max_rows=3, page_size=2)  # 7 rows: 4 pages, 3 parts
+    cells = [{"sku": "A", "price": float("nan")}, {"sku": "NaN Infinity", "qty": "1"},
+             {"sku": "C", "range": [float("-inf"), 0, float("inf")]}, {"sku": "D"}, {"sku": "E", "w": float("nan")},
+             {"sku": "F"}, {"sku": "G", "a/b~c": float("inf")}]
+    batch_id = relay.add_batch(cells)
+    secret = relay.emu.secret
+    page = requests.get(f"{relay.emu.url}/rest/batch/{batch_id}/rows", params={"take": 7}, timeout=10,
+                        headers={"X-Api-Key": f"{secret['accessKeyId']}+{secret['secretAccessKey']}"}).text
+    assert ":NaN" in page  # the API's answer holds the tokens JSON lacks
+    assert "[-Infinity," in page
+
+    outcome = relay.export(batch_id)
+
+    assert (outcome.status, outcome.row_count) == ("exported", 7)
+    manifest = relay.manifest_dict(batch_id)
+    assert len(manifest["parts"]) == 3
+    assert manifest["nonFiniteRows"] == 4
+    rows = [strict(line) for part in manifest["parts"]
+            for line in gzip.decompress(relay.object_at(part["uri"])).decode("utf-8").splitlines()]
+    assert [row["mapped"]["sku"] for row in rows] == ["A", "NaN Infinity", "C", "D", "E", "F", "G"]
+    assert [row.get("nonFinite") for row in rows] == [
+        {"/mapped/price": "NaN"}, None, {"/mapped/range/0": "-Infinity", "/mapped/range/2": "Infinity"}, None,
+        {"/mapped/w": "NaN"}, None, {"/mapped/a~1b~0c": "Infinity"},
+    ]
+    assert rows[0]["mapped"]["price"] is None
+    assert rows[2]["mapped"]["range"] == [None, 0, None]

@@ -150,3 +150,36 @@ def test_huge_and_unusual_cells_keep_their_json_value(relay: Relay) -> None:
     rows = relay.verified_rows(relay.manifest_dict(batch_id))
     assert rows == relay.api_rows(batch_id)
     assert [row["mapped"]["notes"] for row in rows] == cells
+
+
+def test_a_huge_filename_with_control_characters_is_cleaned_and_the_notice_still_fits(relay: Relay) -> None:
+    """A 300 KB file name with NUL, ESC and U+2028 in it, and an end user as odd: manifest, notice and event are
+    cleaned; the notice and the event are cut below SQS's 256 KiB and EventBridge's 256 KB, the manifest keeps
+    every character."""
+    nasty = "report\x00\x1b[2J\u2028\u202e" + "ä" * 150_000 + ".csv"  # 300 KB of UTF-8
+    end_user = relay.emu.state.account.end_users[0]
+    end_user.update({"name": "Ann\x1b]0;pwned\x07", "companyName": "Co\u2029" + "x" * 400_000,
+                     "notes": {"a": {"b": {"c": {"d": {"e": "deep"}}}}}})
+    batch_id = relay.add_batch([{"sku": "A"}], filename=nasty, endUserId=end_user["id"])
+
+    assert relay.export(batch_id).status == "exported"
+
+    [message] = relay.notices()
+    body = message["Body"]
+    assert len(body.encode("utf-8")) < 64 * 1024  # far below SQS's 256 KiB
+    notice = json.loads(body)
+    filename = notice["filename"]
+    assert filename.startswith("report\ufffd\ufffd[2J\ufffd\ufffdää")
+    assert filename.endswith("ä… [truncated: see the manifest]")
+    assert not any(ord(char) < 32 or char in "\x7f\u2028\u2029\u202e" for char in json.dumps(notice,
+                                                                                              ensure_ascii=False))
+    assert notice["customer"]["name"] == "Ann\ufffd]0;pwned\ufffd"
+    assert notice["customer"]["id"] == end_user["id"]
+    [event] = relay.export_events()
+    assert event["detail"] == notice
+    assert len(json.dumps(event).encode("utf-8")) < 64 * 1024  # far below EventBridge's 256 KB
+    manifest = relay.manifest_dict(batch_id)
+    assert manifest["batch"]["filename"] == nasty  # Flatfile's object, as it came
+    assert manifest["filename"] == "report\ufffd\ufffd[2J\ufffd\ufffd" + "ä" * 150_000 + ".csv"  # whole, cleaned
+    assert manifest["customer"]["companyName"] == "Co\ufffd" + "x" * 400_000
+    assert relay.entry(batch_id).state == EXPORTED

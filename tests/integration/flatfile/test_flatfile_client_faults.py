@@ -127,3 +127,48 @@ def test_the_client_counts_requests_retries_and_throttles_as_the_server_saw_them
     counts = client.transport.counts.take()
     assert counts.requests == sent  # every attempt, the token exchange included
     assert (counts.retries, counts.throttles) == (3, 2)
+
+
+# -- bounded answers: a body that never ends, or is too large, stops with a clear error -----------------------
+
+
+def test_a_trickling_body_is_cut_at_the_read_time_cap(emu: Emulator, make_client: Any) -> None:
+    """One byte every 50 ms: no socket wait comes near the read timeout, the whole body would take minutes."""
+    emu.inject(FaultRule(kind="trickle", path="/rest/batches", count=None, delay=0.05))
+    client = make_client(timeout=5.0, max_attempts=2)
+    client.transport.max_read_seconds = 0.5
+    started = time.monotonic()
+    with pytest.raises(RetriesExhaustedError) as raised:
+        list(client.iter_batches(NEVER))
+    assert time.monotonic() - started < 4
+    assert raised.value.attempts == 2
+    assert raised.value.last_error == "SlowBodyError"
+
+
+def test_a_trickling_body_stops_at_the_deadline(emu: Emulator, make_client: Any) -> None:
+    emu.inject(FaultRule(kind="trickle", path="/rest/batches", count=None, delay=0.05))
+    client = make_client(timeout=30.0)
+    started = time.monotonic()
+    with pytest.raises((DeadlineExceededError, RetriesExhaustedError)):
+        list(client.iter_batches(Deadline.after(1.0)))
+    assert time.monotonic() - started < 2
+
+
+def test_a_body_over_the_size_cap_is_refused_at_once(emu: Emulator, make_client: Any) -> None:
+    from flatfile_relay.flatfile.body import BodyTooLargeError
+
+    emu.inject(FaultRule(kind="invalid_json", path="/rest/batches", count=None, body="x" * 300_000))
+    client = make_client()
+    client.transport.max_body_bytes = 100_000
+    with pytest.raises(BodyTooLargeError, match=r"GET /rest/batches with a body of more than 100000 bytes"):
+        list(client.iter_batches(NEVER))
+    assert len(emu.requests_to("/rest/batches")) == 1  # not retried: the same request gets the same answer
+
+
+def test_a_row_page_over_the_size_cap_stops_the_export_with_a_contract_error(emu: Emulator, make_client: Any) -> None:
+    client = make_client()
+    client.transport.max_body_bytes = 20_000
+    with pytest.raises(ContractError, match="more than 20000 bytes"):
+        list(client.iter_rows(emu.samples["big"], NEVER, page_size=1000))
+    client.transport.max_body_bytes = 10_000_000  # the same pages fit a larger cap, byte for byte
+    assert len(list(client.iter_rows(emu.samples["big"], NEVER, page_size=1000))) == 2500

@@ -98,9 +98,15 @@ def _sqs(params: dict[str, Any], arns: dict[str, str]) -> Iterator[tuple[str, di
 
 
 def _dynamodb(params: dict[str, Any], arns: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """The table (or index) and, for a call on items named by key, each key's `dynamodb:LeadingKeys`."""
     for table in [params["TableName"]] if "TableName" in params else list(params["RequestItems"]):
         arn = arns[table]
-        yield (f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn), {}
+        resource = f"{arn}/index/{params['IndexName']}" if params.get("IndexName") else arn
+        keys = [params["Key"]] if "Key" in params else params.get("RequestItems", {}).get(table, {}).get("Keys", [])
+        if not keys:
+            yield resource, {}
+        for key in keys:
+            yield resource, {"dynamodb:LeadingKeys": next(iter(key["batchId"].values()))}
 
 
 def _secretsmanager(params: dict[str, Any], arns: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
@@ -126,11 +132,28 @@ class Grant:
     action: str
     resource: str
     prefix: str | None = None  # StringLike s3:prefix
+    effect: str = "Allow"
+    leading_keys: tuple[str, ...] = ()  # ForAnyValue:StringLike dynamodb:LeadingKeys (Deny statements)
 
     def allows(self, call: Call) -> bool:
-        if call.action != self.action or not fnmatch.fnmatchcase(call.resource, self.resource):
+        """True when this Allow grant covers the call (a Deny grant allows nothing: see `denies`)."""
+        return self.effect == "Allow" and self._covers(call)
+
+    def denies(self, call: Call) -> bool:
+        return self.effect == "Deny" and self._covers(call)
+
+    def _covers(self, call: Call) -> bool:
+        if not fnmatch.fnmatchcase(call.action, self.action) or not fnmatch.fnmatchcase(call.resource, self.resource):
+            return False
+        if self.leading_keys and not any(fnmatch.fnmatchcase(call.context.get("dynamodb:LeadingKeys", ""), pattern)
+                                         for pattern in self.leading_keys):
             return False
         return self.prefix is None or fnmatch.fnmatchcase(call.context.get("s3:prefix", ""), self.prefix)
+
+
+def permitted(grants_: set[Grant], call: Call) -> bool:
+    """IAM's answer: an Allow covers the call and no Deny does."""
+    return any(grant.allows(call) for grant in grants_) and not any(grant.denies(call) for grant in grants_)
 
 
 def grants(relay: Relay, function: str, *, kms: bool = False) -> set[Grant]:
@@ -150,15 +173,20 @@ def grants(relay: Relay, function: str, *, kms: bool = False) -> set[Grant]:
             continue
         assert list(policy) == ["Statement"], f"{function}: SAM policy templates hide their actions: {policy}"
         for statement in policy["Statement"]:
-            assert statement["Effect"] == "Allow"
+            assert statement["Effect"] in ("Allow", "Deny")
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources = resolve(statement["Resource"], ref, deployment.getatt)
             conditions = statement.get("Condition", {})
-            assert set(conditions) <= {"StringLike"}, statement
+            assert set(conditions) <= {"StringLike", "ForAnyValue:StringLike"}, statement
             prefix = conditions.get("StringLike", {}).get("s3:prefix")
+            leading = conditions.get("ForAnyValue:StringLike", {})
+            assert set(leading) <= {"dynamodb:LeadingKeys"}, statement
+            assert statement["Effect"] == "Deny" or not leading, "an Allow on some keys only: interpret it here"
+            keys = leading.get("dynamodb:LeadingKeys", [])
             for action in actions:
                 for resource in resources if isinstance(resources, list) else [resources]:
-                    found.add(Grant(action, resource, resolve(prefix, ref, deployment.getatt)))
+                    found.add(Grant(action, resource, resolve(prefix, ref, deployment.getatt), statement["Effect"],
+                                    tuple(keys if isinstance(keys, list) else [keys])))
     return found
 
 
@@ -261,8 +289,10 @@ def test_each_function_calls_exactly_what_its_policy_grants(recorder: Recorder) 
         calls = [call for call in recorder.calls if call.function == function]
         assert calls, f"{function} made no AWS call"
         problems += [f"{function} calls {c.action} on {c.resource} {c.context or ''}: not allowed"
-                     for c in calls if not any(grant.allows(c) for grant in allowed)]
+                     for c in calls if not permitted(allowed, c)]
         for grant in allowed:
+            if grant.effect == "Deny":
+                continue
             on_behalf = ON_BEHALF.get(grant.action, {})
             if not any(grant.allows(c) for c in calls) and not ({"*", function} & set(on_behalf)):
                 problems.append(f"{function} is granted {grant.action} on {grant.resource} but never calls it")
@@ -295,3 +325,21 @@ def test_the_bucket_key_is_granted_only_when_given_and_only_for_what_s3_does(rec
         assert extra, f"{function} gets no use of the bucket's KMS key"
         assert {grant.resource for grant in extra} == {KMS_KEY}
         assert {grant.action for grant in extra} <= set(ON_BEHALF)
+
+
+def test_the_webhook_cannot_touch_the_poller_checkpoints(recorder: Recorder) -> None:
+    """Its role denies every DynamoDB call on an item whose key starts with "#": the checkpoints "#poller" (and
+    "#poller:platform" to come); batch items (UUIDs) and Platform job items (us_jb_...) stay reachable."""
+    relay = recorder.relay
+    table = relay.deployment.arns["LedgerTable"]
+    webhook, poller, exporter = (grants(relay, name) for name in ("WebhookFunction", "PollerFunction",
+                                                                  "ExporterFunction"))
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"):
+        for key in ("#poller", "#poller:platform"):
+            call = Call("WebhookFunction", action, table, {"dynamodb:LeadingKeys": key})
+            assert not permitted(webhook, call), (action, key)
+    for key in ("8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27", "us_jb_0123456789"):
+        assert permitted(webhook, Call("WebhookFunction", "dynamodb:UpdateItem", table, {"dynamodb:LeadingKeys": key}))
+    checkpoint = {"dynamodb:LeadingKeys": "#poller"}
+    assert permitted(poller, Call("PollerFunction", "dynamodb:UpdateItem", table, checkpoint))
+    assert permitted(exporter, Call("ExporterFunction", "dynamodb:GetItem", table, checkpoint))  # export lag

@@ -50,10 +50,12 @@ class Evidence:
         """The bearer tokens the functions hold now (each runtime keeps its own client)."""
         for function in ("PollerFunction", "ExporterFunction"):
             module = sys.modules.get(f"_local_fn_{function}")
-            client = getattr(getattr(module, "runtime", None), "__dict__", {}).get("connection")
-            cached = getattr(client, "_client", None) if client is not None else None
-            if cached is not None and cached.token_auth.expires_at is not None:
-                self.tokens.add(cached.token_auth.token(Deadline.never()))
+            connection = getattr(getattr(module, "runtime", None), "__dict__", {}).get("connection")
+            held = getattr(connection, "_clients", {}) if connection is not None else {}
+            for _, client in list(held.values()):  # one (account, client) per source; the legacy one has tokens
+                auth = getattr(client, "token_auth", None)
+                if auth is not None and auth.expires_at is not None:
+                    self.tokens.add(auth.token(Deadline.never()))
 
     def peek_queues(self, where: str) -> None:
         sqs = self.run.clients.sqs

@@ -81,8 +81,11 @@ def test_check_passes_every_step_and_writes_nothing(relay: Relay) -> None:
     assert list(steps) == [
         "secret", "token exchange", "batch list", "graphql", "ledger", "bucket",
         "export-jobs queue", "notices queue", "export-jobs DLQ", "notices DLQ", "consumer queue", "consumer DLQ",
-        "poller DLQ",
+        "poller DLQ", "alarms",
     ]
+    # the template's defaults: neither AlertEmail nor AlertTopicArn, so the alarms notify no one (a warning)
+    assert steps.pop("alarms") == ("warning: alarms notify no one: neither AlertEmail nor AlertTopicArn is set; "
+                                   "redeploy with one")
     assert all(line.startswith("ok") for line in steps.values())
     listed = len(relay.emu.state.account_batches())
     assert steps["batch list"] == f"ok ({listed} batches listed for the license)"
@@ -143,6 +146,16 @@ def test_check_names_the_aws_calls_refused(relay: Relay, relay_factory: Callable
     assert "NonExistentQueue" in steps["poller DLQ"]
     assert steps["token exchange"] == "ok"
     assert steps["export-jobs queue"] == "ok"
+
+
+def test_check_names_the_topics_the_alarms_notify(relay_factory: Callable[..., Relay]) -> None:
+    topics = "arn:aws:sns:us-east-1:123456789012:relay-alarms,arn:aws:sns:us-east-1:123456789012:pager"
+    relay = relay_factory(env={"ALERT_TOPICS": topics})
+
+    answer = invoke(relay, event("check.json"))
+
+    assert answer["ok"] is True
+    assert answer["steps"]["alarms"] == f"ok (alarms notify {topics.replace(',', ', ')})"
 
 
 # -- status --------------------------------------------------------------------------------------------

@@ -92,9 +92,9 @@ def test_credentials_come_from_the_secret_and_are_cached(relay: ConnectedRelay) 
     assert credentials == Credentials.from_secret(relay.good_secret())
     assert relay.connection.credentials() == credentials
     assert relay.reads == 1  # Powertools' cache answered the second time
-    relay.put_secret({**relay.good_secret(), "webhookToken": "rotated-token"})
+    relay.put_secret({**relay.good_secret(), "licenseKey": "rotated-license"})
     assert relay.connection.credentials() == credentials  # still cached ...
-    assert relay.connection.credentials(force=True).webhook_tokens == ("rotated-token",)  # ... unless forced
+    assert relay.connection.credentials(force=True).license_key == "rotated-license"  # ... unless forced
     assert relay.reads == 2
 
 
@@ -105,8 +105,6 @@ def test_credentials_come_from_the_secret_and_are_cached(relay: ConnectedRelay) 
         ({"accessKeyId": "FF00ABC", "secretAccessKey": "  ", "licenseKey": "lic-1"}, "secretAccessKey"),
         ({"accessKeyId": 12, "secretAccessKey": "s3cret-value", "licenseKey": "lic-1"}, "accessKeyId"),
         ({"accessKeyId": "FF00ABC", "secretAccessKey": "s3cret-value"}, "licenseKey"),
-        ({"accessKeyId": "FF00ABC", "secretAccessKey": "s3cret-value", "licenseKey": "l", "webhookToken": 5},
-         "webhookToken"),
         ('{"accessKeyId": "FF00ABC", "secretAccessKey": "s3cret-value",', None),
     ],
 )
@@ -176,10 +174,10 @@ def test_the_client_is_reused_while_the_credentials_do_not_change(
     assert relay.exchanges() == [201]  # one token for every call: the warm client kept it
     assert first.credentials.access_key_id == relay.good_secret()["accessKeyId"]
 
-    relay.put_secret({**relay.good_secret(), "webhookToken": "rotated-token"})
+    relay.put_secret({**relay.good_secret(), "licenseKey": "rotated-license"})
     second = relay.connection.client()
     assert second is not first
-    assert second.credentials.webhook_tokens == ("rotated-token",)
+    assert second.credentials.license_key == "rotated-license"
     assert relay.connection.client() is second
 
 

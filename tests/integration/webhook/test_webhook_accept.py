@@ -74,14 +74,34 @@ def test_three_parts_store_three_payloads_and_queue_one_job(webhook: WebhookHarn
     assert len(webhook.jobs()) == 1
 
 
-def test_a_redelivery_overwrites_its_payload(webhook: WebhookHarness) -> None:
+def test_a_replay_with_a_changed_body_never_overwrites_the_stored_payload(webhook: WebhookHarness) -> None:
     batch_id = str(uuid.uuid4())
     first = encode(payload(batch_id, event_id="evt-3", rows=1))
-    again = encode(payload(batch_id, event_id="evt-3", rows=2))
-    accept(webhook, first)
-    accept(webhook, again)
-    assert webhook.objects() == {f"flatfile/webhooks/{batch_id}/evt-3-0.json": again}
+    altered = encode(payload(batch_id, event_id="evt-3", rows=2))
+    assert not accept(webhook, first).duplicate
+    outcome = accept(webhook, altered)
+    assert outcome.duplicate
+    assert outcome.describe()["duplicate"] is True
+    assert accept(webhook, first).duplicate  # the same body again: a duplicate too
+    assert webhook.objects() == {f"flatfile/webhooks/{batch_id}/evt-3-0.json": first}
+    versions = webhook.aws.s3.list_object_versions(Bucket=webhook.bucket).get("Versions", [])
+    assert len(versions) == 1  # not even an older version left behind: nothing was written
     assert len(webhook.jobs()) == 1
+
+
+def test_a_redelivery_after_a_failed_job_send_still_sends_the_job(webhook: WebhookHarness) -> None:
+    """Flatfile retries a delivery answered 503: its payload is stored already, its job not yet sent."""
+    from flatfile_relay.jobs import JobSendError
+
+    batch_id = str(uuid.uuid4())
+    raw = encode(payload(batch_id, event_id="evt-4"))
+    missing_queue = webhook.queue_url.rsplit("/", 1)[0] + "/no-such-queue"
+    with pytest.raises(JobSendError):
+        accept(webhook, raw, export_jobs_queue_url=missing_queue)
+    outcome = accept(webhook, raw)
+    assert outcome.duplicate
+    assert outcome.queued
+    assert [ExportJob.from_message(m).batch_id for m in webhook.jobs()] == [batch_id]
 
 
 @pytest.mark.parametrize("state", ["exported", "exporting", "queued", "ignored"])

@@ -97,6 +97,22 @@ def test_three_parts_of_one_batch_queue_one_job(webhook: WebhookHarness) -> None
     assert ExportJob.from_message(message).batch_id == batch_id
 
 
+def test_a_replayed_delivery_with_a_changed_body_keeps_the_first_payload_and_is_counted(
+    webhook: WebhookHarness,
+) -> None:
+    batch_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
+    first = encode(payload(batch_id, event_id=event_id, rows=1))
+    altered = encode(payload(batch_id, event_id=event_id, rows=3))
+    assert webhook.post(first).status == 202
+    webhook.logs.getvalue()
+    answer = webhook.post(altered)
+    assert answer.status == 202  # authenticated and well formed: Flatfile must not retry it forever
+    assert webhook.objects() == {f"flatfile/webhooks/{batch_id}/{event_id}-0.json": first}
+    emitted = [json.loads(line) for line in webhook.logs.getvalue().splitlines() if '"_aws"' in line]
+    assert [metric["WebhookDuplicates"] for metric in emitted if "WebhookDuplicates" in metric] == [[1.0]]
+    assert len(webhook.jobs()) == 1
+
+
 def test_a_batch_already_exported_gets_no_new_job(webhook: WebhookHarness) -> None:
     batch_id = str(uuid.uuid4())
     webhook.aws.dynamodb.put_item(
@@ -226,6 +242,34 @@ def test_malformed_bodies_are_400_and_nothing_happens(webhook: WebhookHarness) -
     assert_nothing_stored_or_queued(webhook)
 
 
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x", "application/jsonx", "text/json"])
+def test_a_body_not_sent_as_json_is_415_and_nothing_happens(webhook: WebhookHarness, content_type: str | None) -> None:
+    event = function_url_event(encode(payload(str(uuid.uuid4()))), query={"token": TOKEN})
+    del event["headers"]["content-type"]
+    if content_type is not None:
+        event["headers"]["content-type"] = content_type
+    answer = webhook.invoke(event)
+    assert answer.status == 415
+    assert "send the body as JSON, Content-Type: application/json" in answer.body["error"]
+    assert "webhook rejected (415)" in webhook.logs.getvalue()
+    assert_nothing_stored_or_queued(webhook)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=UTF-8",
+                                          "application/vnd.flatfile.event+json"])
+def test_json_content_types_are_accepted(webhook: WebhookHarness, content_type: str) -> None:
+    event = function_url_event(encode(payload(str(uuid.uuid4()))), query={"token": TOKEN},
+                               headers={"Content-Type": content_type})
+    assert webhook.invoke(event).status == 202
+
+
+def test_the_content_type_is_looked_at_after_the_token(webhook: WebhookHarness) -> None:
+    event = function_url_event(b"a=1", query={"token": "wrong-token-of-some-length"},
+                               headers={"content-type": "text/plain"})
+    assert webhook.invoke(event).status == 401
+
+
 def test_too_large_is_413_and_nothing_happens(webhook: WebhookHarness) -> None:
     from flatfile_relay.webhook import MAX_BODY_BYTES
 
@@ -349,7 +393,7 @@ def test_the_webhook_never_reads_the_flatfile_secret(webhook: WebhookHarness) ->
     """Contained: the Flatfile secret (access key) may hold anything, or be gone; the webhook works on its own."""
     secrets = webhook.aws.secretsmanager
     webhook.broke_resources()
-    secrets.delete_secret(SecretId=webhook.settings.secret_id, ForceDeleteWithoutRecovery=True)
+    secrets.delete_secret(SecretId=webhook.deployment.refs["FlatfileSecret"], ForceDeleteWithoutRecovery=True)
     read: list[str] = []
     secrets.meta.events.register("provide-client-params.secrets-manager.GetSecretValue",
                                  lambda params, **_: read.append(params["SecretId"]))
@@ -359,3 +403,4 @@ def test_the_webhook_never_reads_the_flatfile_secret(webhook: WebhookHarness) ->
     finally:
         secrets.meta.events.unregister("provide-client-params.secrets-manager.GetSecretValue")
     assert set(read) == {webhook.settings.webhook_secret_id}
+    assert webhook.settings.secret_id == ""  # it is not even told which secret holds the Flatfile credentials

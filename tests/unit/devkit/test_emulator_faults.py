@@ -67,7 +67,7 @@ def test_statuses_of_kinds() -> None:
     assert FaultRule(kind=503).kind == "503"  # type: ignore[arg-type]
     assert FaultRule(kind="drop").status is None
     assert FaultRule(kind="invalid_json").status == 200
-    assert {"429", "500", "502", "503", "drop", "invalid_json", "slow", "truncated"} <= FAULT_KINDS
+    assert {"429", "500", "502", "503", "drop", "invalid_json", "slow", "truncated", "trickle"} <= FAULT_KINDS
 
 
 @pytest.mark.parametrize(

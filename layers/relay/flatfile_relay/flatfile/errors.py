@@ -11,10 +11,12 @@ Each is a `FlatfileError` (a redacted message and the HTTP `status`) and one of 
     │       │   └── LicenseForbiddenError     the licenseKey is not a license of this account
     │       └── BadRequestError           Flatfile rejected the request as malformed (400)
     ├── TransientError            try again later (next invocation)
-    │   └── RetriesExhaustedError     kept failing (429, 5xx, network, garbage body) until attempts ran out
+    │   ├── RetriesExhaustedError     kept failing (429, 5xx, network, garbage body) until attempts ran out
+    │   └── body.SlowBodyError        a body slower than the cap (retried inside the transport, never raised out)
     └── ContractError             Flatfile answered something the relay does not understand
         ├── NotFoundError             unknown batch (404): nothing to export
-        └── GraphQLError              the GraphQL answer holds `errors`
+        ├── GraphQLError              the GraphQL answer holds `errors`
+        └── body.BodyTooLargeError    an answer larger than the relay reads
 
 `ConfigurationError`, `TransientError` and `ContractError` here are the client's own, below the relay's
 classes of the same names: `except flatfile_relay.errors.TransientError` catches this package's too.

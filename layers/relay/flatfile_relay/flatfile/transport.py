@@ -41,6 +41,7 @@ from requests.adapters import HTTPAdapter
 
 from flatfile_relay.checks import whole_number
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
+from flatfile_relay.flatfile.body import MAX_BODY_BYTES, MAX_READ_SECONDS, read_body
 from flatfile_relay.flatfile.errors import ConfigurationError, ContractError, RetriesExhaustedError
 from flatfile_relay.redaction import install_redaction
 from flatfile_relay.retry import Again, Backoff, GaveUp, Stop, retry
@@ -193,6 +194,8 @@ class Transport:
         max_attempts: attempts per request, the first included.
         backoff_base, backoff_cap: full-jitter backoff parameters, seconds.
         max_retry_after: a `Retry-After` longer than this (seconds) ends the retries at once.
+        max_body_bytes, max_read_seconds: the largest body read, and the longest it may take to arrive (capped
+            by the deadline); see `flatfile_relay.flatfile.body`.
         session: a session to use instead of a new one; the caller keeps ownership (close() leaves it open).
         pool_maxsize: connections kept per host.
         counts: where attempts are counted (default: a `RequestCounts` of its own, `transport.counts`).
@@ -214,6 +217,8 @@ class Transport:
         backoff_base: float = 0.5,
         backoff_cap: float = 20.0,
         max_retry_after: float = 300.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        max_read_seconds: float = MAX_READ_SECONDS,
         session: requests.Session | None = None,
         pool_maxsize: int = 10,
         counts: RequestCounts | None = None,
@@ -239,6 +244,7 @@ class Transport:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
+        self.max_body_bytes, self.max_read_seconds = max_body_bytes, max_read_seconds
         self.counts = RequestCounts() if counts is None else counts
         self.user_agent = " ".join(part for part in (user_agent.strip(), requests.utils.default_user_agent()) if part)
         self._sleep = sleep
@@ -282,6 +288,8 @@ class Transport:
                 failure was an unreadable body).
             DeadlineExceededError: the deadline passed, or the next wait would cross it.
             ConfigurationError: the URL is unusable, or Flatfile answered with a redirect.
+            BodyTooLargeError: the body is larger than `max_bytes` (a body slower than `max_read_seconds` is
+                retried like a read timeout).
         """
         call = _Call(method, self.url_for(path), f"{method} {path}", params, json_body, headers, parse_json, decode)
         if deadline.expired:  # a request never starts once the deadline has passed
@@ -318,9 +326,11 @@ class Transport:
                 timeout=timeout,
                 allow_redirects=False,
                 auth=_KEEP_HEADERS,
+                stream=True,
             )
             try:
-                content = response.content
+                content = read_body(response, what=call.what, max_bytes=self.max_body_bytes,
+                                    max_seconds=deadline.cap(self.max_read_seconds))
             finally:
                 response.close()
         except _NETWORK_ERRORS as exc:

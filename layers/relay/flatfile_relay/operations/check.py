@@ -4,10 +4,11 @@ Steps, in order: the secret parses (and turns which sources on); for the legacy 
 for a token, one page of the batch list with the license key, one GraphQL query with the bearer token; for the
 Flatfile Platform, the secret key opens its environment (`GET /environments/{id}`) and one page of its job list
 (which also says which submit operations the relay looks for); then the ledger, the bucket and each queue answer
-a read-only call. A source's steps are there when the secret holds its keys (in part or in full), or when the
-secret cannot be read at all. A failed step does not stop the others (a step that needs an earlier one's result
-says so); the answer always holds one line per step, `ok` or the problem, and `sources`: which are on. A failed
-check is an answer, not a failed invocation.
+a read-only call; the alarms notify someone. A source's steps are there when the secret holds its keys (in part
+or in full), or when the secret cannot be read at all. A failed step does not stop the others (a step that needs
+an earlier one's result says so); the answer always holds one line per step, `ok`, a `warning` (the relay works,
+but something deserves a look) or the problem, and `sources`: which are on. A failed check is an answer, not a
+failed invocation; `ok` is true when no step failed.
 
 Example:
     >>> report = check(connection, clients, settings, deadline)      # doctest: +SKIP
@@ -36,6 +37,8 @@ from flatfile_relay.settings import Settings
 __all__ = ["OK", "check", "queues"]
 
 OK = "ok"
+WARNING = "warning"
+NOBODY = "warning: alarms notify no one: neither AlertEmail nor AlertTopicArn is set; redeploy with one"
 
 Step = Callable[..., None]  # step(name, action, needs=None): runs one step and records its line
 
@@ -70,8 +73,10 @@ def check(
     step("bucket", lambda: _bucket(clients, settings))
     for label, url in queues(settings).items():
         step(label, lambda url=url: _queue(clients, url))  # type: ignore[misc]
-    return {"mode": "check", "ok": all(line.startswith(OK) for line in steps.values()),
-            "sources": _sources(secret_value), "steps": steps}
+    if settings.alert_topics is not None:
+        step("alarms", lambda: _alarms(settings))
+    ok = all(line.startswith((OK, WARNING)) for line in steps.values())
+    return {"mode": "check", "ok": ok, "sources": _sources(secret_value), "steps": steps}
 
 
 def _mentions(secret: FlatfileSecret, source: str) -> bool:
@@ -163,6 +168,12 @@ def _bucket(clients: AwsClients, settings: Settings) -> None:
     # a listing under the relay's prefix: what the poller's IAM policy allows (not HeadBucket, which would
     # need s3:ListBucket on the whole bucket)
     clients.s3.list_objects_v2(Bucket=settings.export_bucket, Prefix=settings.export_prefix, MaxKeys=1)
+
+
+def _alarms(settings: Settings) -> str:
+    """Who the alarms notify (the template's ALERT_TOPICS): a warning when no one."""
+    topics = settings.alert_topics or ()
+    return f"ok (alarms notify {', '.join(topics)})" if topics else NOBODY
 
 
 def _queue(clients: AwsClients, url: str) -> None:
