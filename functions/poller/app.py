@@ -1,19 +1,22 @@
-"""Poller function: one scheduled poll of Flatfile that queues an export job per newly submitted batch.
+"""Poller function: one scheduled poll of every Flatfile source the secret turns on (the legacy API's batches,
+the Flatfile Platform's submit jobs), queueing an export job per import ready for export.
 
 Any event without a `mode` is a poll, and its content is ignored (a ScheduleV2 sends its `Input`;
 correctness never depends on the time inside it). An event with a `mode` is an operator's request
 (`flatfile_relay.operations`).
-Everything lives in `flatfile_relay.poller`; this module wires it to Lambda: settings, AWS clients, the
-Flatfile connection and the ledger are created on the first invocation and reused while the execution
-environment stays warm. Errors propagate, so the asynchronous invocation is retried and then lands in the
-poller's DLQ; a configuration problem is logged at ERROR with its message first. A secret that still holds
-the stack's placeholders is not an error: one WARNING line, the `NotConfigured` metric, and the invocation
-succeeds (every scheduled poll would otherwise land in the DLQ until someone fills the secret in). What a
-failure is, `flatfile_relay.failures.classify` says.
+Everything lives in `flatfile_relay.polls` and `flatfile_relay.poller`; this module wires it to Lambda: settings,
+AWS clients, the Flatfile connection and the ledger are created on the first invocation and reused while the
+execution environment stays warm. Each source is reported on its own: a log line with a `source` field, its
+metrics with a `Source` dimension (`PollFailures` when it failed). A source that failed fails the invocation once
+every source ran, so the asynchronous invocation is retried and then lands in the poller's DLQ; a configuration
+problem is logged at ERROR with its message first. A secret that still holds the stack's placeholders is not an
+error: one WARNING line, the `NotConfigured` metric, and the invocation succeeds (every scheduled poll would
+otherwise land in the DLQ until someone fills the secret in). What a failure is,
+`flatfile_relay.failures.classify` says.
 
 Example (what the scheduler does):
     >>> handler({}, context)          # doctest: +SKIP
-    {'pages': 1, 'batches_seen': 13, 'jobs_sent': [], ...}
+    {'complete': True, 'jobs_sent': [], 'pages': 2, ..., 'sources': {'legacy': {...}, 'platform': {...}}}
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from flatfile_relay.connection import FlatfileRuntime
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.failures import ErrorKind, classify
 from flatfile_relay.measurements import request_measurements
-from flatfile_relay.observability import get_logger, get_metrics, publish, traced
+from flatfile_relay.observability import get_logger, get_metrics, publish, publish_apart, traced
 from flatfile_relay.operations import is_operator_request, operate
-from flatfile_relay.poller import PollReport, poll
+from flatfile_relay.poller import PollReport
+from flatfile_relay.polls import SourcePoll, poll_sources
 
 logger = get_logger()
 metrics = get_metrics()
@@ -47,8 +51,8 @@ reset = runtime.reset
 @traced
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Run one poll and return its report (see `flatfile_relay.poller.PollReport`), or the operator mode the
-    event names (`{"mode": "check"}`...: see `flatfile_relay.operations`; it always answers)."""
+    """Poll every source and return what each did (see `flatfile_relay.polls.Polls.as_dict`), or the operator
+    mode the event names (`{"mode": "check"}`...: see `flatfile_relay.operations`; it always answers)."""
     remaining = context.get_remaining_time_in_millis() / 1000.0
     deadline = Deadline.from_lambda_context(context, reserve=min(RESERVE_SECONDS, remaining / 4))
     try:
@@ -63,32 +67,55 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def _poll(deadline: Deadline) -> dict[str, Any]:
     try:
         settings, sqs, ledger = runtime.settings, runtime.clients.sqs, runtime.ledger
-        report = runtime.connection.run(lambda client: poll(client, ledger, sqs, settings, deadline))
+        polls = poll_sources(runtime.connection, ledger, sqs, settings, deadline)
     except Exception as error:
-        kind = classify(error)
-        extra = {"error_type": type(error).__name__, "error_kind": kind.value}
-        if kind is ErrorKind.NOT_CONFIGURED:
+        if classify(error) is ErrorKind.NOT_CONFIGURED:
             metrics.add_metric(name="NotConfigured", unit=MetricUnit.Count, value=1)
-            logger.warning(f"not configured, poll skipped: {error}", extra=extra)
+            logger.warning(f"not configured, poll skipped: {error}", extra=_error_fields(error))
             return {"status": "not-configured", "message": str(error)}
         metrics.add_metric(name="PollFailures", unit=MetricUnit.Count, value=1)
-        if kind is ErrorKind.CONFIGURATION:
-            logger.error(f"{error} (the poll cannot run until the configuration is fixed)", extra=extra)
-        else:
-            logger.exception(f"poll failed: {type(error).__name__}: {error}", extra=extra)
+        _log_failure(error, None)
         raise
-    _publish(report)
-    return report.as_dict()
+    for source_poll in polls.polls:
+        _publish(source_poll)
+    publish(metrics, polls.measurements())
+    if polls.errors:  # every source ran: now the invocation fails, for Lambda's retry and then the DLQ
+        raise polls.errors[0]
+    return polls.as_dict()
 
 
-def _publish(report: PollReport) -> None:
+def _publish(source_poll: SourcePoll) -> None:
+    """One source's metrics (dimension `Source`) and log line."""
+    source = source_poll.source
+    publish_apart(metrics, source_poll.measurements(), Source=source)
+    if source_poll.error is not None:
+        _log_failure(source_poll.error, source)
+    elif source_poll.report is not None:
+        _log_report(source, source_poll.report)
+
+
+def _log_report(source: str, report: PollReport) -> None:
     summary = report.as_dict()
     summary["jobs_sent_count"] = len(report.jobs_sent)
     if len(report.jobs_sent) > LOGGED_IDS:  # keep the log line well under CloudWatch's event size limit
         summary["jobs_sent"] = [*report.jobs_sent[:LOGGED_IDS], "..."]
     if report.complete:
-        logger.info("poll finished", extra={"poll": summary})
+        logger.info("poll finished", extra={"source": source, "poll": summary})
     else:
         logger.warning("poll stopped before finishing (out of time): the next poll carries on",
-                       extra={"poll": summary})
-    publish(metrics, report.measurements())
+                       extra={"source": source, "poll": summary})
+
+
+def _log_failure(error: Exception, source: str | None) -> None:
+    """One line naming the failure (with its stack trace unless a human must fix the configuration)."""
+    extra = {**_error_fields(error), **({"source": source} if source else {})}
+    if classify(error) is ErrorKind.CONFIGURATION:
+        what = "the poll cannot run" if source is None else f"the {source} source cannot be polled"
+        logger.error(f"{error} ({what} until the configuration is fixed)", extra=extra)
+    else:
+        what = "poll failed" if source is None else f"poll of the {source} source failed"
+        logger.exception(f"{what}: {type(error).__name__}: {error}", exc_info=error, extra=extra)
+
+
+def _error_fields(error: Exception) -> dict[str, str]:
+    return {"error_type": type(error).__name__, "error_kind": classify(error).value}

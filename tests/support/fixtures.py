@@ -39,7 +39,8 @@ def relay_factory(
         relay = Relay.create(deployment, emu, function, **settings)
         # every function's own variables (the webhook's WEBHOOK_SECRET_ID, ...), `function`'s winning
         own = {key: value for name in FUNCTIONS for key, value in deployment.environment(name).items()}
-        relay.env = {**own, **deployment.environment(function), "FLATFILE_BASE_URL": emu.url, **(env or {})}
+        relay.env = {**own, **deployment.environment(function), "FLATFILE_BASE_URL": emu.url,
+                     "FLATFILE_PLATFORM_URL": emu.platform_url, **(env or {})}
         for key, value in relay.env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
@@ -70,7 +71,8 @@ def captured_logs(capsys: pytest.CaptureFixture[str]) -> pytest.CaptureFixture[s
 def poller_app(monkeypatch: pytest.MonkeyPatch, deployment: Any, emulator: Any) -> Iterator[ModuleType]:
     """functions/poller/app.py, cold, with PollerFunction's environment (pointed at moto and the emulator)."""
     yield from function_with_environment(
-        monkeypatch, deployment, "poller", "PollerFunction", FLATFILE_BASE_URL=emulator.url
+        monkeypatch, deployment, "poller", "PollerFunction", FLATFILE_BASE_URL=emulator.url,
+        FLATFILE_PLATFORM_URL=emulator.platform_url,
     )
 
 

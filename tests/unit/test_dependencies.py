@@ -47,6 +47,8 @@ DEFERRED_IMPORTS = {
         "an idle poll queues no job: the job model (pydantic) is imported with the first job",
     (f"{PACKAGE}.sources.legacy", f"{PACKAGE}.jobs"):
         "an idle poll builds no job: the job model (pydantic) is imported with the first job",
+    (f"{PACKAGE}.sources.platform", f"{PACKAGE}.jobs"):
+        "an idle poll builds no job: the job model (pydantic) is imported with the first job",
     (f"{PACKAGE}.operations", f"{PACKAGE}.operations.dispatch"):
         "operator modes and their request models only for operator events, never for a scheduled poll",
     (f"{PACKAGE}.observability", "aws_lambda_powertools"): "the Tracer imports the X-Ray SDK: only when tracing is on",

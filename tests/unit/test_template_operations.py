@@ -80,12 +80,32 @@ def test_backlog_lag_rejections_incomplete_polls_and_placeholders_alarm(template
     assert (rejected["Statistic"], rejected["Threshold"]) == ("Sum", {"Ref": "WebhookRejectedThreshold"})
     # polls cut short after the first copy only: a first copy spanning several polls must not alarm
     assert by_metric(template, "PollIncomplete") == {}
-    [incomplete] = by_metric(template, "PollIncompleteAfterBaseline").values()
-    assert (incomplete["Statistic"], incomplete["Threshold"]) == ("Sum", 3)
+    incomplete = by_metric(template, "PollIncompleteAfterBaseline")
+    assert sorted(source_of_alarm(alarm) for alarm in incomplete.values()) == ["legacy", "platform"]
+    for alarm in incomplete.values():
+        assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 3)
     [placeholders] = by_metric(template, "NotConfigured").values()
     assert (placeholders["Statistic"], placeholders["Threshold"]) == ("Sum", 1)
     for name in ("ExportLag", "WebhookRejected", "PollIncompleteAfterBaseline", "NotConfigured"):
-        assert next(iter(by_metric(template, name).values()))["TreatMissingData"] == "notBreaching"
+        assert {alarm["TreatMissingData"] for alarm in by_metric(template, name).values()} == {"notBreaching"}
+
+
+def source_of_alarm(alarm: dict[str, Any]) -> str:
+    """The `Source` dimension an alarm on a per-source poll metric reads."""
+    return next(d["Value"] for d in alarm["Dimensions"] if d["Name"] == "Source")
+
+
+def test_each_source_has_its_own_poll_failures_alarm(template: dict[str, Any]) -> None:
+    """A source that keeps failing (its keys refused, its API down) is named by its own alarm, while the other
+    source keeps polling and the invocation-level alarms (PollerErrorsAlarm, PollerDLQAlarm) say only that
+    something failed."""
+    failures = by_metric(template, "PollFailures")
+    assert sorted(source_of_alarm(alarm) for alarm in failures.values()) == ["legacy", "platform"]
+    for alarm in failures.values():
+        assert alarm["Namespace"] == NAMESPACE_SUB
+        assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 300, 1)
+        assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (3, 2)  # one failure is retried
+        assert alarm["TreatMissingData"] == "notBreaching"  # a source that is off emits nothing
 
 
 def test_each_stack_has_a_metrics_namespace_of_its_own(template: dict[str, Any]) -> None:

@@ -174,6 +174,29 @@ def test_items_known_only_from_elsewhere_and_newer_than_any_walk_saw_do_not_stop
     assert poller.poll().walk.pages_read == 1
 
 
+def test_a_page_that_reaches_down_to_items_a_walk_saw_stops_the_walk_whatever_is_newer_above_them() -> None:
+    """Items the poller needs nothing for (another source's, another operation's job, one a webhook delivered)
+    landed on top since the last walk: the first page holds them and, below them, items a walk saw, so
+    nothing unseen can sit lower down. (With a whole page of them on top, the next page is read: below a page
+    of new items, more new ones may sit.)"""
+    poller = MiniPoller(MemoryList(newest_first(12), page_size=4))
+    poller.poll()
+    newer = newest_first(3, start=1000, prefix="unrelated")
+    poller.listing.entries[:0] = newer
+    poller.ledger.update(ids(newer))  # known (as an unrelated item counts as known)
+
+    result = poller.poll()
+
+    assert result.outcome is Outcome.STOP
+    assert result.walk.pages_read == 1  # 3 new and known, then e11, which the first walk saw
+    assert poller.checkpoint.newest_created_at == newer[0].created
+    assert poller.poll().walk.pages_read == 1
+    whole_page = newest_first(4, start=2000, prefix="more")
+    poller.listing.entries[:0] = whole_page
+    poller.ledger.update(ids(whole_page))
+    assert poller.poll().walk.pages_read == 2
+
+
 def test_a_cut_walk_is_carried_on_below_where_it_stopped() -> None:
     poller = MiniPoller(MemoryList(newest_first(120), page_size=5))
     first = poller.poll(pages=8)

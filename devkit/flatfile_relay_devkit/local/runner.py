@@ -72,7 +72,7 @@ class LocalRun:
         self.root = root
         self.emulator = emulator
         self.clients = AwsClients()
-        params = {"FlatfileBaseUrl": emulator.url, **(parameters or {})}
+        params = {"FlatfileBaseUrl": emulator.url, "FlatfilePlatformUrl": emulator.platform_url, **(parameters or {})}
         self.deployment = LocalDeployment.create(Template.load(root / "template.yaml"), self.clients, params,
                                                  stack=stack)
         self.lambdas = LocalLambda(self.deployment, root, timeout=timeout, env_overrides=env_overrides)

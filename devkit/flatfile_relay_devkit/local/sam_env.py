@@ -28,6 +28,7 @@ from typing import Any
 
 from flatfile_relay.aws import AwsClients
 from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig
+from flatfile_relay_devkit.emulator.platform import PLATFORM_PREFIX
 from flatfile_relay_devkit.local.deployment import LocalDeployment
 from flatfile_relay_devkit.local.moto import REGION, MotoServer
 from flatfile_relay_devkit.local.template import Template
@@ -59,6 +60,7 @@ def env_vars(deployment: LocalDeployment, moto_url: str, emulator_url: str, adve
         variables = {key: value.replace(moto_url, moto_seen) for key, value in variables.items()}
         variables["AWS_ENDPOINT_URL"] = moto_seen
         variables["FLATFILE_BASE_URL"] = emulator_seen
+        variables["FLATFILE_PLATFORM_URL"] = emulator_seen + PLATFORM_PREFIX
         document[spec.name] = {key: variables[key] for key in spec.environment if key in variables}
     return document
 
@@ -74,7 +76,8 @@ def provision(root: Path, moto: MotoServer, emulator: Emulator) -> LocalDeployme
     os.environ.update(moto.environment())
     clients = AwsClients()
     deployment = LocalDeployment.create(
-        Template.load(root / "template.yaml"), clients, {"FlatfileBaseUrl": emulator.url}
+        Template.load(root / "template.yaml"), clients,
+        {"FlatfileBaseUrl": emulator.url, "FlatfilePlatformUrl": emulator.platform_url},
     )
     if not emulator.state.has_batch(SAMPLE_BATCH_ID):
         emulator.state.add_batch("submitted", SAMPLE_ROWS, SAMPLE_CREATED_AT, id=SAMPLE_BATCH_ID,

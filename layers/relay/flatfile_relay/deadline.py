@@ -91,6 +91,19 @@ class Deadline:
         remaining = context.get_remaining_time_in_millis() / 1000.0
         return cls.after(remaining - reserve, clock)
 
+    def share(self, parts: int) -> Deadline:
+        """The deadline of the first of `parts` pieces of work done one after the other in the time left: an
+        equal share of it from now (`never()` stays never). The next piece, asking for `parts - 1` shares,
+        gets what the first left unused too.
+
+        Example:
+            >>> Deadline(10.0, clock=lambda: 6.0).share(2).remaining()
+            2.0
+        """
+        if parts < 1:
+            raise ValueError("a deadline is shared by one piece of work or more")
+        return Deadline(self._clock() + self.remaining() / parts, self._clock)
+
     def remaining(self) -> float:
         """Seconds left, never negative (`math.inf` for `never()`)."""
         return max(0.0, self._at - self._clock())

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 from flatfile_relay.measurements import Measurement
 from flatfile_relay.redaction import install_redaction, redact_exception
@@ -33,6 +34,7 @@ __all__ = [
     "get_metrics",
     "get_tracer",
     "publish",
+    "publish_apart",
     "traced",
     "tracing_enabled",
 ]
@@ -93,6 +95,25 @@ def publish(metrics: Metrics, measurements: Iterable[Measurement]) -> None:
     """
     for measurement in measurements:
         metrics.add_metric(name=measurement.name, unit=MetricUnit(measurement.unit), value=measurement.value)
+
+
+def publish_apart(metrics: Metrics, measurements: Iterable[Measurement], **dimensions: str) -> None:
+    """Publish measurements with more dimensions than the function's others (`service`), at once, in an EMF
+    document of their own: one document holds one set of dimensions, and the function's shared metrics (flushed
+    when the invocation ends) must not take these on.
+
+    Example:
+        >>> publish_apart(get_metrics(), report.measurements(), Source="platform")      # doctest: +SKIP
+    """
+    shared = metrics.provider
+    own = AmazonCloudWatchEMFProvider(namespace=shared.namespace, service=shared.service,
+                                      default_dimensions=dict(shared.default_dimensions))
+    for name, value in dimensions.items():
+        own.add_dimension(name=name, value=value)
+    for measurement in measurements:
+        own.add_metric(name=measurement.name, unit=MetricUnit(measurement.unit), value=measurement.value)
+    if own.metric_set:
+        own.flush_metrics()
 
 
 TRACER_DISABLED = "POWERTOOLS_TRACE_DISABLED"

@@ -13,10 +13,10 @@ One poll:
    page (SendMessageBatch) and only then marked `queued`. Batch ids are used in canonical UUID form (the
    ledger key the webhook and exporter use too); a listed batch whose id is not a UUID is logged and skipped.
    Paging stops early only when the order observed so far is newest-first, the list starts at (or above)
-   the newest batch ever seen, and a whole page holds batches the ledger already knew, none created after
-   the newest batch an earlier walk saw (a batch known only from a webhook proves nothing about the ones
-   below it): every batch created before them was seen by an earlier walk. Any other order walks the
-   whole list.
+   the newest batch ever seen, and a whole page holds batches the ledger already knew (or the source calls
+   unrelated) and reaches down to the newest batch an earlier walk saw (its last batch created at or before
+   it; a batch known only from a webhook, newer than that, proves nothing about the ones below it): every
+   batch created before it was seen by an earlier walk. Any other order walks the whole list.
 3. A walk that reached the end of the list records `lastFullWalkAt` (and `baselineCompletedAt` once).
    A walk cut short remembers where it stopped (`walkResume`: the offset reached, the ids of the last
    batches read before it, the list's `totalCount`) and the oldest batch it saw (no early stop above it).

@@ -265,6 +265,20 @@ def last_ids(read: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(latest, key=latest.__getitem__))[-BOUNDARY:]
 
 
+def reaches_down_to(dates: Sequence[datetime | None], moment: datetime) -> bool:
+    """True when the page's dates (in list order, newest first) are all there and the last one is at or before
+    `moment`: in a newest-first list, everything below the page is older still.
+
+    Example:
+        >>> day = lambda n: datetime(2024, 1, n, tzinfo=UTC)
+        >>> reaches_down_to([day(9), day(2)], day(2)), reaches_down_to([day(9), day(3)], day(2))
+        (True, False)
+        >>> reaches_down_to([day(9), None], day(2)), reaches_down_to([], day(2))
+        (False, False)
+    """
+    return bool(dates) and all(d is not None for d in dates) and min(d for d in dates if d is not None) <= moment
+
+
 def all_older(dates: Iterable[datetime | None], moment: datetime, *, or_equal: bool = False) -> bool:
     """True when there are dates and every one is before `moment` (or at it, with `or_equal`); a missing
     date: False.
@@ -285,8 +299,9 @@ class Walk(Generic[T]):
     The top comes first, as in every walk. When an earlier walk was cut short (`resume`), the top is read only
     while it can hold items no walk has seen (newest-first, down to a page of known ones), then the walk jumps
     to where the cut one stopped and carries on from there. It stops early only on a page of items `act`
-    says were all known, none newer than `newest_known`, in a list seen newest-first from its top, and not
-    above `resume_below`; never when `full`.
+    says were all known, reaching down to `newest_known` (its last item created at or before it: newer known
+    items above it on the same page do not matter), in a list seen newest-first from its top, and not above
+    `resume_below`; never when `full`.
 
     Attributes:
         view: how to read the list.
@@ -401,10 +416,11 @@ class Walk(Generic[T]):
             newest_first
             and page.items
             and known_before
-            # known from a walk, not only from a webhook or a job: an item created after the newest one any
-            # walk saw may sit above an older one no walk has seen yet
+            # the page reaches down to items an earlier walk saw: an item known only from a webhook or a
+            # job, or one the source calls unrelated, and created after the newest one any walk saw, may sit
+            # above an older one no walk has seen yet; below an item at or before it, nothing unseen can
             and self.newest_known is not None
-            and all_older(self._dates(page), self.newest_known, or_equal=True)
+            and reaches_down_to(self._dates(page), self.newest_known)
         )
         if phase is Phase.TOP and self.resume is not None:
             position = self.position
@@ -495,5 +511,6 @@ __all__ = [
     "created_since",
     "last_ids",
     "pages",
+    "reaches_down_to",
     "recheck_plan",
 ]

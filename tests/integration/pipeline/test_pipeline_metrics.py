@@ -2,10 +2,11 @@
 
 The pipeline runs through the local runner (template.yaml's resources in moto, the emulator over HTTP, every
 handler invoked like Lambda), along the good paths and the failing ones: a throttled Flatfile, a webhook
-accepted and one rejected, export jobs and notices that fail, a poll that fails, a secret still holding its
-placeholders, a webhook event that is not an upload, a webhook that cannot read its secret. The EMF
-documents the handlers printed are collected; each metric of the relay's namespace that template.yaml
-watches must be among them with the same dimensions (an alarm on a metric nobody emits would never fire).
+accepted and one rejected, export jobs and notices that fail, polls of both sources and a poll of each that
+fails, a secret still holding its placeholders, a webhook event that is not an upload, a webhook that cannot
+read its secret. The EMF documents the handlers printed are collected; each metric of the relay's namespace
+that template.yaml watches must be among them with the same dimensions (an alarm on a metric nobody emits
+would never fire).
 """
 
 from __future__ import annotations
@@ -66,11 +67,20 @@ def exercise(run: LocalRun) -> dict[str, Any]:
     run.export()
     run.clients.sqs.send_message(QueueUrl=run.deployment.refs["ConsumerQueue"], MessageBody='{"not": "a notice"}')
     run.consume()
-    # a poll that fails: the license key is not this account's
-    put_secret({**good, "licenseKey": str(uuid.uuid4())})
+    # both sources: a poll of each (metrics with the Source dimension)
+    both = {**good, **run.emulator.platform_secret}
+    put_secret(both)
+    answers["both sources"] = run.poll()
+    # a poll that fails: the license key is not this account's (the Platform is polled all the same)
+    put_secret({**both, "licenseKey": str(uuid.uuid4())})
     with pytest.raises(Exception, match="license") as failed:
         run.poll()
     answers["failed poll"] = type(failed.value).__name__
+    # and one whose Platform key is refused (the legacy API is polled all the same)
+    put_secret({**both, "platformSecretKey": "sk_" + "w" * 32})
+    with pytest.raises(Exception, match="secret key") as refused:
+        run.poll()
+    answers["refused platform poll"] = type(refused.value).__name__
     # a secret still holding the placeholders: the poll succeeds without polling
     put_secret({"accessKeyId": PLACEHOLDER, "secretAccessKey": PLACEHOLDER, "licenseKey": PLACEHOLDER})
     answers["not configured poll"] = run.poll()
@@ -91,6 +101,8 @@ def emitted(moto_server: Any) -> set[tuple[str, str, tuple[tuple[str, str], ...]
     assert answers["accepted"]["statusCode"] == 202
     assert answers["rejected"]["statusCode"] == 401
     assert answers["failed poll"] == "LicenseForbiddenError"
+    assert answers["refused platform poll"] == "CredentialsRejectedError"
+    assert set(answers["both sources"]["sources"]) == {"legacy", "platform"}
     assert answers["not configured poll"]["status"] == "not-configured"
     assert answers["ignored"]["statusCode"] == 200
     assert answers["broken webhook"]["statusCode"] == 500

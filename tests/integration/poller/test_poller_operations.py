@@ -166,7 +166,7 @@ def test_status_reports_the_ledger_the_poller_and_the_queues(relay: Relay) -> No
     assert before["ok"] is True
     assert before["ledger"] == {}
     assert before["oldestPending"] is None
-    assert before["poller"]["lastPollAt"] is None
+    assert before["sources"]["legacy"]["poller"]["lastPollAt"] is None
 
     poll = invoke(relay, event("schedule.json"))
     answer = invoke(relay, event("status.json"))
@@ -176,9 +176,14 @@ def test_status_reports_the_ledger_the_poller_and_the_queues(relay: Relay) -> No
     assert answer["ledger"] == {"closed": 2, QUEUED: len(poll["jobs_sent"]), "pending": 1}
     assert answer["oldestPending"]["batchId"] == in_progress["id"]
     assert answer["oldestPending"]["createdAt"] == in_progress["createdAt"]
-    assert answer["poller"]["lastPollAt"]
-    assert answer["poller"]["lastPollComplete"] is True
-    assert answer["poller"]["lastFullWalkAt"] == answer["poller"]["lastPollAt"]
+    legacy = answer["sources"]["legacy"]
+    assert (legacy["ledger"], legacy["oldestPending"]) == (answer["ledger"], answer["oldestPending"])
+    assert legacy["poller"]["lastPollAt"]
+    assert legacy["poller"]["lastPollComplete"] is True
+    assert legacy["poller"]["lastFullWalkAt"] == legacy["poller"]["lastPollAt"]
+    assert answer["sources"]["platform"] == {  # a legacy-only secret: the Platform never polled
+        "ledger": {}, "oldestPending": None,
+        "poller": {"lastPollAt": None, "lastPollComplete": None, "lastFullWalkAt": None, "baselineCompletedAt": None}}
     assert answer["exportBacklog"] == {"waiting": len(poll["jobs_sent"]), "inFlight": 0}
     assert answer["deadLetters"] == {"export-jobs DLQ": 0, "notices DLQ": 0, "consumer DLQ": 0, "poller DLQ": 0}
 

@@ -64,7 +64,5 @@ def _run(request: OperatorRequest, runtime: FlatfileRuntime, deadline: Deadline)
     if isinstance(request, ReplayRequest):
         return replay(request, runtime.ledger, clients.sqs, settings, deadline)
     if isinstance(request, BackfillRequest):
-        return runtime.connection.run(
-            lambda client: backfill(request, client, runtime.ledger, clients.sqs, settings, deadline)
-        )
+        return backfill(request, runtime.connection, runtime.ledger, clients.sqs, settings, deadline)
     raise AssertionError(f"no operation for {request!r}")  # pragma: no cover - the parser admits no other

@@ -1,8 +1,9 @@
 """The operator's requests: the poller's event when it holds a `mode`, parsed with pydantic.
 
 Example:
-    >>> parse_request({"mode": "replay", "batchIds": ["0B0E4B8A-5B3E-4C7E-9D59-8A4D6F0F2A11"]}).batch_ids
-    ['0b0e4b8a-5b3e-4c7e-9d59-8a4d6f0f2a11']
+    >>> request = {"mode": "replay", "batchIds": ["0B0E4B8A-5B3E-4C7E-9D59-8A4D6F0F2A11", "us_jb_4fX2kQ"]}
+    >>> parse_request(request).batch_ids
+    ['0b0e4b8a-5b3e-4c7e-9d59-8a4d6f0f2a11', 'us_jb_4fX2kQ']
     >>> parse_request({"mode": "backfill", "since": "2024-01-31"}).since.isoformat()
     '2024-01-31T00:00:00+00:00'
 """
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from flatfile_relay.errors import ContractError
-from flatfile_relay.jobs import InvalidJobError, require_batch_id
+from flatfile_relay.ids import Source, require_export_id
 from flatfile_relay.models import describe_problems
 from flatfile_relay.timestamps import parse_timestamp
 
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 MODES = ("check", "status", "replay", "backfill")
-#: batch ids one replay accepts (the jobs are sent within one invocation)
+#: ids one replay accepts (the jobs are sent within one invocation)
 MAX_REPLAY_IDS = 1000
 
 
@@ -58,7 +59,7 @@ class StatusRequest(_Request):
 
 
 class ReplayRequest(_Request):
-    """`{"mode": "replay", "batchIds": [...]}`: export these batches again."""
+    """`{"mode": "replay", "batchIds": [...]}`: export these batches (UUIDs) and Platform jobs (`us_jb_…`) again."""
 
     mode: Literal["replay"]
     batch_ids: list[str] = Field(alias="batchIds", min_length=1, max_length=MAX_REPLAY_IDS)
@@ -67,19 +68,22 @@ class ReplayRequest(_Request):
     @classmethod
     def _canonical(cls, values: list[str]) -> list[str]:
         try:
-            return list(dict.fromkeys(require_batch_id(value) for value in values))
-        except InvalidJobError as error:
-            raise ValueError(str(error)) from None
+            return list(dict.fromkeys(require_export_id(value) for value in values))
+        except ValueError as error:
+            raise ValueError(f"{error} (nor a Flatfile Platform job id, us_jb_…)") from None
 
 
 class BackfillRequest(_Request):
-    """`{"mode": "backfill", "since": ..., "until": ..., "dryRun": false}`: queue the submitted batches created
-    in [since, until) that are neither exported nor queued. Dates are ISO-8601, UTC when no offset is given."""
+    """`{"mode": "backfill", "since": ..., "until": ..., "dryRun": false, "source": ...}`: queue the submitted
+    batches and the completed Platform submit jobs created in [since, until) that are neither exported nor
+    queued, of every source the secret turns on (or of `source` alone: `legacy` or `platform`). Dates are
+    ISO-8601, UTC when no offset is given."""
 
     mode: Literal["backfill"]
     since: datetime
     until: datetime | None = None
     dry_run: bool = Field(default=False, alias="dryRun", strict=True)
+    source: Source | None = None
 
     @field_validator("since", "until", mode="before")
     @classmethod
