@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flatfile_relay.layout import manifest_key, part_key, s3_uri, submitted_date
-from flatfile_relay.manifest import EVENT_DETAIL_TYPE, EVENT_SOURCE, Manifest, Notice, Part, Sheet
+from flatfile_relay.manifest import EVENT_DETAIL_TYPE, EVENT_SOURCE, Manifest, Notice, Part, Sheet, event_entry
 
 EXPORTED_AT = "2026-12-06T10:52:07.311Z"
 
@@ -59,6 +59,12 @@ class PlatformExport:
         """Put every object in the bucket with `s3.put_object` (boto3's signature), the manifest last."""
         for key, body in self.objects.items():
             s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def announce(self, sqs: Any, events: Any, notices_queue_url: str, bus_name: str) -> None:
+        """Send the notice to the notices queue and publish the event on the bus, as an export does."""
+        sqs.send_message(QueueUrl=notices_queue_url, MessageBody=self.notice.to_json())
+        answer = events.put_events(Entries=[event_entry(self.notice, bus_name)])
+        assert answer.get("FailedEntryCount", 0) == 0, answer
 
     def rows_of(self, slug: str) -> list[dict[str, Any]]:
         return [row for row in self.rows if row["sheet"] == slug]

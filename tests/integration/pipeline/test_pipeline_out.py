@@ -133,7 +133,7 @@ def test_the_documented_consumer_reads_out_with_the_kit_installed_by_pip(made_ru
     assert len(notices) == 11
     expected = []
     for notice in notices:
-        valid = [row for row in rows_in_out(notice) if row["valid"] and not row["deleted"]]
+        valid = [row for row in rows_in_out(notice) if row["valid"] and not row.get("deleted")]
         expected.append(f"{notice['filename']}: {len(valid)} valid rows of {notice['rowCount']}")
     assert done.stdout.splitlines() == expected
 
