@@ -4,8 +4,8 @@ Each part is downloaded to a temporary file (spilling to disk beyond 16 MB) whil
 and sha256 are checked against the manifest *before* anything is decompressed, then its lines are
 decompressed and parsed one at a time, and its row count is checked at the end of the part. Memory stays
 bounded whatever the size of the batch. Any mismatch raises `CorruptPartError`, naming the part and what
-differed: rows already yielded from that part must then be discarded (process a batch transactionally,
-or deduplicate by row `id`).
+differed (in a Platform export, also a record of another sheet than the one its part names): rows already
+yielded from that part must then be discarded (process a batch transactionally, or deduplicate by row `id`).
 
 Example:
     from flatfile_relay.reader import iter_rows, load_manifest
@@ -176,6 +176,8 @@ def _decode(part: Part, source: IO[bytes]) -> Iterator[dict[str, Any]]:
                     raise CorruptPartError(part.uri, f"line {number} is not JSON") from None
                 if not isinstance(row, dict):
                     raise CorruptPartError(part.uri, f"line {number} is not a JSON object")
+                if part.sheet is not None and row.get("sheet") != part.sheet:
+                    raise CorruptPartError(part.uri, f"line {number} is not a record of sheet {part.sheet}")
                 rows += 1
                 if rows > part.rows:
                     raise CorruptPartError(
