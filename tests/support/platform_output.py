@@ -27,8 +27,7 @@ from typing import Any
 
 from flatfile_relay.layout import manifest_key, part_key, s3_uri, submitted_date
 from flatfile_relay.manifest import EVENT_DETAIL_TYPE, EVENT_SOURCE, Manifest, Notice, Part, Sheet, event_entry
-
-EXPORTED_AT = "2026-12-06T10:52:07.311Z"
+from flatfile_relay.timestamps import utc_now_iso
 
 
 @dataclass
@@ -71,8 +70,9 @@ class PlatformExport:
 
 
 def platform_export(state: Any, job_id: str, bucket: str, *, prefix: str = "flatfile/", trigger: str = "webhook",
-                    part_max_rows: int = 50_000, exported_at: str = EXPORTED_AT) -> PlatformExport:
-    """The export of the emulated Platform's submit job `job_id` (`state`: a devkit `PlatformState`)."""
+                    part_max_rows: int = 50_000, exported_at: str | None = None) -> PlatformExport:
+    """The export of the emulated Platform's submit job `job_id` (`state`: a devkit `PlatformState`), exported at
+    `exported_at` (now when None)."""
     job = state.job(job_id)
     workbook = state.workbook(job["source"])
     space = state.spaces[workbook["spaceId"]]
@@ -94,7 +94,7 @@ def platform_export(state: Any, job_id: str, bucket: str, *, prefix: str = "flat
     user_info = (space.get("metadata") or {}).get("userInfo")
     manifest = Manifest(
         source="platform", batch_id=job_id, batch={"job": job, "workbook": workbook}, row_count=len(rows),
-        parts=tuple(parts), exported_at=exported_at, trigger=trigger, filename=workbook["name"],
+        parts=tuple(parts), exported_at=exported_at or utc_now_iso(), trigger=trigger, filename=workbook["name"],
         submitted_at=job["createdAt"], customer=user_info if isinstance(user_info, dict) else None,
         workbook_id=workbook["id"], space_id=workbook["spaceId"], environment_id=workbook["environmentId"],
         sheets=tuple(sheets),
