@@ -11,8 +11,14 @@ bucket is, either
 Each part is downloaded to a temporary file (spilling to disk beyond 16 MB) while it is hashed, and its size
 and sha256 are checked against the manifest before anything is decompressed; then its lines are parsed one
 at a time and its row count is checked at the end of the part. Memory stays bounded whatever the size of
-the batch. Any mismatch raises `CorruptPartError` naming the part and what differed: rows already yielded
-from that part must then be discarded (process a batch transactionally, or deduplicate by row `id`).
+the batch. Any mismatch raises `CorruptPartError` naming the part and what differed (in a Platform export,
+also a record of another sheet than the one its part names): rows already yielded from that part must then be
+discarded (process a batch transactionally, or deduplicate by row `id`).
+
+Both sources read alike: a legacy (Portal v2) batch's rows, or a Flatfile Platform submit job's records, sheet
+after sheet (each part holds one sheet's). For a Platform export, `Manifest.sheets` lists the workbook's sheets,
+`iter_rows(..., sheet="orders")` reads one sheet's parts only, and `sheet_summaries` counts each sheet's records
+and the invalid ones, checked against the manifest.
 
 The relay's sample consumer (in Lambda) reads with `flatfile_relay.reader`, the same checks on the layer's
 models; a test keeps the two readers' answers equal.
@@ -38,8 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-__all__ = ["CorruptPartError", "LocalS3", "Manifest", "ManifestError", "Part", "ReaderError", "Source",
-           "iter_part_rows", "iter_rows", "load_manifest"]
+__all__ = ["CorruptPartError", "LocalS3", "Manifest", "ManifestError", "Part", "ReaderError", "Sheet", "SheetSummary",
+           "Source", "iter_part_rows", "iter_rows", "load_manifest", "sheet_summaries"]
 
 CHUNK_SIZE = 1024 * 1024
 SPOOL_SIZE = 16 * 1024 * 1024
@@ -47,6 +53,8 @@ SPOOL_SIZE = 16 * 1024 * 1024
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 #: the manifest schemaVersion this reader understands
 SCHEMA_VERSION = 1
+#: the manifest's `source` of each source (a manifest without one is legacy)
+LEGACY, PLATFORM = "legacy", "platform"
 
 
 class ReaderError(RuntimeError):
@@ -112,22 +120,48 @@ class LocalS3:
 
 @dataclass(frozen=True)
 class Part:
-    """One gzip JSON Lines object of an export: where it is, how many rows, size and sha256 of its bytes."""
+    """One gzip JSON Lines object of an export: where it is, how many rows, size and sha256 of its bytes, and (a
+    Platform export's) the slug of the sheet whose records it holds."""
 
     uri: str
     rows: int
     bytes: int
     sha256: str
+    sheet: str | None = None
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of a Platform export: its id, slug and name, and how many records the export holds."""
+
+    id: str
+    slug: str
+    name: str
+    row_count: int
+
+
+@dataclass(frozen=True)
+class SheetSummary:
+    """What one sheet of a Platform export holds: its records, and how many are valid or not."""
+
+    slug: str
+    name: str
+    rows: int
+    valid: int
+    invalid: int
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """A checked manifest: the batch, its row count, its parts in row order, and the whole document."""
+    """A checked manifest: the export (a batch, or a Platform submit job), its source, its row count, its parts
+    in row order, its sheets (a Platform export's; empty for a legacy batch) and the whole document."""
 
     batch_id: str
     row_count: int
     parts: tuple[Part, ...]
     document: dict[str, Any]
+    source: str = LEGACY
+    sheets: tuple[Sheet, ...] = ()
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Manifest:
@@ -150,7 +184,14 @@ class Manifest:
         checked = tuple(_part(index, part) for index, part in enumerate(parts))
         if sum(part.rows for part in checked) != row_count:
             raise ManifestError("rowCount differs from the sum of its parts' rows")
-        return cls(batch_id=batch_id, row_count=row_count, parts=checked, document=data)
+        source = data.get("source", LEGACY)
+        if source not in (LEGACY, PLATFORM):
+            raise ManifestError(f"source must be {LEGACY} or {PLATFORM} (this reader's)")
+        sheets = _sheets(data.get("sheets"), checked) if source == PLATFORM else ()
+        if sum(sheet.row_count for sheet in sheets) != (row_count if sheets else 0):
+            raise ManifestError("rowCount differs from the sum of its sheets' rowCount")
+        return cls(batch_id=batch_id, row_count=row_count, parts=checked, document=data, source=source,
+                   sheets=sheets)
 
 
 def load_manifest(manifest_uri: str, source: Source) -> Manifest:
@@ -175,16 +216,46 @@ def load_manifest(manifest_uri: str, source: Source) -> Manifest:
         raise ManifestError(f"{manifest_uri}: {error}") from None
 
 
-def iter_rows(manifest: str | Manifest, source: Source) -> Iterator[dict[str, Any]]:
-    """Every row of an exported batch in `sequence` order, each part verified before it is read.
+def iter_rows(manifest: str | Manifest, source: Source, *, sheet: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every row of an export in order (a legacy batch's in `sequence` order, a Platform job's sheet by sheet),
+    each part verified before it is read.
 
-    `manifest` is the manifest's s3:// URI (a notice's `manifestUri`) or a Manifest already loaded.
-    Raises CorruptPartError, ManifestError. Nothing is read before the first row is asked for.
+    `manifest` is the manifest's s3:// URI (a notice's `manifestUri`) or a Manifest already loaded. `sheet` (a
+    Platform export's sheet slug) reads only that sheet's parts. Raises CorruptPartError, ManifestError (also for
+    a `sheet` the export does not have). Nothing is read before the first row is asked for.
     """
     client = _client(source)
     loaded = manifest if isinstance(manifest, Manifest) else load_manifest(manifest, client)
-    for part in loaded.parts:
+    for part in _sheet_parts(loaded, sheet) if sheet is not None else loaded.parts:
         yield from iter_part_rows(part, client)
+
+
+def sheet_summaries(manifest: str | Manifest, source: Source) -> list[SheetSummary]:
+    """Each sheet of a Platform export, in the workbook's order: its records, valid and invalid (read, verified).
+
+    Raises ManifestError for a legacy batch (it has no sheets), ReaderError when a sheet holds another number of
+    records than the manifest says, CorruptPartError.
+
+    Example:
+        >>> for sheet in sheet_summaries(notice["manifestUri"], "out"):                  # doctest: +SKIP
+        ...     print(f"{sheet.name}: {sheet.rows} records, {sheet.invalid} invalid")
+        Customers: 12 records, 0 invalid
+    """
+    client = _client(source)
+    loaded = manifest if isinstance(manifest, Manifest) else load_manifest(manifest, client)
+    if loaded.source != PLATFORM:
+        raise ManifestError(f"export {loaded.batch_id} is a legacy batch: it has no sheets")
+    summaries = []
+    for sheet in loaded.sheets:
+        rows = valid = 0
+        for row in iter_rows(loaded, client, sheet=sheet.slug):
+            rows += 1
+            valid += row.get("valid") is True
+        if rows != sheet.row_count:
+            raise ReaderError(f"sheet {sheet.slug} of export {loaded.batch_id} holds {rows} records, the manifest "
+                              f"says {sheet.row_count}")
+        summaries.append(SheetSummary(slug=sheet.slug, name=sheet.name, rows=rows, valid=valid, invalid=rows - valid))
+    return summaries
 
 
 def iter_part_rows(part: Part, source: Source) -> Iterator[dict[str, Any]]:
@@ -205,6 +276,34 @@ def _client(source: Source) -> S3Client:
                     f"not {type(source).__name__}")
 
 
+def _sheet_parts(manifest: Manifest, sheet: str) -> list[Part]:
+    if manifest.source != PLATFORM:
+        raise ManifestError(f"export {manifest.batch_id} is a legacy batch: it has no sheets (read it whole)")
+    slugs = [known.slug for known in manifest.sheets]
+    if sheet not in slugs:
+        raise ManifestError(f"export {manifest.batch_id} has no sheet {sheet[:64]!r}; its sheets: {', '.join(slugs)}")
+    return [part for part in manifest.parts if part.sheet == sheet]
+
+
+def _sheets(value: Any, parts: tuple[Part, ...]) -> tuple[Sheet, ...]:
+    """A Platform manifest's `sheets`, checked; every part must name one of them."""
+    if not isinstance(value, list):
+        raise ManifestError("sheets must be a list (a Platform export names its workbook's sheets)")
+    sheets = []
+    for index, entry in enumerate(value):
+        sheet = entry if isinstance(entry, dict) else {}
+        sheet_id, slug, name, rows = (sheet.get(key) for key in ("id", "slug", "name", "rowCount"))
+        if not (isinstance(sheet_id, str) and isinstance(slug, str) and slug and isinstance(name, str)
+                and isinstance(rows, int) and _count(rows)):
+            raise ManifestError(f"sheets[{index}] must have a string id, slug and name and a rowCount >= 0")
+        sheets.append(Sheet(id=sheet_id, slug=slug, name=name, row_count=rows))
+    slugs = {sheet.slug for sheet in sheets}
+    for index, part in enumerate(parts):
+        if part.sheet not in slugs:
+            raise ManifestError(f"parts[{index}].sheet must name one of the export's sheets")
+    return tuple(sheets)
+
+
 def _part(index: int, part: Any) -> Part:
     if not isinstance(part, dict):
         raise ManifestError(f"parts[{index}] must be an object")
@@ -215,7 +314,10 @@ def _part(index: int, part: Any) -> Part:
         raise ManifestError(f"parts[{index}].rows and .bytes must be integers >= 0")
     if not isinstance(sha256, str) or len(sha256) != 64 or set(sha256) - set("0123456789abcdef"):
         raise ManifestError(f"parts[{index}].sha256 must be 64 lower-case hex digits")
-    return Part(uri=uri, rows=rows, bytes=size, sha256=sha256)
+    sheet = part.get("sheet")
+    if sheet is not None and not isinstance(sheet, str):
+        raise ManifestError(f"parts[{index}].sheet must be a string")
+    return Part(uri=uri, rows=rows, bytes=size, sha256=sha256, sheet=sheet)
 
 
 def _count(value: Any) -> bool:
@@ -260,6 +362,8 @@ def _decode(part: Part, source: IO[bytes]) -> Iterator[dict[str, Any]]:
                     raise CorruptPartError(part.uri, f"line {number} is not JSON") from None
                 if not isinstance(row, dict):
                     raise CorruptPartError(part.uri, f"line {number} is not a JSON object")
+                if part.sheet is not None and row.get("sheet") != part.sheet:
+                    raise CorruptPartError(part.uri, f"line {number} is not a record of sheet {part.sheet}")
                 rows += 1
                 if rows > part.rows:
                     raise CorruptPartError(part.uri, f"it holds more than the {part.rows} rows in the manifest")

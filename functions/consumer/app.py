@@ -1,4 +1,7 @@
-"""Consumer function (sample): notices from SQS → verify and read the batch → one summary log line each.
+"""Consumer function (sample): notices from SQS → verify and read the export → one summary log line each.
+
+Both sources: a legacy batch's summary counts its rows; a Flatfile Platform submit job's also counts each sheet's
+records (valid, invalid), checked against the manifest (`flatfile_relay.consumer`).
 
 A notice fails alone (it shows up in `batchItemFailures`, comes back later, then goes to the DLQ) when
 its manifest or one of its parts does not check out, or reading them fails; the other notices of the event
@@ -43,7 +46,8 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
             logger.exception(f"notice failed: {described}", extra=extra)
         raise
     metrics.add_metric(name="RowsConsumed", unit=MetricUnit.Count, value=summary.rows)
-    logger.info(f"batch {summary.batch_id}: {summary.rows} rows consumed",
+    sheets = "".join(f"; sheet {sheet.slug}: {sheet.rows} records, {sheet.invalid} invalid" for sheet in summary.sheets)
+    logger.info(f"{summary.source} export {summary.batch_id}: {summary.rows} rows consumed{sheets}",
                 extra={"summary": summary.to_dict()})
     return summary.to_dict()
 

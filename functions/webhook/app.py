@@ -1,12 +1,18 @@
-"""Webhook function (Function URL): Flatfile Portal v2 POSTs → raw payload in S3 + one export job per batch.
+"""Webhook function (Function URL): Flatfile Portal v2 POSTs, and Flatfile Platform ``job:ready`` events a
+listener forwards → raw payload in S3 + one export job per batch or Platform job.
 
-`flatfile_relay.webhook` checks the token, reads and parses the body and accepts the delivery; this module
-maps what it says to HTTP (JSON bodies that never echo the token):
+`flatfile_relay.webhook` checks the token, reads and parses the body and accepts the delivery
+(`flatfile_relay.webhook_platform` tells a forwarded Platform event apart); this module maps what it says to HTTP
+(JSON bodies that never echo the token):
 
     202 accepted: ``{"status": "accepted", "batchId", "eventId", "part", "queued"}`` (``queued``: this POST
         sent the export job; later parts of a batch find it queued already). Any path of the URL works.
+        A Platform event: ``{"status": "accepted", "source": "platform", "batchId": <job id>, "eventId",
+        "queued"}``.
     200 ignored: ``{"status": "ignored", "eventType", "queued": false}`` for an authenticated, well-formed
-        event that is not ``batch:v1:upload``: nothing stored or queued (metric `WebhookIgnored`).
+        event that is not ``batch:v1:upload``: nothing stored or queued (metric `WebhookIgnored`). A Platform
+        event of another topic, job operation or environment: ``{"status": "ignored", "source": "platform",
+        "eventType", "reason", "queued": false}`` (`PlatformEvent.ignored_because`).
     400 malformed body (`InvalidPayloadError`), 413 too large (`PayloadTooLargeError`), 415 a content type
         that is not JSON (`UnsupportedMediaTypeError`), 401 token missing or wrong or no ``webhookToken``
         configured in the webhook secret: nothing stored or queued. 405 any method but POST.
@@ -36,14 +42,16 @@ from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.webhook import (
     UPLOAD_EVENT,
+    Delivery,
     InvalidPayloadError,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
-    WebhookDelivery,
+    WebhookOutcome,
     accept_delivery,
     check_content_type,
     decode_body,
 )
+from flatfile_relay.webhook_platform import PlatformEvent, parse_delivery
 from flatfile_relay.webhook_tokens import TokenGate, WebhookTokenSource
 
 TOKEN_HEADER = "X-Webhook-Token"  # noqa: S105 - a header name, not a secret
@@ -118,12 +126,39 @@ def _accept() -> Response[str]:
         return _reject(401, "invalid webhook token", verdict)
     check_content_type(event.headers.get("content-type"))
     raw = decode_body(event.body, base64_encoded=bool(event.is_base64_encoded))
-    delivery = WebhookDelivery.parse(raw)
+    delivery = parse_delivery(raw)
+    if isinstance(delivery, PlatformEvent):
+        return _accept_platform(delivery, raw)
     logger.append_keys(batchId=delivery.batch_id, eventId=delivery.event_id, part=delivery.part)
     if not delivery.is_upload:  # a 2xx: Flatfile would retry anything else
-        logger.info(f"webhook ignored: event type is not {UPLOAD_EVENT}", extra=delivery.describe())
-        metrics.add_metric(name="WebhookIgnored", unit=MetricUnit.Count, value=1)
-        return _json(200, {"status": "ignored", "eventType": delivery.event_type, "queued": False})
+        return _ignored(delivery, f"event type is not {UPLOAD_EVENT}", {"eventType": delivery.event_type})
+    outcome = _store_and_queue(delivery, raw)
+    return _json(202, {"status": "accepted", "batchId": delivery.batch_id, "eventId": delivery.event_id,
+                       "part": delivery.part, "queued": outcome.queued})
+
+
+def _accept_platform(delivery: PlatformEvent, raw: bytes) -> Response[str]:
+    """A Platform event a listener forwarded: a ready submit job of the configured environment is queued."""
+    logger.append_keys(source=delivery.source, batchId=delivery.batch_id or None, eventId=delivery.event_id)
+    settings = runtime.settings
+    reason = delivery.ignored_because(settings.platform_operations, settings.platform_environment_id)
+    if reason is not None:  # a 2xx: the listener would retry anything else, and the poll finds every job anyway
+        return _ignored(delivery, reason, {"source": delivery.source, "eventType": delivery.event_type,
+                                           "reason": reason})
+    outcome = _store_and_queue(delivery, raw)
+    return _json(202, {"status": "accepted", "source": delivery.source, "batchId": delivery.batch_id,
+                       "eventId": delivery.event_id, "queued": outcome.queued})
+
+
+def _ignored(delivery: Delivery, reason: str, fields: dict[str, Any]) -> Response[str]:
+    """200: authenticated and well-formed, but nothing to export (nothing stored or queued)."""
+    logger.info(f"webhook ignored: {reason}", extra=delivery.describe())
+    metrics.add_metric(name="WebhookIgnored", unit=MetricUnit.Count, value=1)
+    return _json(200, {"status": "ignored", **fields, "queued": False})
+
+
+def _store_and_queue(delivery: Delivery, raw: bytes) -> WebhookOutcome:
+    """Store the raw body and queue the export job (`accept_delivery`), logged and counted."""
     outcome = accept_delivery(delivery, raw, runtime.clients.s3, runtime.clients.sqs, runtime.ledger,
                               runtime.settings, deadline=runtime.deadline)
     logger.info("webhook accepted", extra=outcome.describe())
@@ -132,8 +167,7 @@ def _accept() -> Response[str]:
         metrics.add_metric(name="WebhookJobsSent", unit=MetricUnit.Count, value=1)
     if outcome.duplicate:  # the payload stored first is kept (a redelivery, or a replay with a changed body)
         metrics.add_metric(name="WebhookDuplicates", unit=MetricUnit.Count, value=1)
-    return _json(202, {"status": "accepted", "batchId": delivery.batch_id, "eventId": delivery.event_id,
-                       "part": delivery.part, "queued": outcome.queued})
+    return outcome
 
 
 def _failed(error: Exception) -> Response[str]:

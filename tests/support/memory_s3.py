@@ -21,6 +21,10 @@ class MemoryS3:
         bucket, key = uri[len("s3://"):].split("/", 1)
         self.objects[(bucket, key)] = data
 
+    def put_object(self, Bucket: str, Key: str, Body: bytes) -> dict[str, Any]:
+        self.objects[(Bucket, Key)] = Body
+        return {}
+
     def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
         self.gets.append(Key)
         data = self.objects[(Bucket, Key)]

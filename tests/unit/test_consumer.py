@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from support.memory_s3 import MemoryS3
+from support.platform_output import platform_export, submit
 
 from flatfile_relay.consumer import RowSummary, handle_notice, summarize
 from flatfile_relay.manifest import Manifest, ManifestError, Notice, Part, UnsupportedSchemaError
 from flatfile_relay.reader import CorruptPartError, ReaderError
+from flatfile_relay_devkit.emulator.platform import PlatformState
 
 BATCH = "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"
 MANIFEST_URI = f"s3://bucket/flatfile/manifests/{BATCH}.json"
@@ -95,3 +97,54 @@ def test_a_tampered_part_is_rejected() -> None:
 def test_what_is_not_a_notice_of_this_version_is_rejected(body: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         handle_notice(body, MemoryS3())
+
+
+# -- a Flatfile Platform export: records counted per sheet ----------------------------------------------------
+
+
+def test_platform_records_are_counted_per_sheet_in_the_order_they_come() -> None:
+    summary = summarize([
+        {"sheet": "customers", "valid": True, "mapped": {"name": "Ada"}},
+        {"sheet": "orders", "valid": False, "mapped": {"amount": None}},
+        {"sheet": "orders", "valid": True, "mapped": {"amount": 0}},
+        {"sheet": "orders", "mapped": {"amount": 3}},  # no `valid`: not counted as valid
+    ])
+    assert (summary.rows, summary.valid, summary.invalid, summary.deleted) == (4, 2, 2, 0)
+    assert [(s.slug, s.rows, s.valid, s.invalid) for s in summary.sheets] == [("customers", 1, 1, 0),
+                                                                            ("orders", 3, 1, 2)]
+    assert summary.fill_rates == {"name": 0.25, "amount": 0.5}
+    assert "sheets" not in summarize([{"valid": True, "deleted": False}]).to_dict()
+
+
+def test_a_platform_notice_is_summarised_per_sheet_with_the_manifests_names_and_empty_sheets() -> None:
+    state = PlatformState.with_samples(7)
+    s3 = MemoryS3()
+    export = platform_export(state, submit(state, "customers_orders"), "bucket", part_max_rows=7)
+    export.write(s3)
+
+    summary = handle_notice(export.notice.to_json(), s3)
+
+    assert (summary.source, summary.batch_id, summary.rows) == ("platform", export.job_id, 42)
+    assert [(s.slug, s.name, s.rows) for s in summary.sheets] == [("customers", "Customers", 12),
+                                                                  ("orders", "Orders", 30)]
+    assert summary.to_dict()["sheets"][1]["name"] == "Orders"
+    empty = platform_export(state, submit(state, "returns"), "bucket")
+    empty.write(s3)
+    assert [(s.slug, s.name, s.rows) for s in handle_notice(empty.notice.to_json(), s3).sheets] == [
+        ("returns", "Returns", 0)]
+
+
+def test_a_platform_part_whose_records_are_of_another_sheet_is_rejected() -> None:
+    """Each part names its sheet in the manifest, and each record its sheet: the reader checks they agree, so a
+    sheet read alone (`iter_rows(..., sheet=)`) is that sheet's records."""
+    state = PlatformState.with_samples(7)
+    s3 = MemoryS3()
+    export = platform_export(state, submit(state, "products"), "bucket")
+    document = json.loads(export.manifest.to_json())
+    document["parts"][0]["sheet"] = "other"
+    document["sheets"].append({"id": "us_sh_other", "slug": "other", "name": "Other", "rowCount": 0})
+    export.write(s3)
+    s3.put(export.manifest_uri, json.dumps(document).encode())
+
+    with pytest.raises(CorruptPartError, match="line 1 is not a record of sheet other"):
+        handle_notice(export.notice.to_json(), s3)

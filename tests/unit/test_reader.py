@@ -113,3 +113,26 @@ def test_a_manifest_that_is_not_one_is_refused_naming_its_location() -> None:
 
     with pytest.raises(ManifestError, match=rf"{uri}: manifest.schemaVersion is 3"):
         load_manifest(uri, s3)
+
+
+def test_a_platform_sheet_is_read_alone_and_a_legacy_batch_has_none() -> None:
+    from support.platform_output import platform_export, submit
+
+    from flatfile_relay.reader import sheet_parts
+    from flatfile_relay_devkit.emulator.platform import PlatformState
+
+    state = PlatformState.with_samples(7)
+    s3 = MemoryS3()
+    export = platform_export(state, submit(state, "customers_orders"), "bucket", part_max_rows=5)
+    export.write(s3)
+    manifest = load_manifest(export.manifest_uri, s3)
+
+    assert [part.sheet for part in sheet_parts(manifest, "customers")] == ["customers"] * 3
+    s3.gets.clear()
+    assert list(iter_rows(manifest, s3, sheet="customers")) == export.rows_of("customers")
+    assert len(s3.gets) == 3  # the orders' parts are not read
+    with pytest.raises(ManifestError, match="has no sheet 'Orders'; its sheets: customers, orders"):
+        sheet_parts(manifest, "Orders")
+    legacy = load_manifest(add_manifest(s3, [add_part(s3, 0, gz_lines(b'{"a": 1}'), 1)]), s3)
+    with pytest.raises(ManifestError, match="is a legacy batch: it has no sheets"):
+        list(iter_rows(legacy, s3, sheet="customers"))

@@ -26,6 +26,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.secret_id == settings.ledger_table == settings.export_bucket == ""
     assert settings.platform_base_url == "https://api.x.flatfile.com/v1"
     assert settings.platform_operations == ("submitActionFg",)
+    assert settings.platform_environment_id == ""  # every environment's forwarded events
 
 
 def test_every_variable_is_read() -> None:
@@ -51,6 +52,7 @@ def test_every_variable_is_read() -> None:
         "FULL_WALK_HOURS": "6",
         "FLATFILE_PLATFORM_URL": " http://127.0.0.1:8080/v1/ ",
         "FLATFILE_PLATFORM_OPERATIONS": "submitActionFg, exportToAws",
+        "FLATFILE_PLATFORM_ENVIRONMENT_ID": " us_env_a1b2c3d4 ",
     }
     settings = Settings.from_env(env)
     assert settings.flatfile_base_url == "http://127.0.0.1:8080"
@@ -71,6 +73,7 @@ def test_every_variable_is_read() -> None:
     assert settings.full_walk_hours == 6.0
     assert settings.platform_base_url == "http://127.0.0.1:8080/v1"
     assert settings.platform_operations == ("submitActionFg", "exportToAws")
+    assert settings.platform_environment_id == "us_env_a1b2c3d4"
 
 
 def test_process_environment_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,6 +118,7 @@ def test_blank_values_fall_back_to_defaults() -> None:
         ({"EXPORT_SINCE": "yesterday"}, ["EXPORT_SINCE", "ISO-8601", "'yesterday'"]),
         ({"EXPORT_SINCE": "2024-13-01"}, ["EXPORT_SINCE"]),
         ({"FLATFILE_PLATFORM_OPERATIONS": "submit action"}, ["FLATFILE_PLATFORM_OPERATIONS", "'submit action'"]),
+        ({"FLATFILE_PLATFORM_ENVIRONMENT_ID": "us_sp_a1b2"}, ["FLATFILE_PLATFORM_ENVIRONMENT_ID", "'us_sp_a1b2'"]),
     ],
 )
 def test_bad_values_are_refused_with_a_message_naming_the_variable(env: dict[str, str], names: list[str]) -> None:

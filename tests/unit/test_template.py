@@ -84,8 +84,8 @@ def load_event(name: str) -> Any:
 
 def test_all_events_parse() -> None:
     names = sorted(path.name for path in (ROOT / "events").glob("*.json"))
-    assert {"schedule.json", "sqs_export_job.json", "sqs_notice.json", "webhook.json", "check.json", "status.json",
-            "replay.json", "backfill.json"} <= set(names)
+    assert {"schedule.json", "sqs_export_job.json", "sqs_notice.json", "webhook.json", "webhook_platform.json",
+            "check.json", "status.json", "replay.json", "backfill.json"} <= set(names)
     for name in names:
         load_event(name)
 
@@ -110,6 +110,19 @@ def test_sample_events_agree_on_the_batch() -> None:
     assert webhook["requestContext"]["http"]["method"] == "POST"
     assert webhook["queryStringParameters"]["token"]
     assert webhook["isBase64Encoded"] is False
+
+
+def test_the_platform_webhook_sample_is_a_forwarded_job_ready_with_the_token_header() -> None:
+    """events/webhook_platform.json: what the documented listener sends (docs/platform.md)."""
+    sample = load_event("webhook_platform.json")
+    legacy = load_event("webhook.json")
+    event = json.loads(sample["body"])
+    assert (event["topic"], event["payload"]["job"]) == ("job:ready", "workbook:submitActionFg")
+    assert event["context"]["jobId"].startswith("us_jb_")
+    assert sample["headers"]["x-webhook-token"] == legacy["queryStringParameters"]["token"]
+    assert "token" not in sample["rawQueryString"]
+    assert "queryStringParameters" not in sample
+    assert int(sample["headers"]["content-length"]) == len(sample["body"].encode())
 
 
 # ---------------------------------------------------------------- cfn-lint rules (cfn-rules/)

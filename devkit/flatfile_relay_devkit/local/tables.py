@@ -21,6 +21,8 @@ non-deterministic results Athena's documentation warns of with the OpenX SerDe);
 Example:
     >>> glue_type("struct<id:string,name:string>")
     'STRUCT("id" VARCHAR, "name" VARCHAR)'
+    >>> glue_type("array<struct<slug:string,rowCount:bigint>>")
+    'STRUCT("slug" VARCHAR, "rowCount" BIGINT)[]'
     >>> example_queries("### Example queries\\n\\n1. Latest:\\n\\n```sql\\nSELECT 1;\\n```\\n")
     [('Latest', 'SELECT 1;')]
 """
@@ -45,14 +47,27 @@ ATHENA_FUNCTIONS = "CREATE OR REPLACE MACRO json_extract_scalar(j, p) AS json_ex
 
 
 def glue_type(declared: str) -> str:
-    """A Glue (Hive) column type as DuckDB's type (scalars and `struct<...>` of scalars)."""
+    """A Glue (Hive) column type as DuckDB's type: scalars, `struct<...>` and `array<...>` of any of them."""
     text = declared.strip()
     if text.startswith("struct<") and text.endswith(">"):
-        fields = [field.split(":", 1) for field in text[len("struct<"):-1].split(",")]
+        fields = [field.split(":", 1) for field in _top_level(text[len("struct<"):-1])]
         return "STRUCT(" + ", ".join(f'"{name.strip()}" {glue_type(kind)}' for name, kind in fields) + ")"
+    if text.startswith("array<") and text.endswith(">"):
+        return glue_type(text[len("array<"):-1]) + "[]"
     if text not in _SCALARS:
         raise ValueError(f"no DuckDB type for the Glue type {declared!r}")
     return _SCALARS[text]
+
+
+def _top_level(fields: str) -> list[str]:
+    """`a:string,b:struct<c:int,d:int>` split at the commas outside `<...>`."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(fields):
+        depth += {"<": 1, ">": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(fields[start:index])
+            start = index + 1
+    return [*parts, fields[start:]]
 
 
 def table_views(template: Template, local_root: Path, ref: Any, getatt: Any) -> dict[str, str]:

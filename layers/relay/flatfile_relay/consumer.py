@@ -1,7 +1,10 @@
-"""The sample downstream consumer: read a notice, verify and stream the batch, summarise its rows.
+"""The sample downstream consumer: read a notice, verify and stream the export, summarise its rows.
 
-A real consumer replaces `summarize` with its own processing. Notices are delivered at least once, so a
-real consumer deduplicates by `batchId` (or makes its processing idempotent, as summarising is).
+Both sources' exports are read the same way (`flatfile_relay.reader`): a legacy batch's rows, or a Flatfile
+Platform submit job's records, sheet by sheet. A Platform summary also counts each sheet (`SheetSummary`: records,
+valid, invalid) and checks those counts against the manifest's `sheets`. A real consumer replaces `summarize` with
+its own processing. Notices are delivered at least once, so a real consumer deduplicates by `batchId` (or makes
+its processing idempotent, as summarising is).
 
 Example:
     >>> summary = summarize([
@@ -13,6 +16,10 @@ Example:
     (3, 1, 1, 1)
     >>> summary.fill_rates
     {'sku': 1.0, 'qty': 0.5}
+    >>> records = summarize([{"sheet": "orders", "valid": True, "mapped": {"id": 1}},
+    ...                      {"sheet": "orders", "valid": False, "mapped": {"id": None}}])
+    >>> [(sheet.slug, sheet.rows, sheet.invalid) for sheet in records.sheets]
+    [('orders', 2, 1)]
 """
 
 from __future__ import annotations
@@ -21,23 +28,47 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flatfile_relay.manifest import Notice, UnsupportedSchemaError
+from flatfile_relay.ids import PLATFORM
+from flatfile_relay.manifest import Manifest, Notice, UnsupportedSchemaError
 from flatfile_relay.reader import ReaderError, iter_rows, load_manifest
 
-__all__ = ["RowSummary", "handle_notice", "summarize"]
+__all__ = ["RowSummary", "SheetSummary", "handle_notice", "summarize"]
+
+
+@dataclass(frozen=True)
+class SheetSummary:
+    """Counts of one sheet's records in a Platform export.
+
+    Attributes:
+        slug: the sheet's slug (the rows' `sheet`).
+        name: the sheet's name (from the manifest; the slug until `handle_notice` sets it).
+        rows, valid, invalid: its records, and how many are valid or not.
+    """
+
+    slug: str
+    name: str
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sheet": self.slug, "name": self.name, "rows": self.rows, "valid": self.valid,
+                "invalid": self.invalid}
 
 
 @dataclass(frozen=True)
 class RowSummary:
-    """Counts of a batch's rows and how often each `mapped` field is filled.
+    """Counts of an export's rows and how often each `mapped` field is filled.
 
     Attributes:
         rows: every row.
         valid, invalid: rows not deleted, by their `valid` flag.
-        deleted: rows the end user deleted (whatever their `valid` flag).
+        deleted: rows the end user deleted (whatever their `valid` flag; legacy rows only have the flag).
         fill_rates: per `mapped` field, the share of the rows not deleted where it holds a value (not
             null, not an empty or blank string, not an empty list or object), rounded to 4 decimals.
-        batch_id, manifest_uri: set by `handle_notice`.
+        sheets: a Platform export's sheets, in the order their rows came (every sheet of the manifest, those
+            without records included, once `handle_notice` set them); empty for a legacy batch.
+        batch_id, manifest_uri, source: set by `handle_notice`.
     """
 
     rows: int = 0
@@ -45,45 +76,73 @@ class RowSummary:
     invalid: int = 0
     deleted: int = 0
     fill_rates: dict[str, float] = field(default_factory=dict)
+    sheets: tuple[SheetSummary, ...] = ()
     batch_id: str | None = None
     manifest_uri: str | None = None
+    source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "batchId": self.batch_id, "manifestUri": self.manifest_uri, "rows": self.rows,
+        summary: dict[str, Any] = {
+            "batchId": self.batch_id, "manifestUri": self.manifest_uri, "source": self.source, "rows": self.rows,
             "valid": self.valid, "invalid": self.invalid, "deleted": self.deleted,
             "fillRates": dict(self.fill_rates),
         }
+        if self.sheets:
+            summary["sheets"] = [sheet.to_dict() for sheet in self.sheets]
+        return summary
+
+
+class _Counts:
+    """Running counts of rows (of an export, or of one of its sheets)."""
+
+    def __init__(self) -> None:
+        self.rows = self.valid = self.invalid = self.deleted = 0
+
+    def add(self, row: Mapping[str, Any]) -> bool:
+        """Count `row`; True when it is not deleted (its fields then count towards the fill rates)."""
+        self.rows += 1
+        if row.get("deleted") is True:
+            self.deleted += 1
+            return False
+        if row.get("valid") is True:
+            self.valid += 1
+        else:
+            self.invalid += 1
+        return True
 
 
 def summarize(rows: Iterable[Mapping[str, Any]]) -> RowSummary:
-    """Count valid / invalid / deleted rows and the fill rate of each `mapped` field (one pass, streaming)."""
-    total = valid = invalid = deleted = 0
+    """Count valid / invalid / deleted rows, per sheet when rows name one (a Platform export's records), and
+    the fill rate of each `mapped` field (one pass, streaming)."""
+    total = _Counts()
+    sheets: dict[str, _Counts] = {}
     filled: dict[str, int] = {}
     for row in rows:
-        total += 1
-        if row.get("deleted") is True:
-            deleted += 1
+        sheet = row.get("sheet")
+        if isinstance(sheet, str):
+            sheets.setdefault(sheet, _Counts()).add(row)
+        if not total.add(row):
             continue
-        if row.get("valid") is True:
-            valid += 1
-        else:
-            invalid += 1
         mapped = row.get("mapped")
         if isinstance(mapped, Mapping):
             for key, value in mapped.items():
                 filled[key] = filled.get(key, 0) + (1 if _filled(value) else 0)
-    kept = valid + invalid
+    kept = total.valid + total.invalid
     rates = {key: round(count / kept, 4) for key, count in filled.items()} if kept else {}
-    return RowSummary(rows=total, valid=valid, invalid=invalid, deleted=deleted, fill_rates=rates)
+    return RowSummary(
+        rows=total.rows, valid=total.valid, invalid=total.invalid, deleted=total.deleted, fill_rates=rates,
+        sheets=tuple(SheetSummary(slug=slug, name=slug, rows=counts.rows, valid=counts.valid,
+                                  invalid=counts.invalid) for slug, counts in sheets.items()),
+    )
 
 
 def handle_notice(body: str | bytes, s3: Any) -> RowSummary:
     """Process one notice (or the export event carrying it, see `Notice.from_message`): check it, stream its
-    batch (verified part by part) and summarise it.
+    export (verified part by part) and summarise it.
 
     Raises ManifestError / UnsupportedSchemaError (not a notice this consumer understands),
-    CorruptPartError (a part does not match the manifest), ReaderError (notice and manifest disagree).
+    CorruptPartError (a part does not match the manifest), ReaderError (notice and manifest disagree, or a
+    Platform sheet holds another number of records than the manifest says).
     """
     notice = Notice.from_message(body)
     manifest = load_manifest(notice.manifest_uri, s3)
@@ -92,13 +151,32 @@ def handle_notice(body: str | bytes, s3: Any) -> RowSummary:
             f"notice schemaVersion {notice.schema_version} and manifest schemaVersion "
             f"{manifest.schema_version} differ"
         )
-    if manifest.batch_id != notice.batch_id or manifest.row_count != notice.row_count:
+    if (manifest.batch_id, manifest.row_count, manifest.source) != (notice.batch_id, notice.row_count, notice.source):
         raise ReaderError(
-            f"notice (batch {notice.batch_id}, {notice.row_count} rows) does not match the manifest at "
-            f"{notice.manifest_uri} (batch {manifest.batch_id}, {manifest.row_count} rows)"
+            f"notice ({notice.source} export {notice.batch_id}, {notice.row_count} rows) does not match the manifest "
+            f"at {notice.manifest_uri} ({manifest.source} export {manifest.batch_id}, {manifest.row_count} rows)"
         )
     summary = summarize(iter_rows(manifest, s3))
-    return replace(summary, batch_id=notice.batch_id, manifest_uri=notice.manifest_uri)
+    if manifest.source == PLATFORM:
+        summary = replace(summary, sheets=_sheets_of(manifest, summary))
+    return replace(summary, batch_id=notice.batch_id, manifest_uri=notice.manifest_uri, source=manifest.source)
+
+
+def _sheets_of(manifest: Manifest, summary: RowSummary) -> tuple[SheetSummary, ...]:
+    """The manifest's sheets, in its order, with the counts read; ReaderError when a count differs."""
+    read = {sheet.slug: sheet for sheet in summary.sheets}
+    listed = manifest.sheets or ()
+    unknown = sorted(set(read) - {sheet.slug for sheet in listed})
+    if unknown:
+        raise ReaderError(f"export {manifest.batch_id}: rows of sheets the manifest does not list: {unknown[:5]}")
+    sheets = []
+    for sheet in listed:
+        counted = read.get(sheet.slug, SheetSummary(slug=sheet.slug, name=sheet.name))
+        if counted.rows != sheet.row_count:
+            raise ReaderError(f"export {manifest.batch_id}: sheet {sheet.slug} holds {counted.rows} records, the "
+                              f"manifest says {sheet.row_count}")
+        sheets.append(replace(counted, name=sheet.name))
+    return tuple(sheets)
 
 
 def _filled(value: Any) -> bool:

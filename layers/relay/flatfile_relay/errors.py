@@ -43,7 +43,7 @@
         │   └── reader.CorruptPartError              a part does not match its manifest entry
         ├── layout.UndatedBatchError             (also ValueError) a batch with no date to partition its rows by
         ├── webhook.WebhookError                 (also ValueError) a delivery the webhook refuses
-        │   ├── webhook.InvalidPayloadError          not a Portal v2 payload (400)
+        │   ├── webhook.InvalidPayloadError          not a Portal v2 payload nor a Platform event (400)
         │   ├── webhook.PayloadTooLargeError         too large (413)
         │   └── webhook.UnsupportedMediaTypeError    not said to be JSON (415)
         └── operations.requests.InvalidRequestError  (also ValueError) an operator's request the poller refuses

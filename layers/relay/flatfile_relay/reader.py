@@ -1,20 +1,24 @@
-"""Read an exported batch back, verified: for downstream teams.
+"""Read an export back, verified, whichever source it came from: for downstream teams.
 
 Each part is downloaded to a temporary file (spilling to disk beyond 16 MB) while it is hashed; its size
 and sha256 are checked against the manifest *before* anything is decompressed, then its lines are
 decompressed and parsed one at a time, and its row count is checked at the end of the part. Memory stays
 bounded whatever the size of the batch. Any mismatch raises `CorruptPartError`, naming the part and what
-differed: rows already yielded from that part must then be discarded (process a batch transactionally,
-or deduplicate by row `id`).
+differed (in a Platform export, also a record of another sheet than the one its part names): rows already
+yielded from that part must then be discarded (process a batch transactionally, or deduplicate by row `id`).
 
 Example:
     from flatfile_relay.reader import iter_rows, load_manifest
 
     manifest_uri = notice["manifestUri"]              # from the notices queue
     manifest = load_manifest(manifest_uri, s3)        # batch metadata, rowCount, parts
-    for row in iter_rows(manifest_uri, s3):           # every row, in `sequence` order, verified
-        if not row["deleted"] and row["valid"]:
-            handle(row["mapped"])
+    for row in iter_rows(manifest_uri, s3):           # every row, in order, verified
+        if row["valid"] and not row.get("deleted"):   # `deleted`: legacy rows only
+            handle(row["mapped"])                     # both sources: field key -> value
+
+A Flatfile Platform export (``manifest.source == "platform"``) holds its workbook's sheets one after the other,
+each part holding one sheet's records: ``iter_rows(manifest, s3, sheet="orders")`` reads only that sheet's parts,
+and ``manifest.sheets`` lists every sheet (slug, name, records exported) in the workbook's order.
 
 `s3` is the S3 client the caller built (in a function, its `runtime.clients.s3`): nothing is built here.
 Outside Lambda, `flatfile_relay_devkit.reader` does the same checks with the standard library only, from S3
@@ -32,6 +36,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from flatfile_relay.errors import ContractError
+from flatfile_relay.ids import PLATFORM
 from flatfile_relay.layout import parse_s3_uri
 from flatfile_relay.manifest import Manifest, ManifestError, Part
 
@@ -44,6 +49,7 @@ __all__ = [
     "iter_part_rows",
     "iter_rows",
     "load_manifest",
+    "sheet_parts",
 ]
 
 CHUNK_SIZE = 1024 * 1024
@@ -92,14 +98,32 @@ def load_manifest(manifest_uri: str, s3: Any) -> Manifest:
         raise ManifestError(f"{manifest_uri}: {error}") from None
 
 
-def iter_rows(manifest_uri: str | Manifest, s3: Any) -> Iterator[dict[str, Any]]:
-    """Every row of an exported batch in `sequence` order, each part verified before it is read.
+def iter_rows(manifest_uri: str | Manifest, s3: Any, *, sheet: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every row of an export in order (a legacy batch's in `sequence` order, a Platform job's sheet by sheet),
+    each part verified before it is read.
 
-    `manifest_uri` may also be a `Manifest` already loaded. Raises CorruptPartError, ManifestError.
+    `manifest_uri` may also be a `Manifest` already loaded. `sheet` (a Platform export's sheet slug) reads only
+    that sheet's parts. Raises CorruptPartError, ManifestError (also for a `sheet` the export does not have).
     """
     manifest = manifest_uri if isinstance(manifest_uri, Manifest) else load_manifest(manifest_uri, s3)
-    for part in manifest.parts:
+    for part in sheet_parts(manifest, sheet) if sheet is not None else manifest.parts:
         yield from iter_part_rows(part, s3)
+
+
+def sheet_parts(manifest: Manifest, sheet: str) -> list[Part]:
+    """The parts of a Platform export that hold the records of the sheet with slug `sheet`, in order.
+
+    Raises ManifestError for a legacy export (no sheets) or a slug that is not one of the export's sheets.
+
+    Example:
+        >>> parts = sheet_parts(manifest, "orders")      # doctest: +SKIP
+    """
+    if manifest.source != PLATFORM or manifest.sheets is None:
+        raise ManifestError(f"export {manifest.batch_id} is a legacy batch: it has no sheets (read it whole)")
+    slugs = [known.slug for known in manifest.sheets]
+    if sheet not in slugs:
+        raise ManifestError(f"export {manifest.batch_id} has no sheet {sheet[:64]!r}; its sheets: {', '.join(slugs)}")
+    return [part for part in manifest.parts if part.sheet == sheet]
 
 
 def iter_part_rows(part: Part, s3: Any) -> Iterator[dict[str, Any]]:
@@ -152,6 +176,8 @@ def _decode(part: Part, source: IO[bytes]) -> Iterator[dict[str, Any]]:
                     raise CorruptPartError(part.uri, f"line {number} is not JSON") from None
                 if not isinstance(row, dict):
                     raise CorruptPartError(part.uri, f"line {number} is not a JSON object")
+                if part.sheet is not None and row.get("sheet") != part.sheet:
+                    raise CorruptPartError(part.uri, f"line {number} is not a record of sheet {part.sheet}")
                 rows += 1
                 if rows > part.rows:
                     raise CorruptPartError(

@@ -37,6 +37,7 @@ DEFAULT_BASE_URL = "https://api.us.flatfile.io"
 #: The submit operations whose jobs the relay exports (a workbook action's `operation`).
 DEFAULT_PLATFORM_OPERATIONS = ("submitActionFg",)
 _OPERATION = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+_ENVIRONMENT_ID = re.compile(r"[a-z]{2}[a-z0-9]{0,6}_env_[A-Za-z0-9]{1,64}")
 #: Row-page requests the exporter keeps in flight (chosen with `make bench`: see docs/performance.md).
 DEFAULT_ROW_PREFETCH = 8
 #: Pending batches the poller re-checks one by one per poll at most (see `flatfile_relay.poller`).
@@ -56,6 +57,8 @@ class Settings:
     flatfile_base_url: str = DEFAULT_BASE_URL
     platform_base_url: str = DEFAULT_PLATFORM_URL
     platform_operations: tuple[str, ...] = DEFAULT_PLATFORM_OPERATIONS
+    #: the Platform environment whose forwarded events the webhook accepts ("": every environment's)
+    platform_environment_id: str = ""
     secret_id: str = ""
     webhook_secret_id: str = ""
     auth_mode: str = "token"
@@ -99,6 +102,7 @@ class Settings:
             flatfile_base_url=(env.get("FLATFILE_BASE_URL", "").strip() or DEFAULT_BASE_URL).rstrip("/"),
             platform_base_url=(env.get("FLATFILE_PLATFORM_URL", "").strip() or DEFAULT_PLATFORM_URL).rstrip("/"),
             platform_operations=_operations(env.get("FLATFILE_PLATFORM_OPERATIONS", "")),
+            platform_environment_id=_environment_id(env.get("FLATFILE_PLATFORM_ENVIRONMENT_ID", "")),
             secret_id=env.get("FLATFILE_SECRET_ID", "").strip(),
             webhook_secret_id=env.get("WEBHOOK_SECRET_ID", "").strip(),
             auth_mode=auth_mode,
@@ -150,6 +154,7 @@ _ENV_NAMES = {
     "flatfile_base_url": "FLATFILE_BASE_URL",
     "platform_base_url": "FLATFILE_PLATFORM_URL",
     "platform_operations": "FLATFILE_PLATFORM_OPERATIONS",
+    "platform_environment_id": "FLATFILE_PLATFORM_ENVIRONMENT_ID",
     "auth_mode": "FLATFILE_AUTH",
     "secret_id": "FLATFILE_SECRET_ID",
     "webhook_secret_id": "WEBHOOK_SECRET_ID",
@@ -189,6 +194,22 @@ def _operations(raw: str) -> tuple[str, ...]:
                 f"separated by commas; {name[:40]!r} is not one"
             )
     return names or DEFAULT_PLATFORM_OPERATIONS
+
+
+def _environment_id(raw: str) -> str:
+    """FLATFILE_PLATFORM_ENVIRONMENT_ID: empty, or a Platform environment id such as ``us_env_a1b2c3d4``.
+
+    Example:
+        >>> _environment_id(" us_env_a1b2c3d4 "), _environment_id("")
+        ('us_env_a1b2c3d4', '')
+    """
+    value = raw.strip()
+    if value and not _ENVIRONMENT_ID.fullmatch(value):
+        raise SettingsError(
+            f"FLATFILE_PLATFORM_ENVIRONMENT_ID must be empty or a Flatfile Platform environment id such as "
+            f"us_env_a1b2c3d4, not {value[:40]!r}"
+        )
+    return value
 
 
 def _since(raw: str) -> datetime | None:

@@ -5,7 +5,9 @@ big import arrives as several POSTs sharing ``event.id`` (``event.sequence.index
 no signature: a shared secret in the URL (``?token=...``) or the ``X-Webhook-Token`` header is the only
 authentication, checked against the webhook secret's tokens (`flatfile_relay.webhook_tokens`). The body
 is an untrusted hint: only its batch id is used; the exporter reads the authoritative batch and rows from
-the REST API. Only ``batch:v1:upload`` events queue an export (`WebhookDelivery.is_upload`).
+the REST API. Only ``batch:v1:upload`` events queue an export (`WebhookDelivery.is_upload`). The same URL also
+takes a Flatfile Platform event forwarded by a listener (`flatfile_relay.webhook_platform`): both kinds are a
+`Delivery`, stored and queued by `accept_delivery`.
 
 Accepting a delivery stores the raw body at ``{prefix}webhooks/{batchId}/{eventId}-{index}.json`` with a
 conditional write: a stored payload is never overwritten, so a delivery replayed with the same event id and
@@ -35,14 +37,14 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator, Field, Strict, StringConstraints, ValidationInfo, field_validator
 
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.errors import ContractError
-from flatfile_relay.ids import canonical_uuid
+from flatfile_relay.ids import LEGACY, canonical_uuid
 from flatfile_relay.jobs import ExportJob, queue_jobs
 from flatfile_relay.layout import webhook_key
 from flatfile_relay.ledger import EXPORTED, EXPORTING, IGNORED, QUEUED, Ledger
@@ -55,6 +57,7 @@ __all__ = [
     "MAX_SEQUENCE_LENGTH",
     "NO_NEW_JOB_STATES",
     "UPLOAD_EVENT",
+    "Delivery",
     "InvalidPayloadError",
     "PayloadTooLargeError",
     "UnsupportedMediaTypeError",
@@ -91,7 +94,7 @@ class WebhookError(ContractError, ValueError):
 
 
 class InvalidPayloadError(WebhookError):
-    """The body is not a Portal v2 webhook payload."""
+    """The body is neither a Portal v2 webhook payload nor a forwarded Flatfile Platform event."""
 
 
 class PayloadTooLargeError(WebhookError):
@@ -148,6 +151,40 @@ def decode_body(body: str | None, *, base64_encoded: bool, max_bytes: int = MAX_
 
 def _too_large(size: int, max_bytes: int) -> PayloadTooLargeError:
     return PayloadTooLargeError(f"body is about {size} bytes; the webhook accepts at most {max_bytes}")
+
+
+class Delivery(Protocol):
+    """What the webhook stores and queues, whatever sent it: a Portal v2 POST (`WebhookDelivery`) or a Platform
+    event a listener forwarded (`flatfile_relay.webhook_platform.PlatformEvent`)."""
+
+    @property
+    def source(self) -> str:
+        """The export's source: ``legacy`` or ``platform`` (`flatfile_relay.ids`)."""
+        ...
+
+    @property
+    def batch_id(self) -> str:
+        """What to export: a batch UUID (legacy) or a submit job's id (Platform)."""
+        ...
+
+    @property
+    def event_id(self) -> str: ...
+
+    @property
+    def event_type(self) -> str: ...
+
+    @property
+    def part(self) -> str:
+        """Which part of the delivery this is, counted from 1 (e.g. ``2/3``)."""
+        ...
+
+    def storage_key(self, prefix: str) -> str:
+        """The S3 key of the raw body; it depends only on the delivery (a redelivery finds it taken)."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """Fields for log lines and responses (ids and sizes, never a secret)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -207,6 +244,11 @@ class WebhookDelivery:
         )
 
     @property
+    def source(self) -> str:
+        """Always ``legacy``: Portal v2 sends batches of the legacy API."""
+        return LEGACY
+
+    @property
     def is_upload(self) -> bool:
         """True for a submitted import (`UPLOAD_EVENT`), the only event that queues an export."""
         return self.event_type == UPLOAD_EVENT
@@ -243,7 +285,7 @@ class WebhookOutcome:
         duplicate: True when a payload was already stored for this delivery (kept; this body was not stored).
     """
 
-    delivery: WebhookDelivery
+    delivery: Delivery
     key: str
     queued: bool
     ledger_state: str | None = None
@@ -265,7 +307,7 @@ class WebhookOutcome:
 
 
 def accept_delivery(
-    delivery: WebhookDelivery,
+    delivery: Delivery,
     raw_body: bytes,
     s3: Any,
     sqs: Any,
@@ -291,13 +333,13 @@ def accept_delivery(
     state = entry.state if entry is not None else None
     if state in NO_NEW_JOB_STATES:
         return WebhookOutcome(delivery=delivery, key=key, queued=False, ledger_state=state, duplicate=duplicate)
-    job = ExportJob.create(delivery.batch_id, trigger="webhook", clock=clock)
+    job = ExportJob.create(delivery.batch_id, trigger="webhook", source=delivery.source, clock=clock)
     [(job, marked)] = queue_jobs(sqs, settings.export_jobs_queue_url, ledger, [(job, None, entry)], deadline)
     return WebhookOutcome(delivery=delivery, key=key, queued=True, ledger_state=state, marked=marked, job=job,
                           duplicate=duplicate)
 
 
-def store_payload(s3: Any, bucket: str, key: str, raw_body: bytes, delivery: WebhookDelivery, *,
+def store_payload(s3: Any, bucket: str, key: str, raw_body: bytes, delivery: Delivery, *,
                   clock: Callable[[], float] = time.time) -> bool:
     """Store a delivery's raw body at `key` unless something is stored there already; False then (a duplicate).
 

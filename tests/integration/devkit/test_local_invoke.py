@@ -17,7 +17,8 @@ from flatfile_relay_devkit.local import invoke
 from flatfile_relay_devkit.local.sam_env import SAMPLE_BATCH_ID
 
 #: the function each sample event is for
-FUNCTION = {"sqs_export_job": "ExporterFunction", "sqs_notice": "ConsumerFunction", "webhook": "WebhookFunction"}
+FUNCTION = {"sqs_export_job": "ExporterFunction", "sqs_notice": "ConsumerFunction", "webhook": "WebhookFunction",
+            "webhook_platform": "WebhookFunction"}
 EVENTS = sorted(path.name for path in (ROOT / "events").glob("*.json"))
 
 pytestmark = pytest.mark.slow
@@ -57,6 +58,10 @@ def test_every_sample_event_does_what_it_says(event: str, capsys: pytest.Capture
         assert response == {"batchItemFailures": []}
     elif event == "webhook.json":
         assert response["statusCode"] == 202
+    elif event == "webhook_platform.json":  # a forwarded Platform job:ready: its job queued
+        assert response["statusCode"] == 202
+        assert json.loads(response["body"])["source"] == "platform"
+        assert json.loads(response["body"])["queued"] is True
     elif event == "schedule.json":
         assert len(response["jobs_sent"]) == 10  # the emulator's submitted samples; the sample batch is exported
     else:

@@ -45,7 +45,8 @@ def test_the_readme_invokes_every_function_with_every_event() -> None:
     assert {function for function, _ in commands} == functions
     assert {event for _, event in commands} == events
     assert len(commands) == len(events)  # each event once
-    expected = {"sqs_export_job": "ExporterFunction", "sqs_notice": "ConsumerFunction", "webhook": "WebhookFunction"}
+    expected = {"sqs_export_job": "ExporterFunction", "sqs_notice": "ConsumerFunction", "webhook": "WebhookFunction",
+                "webhook_platform": "WebhookFunction"}
     for function, event in commands:
         assert function == expected.get(Path(event).stem, "PollerFunction"), (function, event)
 

@@ -49,8 +49,9 @@ def test_what_make_run_shows_is_what_it_prints(made_run: str) -> None:
 
 
 def test_the_documented_layout_is_what_lands_in_out(made_run: str) -> None:
+    export_id = "([0-9a-f-]{36}|[a-z]{2}[a-z0-9]{0,6}_jb_[A-Za-z0-9]+)"  # a legacy batch or a Platform job
     patterns = [re.compile("^" + re.escape(line).replace("<YYYY\\-MM\\-DD>", r"\d{4}-\d{2}-\d{2}")
-                           .replace("<batchId>", "[0-9a-f-]{36}").replace("<eventId>", "[0-9a-f-]{36}")
+                           .replace("<batchId>", export_id).replace("<eventId>", "([0-9a-f-]{36}|[A-Za-z0-9_-]+)")
                            .replace("<index>", r"\d+") + "$")
                 for line in block("README.md", "## Output", "text").text.splitlines() if line.strip()]
     keys = [path.relative_to(OUT).as_posix() for path in OUT.rglob("*")
@@ -67,12 +68,16 @@ def test_every_example_query_answers_over_out(made_run: str, capsys: pytest.Capt
     """`make query EXAMPLE=<n>` for each example query of docs/output.md (in process: the make wiring is
     tested by the next test)."""
     examples = example_queries((ROOT / EXAMPLES).read_text(encoding="utf-8"))
-    assert len(examples) == len(blocks("docs/output.md", "### Example queries", "sql")) == 5
+    assert len(examples) == len(blocks("docs/output.md", "### Example queries", "sql")) == 8
+    # the Platform's query needs a Platform export in ./out: until `make run` submits Platform workbooks, it runs
+    # and finds none (tests/integration/pipeline/test_pipeline_tables.py runs it over both sources)
+    platform = any(json.loads(path.read_text(encoding="utf-8")).get("source") == "platform"
+                   for path in OUT.glob("flatfile/manifests/*.json"))
     for number in range(1, len(examples) + 1):
         assert query.main(["--example", str(number), "--out", str(OUT), "--root", str(ROOT)]) == 0
         printed = capsys.readouterr().out
         rows = int(re.findall(r"^\((\d+) rows?\)$", printed, re.M)[-1])
-        assert rows > 0, printed
+        assert rows > 0 or (not platform and "source = 'platform'" in examples[number - 1][1]), printed
 
 
 def test_the_documented_make_query_commands_work_as_pasted(made_run: str) -> None:
@@ -128,7 +133,7 @@ def test_the_documented_consumer_reads_out_with_the_kit_installed_by_pip(made_ru
     assert len(notices) == 11
     expected = []
     for notice in notices:
-        valid = [row for row in rows_in_out(notice) if row["valid"] and not row["deleted"]]
+        valid = [row for row in rows_in_out(notice) if row["valid"] and not row.get("deleted")]
         expected.append(f"{notice['filename']}: {len(valid)} valid rows of {notice['rowCount']}")
     assert done.stdout.splitlines() == expected
 

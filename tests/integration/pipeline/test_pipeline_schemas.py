@@ -1,5 +1,8 @@
-"""The published JSON Schemas (events/schemas/) accept what the relay really writes and sends, and refuse
-what breaks the contract. Validated with Powertools Validation (fastjsonschema)."""
+"""The published JSON Schemas (events/schemas/) accept what the relay really writes and sends, for both sources, and
+refuse what breaks the contract. Validated with Powertools Validation (fastjsonschema).
+
+A Flatfile Platform export is laid out by tests/support/platform_output.py with the library's own models (as the
+Platform exporter writes it), its notice sent and its event published through moto like an export's."""
 
 from __future__ import annotations
 
@@ -11,9 +14,19 @@ import pytest
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 from support.docs import blocks
 from support.functions import ROOT
+from support.platform_output import PlatformExport, platform_export, submit
 from support.relay import MANIFEST_KEYS, NOTICE_KEYS, Relay
 
+from flatfile_relay.manifest import PLATFORM_FIELDS
+
 SCHEMAS = ROOT / "events" / "schemas"
+BATCH = "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"
+PLATFORM_MANIFEST = {
+    "schemaVersion": 1, "source": "platform", "batchId": "us_jb_4fX2kQ", "batch": {}, "rowCount": 0, "parts": [],
+    "trigger": "webhook", "exportedAt": "2021-03-01T20:23:04.512Z", "workbookId": "us_wb_7Qp1",
+    "spaceId": "us_sp_3Zr8", "environmentId": "us_env_a1b2c3d4",
+    "sheets": [{"id": "us_sh_1", "slug": "s", "name": "S", "rowCount": 0}],
+}
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -33,12 +46,16 @@ def check(name: str, document: Any) -> None:
 def test_every_schema_is_published_and_names_the_contract_fields() -> None:
     assert sorted(path.name for path in SCHEMAS.glob("*.json")) == [
         "export-event.schema.json", "export-job.schema.json", "manifest.schema.json", "notice.schema.json",
-        "row-legacy.schema.json", "row.schema.json",
+        "row-legacy.schema.json", "row-platform.schema.json", "row.schema.json",
     ]
+    platform = PLATFORM_FIELDS - {"sheet"}  # a part's field
     assert set(schema("manifest")["required"]) | {"source", "filename", "submittedAt", "customer"} == MANIFEST_KEYS
-    assert set(schema("manifest")["properties"]) == MANIFEST_KEYS | {"nonFiniteRows"}  # only when there are any
+    # nonFiniteRows only when there are any, the Platform's fields only in a Platform export
+    assert set(schema("manifest")["properties"]) == MANIFEST_KEYS | {"nonFiniteRows"} | platform
+    assert set(schema("manifest")["properties"]["parts"]["items"]["properties"]) == {"uri", "rows", "bytes",
+                                                                                     "sha256", "sheet"}
     assert set(schema("notice")["required"]) | {"source", "filename", "submittedAt", "customer"} == NOTICE_KEYS
-    assert set(schema("notice")["properties"]) == NOTICE_KEYS
+    assert set(schema("notice")["properties"]) == NOTICE_KEYS | platform
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in SCHEMAS.glob("*.json"):
         assert f"(events/schemas/{path.name})" in readme, f"README does not link {path.name}"
@@ -86,7 +103,8 @@ def test_the_notice_schema_lists_every_field_of_the_customer_the_relay_sends(rel
 
 def test_every_row_line_the_relay_writes_fits_the_row_schema(relay: Relay) -> None:
     """One schema per source under row.schema.json; a legacy row line is the API's row, unfiltered."""
-    assert [entry["$ref"] for entry in schema("row")["oneOf"]] == ["row-legacy.schema.json"]
+    assert [entry["$ref"] for entry in schema("row")["oneOf"]] == ["row-legacy.schema.json",
+                                                                   "row-platform.schema.json"]
     batch_ids = [relay.emu.samples[label] for label in ("nasty", "medium", "single")]
     checked = 0
     for batch_id in batch_ids:
@@ -98,6 +116,45 @@ def test_every_row_line_the_relay_writes_fits_the_row_schema(relay: Relay) -> No
     assert set(schema("row-legacy")["properties"]) >= {key for row in relay.exported_rows(batch_ids[0]) for key in row}
 
 
+@pytest.fixture
+def platform_exports(relay: Relay) -> list[PlatformExport]:
+    """Two Platform submit jobs exported into the relay's bucket (two sheets; invalid records), notices sent and
+    events published."""
+    exports = []
+    for label in ("customers_orders", "products"):
+        export = platform_export(relay.emu.platform, submit(relay.emu.platform, label), relay.settings.export_bucket,
+                                 prefix=relay.settings.export_prefix, part_max_rows=10)
+        export.write(relay.deployment.clients.s3)
+        export.announce(relay.deployment.clients.sqs, relay.deployment.clients.events,
+                        relay.settings.notices_queue_url, relay.settings.event_bus_name)
+        exports.append(export)
+    return exports
+
+
+def test_what_a_platform_export_writes_and_sends_fits_the_schemas(relay: Relay,
+                                                                  platform_exports: list[PlatformExport]) -> None:
+    notices = [json.loads(message["Body"]) for message in relay.notices()]
+    events = relay.export_events()
+    assert len(notices) == len(events) == len(platform_exports)
+    for export in platform_exports:
+        manifest = relay.manifest_dict(export.job_id)
+        assert manifest["source"] == "platform"
+        check("manifest", manifest)
+        rows = relay.exported_rows(export.job_id)
+        assert len(rows) == manifest["rowCount"] > 0
+        for row in rows:
+            check("row", row)
+            check("row-platform", row)
+            with pytest.raises(SchemaValidationError):
+                check("row-legacy", row)  # oneOf: exactly one source's schema fits a row
+        assert set(schema("row-platform")["properties"]) >= {key for row in rows for key in row}
+    for notice in notices:
+        check("notice", notice)
+    for event in events:
+        check("export-event", event)
+    assert {notice["batchId"] for notice in notices} == {export.job_id for export in platform_exports}
+
+
 def test_the_documented_examples_fit_the_schemas() -> None:
     """docs/output.md shows a manifest, a row line and a notice: each fits its schema."""
     manifest, row, notice = (json.loads(b.text) for b in blocks("docs/output.md", "## Layout", "json"))
@@ -105,6 +162,13 @@ def test_the_documented_examples_fit_the_schemas() -> None:
     check("row", row)
     check("notice", notice)
     assert set(notice["customer"]) == set(schema("notice")["properties"]["customer"]["properties"])
+    manifest, row, notice = (json.loads(b.text) for b in blocks("docs/output.md", "### A Flatfile Platform export",
+                                                                   "json"))
+    assert manifest["source"] == notice["source"] == "platform"
+    check("manifest", manifest)
+    check("row-platform", row)
+    check("row", row)
+    check("notice", notice)
 
 
 def test_the_sample_events_fit_the_schemas() -> None:
@@ -118,22 +182,35 @@ def test_the_sample_events_fit_the_schemas() -> None:
 @pytest.mark.parametrize(
     ("name", "document", "problem"),
     [
-        ("manifest", {"schemaVersion": 1, "batchId": "b", "batch": {}, "rowCount": 0, "parts": [],
+        ("manifest", {"schemaVersion": 1, "batchId": BATCH, "batch": {}, "rowCount": 0, "parts": [],
                       "exportedAt": "2021-03-01T20:23:04.512Z"}, "must contain"),
-        ("manifest", {"schemaVersion": 1, "batchId": "b", "batch": {}, "rowCount": 1, "trigger": "schedule",
+        ("manifest", {"schemaVersion": 1, "batchId": BATCH, "batch": {}, "rowCount": 1, "trigger": "schedule",
                       "parts": [{"uri": "s3://b/k.jsonl.gz", "rows": 1, "bytes": 1, "sha256": "AB"}],
                       "exportedAt": "2021-03-01T20:23:04.512Z"}, "sha256 must match pattern"),
-        ("notice", {"type": "flatfile.batch.exported", "schemaVersion": 2, "batchId": "b", "rowCount": 0,
+        ("manifest", {"schemaVersion": 1, "batchId": "batch-1", "batch": {}, "rowCount": 0, "parts": [],
+                      "trigger": "schedule", "exportedAt": "2021-03-01T20:23:04.512Z"}, "batchId must match pattern"),
+        ("manifest", {**PLATFORM_MANIFEST, "sheets": None}, "sheets must be array"),
+        ("manifest", {key: value for key, value in PLATFORM_MANIFEST.items() if key != "sheets"}, "must contain"),
+        ("manifest", {**PLATFORM_MANIFEST, "parts": [{"uri": "s3://b/k.jsonl.gz", "rows": 1, "bytes": 1,
+                                                      "sha256": "0" * 64}]}, r"parts\[0\] must contain"),
+        ("notice", {"type": "flatfile.batch.exported", "schemaVersion": 2, "batchId": BATCH, "rowCount": 0,
                     "manifestUri": "s3://b/m.json", "trigger": "schedule", "exportedAt": "x"}, "schemaVersion must"),
-        ("notice", {"type": "flatfile.batch.exported", "schemaVersion": 1, "batchId": "b", "rowCount": 0,
+        ("notice", {"type": "flatfile.batch.exported", "schemaVersion": 1, "batchId": BATCH, "rowCount": 0,
                     "manifestUri": "s3://b/m.json", "trigger": "schedule", "exportedAt": "2021-03-01T20:23:04Z",
                     "customer": "Acme"}, "customer must be object or null"),
+        ("notice", {"type": "flatfile.batch.exported", "schemaVersion": 1, "source": "platform",
+                    "batchId": "us_jb_4fX2kQ", "rowCount": 0, "manifestUri": "s3://b/m.json", "trigger": "schedule",
+                    "exportedAt": "2021-03-01T20:23:04Z"}, "must contain"),
+        ("row", {"id": "us_rc_1", "batchId": "us_jb_4fX2kQ", "values": {"sku": {"value": "A"}}, "sheetId": "us_sh_1",
+                 "mapped": {"sku": "A"}}, "must be valid exactly by one"),
+        ("row-platform", {"id": "us_rc_1", "batchId": "us_jb_4fX2kQ", "sheet": "s", "sheetId": "us_sh_1",
+                          "values": {"sku": "A"}, "mapped": {"sku": "A"}}, "values.sku must be object"),
         ("export-job", {"batchId": "not-a-uuid"}, "batchId must match pattern"),
         ("export-event", {"source": "someone-else", "detail-type": "flatfile.batch.exported", "detail": {}},
          "source must be same as const"),
         ("row", {"id": "1", "batchId": "b", "raw": [], "mapped": {}, "valid": "yes", "deleted": False,
                  "sequence": 0}, "must be valid exactly by one"),
-        ("manifest", {"schemaVersion": 1, "batchId": "b", "batch": {}, "rowCount": 0, "parts": [],
+        ("manifest", {"schemaVersion": 1, "batchId": BATCH, "batch": {}, "rowCount": 0, "parts": [],
                       "trigger": "schedule", "exportedAt": "2021-03-01T20:23:04.512Z", "customer": {"teamId": []}},
          "teamId must be integer or string or null"),
     ],
@@ -141,3 +218,10 @@ def test_the_sample_events_fit_the_schemas() -> None:
 def test_the_schemas_refuse_what_breaks_the_contract(name: str, document: Any, problem: str) -> None:
     with pytest.raises(SchemaValidationError, match=problem):
         check(name, document)
+
+
+def test_a_platform_document_that_keeps_the_contract_fits() -> None:
+    """The refusals above are of what they change: the same Platform manifest, whole, fits."""
+    check("manifest", PLATFORM_MANIFEST)
+    check("row-platform", {"id": "us_rc_1", "batchId": "us_jb_4fX2kQ", "sheet": "s", "sheetId": "us_sh_1",
+                           "values": {"sku": {"value": "A"}}, "mapped": {"sku": "A"}})

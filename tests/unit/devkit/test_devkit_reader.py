@@ -20,6 +20,7 @@ from flatfile_relay_devkit.reader import (
     ManifestError,
     iter_rows,
     load_manifest,
+    sheet_summaries,
 )
 
 BATCH = "8f14e45f-ceea-4e67-a2b5-0c8d6f1e3a27"
@@ -119,3 +120,77 @@ def test_a_local_copy_names_a_missing_object_and_never_leaves_its_folder(tmp_pat
         load_manifest("https://example.com/manifest.json", tmp_path)
     with pytest.raises(Exception, match="a key that leaves the local copy"):
         LocalS3(tmp_path).get_object(Bucket="b", Key="../../etc/passwd")
+
+
+# -- a Flatfile Platform export: sheets, and the parts that name them -------------------------------------------
+
+PLATFORM = {"source": "platform", "workbookId": "us_wb_1", "spaceId": "us_sp_1", "environmentId": "us_env_1"}
+
+
+def platform_export(root: Path, records_of: dict[str, list[list[dict[str, Any]]]], **manifest: Any) -> str:
+    """A Platform export (sheet slug -> its parts' records) into a local copy; the manifest's URI. `manifest`
+    overrides fields of the manifest."""
+    sheets = {slug: [[{**record, "sheet": slug} for record in part] for part in parts]
+              for slug, parts in records_of.items()}
+    parts = [part for records in sheets.values() for part in records]
+    uri = export(root, parts)
+    path = LocalS3(root).path(uri)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    slugs = [slug for slug, records in sheets.items() for _ in records]
+    for entry, slug in zip(document["parts"], slugs, strict=True):
+        entry["sheet"] = slug
+    listed = [{"id": f"us_sh_{slug}", "slug": slug, "name": slug.title(),
+               "rowCount": sum(len(part) for part in records)} for slug, records in sheets.items()]
+    path.write_text(json.dumps({**document, **PLATFORM, "sheets": listed, **manifest}), encoding="utf-8")
+    return uri
+
+
+def test_a_platform_manifest_names_its_sheets_and_each_part_its_sheet(tmp_path: Path) -> None:
+    uri = platform_export(tmp_path, {"customers": [[{"valid": True}]], "orders": [[{"valid": False}], [{}]],
+                                     "returns": []})
+    manifest = load_manifest(uri, tmp_path)
+    assert manifest.source == "platform"
+    assert [(sheet.slug, sheet.name, sheet.row_count) for sheet in manifest.sheets] == [
+        ("customers", "Customers", 1), ("orders", "Orders", 2), ("returns", "Returns", 0)]
+    assert [part.sheet for part in manifest.parts] == ["customers", "orders", "orders"]
+    assert list(iter_rows(uri, tmp_path, sheet="orders")) == [{"valid": False, "sheet": "orders"}, {"sheet": "orders"}]
+    assert [(s.slug, s.rows, s.valid, s.invalid) for s in sheet_summaries(manifest, tmp_path)] == [
+        ("customers", 1, 1, 0), ("orders", 2, 0, 2), ("returns", 0, 0, 0)]
+    legacy = load_manifest(export(tmp_path / "legacy", [[{"a": 1}]]), tmp_path / "legacy")
+    assert (legacy.source, legacy.sheets, legacy.parts[0].sheet) == ("legacy", (), None)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"sheets": None}, "sheets must be a list"),
+        ({"sheets": [{"id": "us_sh_1", "slug": "customers", "name": "C"}]}, r"sheets\[0\] must have a string id"),
+        ({"sheets": [{"id": "us_sh_1", "slug": "customers", "name": "C", "rowCount": 2}]},
+         "rowCount differs from the sum of its sheets' rowCount"),
+        ({"sheets": [{"id": "us_sh_1", "slug": "other", "name": "O", "rowCount": 1}]},
+         r"parts\[0\]\.sheet must name one of the export's sheets"),
+        ({"source": "sftp"}, "source must be legacy or platform"),
+    ],
+)
+def test_a_platform_manifest_that_breaks_the_contract_is_refused(tmp_path: Path, change: dict[str, Any],
+                                                                 problem: str) -> None:
+    uri = platform_export(tmp_path, {"customers": [[{"valid": True}]]}, **change)
+    with pytest.raises(ManifestError, match=problem):
+        load_manifest(uri, tmp_path)
+
+
+def test_a_legacy_batch_has_no_sheet_to_read_alone(tmp_path: Path) -> None:
+    uri = export(tmp_path, [[{"a": 1}]])
+    with pytest.raises(ManifestError, match="is a legacy batch: it has no sheets"):
+        list(iter_rows(uri, tmp_path, sheet="customers"))
+
+
+def test_a_part_holding_records_of_another_sheet_than_its_entry_names_is_corrupt(tmp_path: Path) -> None:
+    uri = platform_export(tmp_path, {"customers": [[{"valid": True}]], "orders": [[{"valid": True}]]})
+    path = LocalS3(tmp_path).path(uri)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["parts"][0]["sheet"], document["parts"][1]["sheet"] = "orders", "customers"
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+    with pytest.raises(CorruptPartError, match="line 1 is not a record of sheet orders"):
+        list(iter_rows(uri, tmp_path, sheet="orders"))
