@@ -18,10 +18,13 @@ same export:
    they are read (`SourceChangedError`) has its parts forgotten and is read again from the first row.
 4. When the Lambda's time runs short it drops the unfinished part, gives the lease up and sends itself a
    continuation job, which resumes after the last finished part.
-5. After the last row it writes the manifest (so a reader never sees a partial export), deletes row parts
-   of an earlier export the manifest no longer lists, sends the notice, publishes the EventBridge event, lets
-   the source finish (a Platform job is completed) and marks the export done. The ledger records the notice and
-   the event as each is made, so a retry after a failure between them makes only what is missing.
+5. After the last row it checks what it wrote against the source's own counts (`flatfile_relay.reconcile`): a
+   disagreement publishes nothing, forgets the parts and fails the job (retried from the first row; on the job's
+   last delivery a `ReconciliationFailedError`, for the dead-letter queue). Then it writes the manifest (so a
+   reader never sees a partial export), deletes row parts of an earlier export the manifest no longer lists,
+   sends the notice, publishes the EventBridge event, lets the source finish (a Platform job is completed) and
+   marks the export done. The ledger records the notice and the event as each is made, so a retry after a
+   failure between them makes only what is missing.
 
 Example:
     >>> outcome = export_batch(job, client, clients.s3, clients.sqs, ledger, settings,   # doctest: +SKIP
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import math
 import time
@@ -67,12 +71,20 @@ from flatfile_relay.ledger import (
     LedgerEntry,
 )
 from flatfile_relay.legacy_export import LegacySource
-from flatfile_relay.manifest import Manifest, Notice, Part, event_entry
+from flatfile_relay.manifest import Counts, Manifest, Notice, Part, event_entry
 from flatfile_relay.measurements import SECONDS, Measurement
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
 from flatfile_relay.platform import PlatformClient
 from flatfile_relay.platform_export import PlatformSource
+from flatfile_relay.reconcile import (
+    CountsDisagreeError,
+    ReconciliationFailedError,
+    SourceCounts,
+    disagreements,
+    manifest_counts,
+)
 from flatfile_relay.settings import Settings
+from flatfile_relay.tally import Tally
 from flatfile_relay.timestamps import parse_timestamp_or_none, utc_now_iso
 
 __all__ = [
@@ -235,17 +247,19 @@ def export_batch(
     owner: str,
     *,
     events: Any,
+    last_delivery: bool = False,
     reserve: float = DEFAULT_RESERVE,
     clock: Callable[[], float] = time.time,
 ) -> ExportOutcome:
     """Export the legacy batch of `job` (see the module docs). `owner` identifies this invocation's lease; `clock`
-    (epoch seconds) dates the export (`exportedAt`).
+    (epoch seconds) dates the export (`exportedAt`); `last_delivery`: the job's message will not come back (a count
+    that still disagrees then fails for good, `ReconciliationFailedError`).
 
     Raises (the job should be retried later): Flatfile client errors, `ContractError` (rows out of order or
     incomplete), `ExportStalledError`, AWS errors. The lease is given up first, so a retry resumes at once.
     """
     return run_export(job, LegacySource(client, job.batch_id, settings), s3, sqs, ledger, settings, deadline, owner,
-                      events=events, reserve=reserve, clock=clock)
+                      events=events, last_delivery=last_delivery, reserve=reserve, clock=clock)
 
 
 def export_platform_job(
@@ -273,8 +287,8 @@ def export_platform_job(
     """
     source = PlatformSource(client, job, ledger, owner, settings, last_delivery=last_delivery,
                             secret_values=secret_values)
-    return run_export(job, source, s3, sqs, ledger, settings, deadline, owner, events=events, reserve=reserve,
-                      clock=clock)
+    return run_export(job, source, s3, sqs, ledger, settings, deadline, owner, events=events,
+                      last_delivery=last_delivery, reserve=reserve, clock=clock)
 
 
 def run_export(
@@ -288,6 +302,7 @@ def run_export(
     owner: str,
     *,
     events: Any,
+    last_delivery: bool = False,
     reserve: float = DEFAULT_RESERVE,
     clock: Callable[[], float] = time.time,
 ) -> ExportOutcome:
@@ -310,7 +325,8 @@ def run_export(
     except BatchBusyError as error:
         logger.info("batch %s is being exported by another invocation; leaving it to it", batch_id)
         return ExportOutcome(BUSY, batch_id, detail=str(error))
-    run = _Export(job, source, s3, sqs, events, ledger, settings, deadline, owner, reserve, entry, clock)
+    run = _Export(job, source, s3, sqs, events, ledger, settings, deadline, owner, reserve, entry, clock,
+                  last_delivery)
     try:
         outcome = run.run()
     except LeaseLostError as error:
@@ -331,7 +347,7 @@ class _Export:
     def __init__(
         self, job: ExportJob, source: ExportSource, s3: Any, sqs: Any, events: Any, ledger: Ledger,
         settings: Settings, deadline: Deadline, owner: str, reserve: float, entry: LedgerEntry,
-        clock: Callable[[], float],
+        clock: Callable[[], float], last_delivery: bool = False,
     ) -> None:
         self.job, self.source, self.s3, self.sqs, self.events, self.ledger = job, source, s3, sqs, events, ledger
         self.settings, self.deadline, self.owner, self.reserve = settings, deadline, owner, reserve
@@ -343,12 +359,14 @@ class _Export:
         self.next_skip = entry.next_skip
         self.rows_written = 0
         self.parts_written = 0
+        self.last_delivery = last_delivery
         done = sum(int(part.get("rows", 0)) for part in self.parts)
         if done != self.next_skip:
             raise InconsistentEntryError(
                 f"ledger entry of batch {self.batch_id} is inconsistent: its parts hold {done} rows but "
                 f"nextSkip is {self.next_skip}; replay the batch to export it from scratch"
             )
+        self.tallies = _tallies(entry.tally, self.next_skip)
 
     # -- the steps -------------------------------------------------------------------------------------
 
@@ -385,6 +403,10 @@ class _Export:
 
     def _read_all(self) -> bool:
         """`_stream_rows`, from the first row again when the source changed meanwhile (`MAX_RESTARTS` times)."""
+        if self.tallies is None:  # parts of an export begun before the relay counted them: counted again
+            logger.info("batch %s: its finished parts were not counted; exporting it again from its first row",
+                        self.batch_id)
+            self._forget_parts()
         for restart in range(MAX_RESTARTS + 1):
             try:
                 return self._stream_rows()
@@ -392,9 +414,14 @@ class _Export:
                 if restart == MAX_RESTARTS:
                     raise
                 logger.warning("batch %s: %s; exporting it again from its first row", self.batch_id, error)
-                self.ledger.reset_parts(self.batch_id, owner=self.owner)
-                self.parts, self.next_skip, self.rows_written, self.parts_written = [], 0, 0, 0
+                self._forget_parts()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _forget_parts(self) -> None:
+        """The next read starts from the first row (the ledger forgets the parts and their counts)."""
+        self.ledger.reset_parts(self.batch_id, owner=self.owner)
+        self.parts, self.next_skip, self.rows_written, self.parts_written = [], 0, 0, 0
+        self.tallies = {}
 
     def _stream_rows(self) -> bool:
         """Write every remaining row into parts; False when the time ran short first."""
@@ -409,10 +436,7 @@ class _Export:
                     if writer is None:
                         writer = PartWriter()
                     end = min(count, position + max_rows - writer.rows)
-                    if page.texts is not None:
-                        writer.write_rows((), page.texts[position:end])
-                    else:
-                        writer.write_rows(page.rows[position:end])
+                    self._write(writer, page, position, end)
                     position, ended = end, (page, end)
                     if writer.rows >= max_rows:
                         self._store(writer, ended)
@@ -436,6 +460,19 @@ class _Export:
                 close()
             if writer is not None:
                 writer.close()
+
+    def _write(self, writer: PartWriter, page: RowPage, start: int, end: int) -> None:
+        """Write rows `start:end` of the page and count them (`flatfile_relay.tally`)."""
+        if page.texts is not None:
+            writer.write_rows((), page.texts[start:end])
+        else:
+            writer.write_rows(page.rows[start:end])
+        rows = page.rows[start:end] if page.rows else [json.loads(text) for text in (page.texts or ())[start:end]]
+        assert self.tallies is not None  # set by `_read_all` before any row is read
+        tally = self.tallies.setdefault(page.group, Tally())
+        facts = self.source.facts
+        for row in rows:
+            tally.add(facts(row))
 
     def _store(self, writer: PartWriter, ended: tuple[RowPage, int] | None) -> None:
         """Store the writer's part (its last row is row `ended[1]` of page `ended[0]`) and let the writer go."""
@@ -472,6 +509,7 @@ class _Export:
         self.ledger.record_part(
             self.batch_id, owner=self.owner, part=record, next_skip=self.next_skip,
             lease_seconds=_lease_seconds(self.deadline),
+            tally={group: tally.to_dict() for group, tally in (self.tallies or {}).items()},
         )
         self.parts.append(record)
         self.rows_written += part.rows
@@ -484,7 +522,8 @@ class _Export:
         if current is None or current.state != EXPORTING or current.lease_owner != self.owner:
             raise LeaseLostError(f"lost the export lease of batch {self.batch_id} to another invocation")
         if current.notice is None:
-            notice = self._write_manifest()
+            counts = self._reconcile()
+            notice = self._write_manifest(counts)
             self._send_notice(notice)
         else:  # a retry after the notice went out: the manifest exists, announce that same export
             notice = Notice.from_json(current.notice)
@@ -503,8 +542,36 @@ class _Export:
         return self._outcome(EXPORTED, row_count=notice.row_count, manifest_uri=notice.manifest_uri,
                              lag_seconds=self._lag(opened.submitted_at, notice.exported_at))
 
-    def _write_manifest(self) -> Notice:
+    def _reconcile(self) -> dict[str, SourceCounts]:
+        """The source's counts, once they agree with what was written (else nothing is published: the parts are
+        forgotten and the job retried, `CountsDisagreeError`; on its last delivery `ReconciliationFailedError`)."""
+        counts = self.source.counts(self.deadline)
+        tallies = self.tallies or {}
+        problems = disagreements(counts, tallies)
+        if not problems:
+            return counts
+        self._forget_parts()
+        said = "; ".join(problems)
+        if self.last_delivery:
+            raise ReconciliationFailedError(
+                f"batch {self.batch_id}: what was exported still disagrees with the source's own counts on the job's "
+                f"last delivery ({said}); nothing was published"
+            )
+        raise CountsDisagreeError(
+            f"batch {self.batch_id}: what was exported disagrees with the source's own counts ({said}); nothing "
+            "was published, the export is retried from its first row"
+        )
+
+    def _write_manifest(self, counts: Mapping[str, SourceCounts]) -> Notice:
         """Write the manifest, then remove row parts it no longer lists; the notice announcing it."""
+        fields = self.source.manifest_fields(self.parts, self.deadline)
+        tallies = self.tallies or {}
+        if fields.get("sheets") is not None:
+            fields["sheets"] = tuple(
+                sheet.model_copy(update={"counts": Counts.model_validate(manifest_counts(
+                    [counts[sheet.slug]] if sheet.slug in counts else [], [tallies.get(sheet.slug, Tally())]))})
+                for sheet in fields["sheets"]
+            )
         manifest = Manifest(
             batch_id=self.output_id,
             row_count=self.next_skip,
@@ -515,7 +582,8 @@ class _Export:
             exported_at=utc_now_iso(self.clock),
             trigger=self.job.trigger,
             non_finite_rows=sum(int(p.get("nonFiniteRows", 0)) for p in self.parts) or None,
-            **self.source.manifest_fields(self.parts, self.deadline),
+            counts=Counts.model_validate(manifest_counts(counts.values(), tallies.values())),
+            **fields,
         )
         key = manifest_key(self.settings.export_prefix, self.output_id)
         body = manifest.to_json().encode("utf-8")
@@ -622,6 +690,17 @@ class _Export:
 def _lease_seconds(deadline: Deadline) -> float:
     remaining = deadline.remaining()
     return (UNBOUNDED_LEASE if math.isinf(remaining) else remaining) + LEASE_MARGIN
+
+
+def _tallies(stored: Mapping[str, Any] | None, rows: int) -> dict[str, Tally] | None:
+    """The counts the ledger kept of the finished parts (`rows` rows); None when it kept none that fit them."""
+    if rows == 0:
+        return {}
+    try:
+        tallies = {str(group): Tally.from_dict(data) for group, data in (stored or {}).items()}
+    except ValueError:
+        return None
+    return tallies if stored and sum(tally.rows for tally in tallies.values()) == rows else None
 
 
 def _release_quietly(ledger: Ledger, batch_id: str, owner: str) -> None:

@@ -139,6 +139,8 @@ class LedgerEntry:
     checked_at: str | None = None
     job_acknowledged_at: str | None = None
     locked_sheets: tuple[str, ...] = ()
+    #: what the finished parts hold, counted (`flatfile_relay.tally`): `{group: Tally.to_dict()}`
+    tally: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -168,6 +170,7 @@ class LedgerEntry:
             checked_at=data.get("checkedAt"),
             job_acknowledged_at=data.get("jobAcknowledgedAt"),
             locked_sheets=tuple(data.get("lockedSheets") or ()),
+            tally=data.get("exportTally") if isinstance(data.get("exportTally"), dict) else None,
             extra=data,
         )
 
@@ -370,7 +373,7 @@ class Ledger:
             restart = (
                 "SET #s = :exporting, leaseOwner = :owner, leaseExpiresAt = :until, #t = :trigger, "
                 "updatedAt = :now, exportStartedAt = :now, parts = :empty, nextSkip = :zero "
-                "REMOVE manifestUri, rowCount, exportedAt, notice, noticeSentAt, eventPublishedAt"
+                "REMOVE manifestUri, rowCount, exportedAt, notice, noticeSentAt, eventPublishedAt, exportTally"
             )
             if self._transition(batch_id, restart, "#s = :exported", values, names={"#t": "trigger"}):
                 return self._require(batch_id)
@@ -382,8 +385,9 @@ class Ledger:
         )
 
     def record_part(self, batch_id: str, *, owner: str, part: Mapping[str, Any], next_skip: int,
-                    lease_seconds: float) -> None:
-        """Append a finished part and extend the lease; LeaseLostError if the lease was taken over.
+                    lease_seconds: float, tally: Mapping[str, Any] | None = None) -> None:
+        """Append a finished part and extend the lease; LeaseLostError if the lease was taken over. `tally`: what
+        the finished parts hold so far, counted (replaces the one recorded with the previous part).
 
         The append happens once even when botocore resends the update because its answer was lost: the
         condition on `nextSkip` fails the resend, which then finds its own part recorded.
@@ -391,9 +395,10 @@ class Ledger:
         record = dict(part)
         self._owned(
             batch_id, owner,
-            "SET parts = list_append(parts, :part), nextSkip = :next, leaseExpiresAt = :until, updatedAt = :now",
+            "SET parts = list_append(parts, :part), nextSkip = :next, leaseExpiresAt = :until, updatedAt = :now, "
+            "exportTally = :tally",
             {":part": [record], ":next": next_skip, ":before": next_skip - int(record["rows"]),
-             ":until": self._clock() + lease_seconds},
+             ":until": self._clock() + lease_seconds, ":tally": dict(tally or {})},
             also="nextSkip = :before",
             landed=lambda entry: entry.state == EXPORTING and entry.lease_owner == owner
             and entry.next_skip == next_skip and bool(entry.parts) and entry.parts[-1] == record,
@@ -426,7 +431,7 @@ class Ledger:
     def reset_parts(self, batch_id: str, *, owner: str) -> None:
         """Forget the finished parts: the export starts again from its first row (the source changed while it was
         read). The objects stay until the new parts overwrite them or the new manifest's clean-up deletes them."""
-        self._owned(batch_id, owner, "SET parts = :empty, nextSkip = :zero, updatedAt = :now",
+        self._owned(batch_id, owner, "SET parts = :empty, nextSkip = :zero, updatedAt = :now REMOVE exportTally",
                     {":empty": [], ":zero": 0},
                     landed=lambda entry: entry.state == EXPORTING and entry.lease_owner == owner and not entry.parts)
 
@@ -446,7 +451,7 @@ class Ledger:
         self._owned(
             batch_id, owner,
             "SET #s = :closed, batchStatus = :status, parts = :empty, nextSkip = :zero, updatedAt = :now "
-            "REMOVE leaseOwner, leaseExpiresAt",
+            "REMOVE leaseOwner, leaseExpiresAt, exportTally",
             {":closed": CLOSED, ":status": status, ":empty": [], ":zero": 0},
             landed=lambda entry: entry.state == CLOSED and entry.lease_owner is None,
         )

@@ -4,7 +4,9 @@
 `pages` streams its rows from the first one not yet in a finished part, in strictly increasing `sequence` (the
 client checks it, on from the last row of the last finished part); every row must belong to the batch, and the
 rows must not end before the count the API announced. The manifest's `batch` is the batch as the API returned it
-(the relay's secrets scrubbed), with its `filename`, `submittedAt` and end user as routing fields.
+(the relay's secrets scrubbed), with its `filename`, `submittedAt` and end user as routing fields. The batch's own
+counts (`counts`) are `countRows`, `countRowsAccepted` (or `countRowsValid`) and `countRowsInvalid`, as the batch read
+at `open` gives them: accepted and invalid count rows not deleted.
 
 Example:
     >>> source = LegacySource(client, batch_id, settings)                            # doctest: +SKIP
@@ -19,16 +21,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from flatfile_relay.deadline import Deadline
-from flatfile_relay.export_source import NOT_FOUND, NOT_READY, Handback, Opened, RowPage
+from flatfile_relay.export_source import BATCH, NOT_FOUND, NOT_READY, Handback, Opened, RowPage
 from flatfile_relay.flatfile import ContractError, FlatfileClient, NotFoundError
 from flatfile_relay.ids import same_batch
 from flatfile_relay.layout import submitted_date
 from flatfile_relay.ledger import SUBMITTED, LedgerEntry
 from flatfile_relay.manifest import routing
+from flatfile_relay.reconcile import SourceCounts
 from flatfile_relay.redaction import scrub
 from flatfile_relay.settings import Settings
+from flatfile_relay.tally import RowFacts, legacy_facts
 
-__all__ = ["LegacySource"]
+__all__ = ["BATCH_COUNTS", "LegacySource"]
+
+#: the batch's count fields behind each of the manifest's counts, the first one present counting
+BATCH_COUNTS = {"rows": ("countRows",), "valid": ("countRowsAccepted", "countRowsValid"),
+                "invalid": ("countRowsInvalid",), "deleted": ()}
 
 
 class LegacySource:
@@ -83,6 +91,19 @@ class LegacySource:
                     f"batch {str(row_batch)[:64]}."
                 )
 
+    def facts(self, row: Mapping[str, Any]) -> RowFacts:
+        return legacy_facts(row)
+
+    def counts(self, deadline: Deadline) -> dict[str, SourceCounts]:
+        values: dict[str, int | None] = {}
+        names: dict[str, str] = {}
+        for name, fields in BATCH_COUNTS.items():
+            found = next((f for f in fields if _whole(self.batch.get(f))), None)
+            values[name] = self.batch[found] if found is not None else None
+            if found is not None:
+                names[name] = found
+        return {BATCH: SourceCounts(values, names)}
+
     def manifest_fields(self, parts: Sequence[Mapping[str, Any]], deadline: Deadline) -> dict[str, Any]:
         # Flatfile shows the webhook URL; the relay's client holds the secret's Credentials, whose secret
         # values include the webhook tokens
@@ -102,6 +123,10 @@ class LegacySource:
 def _sequence_mark(rows: list[dict[str, Any]]) -> Callable[[int], dict[str, Any]]:
     """`RowPage.mark` of a page of rows: the `sequence` of the part's last row (where a resumed export goes on)."""
     return lambda end: {"lastSequence": rows[end - 1]["sequence"]}
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _output_id(batch: dict[str, Any], batch_id: str) -> str:

@@ -7,9 +7,11 @@ Manifest (`{prefix}manifests/{batchId}.json`, one line of JSON, written last)::
      "exportedAt": "<ISO-8601 UTC>", "trigger": "schedule" | "webhook" | "replay" | "backfill",
      "filename": ..., "submittedAt": ..., "customer": ...}     (the last three copied from `batch`)
 
-plus ``"nonFiniteRows": n`` when n rows held ``NaN`` or ``±Infinity``, which JSON lacks: their parts hold
-``null`` there, and each such row names the original texts by JSON pointer in its `nonFinite` field
-(`flatfile_relay.parts`).
+plus ``"counts": {"source": {"rows", "valid", "invalid", "deleted"}, "exported": {...the same...}}``: the source's
+own counts (null where it gives no figure) and what the export wrote, checked to agree before anything was published
+(`flatfile_relay.reconcile`; a Platform export's sheets carry their own), and ``"nonFiniteRows": n`` when n rows
+held ``NaN`` or ``±Infinity``, which JSON lacks: their parts hold ``null`` there, and each such row names the
+original texts by JSON pointer in its `nonFinite` field (`flatfile_relay.parts`).
 
 Notice (one per exported batch, on the notices queue)::
 
@@ -68,6 +70,7 @@ __all__ = [
     "EVENT_SOURCE",
     "NOTICE_TYPE",
     "PLATFORM_FIELDS",
+    "Counts",
     "Manifest",
     "ManifestError",
     "Notice",
@@ -110,10 +113,18 @@ BoundText = Annotated[str, AfterValidator(bound_text)]
 BoundCustomer = Annotated[dict[str, Any], AfterValidator(bound_customer)]
 
 
+class Counts(Document):
+    """A manifest's `counts`: the source's own (`rows`, `valid`, `invalid`, `deleted`; null where the source gives no
+    figure) and what the export wrote (`flatfile_relay.reconcile`)."""
+
+    source: dict[str, Count | None]
+    exported: dict[str, Count]
+
+
 #: fields only a Platform export writes: left out of a legacy export's documents when empty
 PLATFORM_FIELDS = frozenset({"workbookId", "spaceId", "environmentId", "sheets", "sheet"})
-#: fields written only when they say something (a count above zero)
-OPTIONAL_FIELDS = PLATFORM_FIELDS | {"nonFiniteRows"}
+#: fields written only when they say something (a count above zero, what an older manifest lacks)
+OPTIONAL_FIELDS = PLATFORM_FIELDS | {"nonFiniteRows", "counts"}
 
 
 class _Exported(Document):
@@ -130,6 +141,10 @@ def _without_empty_platform_fields(data: dict[str, Any]) -> dict[str, Any]:
     for part in data.get("parts") or ():
         if isinstance(part, dict) and part.get("sheet", "") is None:
             del part["sheet"]
+    for sheet in data.get("sheets") or ():
+        for name in OPTIONAL_FIELDS.intersection(sheet) if isinstance(sheet, dict) else ():
+            if sheet[name] is None:
+                del sheet[name]
     return data
 
 
@@ -145,12 +160,14 @@ class Part(_Exported):
 
 
 class Sheet(Document):
-    """One sheet of a Platform export: its id, slug, name and how many records the export holds."""
+    """One sheet of a Platform export: its id, slug, name and how many records the export holds (a manifest's
+    sheets add the sheet's `counts`)."""
 
     id: Text
     slug: Text
     name: str
     row_count: Count
+    counts: Counts | None = None
 
 
 class _Platform(_Exported):
@@ -161,9 +178,12 @@ class _Platform(_Exported):
     environment_id: str | None = None
     sheets: tuple[Sheet, ...] | None = None
 
-    def platform_fields(self) -> dict[str, Any]:
-        """The Platform fields, to copy from a manifest into its notice."""
-        return {name: getattr(self, name) for name in ("workbook_id", "space_id", "environment_id", "sheets")}
+    def notice_fields(self) -> dict[str, Any]:
+        """The Platform fields, to copy from a manifest into its notice (sheets without the manifest's counts)."""
+        fields = {name: getattr(self, name) for name in ("workbook_id", "space_id", "environment_id")}
+        fields["sheets"] = None if self.sheets is None else tuple(
+            sheet.model_copy(update={"counts": None}) for sheet in self.sheets)
+        return fields
 
 
 class Manifest(_Platform):
@@ -183,6 +203,8 @@ class Manifest(_Platform):
     customer: CleanCustomer | None = None
     #: rows whose NaN / ±Infinity were written as null (their `nonFinite` field keeps the original text)
     non_finite_rows: Count | None = None
+    #: the source's own counts and what was written, which agreed (`flatfile_relay.reconcile`)
+    counts: Counts | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
@@ -193,6 +215,8 @@ class Manifest(_Platform):
             raise ValueError(f"rowCount {self.row_count} differs from the sum of its parts' rows {total}")
         if self.sheets is not None and sum(sheet.row_count for sheet in self.sheets) != self.row_count:
             raise ValueError(f"rowCount {self.row_count} differs from the sum of its sheets' rowCount")
+        if self.counts is not None and self.counts.exported.get("rows") != self.row_count:
+            raise ValueError(f"rowCount {self.row_count} differs from counts.exported.rows")
         return self
 
     def to_json(self) -> str:
@@ -239,7 +263,7 @@ class Notice(_Platform):
             source=manifest.source, batch_id=manifest.batch_id, manifest_uri=manifest_uri,
             row_count=manifest.row_count, trigger=manifest.trigger, exported_at=manifest.exported_at,
             filename=manifest.filename, submitted_at=manifest.submitted_at, customer=manifest.customer,
-            **manifest.platform_fields(),
+            **manifest.notice_fields(),
         )
 
     def to_json(self) -> str:
