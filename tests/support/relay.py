@@ -45,10 +45,10 @@ from support.webhook import Answer, encode, function_url_event, payload
 
 #: the public contract's field names (docs/architecture.md §6)
 MANIFEST_KEYS = {"schemaVersion", "source", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger",
-                 "filename", "submittedAt", "customer", "counts"}
+                 "filename", "submittedAt", "customer", "counts", "schema", "fieldStats"}
 PART_KEYS = {"uri", "rows", "bytes", "sha256"}
 NOTICE_KEYS = {"type", "schemaVersion", "source", "batchId", "manifestUri", "rowCount", "trigger", "exportedAt",
-               "filename", "submittedAt", "customer"}
+               "filename", "submittedAt", "customer", "schema"}
 #: small batch-list pages, so a few dozen batches make a multi-page list
 PAGE = 5
 FUNCTIONS = {"PollerFunction": "poller", "ExporterFunction": "exporter", "WebhookFunction": "webhook",

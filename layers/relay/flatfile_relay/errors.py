@@ -25,6 +25,7 @@
     │   ├── exporter.EventNotPublishedError      (also RuntimeError) EventBridge refused the export's event
     │   ├── exporter.StaleObjectsError           (also RuntimeError) old row parts could not be deleted
     │   ├── reconcile.CountsDisagreeError        (also RuntimeError) rows and the source's counts disagree: retried
+    │   ├── schema_drift.SchemaMovingError       (also RuntimeError) other exports kept moving a slug's last schema
     │   └── export_source.SourceChangedError     (also RuntimeError) rows changed while read: read them again
     │       └── platform_export.SheetsChangedError   a Platform workbook's records changed during its export
     └── ContractError                        the input breaks the contract: retrying will not help, the item is given up

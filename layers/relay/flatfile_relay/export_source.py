@@ -10,6 +10,7 @@ job and the outcome. An `ExportSource` says only what is the source's own:
 - `pages`: the rows from where the finished parts end, a page at a time, in order (`RowPage`): each page says
   what a part record ending inside it holds (`RowPage.mark`) and whether a part must end with it;
 - `facts`: what a row holds, for the counts and `fieldStats` kept while the rows stream (`flatfile_relay.tally`);
+- `schemas`: the schema of what was written, per group (`flatfile_relay.schema_drift`);
 - `counts`: the source's own counts, per group of rows (`BATCH`, or a Platform sheet's slug), which what was
   written must match before anything is published (`flatfile_relay.reconcile`);
 - `manifest_fields`: the manifest's `batch` and the fields the source adds (`source`, `filename`, ...);
@@ -36,7 +37,8 @@ from flatfile_relay.deadline import Deadline
 from flatfile_relay.errors import ContractError, TransientError
 from flatfile_relay.ledger import LedgerEntry
 from flatfile_relay.reconcile import SourceCounts
-from flatfile_relay.tally import BATCH, RowFacts
+from flatfile_relay.schema_drift import ExportSchema
+from flatfile_relay.tally import BATCH, RowFacts, Tally
 
 __all__ = [
     "BATCH",
@@ -138,6 +140,10 @@ class ExportSource(Protocol):
 
     def facts(self, row: Mapping[str, Any]) -> RowFacts:
         """What one row of `RowPage.rows` holds (validity, deleted, cells), to count it."""
+        ...
+
+    def schemas(self, tallies: Mapping[str, Tally]) -> dict[str, ExportSchema]:
+        """The schema of each group's rows (`tallies`: what was written of each, its fields as first seen)."""
         ...
 
     def counts(self, deadline: Deadline) -> dict[str, SourceCounts]:

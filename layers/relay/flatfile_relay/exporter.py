@@ -71,7 +71,17 @@ from flatfile_relay.ledger import (
     LedgerEntry,
 )
 from flatfile_relay.legacy_export import LegacySource
-from flatfile_relay.manifest import Counts, Manifest, Notice, Part, event_entry
+from flatfile_relay.manifest import (
+    Counts,
+    FieldStat,
+    Manifest,
+    Notice,
+    Part,
+    SchemaChangeDoc,
+    SchemaRef,
+    event_entry,
+    schema_events,
+)
 from flatfile_relay.measurements import SECONDS, Measurement
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
 from flatfile_relay.platform import PlatformClient
@@ -83,8 +93,9 @@ from flatfile_relay.reconcile import (
     disagreements,
     manifest_counts,
 )
+from flatfile_relay.schema_drift import ExportSchema, record_schema, schema_key, store_schema
 from flatfile_relay.settings import Settings
-from flatfile_relay.tally import Tally
+from flatfile_relay.tally import BATCH, Tally
 from flatfile_relay.timestamps import parse_timestamp_or_none, utc_now_iso
 
 __all__ = [
@@ -172,25 +183,28 @@ class ExportOutcome:
     manifest_uri: str | None = None
     detail: str = ""
     lag_seconds: float | None = None
+    schema_changes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status, "batchId": self.batch_id, "rowsWritten": self.rows_written,
             "partsWritten": self.parts_written, "rowCount": self.row_count, "manifestUri": self.manifest_uri,
-            "detail": self.detail, "lagSeconds": self.lag_seconds,
+            "detail": self.detail, "lagSeconds": self.lag_seconds, "schemaChanges": self.schema_changes,
         }
 
     def measurements(self) -> list[Measurement]:
-        """The export's metrics: rows and parts written, batches exported, and the export lag when known.
+        """The export's metrics: rows and parts written, batches exported, schema changes announced, and the export
+        lag when known.
 
         Example:
             >>> [m.name for m in ExportOutcome(EXPORTED, "b", 10, 1, lag_seconds=2.5).measurements()]
-            ['RowsExported', 'PartsWritten', 'BatchesExported', 'ExportLag']
+            ['RowsExported', 'PartsWritten', 'BatchesExported', 'SchemaChanged', 'ExportLag']
         """
         measured = [
             Measurement("RowsExported", self.rows_written),
             Measurement("PartsWritten", self.parts_written),
             Measurement("BatchesExported", 1 if self.status == EXPORTED else 0),
+            Measurement("SchemaChanged", self.schema_changes),
         ]
         if self.lag_seconds is not None:
             measured.append(Measurement("ExportLag", self.lag_seconds, SECONDS))
@@ -360,6 +374,7 @@ class _Export:
         self.rows_written = 0
         self.parts_written = 0
         self.last_delivery = last_delivery
+        self.schema_changes = 0  # schema change events this invocation published
         done = sum(int(part.get("rows", 0)) for part in self.parts)
         if done != self.next_skip:
             raise InconsistentEntryError(
@@ -523,13 +538,15 @@ class _Export:
             raise LeaseLostError(f"lost the export lease of batch {self.batch_id} to another invocation")
         if current.notice is None:
             counts = self._reconcile()
-            notice = self._write_manifest(counts)
+            notice = self._write_manifest(counts, self._describe())
             self._send_notice(notice)
         else:  # a retry after the notice went out: the manifest exists, announce that same export
             notice = Notice.from_json(current.notice)
             logger.info("batch %s: notice already sent; not sending it again", self.batch_id)
         if current.event_published_at is None:
             self._publish_event(notice)
+        if current.extra.get("schemaEventsPublishedAt") is None:
+            self.schema_changes = self._publish_schema_events(notice)
         self.source.finish(notice.row_count, self.deadline)
         self.ledger.mark_exported(
             self.batch_id, owner=self.owner, manifest_uri=notice.manifest_uri, row_count=notice.row_count,
@@ -540,7 +557,8 @@ class _Export:
             self.batch_id, notice.row_count, len(self.parts), self.rows_written, notice.manifest_uri,
         )
         return self._outcome(EXPORTED, row_count=notice.row_count, manifest_uri=notice.manifest_uri,
-                             lag_seconds=self._lag(opened.submitted_at, notice.exported_at))
+                             lag_seconds=self._lag(opened.submitted_at, notice.exported_at),
+                             schema_changes=self.schema_changes)
 
     def _reconcile(self) -> dict[str, SourceCounts]:
         """The source's counts, once they agree with what was written (else nothing is published: the parts are
@@ -562,16 +580,36 @@ class _Export:
             "was published, the export is retried from its first row"
         )
 
-    def _write_manifest(self, counts: Mapping[str, SourceCounts]) -> Notice:
+    def _describe(self) -> dict[str, dict[str, Any]]:
+        """Each group's schema (stored once per fingerprint) and its change since the last export of its template
+        or sheet (`flatfile_relay.schema_drift`), as `Manifest` fields."""
+        bucket, prefix = self.settings.export_bucket, self.settings.export_prefix
+        described: dict[str, dict[str, Any]] = {}
+        for group, schema in self.source.schemas(self.tallies or {}).items():
+            def store(schema: ExportSchema = schema) -> str:
+                return store_schema(self.s3, bucket, prefix, schema)
+            change = record_schema(self.ledger, schema, self.batch_id, store) if schema.tracked else None
+            if not schema.tracked:
+                store()
+            described[group] = {
+                "export_schema": SchemaRef(fingerprint=schema.fingerprint,
+                                           uri=s3_uri(bucket, schema_key(prefix, schema))),
+                "schema_change": SchemaChangeDoc.model_validate(change.to_dict()) if change else None,
+            }
+        return described
+
+    def _write_manifest(self, counts: Mapping[str, SourceCounts], described: Mapping[str, dict[str, Any]]) -> Notice:
         """Write the manifest, then remove row parts it no longer lists; the notice announcing it."""
         fields = self.source.manifest_fields(self.parts, self.deadline)
         tallies = self.tallies or {}
         if fields.get("sheets") is not None:
-            fields["sheets"] = tuple(
-                sheet.model_copy(update={"counts": Counts.model_validate(manifest_counts(
-                    [counts[sheet.slug]] if sheet.slug in counts else [], [tallies.get(sheet.slug, Tally())]))})
-                for sheet in fields["sheets"]
-            )
+            fields["sheets"] = tuple(sheet.model_copy(update={
+                "counts": Counts.model_validate(manifest_counts(
+                    [counts[sheet.slug]] if sheet.slug in counts else [], [tallies.get(sheet.slug, Tally())])),
+                **described.get(sheet.slug, {}), "field_stats": _field_stats(tallies.get(sheet.slug, Tally())),
+            }) for sheet in fields["sheets"])
+        else:
+            fields.update(described.get(BATCH, {}), field_stats=_field_stats(tallies.get(BATCH, Tally())))
         manifest = Manifest(
             batch_id=self.output_id,
             row_count=self.next_skip,
@@ -651,6 +689,22 @@ class _Export:
             )
         self.ledger.record_event(self.batch_id, owner=self.owner)
 
+    def _publish_schema_events(self, notice: Notice) -> int:
+        """Publish one `flatfile.schema.changed` event per schema change the export announces (`schema_events`);
+        how many. Recorded in the ledger, so a retry of the export does not announce them again."""
+        entries = schema_events(notice, self.settings.event_bus_name)
+        for start in range(0, len(entries), 10):
+            answer = self.events.put_events(Entries=entries[start:start + 10])
+            failed = [entry for entry in answer.get("Entries", []) if entry.get("ErrorCode")]
+            if answer.get("FailedEntryCount") or failed:
+                code = failed[0].get("ErrorCode") if failed else "unknown"
+                raise EventNotPublishedError(
+                    f"batch {self.batch_id}: EventBridge bus {self.settings.event_bus_name!r} refused a schema "
+                    f"change event ({code}); the job is retried and publishes it then"
+                )
+        self.ledger.record_schema_events(self.batch_id, owner=self.owner)
+        return len(entries)
+
     def _lag(self, submitted_at: Any, exported_at: str) -> float | None:
         """`export_lag` of this export (reads the poller's checkpoint only for a scheduled export)."""
         trigger = self.job.trigger
@@ -690,6 +744,10 @@ class _Export:
 def _lease_seconds(deadline: Deadline) -> float:
     remaining = deadline.remaining()
     return (UNBOUNDED_LEASE if math.isinf(remaining) else remaining) + LEASE_MARGIN
+
+
+def _field_stats(tally: Tally) -> dict[str, FieldStat]:
+    return {key: FieldStat.model_validate(stats) for key, stats in tally.field_stats().items()}
 
 
 def _tallies(stored: Mapping[str, Any] | None, rows: int) -> dict[str, Tally] | None:

@@ -417,6 +417,10 @@ class Ledger:
         """Record that the export's EventBridge event was published."""
         self._owned(batch_id, owner, "SET eventPublishedAt = :now, updatedAt = :now", {})
 
+    def record_schema_events(self, batch_id: str, *, owner: str) -> None:
+        """Record that the export's schema change events were published (kept by a replay: announced once)."""
+        self._owned(batch_id, owner, "SET schemaEventsPublishedAt = :now, updatedAt = :now", {})
+
     def mark_exported(self, batch_id: str, *, owner: str, manifest_uri: str, row_count: int, exported_at: str) -> None:
         """Finish an export: the manifest is written and the notice sent."""
         self._owned(
@@ -426,6 +430,24 @@ class Ledger:
             {":exported": EXPORTED, ":uri": manifest_uri, ":rows": row_count, ":at": exported_at},
             landed=lambda entry: entry.state == EXPORTED and entry.manifest_uri == manifest_uri
             and entry.exported_at == exported_at,
+        )
+
+    def schema_item(self, key: str) -> dict[str, Any] | None:
+        """The last schema recorded under `key` (`flatfile_relay.schema_drift`), or None."""
+        answer = self._db.get_item(TableName=self.table_name, Key=_key(key), ConsistentRead=True)
+        item = answer.get("Item")
+        return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()} if item else None
+
+    def move_schema(self, key: str, previous: str | None, fingerprint: str, fields: list[dict[str, Any]],
+                    change: dict[str, Any] | None, export_id: str) -> bool:
+        """Record `fingerprint` as the last schema under `key` if the last one is still `previous` (None: none yet);
+        False when another export moved it first."""
+        condition = "attribute_not_exists(batchId)" if previous is None else "fingerprint = :previous"
+        return self._transition(
+            key, "SET fingerprint = :fingerprint, #f = :fields, #c = :change, changedBy = :by, updatedAt = :now",
+            condition, {":previous": previous, ":fingerprint": fingerprint, ":fields": fields, ":change": change,
+                        ":by": export_id},
+            names={"#f": "fields", "#c": "change"},
         )
 
     def reset_parts(self, batch_id: str, *, owner: str) -> None:

@@ -29,8 +29,9 @@ from flatfile_relay.ledger import SUBMITTED, LedgerEntry
 from flatfile_relay.manifest import routing
 from flatfile_relay.reconcile import SourceCounts
 from flatfile_relay.redaction import scrub
+from flatfile_relay.schema_drift import ExportSchema, legacy_schema
 from flatfile_relay.settings import Settings
-from flatfile_relay.tally import RowFacts, legacy_facts
+from flatfile_relay.tally import RowFacts, Tally, legacy_facts
 
 __all__ = ["BATCH_COUNTS", "LegacySource"]
 
@@ -93,6 +94,11 @@ class LegacySource:
 
     def facts(self, row: Mapping[str, Any]) -> RowFacts:
         return legacy_facts(row)
+
+    def schemas(self, tallies: Mapping[str, Tally]) -> dict[str, ExportSchema]:
+        """The batch's template (`__schema__`) for the keys its rows hold (`flatfile_relay.schema_drift`)."""
+        tally = tallies.get(BATCH)
+        return {BATCH: legacy_schema(self.batch, tally.fields if tally is not None else ())}
 
     def counts(self, deadline: Deadline) -> dict[str, SourceCounts]:
         values: dict[str, int | None] = {}

@@ -70,16 +70,21 @@ __all__ = [
     "EVENT_SOURCE",
     "NOTICE_TYPE",
     "PLATFORM_FIELDS",
+    "SCHEMA_CHANGED",
     "Counts",
+    "FieldStat",
     "Manifest",
     "ManifestError",
     "Notice",
     "Part",
     "S3Uri",
+    "SchemaChangeDoc",
+    "SchemaRef",
     "Sheet",
     "UnsupportedSchemaError",
     "event_entry",
     "routing",
+    "schema_events",
 ]
 
 NOTICE_TYPE: Final = "flatfile.batch.exported"
@@ -121,10 +126,40 @@ class Counts(Document):
     exported: dict[str, Count]
 
 
+class SchemaRef(Document):
+    """Where an export's schema is stored (`flatfile_relay.schema_drift`): its fingerprint and s3:// URI."""
+
+    fingerprint: Text
+    uri: S3Uri
+
+
+class SchemaChangeDoc(Document):
+    """How the schema differs from the last export of the same template or sheet: the `previous` fingerprint and
+    the field keys `added`, `removed` and `retyped`."""
+
+    previous: Text
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    retyped: tuple[str, ...] = ()
+
+
+class FieldStat(Document):
+    """One field's quality in an export: cells `filled`, cells `invalid` (null when the source flags no cell),
+    the first distinct validation `messages` (at most three)."""
+
+    filled: Count
+    invalid: Count | None = None
+    messages: tuple[str, ...] = ()
+
+
+#: what an export says of its rows' shape (a legacy manifest and notice at their top, a Platform one per sheet)
+SchemaField = Annotated[SchemaRef | None, Field(default=None, alias="schema")]
+
+
 #: fields only a Platform export writes: left out of a legacy export's documents when empty
 PLATFORM_FIELDS = frozenset({"workbookId", "spaceId", "environmentId", "sheets", "sheet"})
 #: fields written only when they say something (a count above zero, what an older manifest lacks)
-OPTIONAL_FIELDS = PLATFORM_FIELDS | {"nonFiniteRows", "counts"}
+OPTIONAL_FIELDS = PLATFORM_FIELDS | {"nonFiniteRows", "counts", "schema", "schemaChange", "fieldStats"}
 
 
 class _Exported(Document):
@@ -161,13 +196,17 @@ class Part(_Exported):
 
 class Sheet(Document):
     """One sheet of a Platform export: its id, slug, name and how many records the export holds (a manifest's
-    sheets add the sheet's `counts`)."""
+    sheets add the sheet's `counts`, `schema`, `schemaChange` and `fieldStats`; a notice's its `schema` and
+    `schemaChange`)."""
 
     id: Text
     slug: Text
     name: str
     row_count: Count
     counts: Counts | None = None
+    export_schema: SchemaField = None
+    schema_change: SchemaChangeDoc | None = None
+    field_stats: dict[str, FieldStat] | None = None
 
 
 class _Platform(_Exported):
@@ -182,7 +221,7 @@ class _Platform(_Exported):
         """The Platform fields, to copy from a manifest into its notice (sheets without the manifest's counts)."""
         fields = {name: getattr(self, name) for name in ("workbook_id", "space_id", "environment_id")}
         fields["sheets"] = None if self.sheets is None else tuple(
-            sheet.model_copy(update={"counts": None}) for sheet in self.sheets)
+            sheet.model_copy(update={"counts": None, "field_stats": None}) for sheet in self.sheets)
         return fields
 
 
@@ -205,6 +244,11 @@ class Manifest(_Platform):
     non_finite_rows: Count | None = None
     #: the source's own counts and what was written, which agreed (`flatfile_relay.reconcile`)
     counts: Counts | None = None
+    #: a legacy export's schema, its change since the last export of its template, its fields' quality (a Platform
+    #: export's are in its `sheets`)
+    export_schema: SchemaField = None
+    schema_change: SchemaChangeDoc | None = None
+    field_stats: dict[str, FieldStat] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
@@ -249,6 +293,9 @@ class Notice(_Platform):
     filename: BoundText | None = None
     submitted_at: str | None = None
     customer: BoundCustomer | None = None
+    #: a legacy export's schema and its change (a Platform export's are in its `sheets`)
+    export_schema: SchemaField = None
+    schema_change: SchemaChangeDoc | None = None
 
     model_config = ConfigDict(extra="allow")
 
@@ -263,6 +310,7 @@ class Notice(_Platform):
             source=manifest.source, batch_id=manifest.batch_id, manifest_uri=manifest_uri,
             row_count=manifest.row_count, trigger=manifest.trigger, exported_at=manifest.exported_at,
             filename=manifest.filename, submitted_at=manifest.submitted_at, customer=manifest.customer,
+            export_schema=manifest.export_schema, schema_change=manifest.schema_change,
             **manifest.notice_fields(),
         )
 
@@ -331,6 +379,40 @@ def event_entry(notice: Notice, bus_name: str) -> dict[str, Any]:
     """
     return {"Source": EVENT_SOURCE, "DetailType": EVENT_DETAIL_TYPE, "Detail": notice.to_json(),
             "EventBusName": bus_name}
+
+
+#: the EventBridge `detail-type` of a schema change (one event per change: `schema_events`)
+SCHEMA_CHANGED: Final = "flatfile.schema.changed"
+
+
+def schema_events(notice: Notice, bus_name: str) -> list[dict[str, Any]]:
+    """The `PutEvents` entries announcing the schema changes of an export (a legacy batch's, each Platform sheet's):
+    detail ``{"type", "schemaVersion", "source", "slug", "sheet", "fingerprint", "schemaUri", "previous", "added",
+    "removed", "retyped", "batchId", "manifestUri", "exportedAt"}`` (`slug`: the template's or sheet's, from the
+    schema's URI; `sheet`: the Platform sheet's slug, else null).
+
+    Example:
+        >>> notice = Notice(batch_id="b-1", manifest_uri="s3://b/m.json", row_count=0, trigger="replay",
+        ...                 exported_at="2021-03-01T20:23:04.512Z",
+        ...                 schema={"fingerprint": "f2", "uri": "s3://b/schemas/legacy/products/f2.json"},
+        ...                 schema_change={"previous": "f1", "added": ["quantity"], "removed": ["qty"]})
+        >>> [(e["DetailType"], json.loads(e["Detail"])["slug"]) for e in schema_events(notice, "default")]
+        [('flatfile.schema.changed', 'products')]
+    """
+    described: list[tuple[str | None, SchemaRef | None, SchemaChangeDoc | None]] = [
+        (None, notice.export_schema, notice.schema_change)]
+    described += [(sheet.slug, sheet.export_schema, sheet.schema_change) for sheet in notice.sheets or ()]
+    entries = []
+    for sheet, schema, change in described:
+        if schema is None or change is None:
+            continue
+        detail = {"type": SCHEMA_CHANGED, "schemaVersion": SCHEMA_VERSION, "source": notice.source,
+                  "slug": schema.uri.rsplit("/", 2)[-2], "sheet": sheet, "fingerprint": schema.fingerprint,
+                  "schemaUri": schema.uri, **change.to_dict(), "batchId": notice.batch_id,
+                  "manifestUri": notice.manifest_uri, "exportedAt": notice.exported_at}
+        entries.append({"Source": EVENT_SOURCE, "DetailType": SCHEMA_CHANGED, "EventBusName": bus_name,
+                        "Detail": json.dumps(detail, ensure_ascii=False, separators=(",", ":"))})
+    return entries
 
 
 def _parse(model: type[D], text: str | bytes, what: str) -> D:

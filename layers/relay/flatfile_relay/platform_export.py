@@ -68,8 +68,9 @@ from flatfile_relay.platform.records import ends_walk
 from flatfile_relay.platform_rows import row_lines, sheet_tail
 from flatfile_relay.reconcile import SourceCounts
 from flatfile_relay.redaction import scrub
+from flatfile_relay.schema_drift import ExportSchema, platform_schema
 from flatfile_relay.settings import Settings
-from flatfile_relay.tally import RowFacts, record_facts
+from flatfile_relay.tally import RowFacts, Tally, record_facts
 
 __all__ = [
     "ACKNOWLEDGED_INFO",
@@ -381,6 +382,10 @@ class PlatformSource:
 
     def facts(self, row: Mapping[str, Any]) -> RowFacts:
         return record_facts(row)
+
+    def schemas(self, tallies: Mapping[str, Tally]) -> dict[str, ExportSchema]:
+        """Each sheet's configured fields (`key`, `label`, `type`), whatever its records hold."""
+        return {sheet.slug: platform_schema(sheet.slug, sheet.fields) for sheet in self._workbook().sheets}
 
     def counts(self, deadline: Deadline) -> dict[str, SourceCounts]:
         """`GET sheets/{id}/counts` of every sheet: `total`, `valid` and `error` (records with an error)."""

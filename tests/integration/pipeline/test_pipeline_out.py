@@ -52,7 +52,8 @@ def test_the_documented_layout_is_what_lands_in_out(made_run: str) -> None:
     export_id = "([0-9a-f-]{36}|[a-z]{2}[a-z0-9]{0,6}_jb_[A-Za-z0-9]+)"  # a legacy batch or a Platform job
     patterns = [re.compile("^" + re.escape(line).replace("<YYYY\\-MM\\-DD>", r"\d{4}-\d{2}-\d{2}")
                            .replace("<batchId>", export_id).replace("<eventId>", "([0-9a-f-]{36}|[A-Za-z0-9_-]+)")
-                           .replace("<index>", r"\d+") + "$")
+                           .replace("<index>", r"\d+").replace("<source>", "(legacy|platform)")
+                           .replace("<slug>", "[a-z0-9_-]+").replace("<fingerprint>", "[0-9a-f]{16}") + "$")
                 for line in block("README.md", "## Output", "text").text.splitlines() if line.strip()]
     keys = [path.relative_to(OUT).as_posix() for path in OUT.rglob("*")
             if path.is_file() and path.relative_to(OUT).parts[0] == "flatfile" and not path.name.endswith(".jsonl")]
@@ -61,14 +62,14 @@ def test_the_documented_layout_is_what_lands_in_out(made_run: str) -> None:
     assert all(any(p.match(key) for key in keys) for p in patterns)
     layout = block("docs/output.md", "## Layout", "text").text  # the same three prefixes, annotated
     assert [line.split()[0].split("/")[1] for line in layout.splitlines() if line.strip()] == [
-        "rows", "manifests", "webhooks"]
+        "rows", "manifests", "schemas", "webhooks"]
 
 
 def test_every_example_query_answers_over_out(made_run: str, capsys: pytest.CaptureFixture[str]) -> None:
     """`make query EXAMPLE=<n>` for each example query of docs/output.md (in process: the make wiring is
     tested by the next test)."""
     examples = example_queries((ROOT / EXAMPLES).read_text(encoding="utf-8"))
-    assert len(examples) == len(blocks("docs/output.md", "### Example queries", "sql")) == 8
+    assert len(examples) == len(blocks("docs/output.md", "### Example queries", "sql")) == 9
     # the Platform's query needs a Platform export in ./out: until `make run` submits Platform workbooks, it runs
     # and finds none (tests/integration/pipeline/test_pipeline_tables.py runs it over both sources)
     platform = any(json.loads(path.read_text(encoding="utf-8")).get("source") == "platform"
