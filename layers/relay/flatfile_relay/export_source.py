@@ -9,7 +9,7 @@ job and the outcome. An `ExportSource` says only what is the source's own:
   (nothing to export now, and what the ledger should say);
 - `pages`: the rows from where the finished parts end, a page at a time, in order (`RowPage`): each page says
   what a part record ending inside it holds (`RowPage.mark`) and whether a part must end with it;
-- `facts`: what a row holds, for the counts and `fieldStats` kept while the rows stream (`flatfile_relay.tally`);
+- `count`: add rows to the counts and `fieldStats` kept while the rows stream (`flatfile_relay.tally`);
 - `schemas`: the schema of what was written, per group (`flatfile_relay.schema_drift`);
 - `counts`: the source's own counts, per group of rows (`BATCH`, or a Platform sheet's slug), which what was
   written must match before anything is published (`flatfile_relay.reconcile`);
@@ -38,7 +38,7 @@ from flatfile_relay.errors import ContractError, TransientError
 from flatfile_relay.ledger import LedgerEntry
 from flatfile_relay.reconcile import SourceCounts
 from flatfile_relay.schema_drift import ExportSchema
-from flatfile_relay.tally import BATCH, RowFacts, Tally
+from flatfile_relay.tally import BATCH, Tally
 
 __all__ = [
     "BATCH",
@@ -138,8 +138,8 @@ class ExportSource(Protocol):
         """The rows after the finished `parts` (`next_skip` rows in all), a page at a time, to the last one."""
         ...
 
-    def facts(self, row: Mapping[str, Any]) -> RowFacts:
-        """What one row of `RowPage.rows` holds (validity, deleted, cells), to count it."""
+    def count(self, rows: Sequence[Mapping[str, Any]], tally: Tally) -> None:
+        """Add rows of `RowPage.rows` (validity, deleted, cells) to `tally`."""
         ...
 
     def schemas(self, tallies: Mapping[str, Tally]) -> dict[str, ExportSchema]:

@@ -484,10 +484,7 @@ class _Export:
             writer.write_rows(page.rows[start:end])
         rows = page.rows[start:end] if page.rows else [json.loads(text) for text in (page.texts or ())[start:end]]
         assert self.tallies is not None  # set by `_read_all` before any row is read
-        tally = self.tallies.setdefault(page.group, Tally())
-        facts = self.source.facts
-        for row in rows:
-            tally.add(facts(row))
+        self.source.count(rows, self.tallies.setdefault(page.group, Tally()))
 
     def _store(self, writer: PartWriter, ended: tuple[RowPage, int] | None) -> None:
         """Store the writer's part (its last row is row `ended[1]` of page `ended[0]`) and let the writer go."""

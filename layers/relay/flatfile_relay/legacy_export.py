@@ -31,7 +31,7 @@ from flatfile_relay.reconcile import SourceCounts
 from flatfile_relay.redaction import scrub
 from flatfile_relay.schema_drift import ExportSchema, legacy_schema
 from flatfile_relay.settings import Settings
-from flatfile_relay.tally import RowFacts, Tally, legacy_facts
+from flatfile_relay.tally import Tally
 
 __all__ = ["BATCH_COUNTS", "LegacySource"]
 
@@ -92,8 +92,8 @@ class LegacySource:
                     f"batch {str(row_batch)[:64]}."
                 )
 
-    def facts(self, row: Mapping[str, Any]) -> RowFacts:
-        return legacy_facts(row)
+    def count(self, rows: Sequence[Mapping[str, Any]], tally: Tally) -> None:
+        tally.add_legacy_rows(rows)
 
     def schemas(self, tallies: Mapping[str, Tally]) -> dict[str, ExportSchema]:
         """The batch's template (`__schema__`) for the keys its rows hold (`flatfile_relay.schema_drift`)."""

@@ -70,7 +70,7 @@ from flatfile_relay.reconcile import SourceCounts
 from flatfile_relay.redaction import scrub
 from flatfile_relay.schema_drift import ExportSchema, platform_schema
 from flatfile_relay.settings import Settings
-from flatfile_relay.tally import RowFacts, Tally, record_facts
+from flatfile_relay.tally import Tally
 
 __all__ = [
     "ACKNOWLEDGED_INFO",
@@ -380,8 +380,8 @@ class PlatformSource:
 
     # -- the end -----------------------------------------------------------------------------------------
 
-    def facts(self, row: Mapping[str, Any]) -> RowFacts:
-        return record_facts(row)
+    def count(self, rows: Sequence[Mapping[str, Any]], tally: Tally) -> None:
+        tally.add_records(rows)
 
     def schemas(self, tallies: Mapping[str, Tally]) -> dict[str, ExportSchema]:
         """Each sheet's configured fields (`key`, `label`, `type`), whatever its records hold."""

@@ -9,9 +9,8 @@ or on the job's last delivery `ReconciliationFailedError` (a contract error: the
 queue, `ReconciliationFailed` is counted). Both name the figures on each side.
 
 Example:
-    >>> from flatfile_relay.tally import RowFacts
     >>> tally = Tally()
-    >>> tally.add(RowFacts(valid=True))
+    >>> tally.add_legacy_rows([{"valid": True}])
     >>> source = SourceCounts({"rows": 2, "valid": 1, "invalid": None, "deleted": None},
     ...                       {"rows": "countRows", "valid": "countRowsAccepted"})
     >>> disagreements({BATCH: source}, {BATCH: tally})

@@ -5,14 +5,15 @@ Memory stays constant whatever the row count: a tally holds a few numbers per fi
 `MESSAGES_KEPT` messages of at most `MESSAGE_CHARS` characters each. A tally is kept in the ledger with each finished
 part (`to_dict` / `from_dict`), so an export resumed in another invocation counts on from there.
 
-Each source says what a row holds (`RowFacts`): a legacy row its `valid` and `deleted` flags and its `mapped`
-cells (`legacy_facts`; the legacy rows endpoint flags no single cell, so a field's `invalid` is null unless rows
+Each source's rows have their own reader: a legacy row its `valid` and `deleted` flags and its `mapped` cells
+(`Tally.add_legacy_rows`; the legacy rows endpoint flags no single cell, so a field's `invalid` is null unless rows
 carry an `info` list of `{level, key, message}`), a Platform record its `valid` flag and, per cell, `value`,
-`valid` and `messages` (`record_facts`).
+`valid` and error `messages` (`Tally.add_records`). Both loops are kept plain: they run once per row and cell of
+every export (`make bench`).
 
 Example:
     >>> tally = Tally()
-    >>> tally.add(legacy_facts({"valid": False, "deleted": False, "mapped": {"sku": "A-1", "qty": ""}}))
+    >>> tally.add_legacy_rows([{"valid": False, "deleted": False, "mapped": {"sku": "A-1", "qty": ""}}])
     >>> tally.counts()
     {'rows': 1, 'valid': 0, 'invalid': 1, 'deleted': 0}
     >>> tally.field_stats()["qty"]
@@ -29,11 +30,7 @@ __all__ = [
     "BATCH",
     "MESSAGES_KEPT",
     "MESSAGE_CHARS",
-    "CellFacts",
-    "RowFacts",
     "Tally",
-    "legacy_facts",
-    "record_facts",
 ]
 
 #: the group of a legacy batch's rows (a Platform sheet's rows are grouped by the sheet's slug)
@@ -44,64 +41,9 @@ MESSAGES_KEPT = 3
 MESSAGE_CHARS = 200
 
 
-@dataclass(frozen=True)
-class CellFacts:
-    """One cell: its field key, whether it holds a value, whether it is invalid (None: the source does not say),
-    and its validation messages."""
-
-    key: str
-    filled: bool
-    invalid: bool | None = None
-    messages: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class RowFacts:
-    """One row: its validity (None: not flagged), whether it is deleted, and its cells."""
-
-    valid: bool | None
-    deleted: bool = False
-    cells: tuple[CellFacts, ...] = ()
-
-
 def _filled(value: Any) -> bool:
     """A cell holds a value: not null, not an empty or blank string."""
-    return value is not None and not (isinstance(value, str) and not value.strip())
-
-
-def legacy_facts(row: Mapping[str, Any]) -> RowFacts:
-    """The facts of a legacy row (`mapped` cells; per-cell errors only from an `info` list, when rows carry one)."""
-    mapped = row.get("mapped")
-    info = row.get("info")
-    errors: dict[str, list[str]] | None = None
-    if isinstance(info, list):
-        errors = {}
-        for item in info:
-            if isinstance(item, dict) and item.get("level") == "error" and isinstance(item.get("key"), str):
-                errors.setdefault(item["key"], []).append(str(item.get("message", "")))
-    cells = tuple(
-        CellFacts(str(key), _filled(value), None if errors is None else key in errors,
-                  tuple((errors or {}).get(key, ())))
-        for key, value in (mapped.items() if isinstance(mapped, dict) else ())
-    )
-    valid = row.get("valid")
-    return RowFacts(valid if isinstance(valid, bool) else None, row.get("deleted") is True, cells)
-
-
-def record_facts(record: Mapping[str, Any]) -> RowFacts:
-    """The facts of a Platform record (`values`: each cell's `value`, `valid` and `messages`)."""
-    values = record.get("values")
-    cells = []
-    for key, cell in (values.items() if isinstance(values, dict) else ()):
-        cell = cell if isinstance(cell, dict) else {}
-        messages = cell.get("messages")
-        texts = tuple(str(m.get("message", "")) for m in messages if isinstance(m, dict)
-                      and m.get("type", "error") == "error") if isinstance(messages, list) else ()
-        ok = cell.get("valid")
-        cells.append(CellFacts(str(key), _filled(cell.get("value")), (not ok) if isinstance(ok, bool) else bool(texts),
-                               texts))
-    valid = record.get("valid")
-    return RowFacts(valid if isinstance(valid, bool) else None, False, tuple(cells))
+    return value is not None and not (type(value) is str and not value.strip())
 
 
 @dataclass
@@ -110,17 +52,11 @@ class _Field:
     invalid: int | None = None
     messages: list[str] = field(default_factory=list)
 
-    def add(self, cell: CellFacts) -> None:
-        if cell.filled:
-            self.filled += 1
-        if cell.invalid is not None:
-            self.invalid = (self.invalid or 0) + (1 if cell.invalid else 0)
-        for message in cell.messages:
-            if len(self.messages) >= MESSAGES_KEPT:
-                break
-            text = message[:MESSAGE_CHARS]
-            if text not in self.messages:
-                self.messages.append(text)
+    def keep(self, message: str) -> None:
+        """Keep a validation message when it is among the field's first distinct ones."""
+        text = message[:MESSAGE_CHARS]
+        if len(self.messages) < MESSAGES_KEPT and text not in self.messages:
+            self.messages.append(text)
 
     def to_dict(self) -> dict[str, Any]:
         return {"filled": self.filled, "invalid": self.invalid, "messages": list(self.messages)}
@@ -133,24 +69,66 @@ class Tally:
         self.rows = self.valid = self.invalid = self.deleted = 0
         self.fields: dict[str, _Field] = {}
 
-    def add(self, facts: RowFacts) -> None:
-        """Count one row."""
+    def _row(self, valid: Any, deleted: bool) -> None:
         self.rows += 1
-        if facts.deleted:
+        if deleted:
             self.deleted += 1
-        elif facts.valid is True:
+        elif valid is True:
             self.valid += 1
-        elif facts.valid is False:
+        elif valid is False:
             self.invalid += 1
-        for cell in facts.cells:
-            stats = self.fields.get(cell.key)
-            if stats is None:
-                stats = self.fields[cell.key] = _Field()
-            stats.add(cell)
 
-    def add_all(self, rows: Iterable[RowFacts]) -> None:
-        for facts in rows:
-            self.add(facts)
+    def _field(self, key: str, invalid: int | None) -> _Field:
+        stats = self.fields[key] = _Field(invalid=invalid)
+        return stats
+
+    def add_legacy_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Count legacy rows: `valid`, `deleted`, `mapped` cells (errors only from an `info` list, when present)."""
+        fields = self.fields
+        for row in rows:
+            self._row(row.get("valid"), row.get("deleted") is True)
+            mapped = row.get("mapped")
+            if isinstance(mapped, dict):
+                for key, value in mapped.items():
+                    stats = fields.get(key) or self._field(key, None)
+                    if value is not None and (type(value) is not str or value.strip()):
+                        stats.filled += 1
+            info = row.get("info")
+            if isinstance(info, list) and isinstance(mapped, dict):
+                self._legacy_info(mapped, info)
+
+    def _legacy_info(self, mapped: Mapping[str, Any], info: list[Any]) -> None:
+        errors: dict[str, list[str]] = {}
+        for item in info:
+            if isinstance(item, dict) and item.get("level") == "error" and isinstance(item.get("key"), str):
+                errors.setdefault(item["key"], []).append(str(item.get("message", "")))
+        for key in mapped:
+            stats = self.fields[key]
+            stats.invalid = (stats.invalid or 0) + (1 if key in errors else 0)
+            for message in errors.get(key, ()):
+                stats.keep(message)
+
+    def add_records(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Count Platform records: `valid`, and per cell of `values` its `value`, `valid` and error `messages`."""
+        fields = self.fields
+        for record in records:
+            self._row(record.get("valid"), False)
+            values = record.get("values")
+            if not isinstance(values, dict):
+                continue
+            for key, cell in values.items():
+                stats = fields.get(key) or self._field(key, 0)
+                if not isinstance(cell, dict):
+                    continue
+                if _filled(cell.get("value")):
+                    stats.filled += 1
+                messages = cell.get("messages")
+                errors = [m for m in messages if isinstance(m, dict) and m.get("type", "error") == "error"] \
+                    if messages else ()
+                if cell.get("valid") is False or (errors and cell.get("valid") is not True):
+                    stats.invalid = (stats.invalid or 0) + 1
+                for message in errors:
+                    stats.keep(str(message.get("message", "")))
 
     def counts(self) -> dict[str, int]:
         """`{"rows", "valid", "invalid", "deleted"}`: valid and invalid count rows not deleted."""
