@@ -483,7 +483,8 @@ class _Export:
         else:
             writer.write_rows(page.rows[start:end])
         rows = page.rows[start:end] if page.rows else [json.loads(text) for text in (page.texts or ())[start:end]]
-        assert self.tallies is not None  # set by `_read_all` before any row is read
+        if self.tallies is None:  # pragma: no cover - `_read_all` sets them before any row is read
+            raise RuntimeError("rows counted before the export's counts were set")
         self.source.count(rows, self.tallies.setdefault(page.group, Tally()))
 
     def _store(self, writer: PartWriter, ended: tuple[RowPage, int] | None) -> None:
@@ -690,6 +691,8 @@ class _Export:
         """Publish one `flatfile.schema.changed` event per schema change the export announces (`schema_events`);
         how many. Recorded in the ledger, so a retry of the export does not announce them again."""
         entries = schema_events(notice, self.settings.event_bus_name)
+        if not entries:
+            return 0
         for start in range(0, len(entries), 10):
             answer = self.events.put_events(Entries=entries[start:start + 10])
             failed = [entry for entry in answer.get("Entries", []) if entry.get("ErrorCode")]

@@ -145,8 +145,8 @@ def slugify(text: str) -> str:
 def legacy_schema(batch: Mapping[str, Any], seen: Iterable[str]) -> ExportSchema:
     """A legacy batch's schema: its template's fields (`__schema__`) for the keys `seen` in its rows' `mapped`,
     in the template's order, then the keys the template lacks as seen; no keys seen: the template's fields."""
-    template = batch.get("__schema__") if isinstance(batch.get("__schema__"), dict) else {}
-    assert isinstance(template, dict)
+    found = batch.get("__schema__")
+    template: Mapping[str, Any] = found if isinstance(found, dict) else {}
     listed = [f for f in template.get("fields") or () if isinstance(f, dict) and isinstance(f.get("key"), str)]
     keys = list(dict.fromkeys(seen))
     tracked = bool(keys)
