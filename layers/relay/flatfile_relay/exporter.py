@@ -439,7 +439,8 @@ class _Export:
 
     def _store(self, writer: PartWriter, ended: tuple[RowPage, int] | None) -> None:
         """Store the writer's part (its last row is row `ended[1]` of page `ended[0]`) and let the writer go."""
-        assert ended is not None  # a writer holds rows only after a page wrote some
+        if ended is None:  # pragma: no cover - a writer holds rows only after a page wrote some
+            raise RuntimeError("a part holds rows that no page wrote")
         try:
             self._store_part(writer.finish(), ended[0].mark(ended[1]))
         finally:

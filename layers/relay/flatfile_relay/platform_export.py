@@ -429,9 +429,11 @@ class PlatformSource:
                            ", ".join(self.locked), exc_info=True)
 
     def _job(self) -> Job:
-        assert self.job is not None, "open() first"
+        if self.job is None:
+            raise RuntimeError("open() the Platform source first")
         return self.job
 
     def _workbook(self) -> Workbook:
-        assert self.workbook is not None, "open() first"
+        if self.workbook is None:
+            raise RuntimeError("open() the Platform source first")
         return self.workbook
