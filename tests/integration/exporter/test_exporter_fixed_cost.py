@@ -3,6 +3,7 @@ pages, and the ledger writes one export makes (the emulator over HTTP and moto c
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -85,9 +86,8 @@ def test_a_job_without_a_snapshot_reads_the_batch_with_the_first_page_then_the_r
     batch_id = relay.add_batch(rows_of(25))
     relay.emu.set(latency=LATENCY)
 
-    outcome = relay.run_job(ExportJob.from_message(
-        '{"type": "flatfile.export.job", "schemaVersion": 1, "batchId": "%s", "trigger": "schedule"}' % batch_id
-    ), client=relay.new_client(row_prefetch=4))
+    old_job = json.dumps({"type": "flatfile.export.job", "schemaVersion": 1, "batchId": batch_id, "trigger": "schedule"})
+    outcome = relay.run_job(ExportJob.from_message(old_job), client=relay.new_client(row_prefetch=4))
 
     asked, moments = batch_requests(relay, batch_id), arrivals(relay, batch_id)
     assert (outcome.status, outcome.row_count) == (EXPORTED, 25)
@@ -181,7 +181,8 @@ def test_a_one_part_export_makes_three_ledger_writes_and_no_read(relay: Relay) -
     assert calls == Counter({"UpdateItem": 3})
     entry = relay.entry(batch_id)
     assert entry.state == "exported"
-    assert entry.notice is not None and entry.event_published_at is not None
+    assert entry.notice is not None
+    assert entry.event_published_at is not None
     assert entry.extra.get("noticeSentAt") is not None
 
 
