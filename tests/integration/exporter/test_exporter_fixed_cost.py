@@ -86,7 +86,7 @@ def test_a_job_without_a_snapshot_reads_the_batch_with_the_first_page_then_the_r
     batch_id = relay.add_batch(rows_of(25))
     relay.emu.set(latency=LATENCY)
 
-    old_job = json.dumps({"type": "flatfile.export.job", "schemaVersion": 1, "batchId": batch_id, "trigger": "schedule"})
+    old_job = json.dumps({"type": "flatfile.export.job", "schemaVersion": 1, "batchId": batch_id})
     outcome = relay.run_job(ExportJob.from_message(old_job), client=relay.new_client(row_prefetch=4))
 
     asked, moments = batch_requests(relay, batch_id), arrivals(relay, batch_id)
