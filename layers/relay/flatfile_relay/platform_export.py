@@ -193,6 +193,9 @@ def _record_total(sheet: Sheet) -> int | None:
 class PlatformSource:
     """The records of one Platform submit job's workbook, for `flatfile_relay.exporter` (see the module docs)."""
 
+    #: `finish` completes the job, and `open` tells a job the relay completed by the ledger's notice (`ExportSource`)
+    record_before_finish = True
+
     def __init__(self, client: PlatformClient, job: ExportJob, ledger: Ledger, owner: str, settings: Settings, *,
                  last_delivery: bool = False, secret_values: Iterable[str] = ()) -> None:
         self.client, self.ledger, self.owner, self.settings = client, ledger, owner, settings
