@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flatfile_relay import export_source
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
@@ -56,7 +56,6 @@ from flatfile_relay.export_source import (
     SourceChangedError,
 )
 from flatfile_relay.flatfile import FlatfileClient
-from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import batch_rows_prefix, manifest_key, part_key, s3_uri
 from flatfile_relay.ledger import (
     EXPORTING,
@@ -71,10 +70,12 @@ from flatfile_relay.legacy_export import LegacySource
 from flatfile_relay.manifest import Manifest, Notice, Part, event_entry
 from flatfile_relay.measurements import SECONDS, Measurement
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
-from flatfile_relay.platform import PlatformClient
-from flatfile_relay.platform_export import PlatformSource
 from flatfile_relay.settings import Settings
 from flatfile_relay.timestamps import parse_timestamp_or_none, utc_now_iso
+
+if TYPE_CHECKING:
+    from flatfile_relay.jobs import ExportJob
+    from flatfile_relay.platform import PlatformClient
 
 __all__ = [
     "BUSY",
@@ -272,6 +273,9 @@ def export_platform_job(
 
     Raises: as `export_batch` (the job is failed first when the relay gives up on it).
     """
+    # deferred: see DEFERRED_IMPORTS (a legacy export never reads the Platform)
+    from flatfile_relay.platform_export import PlatformSource
+
     source = PlatformSource(client, job, ledger, owner, settings, last_delivery=last_delivery,
                             secret_values=secret_values)
     return run_export(job, source, s3, sqs, ledger, settings, deadline, owner, events=events, reserve=reserve,
