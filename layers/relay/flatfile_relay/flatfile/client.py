@@ -257,10 +257,7 @@ class FlatfileClient:
         order. A page holding another number of rows than the one before it makes the client drop the
         pages asked ahead and continue from where that page ended, so the pages yielded are exactly those a
         one-at-a-time walk yields. At most `prefetch` pages wait in memory besides the one yielded.
-        `expected_total` (a hint: how many rows the batch should hold, e.g. the export job's `countRows`) lets
-        the first round start at once: pages of `page_size` up to it are asked for together with the first
-        one; a hint that is wrong costs at most the requests guessed past the real end (their answers are
-        dropped like any wrong guess).
+        `expected_total` (a hint, e.g. a job's `countRows`): the first round asks for pages up to it at once.
 
         With `check_order` (the default), every row must have an integer `sequence` greater than the one
         before it (and than `after_sequence`, the last row a resumed export already wrote): otherwise
