@@ -62,7 +62,8 @@ class LegacySource:
 
     def open(self, entry: LedgerEntry, deadline: Deadline) -> Opened | Handback:
         """Read the batch and begin the rows together; the batch's own status decides (see the module docs)."""
-        rows = self._rows(entry.parts, entry.next_skip, deadline)
+        # a retry after the notice announces the export already written: it reads no row
+        rows = self._rows(entry.parts, entry.next_skip, deadline) if entry.notice is None else iter(())
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flatfile-batch") as pool:
             read = pool.submit(self.client.get_batch, self.batch_id, deadline)
             try:

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from support.relay import Relay, rows_of
 
 from flatfile_relay.aws import AwsClients
@@ -194,3 +195,29 @@ def test_a_replay_of_an_exported_batch_claims_it_without_a_read(relay: Relay) ->
 
     assert calls == Counter({"UpdateItem": 4})  # the claim refused (the entry comes with the refusal), the restart
     assert len(relay.notices()) == 2
+
+
+def test_a_retry_after_the_notice_reads_the_batch_and_no_row(relay: Relay) -> None:
+    """EventBridge refuses the event: the notice is recorded on the way out, and the retry only reads the batch and
+    publishes the event."""
+    batch_id = relay.add_batch(rows_of(25))
+    job = snapshot_job(relay, batch_id)
+    events = AwsClients().events
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalException", "Message": "injected"}}, "PutEvents")
+
+    events.meta.events.register("before-call.events.PutEvents", refuse)
+    with pytest.raises(ClientError, match="injected"):
+        export_batch(job, relay.client, relay.clients.s3, relay.sqs, relay.ledger, relay.settings, Deadline.never(),
+                     "first", events=events)
+    entry = relay.entry(batch_id)
+    assert (entry.state, entry.notice is not None, entry.event_published_at) == ("exporting", True, None)
+    relay.emu.clear_request_log()
+
+    outcome = relay.run_job(job, owner="redelivery")
+
+    assert outcome.status == EXPORTED
+    assert [record.path for record in batch_requests(relay, batch_id)] == [f"/rest/batch/{batch_id}"]
+    assert len(relay.notices()) == 1
+    assert len(relay.export_events()) == 1
