@@ -677,23 +677,3 @@ def _quietly(step: Callable[..., None], error: BaseException | None, batch_id: s
         logger.warning("batch %s: %s after a failure did not work", batch_id, getattr(step, "__name__", "a step"),
                        exc_info=True)
 
-
-__all__ = [
-    "BUSY",
-    "CONTINUED",
-    "DEFAULT_RESERVE",
-    "EXPORTED",
-    "LAG_TRIGGERS",
-    "LEASE_LOST",
-    "LEASE_MARGIN",
-    "NOT_FOUND",
-    "NOT_SUBMITTED",
-    "SKIPPED",
-    "UNBOUNDED_LEASE",
-    "EventNotPublishedError",
-    "ExportOutcome",
-    "ExportStalledError",
-    "StaleObjectsError",
-    "export_batch",
-    "export_lag",
-]
