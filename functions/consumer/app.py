@@ -11,11 +11,9 @@ the contract), a configuration problem, or a failure (with its stack trace).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from flatfile_relay.consumer import handle_notice
@@ -23,6 +21,10 @@ from flatfile_relay.failures import ErrorKind, classify
 from flatfile_relay.observability import get_logger, get_metrics, traced
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.sqs_batch import partial_batch_response
+
+if TYPE_CHECKING:  # Powertools' batch utility is imported with the first event (`flatfile_relay.sqs_batch`)
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 logger = get_logger()
 metrics = get_metrics()

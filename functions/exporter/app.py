@@ -14,11 +14,9 @@ with its stack trace.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from flatfile_relay.connection import FlatfileRuntime
@@ -31,6 +29,10 @@ from flatfile_relay.measurements import request_measurements
 from flatfile_relay.observability import get_logger, get_metrics, publish, traced
 from flatfile_relay.reconcile import ReconciliationFailedError
 from flatfile_relay.sqs_batch import partial_batch_response
+
+if TYPE_CHECKING:  # Powertools' batch utility is imported with the first event (`flatfile_relay.sqs_batch`)
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 #: Seconds of the Lambda's time kept back from the exporter (to log, flush metrics and answer).
 DEADLINE_RESERVE = 10.0

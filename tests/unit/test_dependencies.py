@@ -38,11 +38,14 @@ LEAVES = frozenset(
 ROOT_ERRORS = f"{PACKAGE}.errors"
 
 _PARSER = "aws_lambda_powertools.utilities.parser"
+_BATCH = "aws_lambda_powertools.utilities.batch"
 #: (module, what it imports inside a function) -> why the import waits. Nothing else is imported late.
 DEFERRED_IMPORTS = {
     (f"{PACKAGE}.flatfile", f"{PACKAGE}.flatfile"):
         "the client's modules import requests: the webhook and the consumer use only the errors and Account",
-    (PLATFORM, PLATFORM): "the Platform client's modules import requests: its account and models do not",
+    (PLATFORM, PLATFORM):
+        "the Platform client's modules import requests, and a legacy export needs none of its models: only its "
+        "account comes at once",
     (f"{PACKAGE}.poller", f"{PACKAGE}.jobs"):
         "an idle poll queues no job: the job model (pydantic) is imported with the first job",
     (f"{PACKAGE}.sources.legacy", f"{PACKAGE}.jobs"):
@@ -53,14 +56,21 @@ DEFERRED_IMPORTS = {
         "operator modes and their request models only for operator events, never for a scheduled poll",
     (f"{PACKAGE}.observability", "aws_lambda_powertools"): "the Tracer imports the X-Ray SDK: only when tracing is on",
     (f"{PACKAGE}.connection", "aws_lambda_powertools.utilities.parameters"): "the secret is read on first use",
+    (f"{PACKAGE}.sqs_batch", _BATCH):
+        "Powertools' batch utility imports asyncio and every event data class: imported with the first event",
+    (f"{PACKAGE}.runtime", f"{PACKAGE}.ledger"): "the consumer has no ledger: it is built (and imported) on first use",
+    (f"{PACKAGE}.exporter", f"{PACKAGE}.platform_export"):
+        "a legacy export never reads the Platform: its source (and client) come with the first Platform job",
     (f"{PACKAGE}.webhook_tokens", "aws_lambda_powertools.utilities.parameters"): "the secret is read on first use",
 }
 #: what each handler's cold import (tracing off) must not load: the deferrals above, and what it never needs
 COLD_IMPORT_EXCLUDES = {
     "poller": (_PARSER, "pydantic", f"{PACKAGE}.jobs", f"{PACKAGE}.operations.dispatch", "aws_xray_sdk"),
-    "exporter": (_PARSER, f"{PACKAGE}.poller", f"{PACKAGE}.operations.dispatch", "aws_xray_sdk"),
+    "exporter": (_PARSER, _BATCH, "asyncio", f"{PACKAGE}.poller", f"{PACKAGE}.operations.dispatch",
+                 f"{PACKAGE}.platform_export", f"{PLATFORM}.client", f"{PLATFORM}.models", "aws_xray_sdk"),
     "webhook": (_PARSER, "requests", f"{CLIENT}.client", "aws_xray_sdk"),
-    "consumer": (_PARSER, "requests", f"{CLIENT}.client", f"{PACKAGE}.jobs", "aws_xray_sdk"),
+    "consumer": (_PARSER, _BATCH, "asyncio", "requests", f"{CLIENT}.client", f"{PACKAGE}.jobs", f"{PACKAGE}.ledger",
+                 "aws_xray_sdk"),
 }
 
 

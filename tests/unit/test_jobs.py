@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from flatfile_relay.jobs import JOB_TYPE, ExportJob, InvalidJobError, require_batch_id
+from flatfile_relay.jobs import JOB_TYPE, MAX_FILENAME, BatchSnapshot, ExportJob, InvalidJobError, require_batch_id
 from flatfile_relay.models import TRIGGERS
 from flatfile_relay.timestamps import parse_timestamp
 
@@ -159,3 +159,41 @@ def test_jobs_are_values() -> None:
     assert len({first, ExportJob(batch_id=BATCH, trigger="webhook", requested_at="t")}) == 1
     with pytest.raises(ValidationError, match="frozen"):
         first.resume = True  # type: ignore[misc]
+
+
+# -- the batch snapshot -----------------------------------------------------------------------------------
+
+
+def test_a_job_with_a_snapshot_round_trips_and_its_continuation_keeps_it() -> None:
+    snapshot = BatchSnapshot.of_batch({"status": "submitted", "countRows": 2000, "filename": "orders.csv",
+                                       "submittedAt": "2024-05-01T10:00:00.000Z", "__endUser__": {"id": "u"}})
+    job = ExportJob.create(BATCH, trigger="schedule", batch=snapshot)
+    body = json.loads(job.to_message())
+    assert body["batch"] == {"status": "submitted", "countRows": 2000, "filename": "orders.csv",
+                             "submittedAt": "2024-05-01T10:00:00.000Z"}
+    assert ExportJob.from_message(job.to_message()) == job
+    assert job.continuation().batch == snapshot
+
+
+def test_a_job_without_a_snapshot_keeps_its_old_shape() -> None:
+    job = ExportJob.from_message(message())
+    assert job.batch is None
+    assert "batch" not in json.loads(job.to_message())
+    assert ExportJob.from_message(message(batch=None)).batch is None
+
+
+def test_a_listed_batch_with_odd_values_gives_a_snapshot_without_them() -> None:
+    snapshot = BatchSnapshot.of_batch({"status": 3, "countRows": "12", "filename": "x" * (MAX_FILENAME + 5),
+                                       "submittedAt": None})
+    assert (snapshot.status, snapshot.count_rows, snapshot.submitted_at) == (None, None, None)
+    assert snapshot.filename == "x" * MAX_FILENAME
+    assert BatchSnapshot.of_batch({"countRows": True}).count_rows is None
+    assert BatchSnapshot.of_batch({"countRows": -1}).count_rows is None
+
+
+@pytest.mark.parametrize(("batch", "field"), [({"countRows": "12"}, "job.batch.countRows"),
+                                              ({"countRows": -1}, "job.batch.countRows"),
+                                              ("submitted", "job.batch")])
+def test_a_message_with_a_bad_snapshot_is_refused_by_name(batch: Any, field: str) -> None:
+    with pytest.raises(InvalidJobError, match=field.replace(".", r"\.")):
+        ExportJob.from_message(message(batch=batch))

@@ -1,17 +1,22 @@
 """`make run`: the whole pipeline on this machine — moto for AWS, the bundled emulator for Flatfile.
 
 Steps: create template.yaml's resources in a moto server on 127.0.0.1, start the emulator with its sample
-imports, store the sample credentials in the secret, then
-1. a scheduled tick: invoke the poller with events/schedule.json, feed the export-jobs queue to the
-   exporter (like Lambda's event source mapping); read the notices queue as a user's consumer would; feed
-   the sample consumer's own queue, where moto's EventBridge delivers the export events through the
+imports (legacy batches and Flatfile Platform workbooks), store both sources' credentials in the secret, then
+1. an end user submits the two-sheet Platform workbook "Customers and orders" (its submit action creates a
+   ready job);
+2. a scheduled tick: invoke the poller with events/schedule.json (both sources), feed the export-jobs queue
+   to the exporter (like Lambda's event source mapping); read the notices queue as a user's consumer would;
+   feed the sample consumer's own queue, where moto's EventBridge delivers the export events through the
    template's rule, to the consumer;
-2. a webhook delivery: a new import is submitted and the emulator posts its webhook to a local Function
-   URL (an HTTP server on 127.0.0.1 that invokes the webhook function), then export and consume;
-3. a second tick, to show that nothing is exported twice;
-4. the operator modes `check` and `status` (events/check.json, events/status.json);
-then print a summary (every batch by file name, and why each one not exported was not) and copy what
-landed to ./out/.
+3. webhook deliveries: a new legacy import is submitted and the emulator posts its webhook to a local
+   Function URL (an HTTP server on 127.0.0.1 that invokes the webhook function); the Platform workbook
+   "Product catalogue" (with invalid records) is submitted and a listener forwards its `job:ready` event to
+   the same URL; then export and consume;
+4. a second tick, to show that nothing is exported twice;
+5. the operator modes `check` and `status` (events/check.json, events/status.json);
+then print a summary (every legacy batch by file name and every Platform submit job by workbook, the
+outcome message its end user reads in Flatfile, and why each one not exported was not) and copy what landed
+to ./out/.
 
 Example:
     $ python -m flatfile_relay_devkit.local --out out
@@ -25,13 +30,16 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import requests
+
 from flatfile_relay.aws import AwsClients
-from flatfile_relay.ledger import EXPORTED, Ledger
+from flatfile_relay.ledger import EXPORTED, Ledger, LedgerEntry
 from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig, send_webhook
 from flatfile_relay_devkit.local.deployment import LocalDeployment
 from flatfile_relay_devkit.local.function_url import FunctionUrl
@@ -54,7 +62,9 @@ class RunResult:
     submitted_in_emulator: int = 0
     listed: list[dict[str, Any]] = field(default_factory=list)  # id, file name, status of each batch listed
     states: dict[str, str] = field(default_factory=dict)  # batchId -> ledger state
-    webhooks: list[tuple[str, list[int]]] = field(default_factory=list)  # (batchId, HTTP statuses)
+    webhooks: list[tuple[str, list[int]]] = field(default_factory=list)  # (batchId or job id, HTTP statuses)
+    jobs: list[dict[str, Any]] = field(default_factory=list)  # the Platform's submit jobs (see `_platform_jobs`)
+    submitted_jobs: list[str] = field(default_factory=list)  # the jobs this run's end users created
     operations: list[dict[str, Any]] = field(default_factory=list)  # answers of the operator modes
     query: tuple[str, list[str], list[tuple[Any, ...]]] | None = None  # (title, columns, rows) of an example query
     seconds: float = 0.0
@@ -77,7 +87,7 @@ class LocalRun:
                                                  stack=stack)
         self.lambdas = LocalLambda(self.deployment, root, timeout=timeout, env_overrides=env_overrides)
         self.settings = self.deployment.settings("PollerFunction")
-        self.deployment.store_credentials(emulator.secret)
+        self.deployment.store_credentials({**emulator.secret, **emulator.platform_secret})
         self.result = RunResult()
 
     def poll(self, event: Any | None = None) -> dict[str, Any]:
@@ -115,6 +125,25 @@ class LocalRun:
         self.result.webhooks.append((batch_id, statuses))
         return statuses
 
+    def submit_workbook(self, label: str) -> str:
+        """An end user presses the submit action of the emulator's sample workbook `label` (e.g.
+        "customers_orders"): the ready job's id."""
+        job_id = str(self.emulator.platform.submit(self.emulator.platform.sample_id(label))["id"])
+        self.result.submitted_jobs.append(job_id)
+        return job_id
+
+    def forward_job_ready(self, job_id: str) -> list[int]:
+        """What a Flatfile listener that forwards `job:ready` does (docs/platform.md): POST the job's event as
+        JSON, the token in the X-Webhook-Token header, to a local Function URL in front of the webhook
+        function; return the HTTP statuses."""
+        [event] = [e for e in self.emulator.platform.events("job:ready") if e["context"]["jobId"] == job_id]
+        body = json.dumps(event).encode("utf-8")
+        headers = {"Content-Type": "application/json", "X-Webhook-Token": self.emulator.secret["webhookToken"]}
+        with FunctionUrl(lambda request: self.lambdas.invoke("WebhookFunction", request)) as url:
+            answer = requests.post(url.url, data=body, headers=headers, timeout=30)
+        self.result.webhooks.append((job_id, [answer.status_code]))
+        return [answer.status_code]
+
     def operate(self, name: str) -> dict[str, Any]:
         """Invoke the poller with the operator event events/<name>.json (e.g. check, status)."""
         event = json.loads((self.root / "events" / f"{name}.json").read_text(encoding="utf-8"))
@@ -138,6 +167,7 @@ class LocalRun:
                     "rows": entry.row_count, "parts": len(entry.parts), "manifest": entry.manifest_uri,
                     "trigger": entry.trigger,
                 }
+        self.result.jobs = self._platform_jobs(ledger)
         paginator = self.clients.s3.get_paginator("list_objects_v2")
         self.result.objects = [
             (obj["Key"], obj["Size"])
@@ -151,6 +181,18 @@ class LocalRun:
                 )["Attributes"]
                 self.result.dead_letters[name] = int(attributes["ApproximateNumberOfMessages"])
         return self.result
+
+    def _platform_jobs(self, ledger: Ledger) -> list[dict[str, Any]]:
+        """The relay's environment's jobs of the submit operations the relay exports, oldest first: workbook,
+        sheets (records, invalid ones), status and outcome message in the emulator, and the ledger's facts."""
+        platform = self.emulator.platform
+        operations = set(self.settings.platform_operations)
+        jobs = [job for job in platform.ordered_jobs(descending=False)
+                if job["type"] == "workbook" and job["operation"] in operations
+                and job["environmentId"] == platform.account.environment_id]
+        entries = ledger.get_many(job["id"] for job in jobs)
+        return [_job_facts(platform.workbook(job["source"]), job, entries.get(job["id"]),
+                           submitted=job["id"] in self.result.submitted_jobs) for job in jobs]
 
     def copy_out(self, out: Path) -> None:
         """Copy every exported object to `out` (and a decompressed .jsonl beside each part), plus the notices."""
@@ -190,6 +232,19 @@ class LocalRun:
             )
 
 
+def _job_facts(workbook: Mapping[str, Any], job: Mapping[str, Any], entry: LedgerEntry | None, *,
+               submitted: bool) -> dict[str, Any]:
+    """One Platform submit job for the summary."""
+    sheets = [(sheet["name"], sheet["recordCounts"]["total"], sheet["recordCounts"]["error"])
+              for sheet in workbook["sheets"]]
+    facts: dict[str, Any] = {"id": job["id"], "workbook": workbook["name"], "sheets": sheets,
+                             "status": job["status"], "outcome": (job.get("outcome") or {}).get("message"),
+                             "submitted": submitted, "state": entry.state if entry is not None else None}
+    if entry is not None and entry.state == EXPORTED:
+        facts.update(rows=entry.row_count, parts=len(entry.parts), trigger=entry.trigger)
+    return facts
+
+
 #: why a batch Flatfile lists was not exported, by its status there
 NOT_EXPORTED = {
     None: "still in progress in Flatfile (status null): each poll re-checks it until it is submitted",
@@ -202,10 +257,7 @@ def summary(result: RunResult, out: Path | None) -> str:
     """The text `make run` prints at the end."""
     lines = ["", "flatfile-relay — local run", "=" * 26]
     for index, poll in enumerate(result.polls, 1):
-        lines.append(
-            f"poll {index}: {poll.get('batches_seen', '?')} batches listed, {len(poll.get('jobs_sent') or [])} "
-            f"export jobs queued, {poll.get('pending', 0)} still in progress"
-        )
+        lines.append(f"poll {index}: " + "; ".join(_poll_parts(poll)))
     for batch_id, statuses in result.webhooks:
         lines.append(f"webhook: {len(statuses)} POST(s) for {_name(result, batch_id)}, answered {statuses}")
     for drain in result.drains:
@@ -217,8 +269,10 @@ def summary(result: RunResult, out: Path | None) -> str:
     total_rows = sum(int(facts["rows"] or 0) for facts in result.exported.values())
     lines.append(
         f"exported: {len(result.exported)} of {result.submitted_in_emulator} submitted batches, {total_rows} rows"
+        " (legacy API, Portal v2)"
     )
     lines.extend(_batch_lines(result))
+    lines.extend(_job_lines(result))
     for answer in result.operations:
         lines.extend(_operation_lines(answer))
     lines.append(f"S3 objects: {len(result.objects)}")
@@ -240,10 +294,26 @@ def summary(result: RunResult, out: Path | None) -> str:
     return "\n".join(lines)
 
 
+#: what each source lists, as the poll line names it
+LISTED = {"legacy": "batches", "platform": "submit jobs"}
+
+
+def _poll_parts(poll: Mapping[str, Any]) -> list[str]:
+    """Per source: how many items it listed, export jobs queued, items still in progress."""
+    sources = poll.get("sources") or {"legacy": poll}
+    return [f"{source}: {report.get('batches_seen', '?')} {LISTED.get(source, 'items')} listed, "
+            f"{len(report.get('jobs_sent') or [])} export jobs queued, {report.get('pending', 0)} still in progress"
+            for source, report in sources.items()]
+
+
 def _name(result: RunResult, batch_id: str) -> str:
+    """A batch's file name, or the workbook of a Platform job (its id when neither is known)."""
     for batch in result.listed:
         if batch["id"] == batch_id:
             return str(batch.get("filename") or batch.get("originalFile") or batch_id)
+    for job in result.jobs:
+        if job["id"] == batch_id:
+            return f"{job['workbook']} (job:ready of {batch_id})"
     return batch_id
 
 
@@ -264,13 +334,37 @@ def _batch_lines(result: RunResult) -> list[str]:
     return lines
 
 
+def _job_lines(result: RunResult) -> list[str]:
+    """The Platform's submit jobs: exported (records per sheet, invalid ones, parts, trigger) and the job's end
+    in Flatfile with the outcome message its end user reads, or why it was not exported."""
+    exported = [job for job in result.jobs if job.get("rows") is not None]
+    records = sum(int(job["rows"]) for job in exported)
+    lines = [f"exported: {len(exported)} of {len(result.submitted_jobs)} submitted workbooks' jobs, {records} "
+             "records (Flatfile Platform)"]
+    width = max((len(job["workbook"]) for job in result.jobs), default=0)
+    for job in result.jobs:
+        name = job["workbook"].ljust(width)
+        if job.get("rows") is not None:
+            sheets = ", ".join(f"{sheet} {total} ({invalid} invalid)" for sheet, total, invalid in job["sheets"])
+            lines.append(f"  {name}  {job['id']}  exported  {job['rows']:>6} records  {job['parts']} part(s)  "
+                         f"by {job['trigger']}: {sheets}")
+            lines.append(f"  {''.ljust(width)}  job {job['status']} in Flatfile: \"{job['outcome']}\"")
+        elif job["submitted"]:
+            lines.append(f"  {name}  {job['id']}  not exported: job {job['status']}, ledger {job['state']}")
+        else:
+            lines.append(f"  {name}  {job['id']}  not exported: {job['status']} in Flatfile before this run "
+                         "(the relay exports ready jobs)")
+    return lines
+
+
 def _operation_lines(answer: dict[str, Any]) -> list[str]:
     """The answer of `check` (one line per step) or `status`, as the operator would read it."""
     mode, verdict = answer.get("mode"), "ok" if answer.get("ok") else "PROBLEMS"
     if "error" in answer:
         return [f"{mode}: {verdict}: {answer['error']}"]
     if mode == "check":
-        return [f"check: {verdict}", *(f"  {step}: {line}" for step, line in answer["steps"].items())]
+        return [f"check: {verdict}", f"  sources: {json.dumps(answer.get('sources'))}",
+                *(f"  {step}: {line}" for step, line in answer["steps"].items())]
     return [f"{mode}: {verdict}", *(f"  {key}: {json.dumps(value)}" for key, value in answer.items()
                                     if key not in ("mode", "ok"))]
 
@@ -300,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     failures = sum(result.dead_letters.values()) + sum(d.failed for d in result.drains)
     failures += sum(1 for answer in result.operations if not answer.get("ok"))
     failures += sum(1 for _, statuses in result.webhooks for status in statuses if status != 202)
+    failures += sum(1 for job in result.jobs if job["submitted"] and (job.get("rows") is None
+                                                                       or job["status"] != "complete"))
     return 1 if failures or len(result.exported) != result.submitted_in_emulator else 0
 
 
@@ -313,11 +409,17 @@ def _run(args: Any, terminal: IO[str]) -> RunResult:
         say(f"moto on {moto.url}, Flatfile emulator on {emulator.url}")
         say("creating template.yaml's buckets, queues, table and secret in moto ...")
         run = LocalRun(args.root, emulator, moto)
-        say("tick 1: scheduled poll → export → consume")
+        job = run.submit_workbook("customers_orders")
+        say(f"Flatfile Platform: an end user submits the two-sheet workbook Customers and orders (job {job})")
+        say("tick 1: scheduled poll of both sources → export → consume")
         run.cycle()
         new = emulator.state.add_batch("submitted", _NEW_ROWS, filename="webhook-products.csv")["id"]
         say(f"webhook: a new import is submitted; the emulator posts its webhook to a local Function URL ({new})")
         run.deliver_webhook(new)
+        job = run.submit_workbook("products")
+        say(f"webhook: Product catalogue (with invalid records) is submitted in the Platform; a listener forwards "
+            f"its job:ready to the same URL (job {job})")
+        run.forward_job_ready(job)
         run.export()
         run.consume()
         say("tick 2: the same again — nothing new, so nothing is exported twice")

@@ -23,11 +23,11 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any, TypeVar, cast
 
-from flatfile_relay import __version__
+from flatfile_relay import __version__, platform
 from flatfile_relay.credentials import Credentials, MalformedSecretError
 from flatfile_relay.flatfile import FlatfileClient, RefusedError, RequestCounts
 from flatfile_relay.ids import LEGACY
-from flatfile_relay.platform import PlatformAccount, PlatformClient
+from flatfile_relay.platform import PlatformAccount
 from flatfile_relay.runtime import Runtime
 from flatfile_relay.secret import FlatfileSecret
 from flatfile_relay.settings import Settings
@@ -118,7 +118,8 @@ class FlatfileConnection:
     def _new_client(self, account: Credentials | PlatformAccount) -> Client:
         settings = self.settings
         if isinstance(account, PlatformAccount):
-            return PlatformClient(
+            # the client (and `requests`' part of it) is imported with the first Platform client (PEP 562)
+            return platform.PlatformClient(
                 settings.platform_base_url, account, timeout=settings.request_timeout,
                 max_attempts=settings.max_attempts, session=self._session, record_prefetch=settings.row_prefetch,
                 counts=self.counts, user_agent=USER_AGENT,

@@ -128,7 +128,15 @@ class RowPage:
 
 
 class ExportSource(Protocol):
-    """Where an export's rows come from (see the module docs); one object per invocation and export."""
+    """Where an export's rows come from (see the module docs); one object per invocation and export.
+
+    `record_before_finish`: the source's `finish` tells someone outside the relay that the export is done (a
+    Platform job is completed), and what `open` decides on a retry depends on the ledger saying the export was
+    announced: the run records the notice and the event before `finish`. Otherwise (nothing to tell, a legacy
+    batch) they are recorded with the export's end, in one ledger write.
+    """
+
+    record_before_finish: bool
 
     def open(self, entry: LedgerEntry, deadline: Deadline) -> Opened | Handback:
         """Read what to export and decide; `entry` is the ledger's, as claimed."""

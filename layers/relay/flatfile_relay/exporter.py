@@ -37,6 +37,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -45,7 +46,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flatfile_relay import export_source
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
@@ -59,7 +60,6 @@ from flatfile_relay.export_source import (
     SourceChangedError,
 )
 from flatfile_relay.flatfile import FlatfileClient
-from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import batch_rows_prefix, manifest_key, part_key, s3_uri
 from flatfile_relay.ledger import (
     EXPORTING,
@@ -84,8 +84,6 @@ from flatfile_relay.manifest import (
 )
 from flatfile_relay.measurements import SECONDS, Measurement
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
-from flatfile_relay.platform import PlatformClient
-from flatfile_relay.platform_export import PlatformSource
 from flatfile_relay.reconcile import (
     CountsDisagreeError,
     ReconciliationFailedError,
@@ -97,6 +95,10 @@ from flatfile_relay.schema_drift import ExportSchema, record_schema, schema_key,
 from flatfile_relay.settings import Settings
 from flatfile_relay.tally import BATCH, Tally
 from flatfile_relay.timestamps import parse_timestamp_or_none, utc_now_iso
+
+if TYPE_CHECKING:
+    from flatfile_relay.jobs import ExportJob
+    from flatfile_relay.platform import PlatformClient
 
 __all__ = [
     "BUSY",
@@ -272,8 +274,8 @@ def export_batch(
     Raises (the job should be retried later): Flatfile client errors, `ContractError` (rows out of order or
     incomplete), `ExportStalledError`, AWS errors. The lease is given up first, so a retry resumes at once.
     """
-    return run_export(job, LegacySource(client, job.batch_id, settings), s3, sqs, ledger, settings, deadline, owner,
-                      events=events, last_delivery=last_delivery, reserve=reserve, clock=clock)
+    return run_export(job, LegacySource(client, job.batch_id, settings, job.batch), s3, sqs, ledger, settings, deadline,
+                      owner, events=events, last_delivery=last_delivery, reserve=reserve, clock=clock)
 
 
 def export_platform_job(
@@ -299,6 +301,9 @@ def export_platform_job(
 
     Raises: as `export_batch` (the job is failed first when the relay gives up on it).
     """
+    # deferred: see DEFERRED_IMPORTS (a legacy export never reads the Platform)
+    from flatfile_relay.platform_export import PlatformSource
+
     source = PlatformSource(client, job, ledger, owner, settings, last_delivery=last_delivery,
                             secret_values=secret_values)
     return run_export(job, source, s3, sqs, ledger, settings, deadline, owner, events=events,
@@ -366,6 +371,7 @@ class _Export:
         self.job, self.source, self.s3, self.sqs, self.events, self.ledger = job, source, s3, sqs, events, ledger
         self.settings, self.deadline, self.owner, self.reserve = settings, deadline, owner, reserve
         self.entry, self.clock = entry, clock
+        self.lease_until = entry.lease_expires_at  # as this invocation's last ledger write set it (ledger clock)
         self.batch_id = job.batch_id
         self.output_id = job.batch_id  # the id as the source writes it (`Opened.export_id`), once opened
         self.date = ""  # the rows' partition date (see `layout.submitted_date`), once opened
@@ -489,7 +495,8 @@ class _Export:
 
     def _store(self, writer: PartWriter, ended: tuple[RowPage, int] | None) -> None:
         """Store the writer's part (its last row is row `ended[1]` of page `ended[0]`) and let the writer go."""
-        assert ended is not None  # a writer holds rows only after a page wrote some
+        if ended is None:  # pragma: no cover - a writer holds rows only after a page wrote some
+            raise RuntimeError("a part holds rows that no page wrote")
         try:
             self._store_part(writer.finish(), ended[0].mark(ended[1]))
         finally:
@@ -519,7 +526,7 @@ class _Export:
         if part.non_finite_rows:
             record["nonFiniteRows"] = part.non_finite_rows
         self.next_skip += part.rows
-        self.ledger.record_part(
+        self.lease_until = self.ledger.record_part(
             self.batch_id, owner=self.owner, part=record, next_skip=self.next_skip,
             lease_seconds=_lease_seconds(self.deadline),
             tally={group: tally.to_dict() for group, tally in (self.tallies or {}).items()},
@@ -531,25 +538,33 @@ class _Export:
                      part.size)
 
     def _finish(self, opened: Opened) -> ExportOutcome:
-        current = self.ledger.get(self.batch_id)
-        if current is None or current.state != EXPORTING or current.lease_owner != self.owner:
-            raise LeaseLostError(f"lost the export lease of batch {self.batch_id} to another invocation")
+        current = self._current()
         if current.notice is None:
             counts = self._reconcile()
             notice = self._write_manifest(counts, self._describe())
-            self._send_notice(notice)
+            sent = self._send_notice(notice)
         else:  # a retry after the notice went out: the manifest exists, announce that same export
-            notice = Notice.from_json(current.notice)
+            notice, sent = Notice.from_json(current.notice), None
             logger.info("batch %s: notice already sent; not sending it again", self.batch_id)
-        if current.event_published_at is None:
-            self._publish_event(notice)
-        if current.extra.get("schemaEventsPublishedAt") is None:
-            self.schema_changes = self._publish_schema_events(notice)
-        self.source.finish(notice.row_count, self.deadline)
-        self.ledger.mark_exported(
-            self.batch_id, owner=self.owner, manifest_uri=notice.manifest_uri, row_count=notice.row_count,
-            exported_at=notice.exported_at,
-        )
+        event = False  # published by this invocation and not recorded yet
+        try:
+            if current.event_published_at is None:
+                self._publish_event(notice)
+                event = True
+            if current.extra.get("schemaEventsPublishedAt") is None:
+                self.schema_changes = self._publish_schema_events(notice)
+            if self.source.record_before_finish:
+                self._record(sent, event)
+                sent, event = None, False
+            self.source.finish(notice.row_count, self.deadline)
+            # one write: the notice and the event (when made and not recorded yet) and the export's end
+            self.ledger.mark_exported(
+                self.batch_id, owner=self.owner, manifest_uri=notice.manifest_uri, row_count=notice.row_count,
+                exported_at=notice.exported_at, notice=sent,
+            )
+        except BaseException:
+            _quietly(functools.partial(self._record, sent, event), None, self.batch_id)
+            raise
         logger.info(
             "batch %s exported: %d rows in %d parts (%d rows written now), manifest %s",
             self.batch_id, notice.row_count, len(self.parts), self.rows_written, notice.manifest_uri,
@@ -595,6 +610,28 @@ class _Export:
                 "schema_change": SchemaChangeDoc.model_validate(change.to_dict()) if change else None,
             }
         return described
+
+    def _record(self, notice: str | None, event: bool) -> None:
+        """Record the notice (its text, when this invocation sent it) and the event (when it published it) not
+        recorded yet, so that a retry makes only what is missing."""
+        if notice is not None:
+            self.ledger.record_notice(self.batch_id, owner=self.owner, notice=notice, event_published=event)
+        elif event:
+            self.ledger.record_event(self.batch_id, owner=self.owner)
+
+    def _current(self) -> LedgerEntry:
+        """The entry before the manifest, with the lease still this invocation's (LeaseLostError otherwise).
+
+        While the lease this invocation's last ledger write set still has `LEASE_MARGIN` left, nobody can have
+        taken it over, and only its holder records the notice and the event: the claimed entry says what is
+        made. Else (a run that outlived its lease) the ledger is read again.
+        """
+        if self.ledger.lease_holds(self.lease_until, LEASE_MARGIN):
+            return self.entry
+        current = self.ledger.get(self.batch_id)
+        if current is None or current.state != EXPORTING or current.lease_owner != self.owner:
+            raise LeaseLostError(f"lost the export lease of batch {self.batch_id} to another invocation")
+        return current
 
     def _write_manifest(self, counts: Mapping[str, SourceCounts], described: Mapping[str, dict[str, Any]]) -> Notice:
         """Write the manifest, then remove row parts it no longer lists; the notice announcing it."""
@@ -663,7 +700,8 @@ class _Export:
                     f"longer lists (first: {errors[0].get('Key')}: {errors[0].get('Code')})"
                 )
 
-    def _send_notice(self, notice: Notice) -> None:
+    def _send_notice(self, notice: Notice) -> str:
+        """Send the notice; its JSON text (the ledger records it with the export's end)."""
         body = notice.to_json()
         self.sqs.send_message(
             QueueUrl=self.settings.notices_queue_url,
@@ -673,7 +711,7 @@ class _Export:
                 "trigger": {"DataType": "String", "StringValue": self.job.trigger},
             },
         )
-        self.ledger.record_notice(self.batch_id, owner=self.owner, notice=body)
+        return body
 
     def _publish_event(self, notice: Notice) -> None:
         """Publish the export's event (detail = the notice); raise when EventBridge did not take it."""
@@ -685,7 +723,6 @@ class _Export:
                 f"batch {self.batch_id}: EventBridge bus {self.settings.event_bus_name!r} refused the export's "
                 f"event ({code}); the job is retried and publishes it then"
             )
-        self.ledger.record_event(self.batch_id, owner=self.owner)
 
     def _publish_schema_events(self, notice: Notice) -> int:
         """Publish one `flatfile.schema.changed` event per schema change the export announces (`schema_events`);
@@ -777,23 +814,3 @@ def _quietly(step: Callable[..., None], error: BaseException | None, batch_id: s
         logger.warning("batch %s: %s after a failure did not work", batch_id, getattr(step, "__name__", "a step"),
                        exc_info=True)
 
-
-__all__ = [
-    "BUSY",
-    "CONTINUED",
-    "DEFAULT_RESERVE",
-    "EXPORTED",
-    "LAG_TRIGGERS",
-    "LEASE_LOST",
-    "LEASE_MARGIN",
-    "NOT_FOUND",
-    "NOT_SUBMITTED",
-    "SKIPPED",
-    "UNBOUNDED_LEASE",
-    "EventNotPublishedError",
-    "ExportOutcome",
-    "ExportStalledError",
-    "StaleObjectsError",
-    "export_batch",
-    "export_lag",
-]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Final, Literal, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,6 +27,7 @@ from flatfile_relay.errors import ContractError, TransientError
 from flatfile_relay.ledger import Ledger, LedgerEntry
 from flatfile_relay.models import (
     SCHEMA_VERSION,
+    Count,
     Document,
     InvalidDocumentError,
     SchemaVersion,
@@ -39,8 +40,10 @@ from flatfile_relay.timestamps import utc_now_iso
 
 __all__ = [
     "JOB_TYPE",
+    "MAX_FILENAME",
     "SEND_ATTEMPTS",
     "SQS_BATCH_LIMIT",
+    "BatchSnapshot",
     "ExportJob",
     "InvalidJobError",
     "JobSendError",
@@ -77,6 +80,50 @@ class JobSendError(TransientError, RuntimeError):
         self.failed = list(failed)
 
 
+#: a snapshot's `filename` is cut to this many characters (a hint: the job stays small)
+MAX_FILENAME = 1024
+
+
+class BatchSnapshot(Document):
+    """What the poll or the webhook already knew of a legacy batch when it queued the job (its ``batch``).
+
+    A hint, never the truth: the exporter starts reading the rows at once, sizes its first round of row pages by
+    ``countRows``, and still reads the batch (at the same time) to verify ``status`` and to write the manifest's
+    ``batch``. Every field may be absent (None: not known).
+
+    Attributes:
+        status: the batch's ``status`` as the trigger saw it (``submitted`` from the poll; None from a webhook).
+        count_rows: ``countRows`` (the poll) or the webhook's ``meta.length``: how many rows to expect.
+        filename: ``filename``; submitted_at: ``submittedAt``, as the API wrote it.
+
+    Example:
+        >>> snapshot = BatchSnapshot.of_batch({"status": "submitted", "countRows": 2000, "filename": "a.csv"})
+        >>> snapshot.status, snapshot.count_rows, snapshot.submitted_at
+        ('submitted', 2000, None)
+    """
+
+    status: str | None = None
+    count_rows: Count | None = None
+    filename: str | None = None
+    submitted_at: str | None = None
+
+    @classmethod
+    def of_batch(cls, batch: Mapping[str, Any]) -> BatchSnapshot:
+        """The snapshot of a batch as the API listed it; a value of the wrong type is left out (it is a hint)."""
+        count = batch.get("countRows")
+        filename = batch.get("filename")
+        return cls(
+            status=_text_or_none(batch.get("status")),
+            count_rows=count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None,
+            filename=filename[:MAX_FILENAME] if isinstance(filename, str) else None,
+            submitted_at=_text_or_none(batch.get("submittedAt")),
+        )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value[:MAX_FILENAME] if isinstance(value, str) else None
+
+
 def require_batch_id(value: str, error: type[ValueError] = InvalidJobError) -> str:
     """Return the batch id in canonical form (`flatfile_relay.ids`); InvalidJobError when it is no UUID."""
     return ids.require_batch_id(value, error)
@@ -93,6 +140,8 @@ class ExportJob(Document):
         trigger: what asked for it (``schedule``, ``webhook``, ``replay`` or ``backfill``; ``schedule`` when absent).
         requested_at: when it was first asked for (``requestedAt``; now when absent).
         resume: True when it carries on an export an earlier invocation began.
+        batch: what the trigger already knew of a legacy batch (`BatchSnapshot`; ``batch``, absent when
+            unknown: jobs queued before the field existed, replays, Platform jobs).
     """
 
     type: Literal["flatfile.export.job"] = JOB_TYPE
@@ -102,6 +151,7 @@ class ExportJob(Document):
     trigger: Trigger = "schedule"
     requested_at: Text = Field(default_factory=utc_now_iso)
     resume: Annotated[bool, Strict()] = False
+    batch: BatchSnapshot | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -124,13 +174,13 @@ class ExportJob(Document):
     @classmethod
     def create(
         cls, batch_id: str, *, trigger: str, resume: bool = False, source: str | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, batch: BatchSnapshot | None = None,
     ) -> ExportJob:
-        """A new job, requested now on `clock` (epoch seconds; `source`: None tells it by the id);
-        InvalidJobError names what is wrong."""
+        """A new job, requested now on `clock` (epoch seconds; `source`: None tells it by the id; `batch`: what
+        the trigger knows of the batch); InvalidJobError names what is wrong."""
         return cls.from_message(json.dumps({
             "batchId": batch_id, "trigger": trigger, "resume": resume, "source": source,
-            "requestedAt": utc_now_iso(clock),
+            "requestedAt": utc_now_iso(clock), **({"batch": batch.to_dict()} if batch is not None else {}),
         }))
 
     @classmethod
@@ -140,6 +190,13 @@ class ExportJob(Document):
             return parse_json(cls, body, "job")
         except InvalidDocumentError as error:
             raise InvalidJobError(str(error)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job as JSON names and values; no ``batch`` when there is no snapshot (the job's old shape)."""
+        data = super().to_dict()
+        if data.get("batch") is None:
+            data.pop("batch", None)
+        return data
 
     def to_message(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))

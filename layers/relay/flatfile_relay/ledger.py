@@ -366,18 +366,23 @@ class Ledger:
             "attribute_not_exists(batchId) OR (NOT #s IN (:exporting, :exported)) "
             "OR (#s = :exporting AND (leaseExpiresAt < :now_epoch OR leaseOwner = :owner))"
         )
-        if self._transition(batch_id, update, condition, values, names={"#t": "trigger"}):
-            return self._require(batch_id)
-        current = self._require(batch_id)
+        # one write each way: the entry as it now is when the claim lands, as it was when it did not
+        landed, item = self._update(batch_id, update, condition, values, names={"#t": "trigger"})
+        if landed or item is None:
+            return self._entry(batch_id, item)
+        current = LedgerEntry.from_item(item)
         if current.state == EXPORTED and replay:
             restart = (
                 "SET #s = :exporting, leaseOwner = :owner, leaseExpiresAt = :until, #t = :trigger, "
                 "updatedAt = :now, exportStartedAt = :now, parts = :empty, nextSkip = :zero "
                 "REMOVE manifestUri, rowCount, exportedAt, notice, noticeSentAt, eventPublishedAt, exportTally"
             )
-            if self._transition(batch_id, restart, "#s = :exported", values, names={"#t": "trigger"}):
-                return self._require(batch_id)
-            current = self._require(batch_id)
+            landed, item = self._update(batch_id, restart, "#s = :exported", values, names={"#t": "trigger"})
+            if landed or item is None:
+                return self._entry(batch_id, item)
+            current = LedgerEntry.from_item(item)
+            if current.state == EXPORTING and current.lease_owner == owner:  # a resend of the restart that landed
+                return current
         if current.state == EXPORTED:
             raise AlreadyExportedError(f"batch {batch_id} was exported at {current.exported_at}")
         raise BatchBusyError(
@@ -385,32 +390,47 @@ class Ledger:
         )
 
     def record_part(self, batch_id: str, *, owner: str, part: Mapping[str, Any], next_skip: int,
-                    lease_seconds: float, tally: Mapping[str, Any] | None = None) -> None:
-        """Append a finished part and extend the lease; LeaseLostError if the lease was taken over. `tally`: what
-        the finished parts hold so far, counted (replaces the one recorded with the previous part).
+                    lease_seconds: float, tally: Mapping[str, Any] | None = None) -> float:
+        """Append a finished part and extend the lease; return when the lease now expires (the ledger's clock, see
+        `lease_holds`). LeaseLostError if the lease was taken over. `tally`: what the finished parts hold so far,
+        counted (replaces the one recorded with the previous part).
 
         The append happens once even when botocore resends the update because its answer was lost: the
         condition on `nextSkip` fails the resend, which then finds its own part recorded.
         """
         record = dict(part)
+        until = self._clock() + lease_seconds
         self._owned(
             batch_id, owner,
             "SET parts = list_append(parts, :part), nextSkip = :next, leaseExpiresAt = :until, updatedAt = :now, "
             "exportTally = :tally",
-            {":part": [record], ":next": next_skip, ":before": next_skip - int(record["rows"]),
-             ":until": self._clock() + lease_seconds, ":tally": dict(tally or {})},
+            {":part": [record], ":next": next_skip, ":before": next_skip - int(record["rows"]), ":until": until,
+             ":tally": dict(tally or {})},
             also="nextSkip = :before",
             landed=lambda entry: entry.state == EXPORTING and entry.lease_owner == owner
             and entry.next_skip == next_skip and bool(entry.parts) and entry.parts[-1] == record,
         )
+        return until
+
+    def lease_holds(self, expires_at: float, seconds: float) -> bool:
+        """True while a lease this ledger set to expire at `expires_at` (`LedgerEntry.lease_expires_at`, what
+        `record_part` returns) has at least `seconds` left on the ledger's clock: nobody can have taken it over.
+
+        Example:
+            >>> Ledger("t", None, clock=lambda: 100.0).lease_holds(200.0, 60)
+            True
+        """
+        return expires_at - self._clock() >= seconds
 
     def release(self, batch_id: str, *, owner: str) -> None:
         """Give the lease up (the export continues in another invocation, which may claim it at once)."""
         self._owned(batch_id, owner, "SET leaseExpiresAt = :zero, updatedAt = :now", {":zero": 0})
 
-    def record_notice(self, batch_id: str, *, owner: str, notice: str) -> None:
-        """Record that the notice (JSON text, kept to announce the same export again) was sent."""
-        self._owned(batch_id, owner, "SET notice = :notice, noticeSentAt = :now, updatedAt = :now",
+    def record_notice(self, batch_id: str, *, owner: str, notice: str, event_published: bool = False) -> None:
+        """Record that the notice (JSON text, kept to announce the same export again) was sent, and with
+        `event_published` that the export's event was published too (one write for both)."""
+        event = ", eventPublishedAt = if_not_exists(eventPublishedAt, :now)" if event_published else ""
+        self._owned(batch_id, owner, f"SET notice = :notice, noticeSentAt = :now, updatedAt = :now{event}",
                     {":notice": notice})
 
     def record_event(self, batch_id: str, *, owner: str) -> None:
@@ -421,13 +441,21 @@ class Ledger:
         """Record that the export's schema change events were published (kept by a replay: announced once)."""
         self._owned(batch_id, owner, "SET schemaEventsPublishedAt = :now, updatedAt = :now", {})
 
-    def mark_exported(self, batch_id: str, *, owner: str, manifest_uri: str, row_count: int, exported_at: str) -> None:
-        """Finish an export: the manifest is written and the notice sent."""
+    def mark_exported(self, batch_id: str, *, owner: str, manifest_uri: str, row_count: int, exported_at: str,
+                      notice: str | None = None) -> None:
+        """Finish an export: the manifest is written, the notice sent and the event published.
+
+        The same write records the notice (`notice`, unless an earlier write did) and the event (unless one
+        did), so an export whose announcements all went out at once ends in one write, not three.
+        """
+        values: dict[str, Any] = {":exported": EXPORTED, ":uri": manifest_uri, ":rows": row_count, ":at": exported_at}
+        update = ("SET #s = :exported, manifestUri = :uri, rowCount = :rows, exportedAt = :at, updatedAt = :now, "
+                  "eventPublishedAt = if_not_exists(eventPublishedAt, :now)")
+        if notice is not None:
+            update += ", notice = :notice, noticeSentAt = if_not_exists(noticeSentAt, :now)"
+            values[":notice"] = notice
         self._owned(
-            batch_id, owner,
-            "SET #s = :exported, manifestUri = :uri, rowCount = :rows, exportedAt = :at, updatedAt = :now "
-            "REMOVE leaseOwner, leaseExpiresAt",
-            {":exported": EXPORTED, ":uri": manifest_uri, ":rows": row_count, ":at": exported_at},
+            batch_id, owner, update + " REMOVE leaseOwner, leaseExpiresAt", values,
             landed=lambda entry: entry.state == EXPORTED and entry.manifest_uri == manifest_uri
             and entry.exported_at == exported_at,
         )
@@ -523,27 +551,39 @@ class Ledger:
         if current is None or landed is None or not landed(current):
             raise LeaseLostError(f"lost the export lease of batch {batch_id} to another invocation")
 
+    def _entry(self, batch_id: str, item: Mapping[str, Any] | None) -> LedgerEntry:
+        """The entry of an item a write returned (read again when the answer held none)."""
+        return LedgerEntry.from_item(item) if item else self._require(batch_id)
+
     def _transition(self, batch_id: str, update: str, condition: str, values: dict[str, Any],
                     names: dict[str, str] | None = None) -> bool:
         """One conditional UpdateItem; False when the condition did not hold."""
+        return self._update(batch_id, update, condition, values, names, returns=False)[0]
+
+    def _update(self, batch_id: str, update: str, condition: str, values: dict[str, Any],
+                names: dict[str, str] | None = None, *, returns: bool = True) -> tuple[bool, dict[str, Any] | None]:
+        """One conditional UpdateItem: whether it landed, and (`returns`) the item as it is after it when it
+        did, as it was when it did not (None: no item)."""
         all_values = {":now": self._now(), **values}
         tokens = set(re.findall(r"[:#]\w+", update + " " + condition))
         used = {k: v for k, v in all_values.items() if k in tokens}
         all_names = {"#s": "state", **(names or {})}
+        extra: dict[str, str] = {"ReturnValues": "ALL_NEW", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
         try:
-            self._db.update_item(
+            answer = self._db.update_item(
                 TableName=self.table_name,
                 Key=_key(batch_id),
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames={k: v for k, v in all_names.items() if k in tokens},
                 ExpressionAttributeValues={k: _serializer.serialize(_dynamo(v)) for k, v in used.items()},
+                **(extra if returns else {}),
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
+                return False, error.response.get("Item") if returns else None
             raise
-        return True
+        return True, answer.get("Attributes") if returns else None
 
 
 def _key(batch_id: str) -> dict[str, Any]:

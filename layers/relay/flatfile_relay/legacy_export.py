@@ -1,15 +1,24 @@
 """The legacy API's side of an export (`flatfile_relay.export_source.ExportSource`): one submitted batch.
 
-`open` reads the batch (`GET /rest/batch/{id}`): unknown (404) or not `submitted` yet, it goes back to the poller.
-`pages` streams its rows from the first one not yet in a finished part, in strictly increasing `sequence` (the
-client checks it, on from the last row of the last finished part); every row must belong to the batch, and the
-rows must not end before the count the API announced. The manifest's `batch` is the batch as the API returned it
-(the relay's secrets scrubbed), with its `filename`, `submittedAt` and end user as routing fields. The batch's own
-counts (`counts`) are `countRows`, `countRowsAccepted` (or `countRowsValid`) and `countRowsInvalid`, as the batch read
-at `open` gives them: accepted and invalid count rows not deleted.
+`open` reads the batch (`GET /rest/batch/{id}`) and, at the same time, the first row page (with the job's
+`BatchSnapshot`, whose `countRows` says how many rows to expect: the first round of row pages, up to
+FLATFILE_ROW_PREFETCH of them), so an export pays no request before its rows. The batch read decides, whatever
+the job's snapshot says: unknown (404) or not `submitted`, the export goes back to the poller and the rows read
+meanwhile are dropped unwritten (never published). The snapshot is only a hint: the batch read is also what the
+manifest's `batch` holds (the API's object, with its end user), so it is made for every export; a one-page batch
+costs two requests, made together.
+
+`pages` streams the rows (from the pages `open` began) from the first one not yet in a finished part, in
+strictly increasing `sequence` (the client checks it, on from the last row of the last finished part); every row
+must belong to the batch, and the rows must not end before the count the API announced. The manifest's `batch`
+is the batch as the API returned it (the relay's secrets scrubbed), with its `filename`, `submittedAt` and end
+user as routing fields.
+
+The batch's own counts (`counts`) are `countRows`, `countRowsAccepted` (or `countRowsValid`) and
+`countRowsInvalid`, as the batch read at `open` gives them: accepted and invalid count rows not deleted.
 
 Example:
-    >>> source = LegacySource(client, batch_id, settings)                            # doctest: +SKIP
+    >>> source = LegacySource(client, batch_id, settings, job.batch)                 # doctest: +SKIP
     >>> opened = source.open(entry, deadline)                                         # doctest: +SKIP
     >>> opened.date                                                                   # doctest: +SKIP
     '2021-03-01'
@@ -17,8 +26,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.export_source import BATCH, NOT_FOUND, NOT_READY, Handback, Opened, RowPage
@@ -33,6 +43,9 @@ from flatfile_relay.schema_drift import ExportSchema, legacy_schema
 from flatfile_relay.settings import Settings
 from flatfile_relay.tally import Tally
 
+if TYPE_CHECKING:
+    from flatfile_relay.jobs import BatchSnapshot
+
 __all__ = ["BATCH_COUNTS", "LegacySource"]
 
 #: the batch's count fields behind each of the manifest's counts, the first one present counting
@@ -41,30 +54,63 @@ BATCH_COUNTS = {"rows": ("countRows",), "valid": ("countRowsAccepted", "countRow
 
 
 class LegacySource:
-    """The rows of one legacy batch (Portal v2 / Concierge), for `flatfile_relay.exporter`."""
+    """The rows of one legacy batch (Portal v2 / Concierge), for `flatfile_relay.exporter`; `snapshot` is what
+    the job says of the batch (None: nothing)."""
 
-    def __init__(self, client: FlatfileClient, batch_id: str, settings: Settings) -> None:
+    #: nothing to tell the legacy API when the export is done (see `ExportSource`)
+    record_before_finish = False
+
+    def __init__(
+        self, client: FlatfileClient, batch_id: str, settings: Settings, snapshot: BatchSnapshot | None = None
+    ) -> None:
         self.client = client
         self.batch_id = batch_id
         self.settings = settings
+        self.snapshot = snapshot
         self.batch: dict[str, Any] = {}
+        self._begun: _Begun | None = None
 
     def open(self, entry: LedgerEntry, deadline: Deadline) -> Opened | Handback:
-        try:
-            batch = self.client.get_batch(self.batch_id, deadline)
-        except NotFoundError:
-            return Handback(NOT_FOUND, None, "Flatfile answered 404 for the batch")
+        """Read the batch and begin the rows together; the batch's own status decides (see the module docs)."""
+        # a retry after the notice announces the export already written: it reads no row
+        rows = self._rows(entry.parts, entry.next_skip, deadline) if entry.notice is None else iter(())
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flatfile-batch") as pool:
+            read = pool.submit(self.client.get_batch, self.batch_id, deadline)
+            try:
+                begun = _Begun.start(rows, entry.next_skip)
+            except BaseException:
+                read.cancel()
+                raise
+            try:
+                batch = read.result()
+            except NotFoundError:
+                begun.close()
+                return Handback(NOT_FOUND, None, "Flatfile answered 404 for the batch")
+            except BaseException:
+                begun.close()
+                raise
         status = batch.get("status")
         if status != SUBMITTED:
+            begun.close()
             return Handback(NOT_READY, status if isinstance(status, str) else None, f"status {status!r}")
-        self.batch = batch
+        self.batch, self._begun = batch, begun
         return Opened(_output_id(batch, self.batch_id), submitted_date(batch), batch.get("submittedAt"))
 
     def pages(self, parts: Sequence[Mapping[str, Any]], next_skip: int, deadline: Deadline) -> Iterator[RowPage]:
+        begun, self._begun = self._begun, None
+        if begun is not None and begun.next_skip == next_skip:
+            return begun.pages()
+        if begun is not None:
+            begun.close()
+        return self._rows(parts, next_skip, deadline)
+
+    def _rows(self, parts: Sequence[Mapping[str, Any]], next_skip: int, deadline: Deadline) -> Iterator[RowPage]:
+        """The rows after the finished `parts`, a checked page at a time (requests begin at the first `next`)."""
         last = parts[-1].get("lastSequence") if parts else None
         pages = self.client.iter_row_pages(
             self.batch_id, deadline, skip=next_skip, page_size=self.settings.page_size,
             after_sequence=last if isinstance(last, int) else None,
+            expected_total=self.snapshot.count_rows if self.snapshot is not None else None,
         )
         try:
             for page in pages:
@@ -123,7 +169,46 @@ class LegacySource:
         """Nothing to tell the legacy API."""
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Let go of the row pages `open` began and nobody read (their requests ahead are dropped)."""
+        begun, self._begun = self._begun, None
+        if begun is not None:
+            begun.close()
+
+
+class _Begun:
+    """The row walk `open` began beside the batch read: its first page (or what reading it raised) and the rest.
+
+    A failure of the first page waits for the batch read: a batch that is unknown or not submitted hands the
+    export back whatever its rows did; otherwise `pages` raises it.
+    """
+
+    def __init__(self, rows: Iterator[RowPage], next_skip: int, first: RowPage | None,
+                 error: Exception | None) -> None:
+        self.rows, self.next_skip, self.first, self.error = rows, next_skip, first, error
+
+    @classmethod
+    def start(cls, rows: Iterator[RowPage], next_skip: int) -> _Begun:
+        """Read the first page of `rows` now (the requests of its round go out together)."""
+        try:
+            return cls(rows, next_skip, next(rows, None), None)
+        except Exception as error:  # noqa: BLE001 - raised again by `pages`, unless the batch read hands it back
+            return cls(rows, next_skip, None, error)
+
+    def pages(self) -> Generator[RowPage, None, None]:
+        """The first page, then the rest of the walk."""
+        try:
+            if self.error is not None:
+                raise self.error
+            if self.first is not None:
+                yield self.first
+            yield from self.rows
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        close = getattr(self.rows, "close", None)
+        if close is not None:
+            close()
 
 
 def _sequence_mark(rows: list[dict[str, Any]]) -> Callable[[int], dict[str, Any]]:

@@ -71,9 +71,10 @@ SchemaVersion = Annotated[int, Strict(), AfterValidator(_supported_version)]
 
 
 class Document(BaseModel):
-    """A JSON document of the relay: immutable, camelCase in JSON, unknown fields ignored."""
+    """A JSON document of the relay: immutable, camelCase in JSON, unknown fields ignored; its validator is built
+    on first use, not when its module is imported (a cold start imports every model it might need)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, defer_build=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The document as JSON names and values, in field order."""

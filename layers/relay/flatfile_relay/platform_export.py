@@ -199,6 +199,9 @@ def _record_total(sheet: Sheet) -> int | None:
 class PlatformSource:
     """The records of one Platform submit job's workbook, for `flatfile_relay.exporter` (see the module docs)."""
 
+    #: `finish` completes the job, and `open` tells a job the relay completed by the ledger's notice (`ExportSource`)
+    record_before_finish = True
+
     def __init__(self, client: PlatformClient, job: ExportJob, ledger: Ledger, owner: str, settings: Settings, *,
                  last_delivery: bool = False, secret_values: Iterable[str] = ()) -> None:
         self.client, self.ledger, self.owner, self.settings = client, ledger, owner, settings
@@ -451,9 +454,11 @@ class PlatformSource:
                            ", ".join(self.locked), exc_info=True)
 
     def _job(self) -> Job:
-        assert self.job is not None, "open() first"
+        if self.job is None:
+            raise RuntimeError("open() the Platform source first")
         return self.job
 
     def _workbook(self) -> Workbook:
-        assert self.workbook is not None, "open() first"
+        if self.workbook is None:
+            raise RuntimeError("open() the Platform source first")
         return self.workbook

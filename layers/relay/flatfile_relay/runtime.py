@@ -15,10 +15,13 @@ Example:
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from flatfile_relay.aws import AwsClients
-from flatfile_relay.ledger import Ledger
 from flatfile_relay.settings import Settings
+
+if TYPE_CHECKING:
+    from flatfile_relay.ledger import Ledger
 
 __all__ = ["Runtime"]
 
@@ -41,6 +44,8 @@ class Runtime:
 
     @cached_property
     def ledger(self) -> Ledger:
+        from flatfile_relay.ledger import Ledger  # deferred: see DEFERRED_IMPORTS (the consumer has no ledger)
+
         return Ledger(self.settings.ledger_table, self.clients.dynamodb)
 
     def reset(self) -> None:

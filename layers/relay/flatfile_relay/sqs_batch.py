@@ -1,5 +1,8 @@
 """Handlers fed by SQS: Powertools' partial batch response, written once for the exporter and the consumer.
 
+Powertools' batch utility is imported with the first event, not with the handler (it imports asyncio and every
+event data class: a good part of a cold start).
+
 A record fails by raising; it is reported in `batchItemFailures` (SQS delivers it again, then to the DLQ)
 while the other records of the event are acknowledged.
 
@@ -15,10 +18,10 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 __all__ = ["partial_batch_response"]
 
@@ -33,5 +36,8 @@ def partial_batch_response(
     """
     if isinstance(event, dict) and event.get("Records") == []:
         return {"batchItemFailures": []}
+    # deferred: see DEFERRED_IMPORTS (Powertools' batch utility imports asyncio and every event data class)
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

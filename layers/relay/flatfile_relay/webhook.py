@@ -45,7 +45,7 @@ from pydantic import AfterValidator, Field, Strict, StringConstraints, Validatio
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.errors import ContractError
 from flatfile_relay.ids import LEGACY, canonical_uuid
-from flatfile_relay.jobs import ExportJob, queue_jobs
+from flatfile_relay.jobs import BatchSnapshot, ExportJob, queue_jobs
 from flatfile_relay.layout import webhook_key
 from flatfile_relay.ledger import EXPORTED, EXPORTING, IGNORED, QUEUED, Ledger
 from flatfile_relay.models import Count, Document, InvalidDocumentError, parse_json
@@ -182,6 +182,10 @@ class Delivery(Protocol):
         """The S3 key of the raw body; it depends only on the delivery (a redelivery finds it taken)."""
         ...
 
+    def snapshot(self) -> BatchSnapshot | None:
+        """What the delivery tells of the batch, for its export job (`flatfile_relay.jobs.BatchSnapshot`)."""
+        ...
+
     def describe(self) -> dict[str, Any]:
         """Fields for log lines and responses (ids and sizes, never a secret)."""
         ...
@@ -262,6 +266,11 @@ class WebhookDelivery:
         """The S3 key of the raw payload; it depends only on the delivery (a redelivery finds it taken)."""
         return webhook_key(prefix, self.batch_id, self.event_id, self.index)
 
+    def snapshot(self) -> BatchSnapshot | None:
+        """How many rows the batch holds (``data.meta.length``; None when the payload does not say); its status is
+        left unknown (the exporter reads it)."""
+        return None if self.total_rows is None else BatchSnapshot(count_rows=self.total_rows)
+
     def describe(self) -> dict[str, Any]:
         """Fields for log lines and responses (no secrets: the body's ids and sizes only)."""
         return {
@@ -333,7 +342,8 @@ def accept_delivery(
     state = entry.state if entry is not None else None
     if state in NO_NEW_JOB_STATES:
         return WebhookOutcome(delivery=delivery, key=key, queued=False, ledger_state=state, duplicate=duplicate)
-    job = ExportJob.create(delivery.batch_id, trigger="webhook", source=delivery.source, clock=clock)
+    job = ExportJob.create(delivery.batch_id, trigger="webhook", source=delivery.source, clock=clock,
+                           batch=delivery.snapshot())
     [(job, marked)] = queue_jobs(sqs, settings.export_jobs_queue_url, ledger, [(job, None, entry)], deadline)
     return WebhookOutcome(delivery=delivery, key=key, queued=True, ledger_state=state, marked=marked, job=job,
                           duplicate=duplicate)

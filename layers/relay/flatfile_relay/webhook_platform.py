@@ -137,6 +137,9 @@ class PlatformEvent:
         """The export's id: the job's (``us_jb_…``)."""
         return self.job_id
 
+    def snapshot(self) -> None:
+        """None: a Platform job carries no batch snapshot (its export reads the job)."""
+
     @property
     def event_type(self) -> str:
         """The topic (stored in the payload's metadata as a Portal v2 delivery's event type is)."""

@@ -217,6 +217,17 @@ def test_make_run_entry_point_prints_the_summary_and_copies_out(tmp_path: Path) 
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "exported: 11 of 11 submitted batches" in done.stdout  # the samples' 10 and one by webhook
+    # the Flatfile Platform: a two-sheet workbook by the schedule, one with invalid records by a forwarded event
+    assert "exported: 2 of 2 submitted workbooks' jobs, 67 records (Flatfile Platform)" in done.stdout
+    jobs = [line for line in done.stdout.splitlines() if " us_jb_" in line and " exported " in line]
+    assert len(jobs) == 2
+    assert "42 records  2 part(s)  by schedule: Customers 12 (0 invalid), Orders 30 (0 invalid)" in jobs[0]
+    assert "25 records  1 part(s)  by webhook: Products 25 (6 invalid)" in jobs[1]
+    assert done.stdout.count('job complete in Flatfile: "Exported 42 records to AWS"') == 1
+    assert done.stdout.count('job complete in Flatfile: "Exported 25 records to AWS"') == 1
+    assert "; platform: 3 submit jobs listed, 1 export jobs queued" in done.stdout
+    assert "(job:ready of us_jb_" in done.stdout
+    assert '  sources: {"legacy": "on", "platform": "on"}' in done.stdout
     assert "tick 2" in done.stdout
     assert "webhook: 1 POST(s) for webhook-products.csv, answered [202]" in done.stdout
     lines = done.stdout.splitlines()
@@ -229,7 +240,7 @@ def test_make_run_entry_point_prints_the_summary_and_copies_out(tmp_path: Path) 
     assert "check: ok" in lines
     assert "  token exchange: ok" in lines
     assert "status: ok" in lines
-    assert '  ledger: {"closed": 2, "exported": 11, "pending": 1}' in lines
+    assert '  ledger: {"closed": 4, "exported": 13, "pending": 1}' in lines  # both sources
     assert "Athena example query (docs/output.md), here through DuckDB over ./out: The latest imports" in lines
     assert any(line.startswith("  s3://…/flatfile/rows/submitted_date=") for line in lines)
     manifests = list((tmp_path / "out" / "flatfile" / "manifests").glob("*.json"))

@@ -264,11 +264,12 @@ def test_an_event_eventbridge_refuses_is_published_by_the_retry_without_a_second
 def test_dynamodb_throttling_is_absorbed_by_retries(pipeline: Pipeline, faults: Faults) -> None:
     batches = submitted(pipeline, 90)
     faults.flaky("DynamoDB.UpdateItem", "ProvisionedThroughputExceededException", times=6)
-    faults.flaky("DynamoDB.GetItem", "ThrottlingException", times=3)
+    # every read of the ledger: the poller's checkpoint and the export's lag (its claim answers with the entry)
+    faults.flaky("DynamoDB.GetItem", "ThrottlingException", times=2)
     faults.flaky("DynamoDB.BatchGetItem", "ThrottlingException", times=1)
     polled(pipeline)
     pipeline.drain()
-    assert len(faults.log) == 10
+    assert len(faults.log) == 9
     assert sorted(pipeline.acknowledged) == batches  # each job succeeded at its first delivery
     pipeline.check(batches)
 

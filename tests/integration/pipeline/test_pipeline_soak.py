@@ -75,14 +75,15 @@ def plan(faults: Faults, rng: random.Random) -> None:
 
 def may_repeat(faults: Faults) -> set[str]:
     """Batches whose notice or event may have been made twice: a fault struck between making it and recording
-    it in the ledger (the contract's at-least-once), or its answer was lost."""
+    it in the ledger (the contract's at-least-once), or its answer was lost. The notice is recorded with the
+    event (or the export's end), so a process killed at the event's publication may send the notice again."""
     repeated: set[str] = set()
     for rule, params in faults.hits:
         if rule.kind == "flaky":
             continue
         if rule.operation == "SQS.SendMessage" and _notice(params) and (rule.kind == "lost" or rule.after_call):
             repeated.add(json.loads(params["MessageBody"])["batchId"])
-        elif rule.operation == "EventBridge.PutEvents" and rule.after_call:
+        elif rule.operation == "EventBridge.PutEvents" and (rule.after_call or rule.kind == "kill"):
             repeated.add(json.loads(params["Entries"][0]["Detail"])["batchId"])
         elif rule.operation == "DynamoDB.UpdateItem" and any(
             mark in params["UpdateExpression"] for mark in ("noticeSentAt", "eventPublishedAt")

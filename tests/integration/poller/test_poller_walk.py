@@ -13,6 +13,7 @@ from support.concurrency import at_once
 from support.relay import PAGE, Relay
 
 from flatfile_relay.deadline import Deadline
+from flatfile_relay.jobs import BatchSnapshot
 from flatfile_relay.ledger import CLOSED, IGNORED, PENDING, QUEUED
 from flatfile_relay.poller import PollReport
 from flatfile_relay.timestamps import parse_timestamp
@@ -31,6 +32,10 @@ def test_first_poll_queues_every_submitted_batch_and_nothing_else(relay: Relay) 
     assert sorted(job.batch_id for job in jobs) == sorted(submitted)
     assert {job.trigger for job in jobs} == {"schedule"}
     assert not any(job.resume for job in jobs)
+    for job in jobs:  # what the list said of each batch: the exporter starts with its rows
+        listed = emu.state.batch(job.batch_id)
+        assert job.batch == BatchSnapshot(status="submitted", count_rows=listed["countRows"],
+                                          filename=listed["filename"], submitted_at=listed["submittedAt"])
     for batch_id in submitted:
         entry = relay.entry(batch_id)
         assert entry.state == QUEUED

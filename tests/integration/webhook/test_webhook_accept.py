@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
 from support.webhook import WebhookHarness, encode, payload
 
-from flatfile_relay.jobs import ExportJob
+from flatfile_relay.jobs import BatchSnapshot, ExportJob
 from flatfile_relay.ledger import QUEUED
 from flatfile_relay.webhook import WebhookDelivery, accept_delivery
 
@@ -50,6 +51,7 @@ def test_first_part_stores_the_payload_and_sends_one_job(webhook: WebhookHarness
     [message] = webhook.jobs()
     job = ExportJob.from_message(message)
     assert (job.batch_id, job.trigger, job.resume) == (batch_id, "webhook", False)
+    assert job.batch == BatchSnapshot(count_rows=2)  # meta.length: the rows to expect; the status left unknown
     entry = webhook.ledger().get(batch_id)
     assert entry is not None
     assert entry.state == QUEUED
@@ -159,3 +161,13 @@ def put_state(webhook: WebhookHarness, batch_id: str, state: str) -> None:
         Item={"batchId": {"S": batch_id}, "state": {"S": state},
               "batchCreatedAt": {"S": "2021-03-01T20:22:52Z"}},
     )
+
+
+def test_a_payload_without_a_length_queues_a_job_without_a_snapshot(webhook: WebhookHarness) -> None:
+    batch_id = str(uuid.uuid4())
+    body = payload(batch_id)
+    del body["data"]["meta"]["length"]
+    accept(webhook, encode(body))
+    [message] = webhook.jobs()
+    assert ExportJob.from_message(message).batch is None
+    assert "batch" not in json.loads(message)

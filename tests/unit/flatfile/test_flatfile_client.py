@@ -580,3 +580,32 @@ def test_health(fake: FakeFlatfile) -> None:
     assert client.health(NEVER) is False
     assert fake.paths() == ["GET /health"] * 3
     assert all("Authorization" not in call.headers for call in fake.calls)
+
+
+# -- rows with an expected total (the export job's `countRows`) ---------------------------------------------
+
+
+def skips_asked(fake: FakeFlatfile, path: str) -> list[int]:
+    return [int(call.query["skip"]) for call in fake.calls if call.path == path]
+
+
+@pytest.mark.parametrize(("expected", "extra"), [(25, []), (5, []), (0, []), (45, [30, 40])])
+def test_an_expected_total_asks_for_the_first_round_at_once_and_a_wrong_one_loses_no_row(
+    fake: FakeFlatfile, expected: int, extra: list[int]
+) -> None:
+    path = "/rest/batch/b-1/rows"
+    fake.route(path, ListServer(rows(25)))
+    client = client_for(fake, row_prefetch=8)
+    pages = list(client.iter_row_pages("b-1", NEVER, page_size=10, expected_total=expected))
+    assert [row["sequence"] for page in pages for row in page.rows] == list(range(25))
+    asked = skips_asked(fake, path)
+    assert len(asked) == len(set(asked))  # none twice
+    assert {0, 10, 20} <= set(asked) <= {0, 10, 20, *extra}  # past the end only when told so (guesses dropped)
+
+
+def test_an_expected_total_with_a_server_that_keeps_smaller_pages_drops_its_guesses(fake: FakeFlatfile) -> None:
+    path = "/rest/batch/b-1/rows"
+    fake.route(path, ListServer(rows(25), cap=4))
+    pages = list(client_for(fake, row_prefetch=8).iter_row_pages("b-1", NEVER, page_size=10, expected_total=25))
+    assert [row["sequence"] for page in pages for row in page.rows] == list(range(25))
+    assert [page.skip for page in pages] == [0, 4, 8, 12, 16, 20, 24]

@@ -242,6 +242,7 @@ class FlatfileClient:
         check_order: bool = True,
         after_sequence: int | None = None,
         prefetch: int | None = None,
+        expected_total: int | None = None,
         **filters: FilterValue,
     ) -> Iterator[RowPage]:
         """Stream `GET /rest/batch/{batch_id}/rows` page by page, from offset `skip`, in order.
@@ -256,6 +257,7 @@ class FlatfileClient:
         order. A page holding another number of rows than the one before it makes the client drop the
         pages asked ahead and continue from where that page ended, so the pages yielded are exactly those a
         one-at-a-time walk yields. At most `prefetch` pages wait in memory besides the one yielded.
+        `expected_total` (a hint, e.g. a job's `countRows`): the first round asks for pages up to it at once.
 
         With `check_order` (the default), every row must have an integer `sequence` greater than the one
         before it (and than `after_sequence`, the last row a resumed export already wrote): otherwise
@@ -281,7 +283,7 @@ class FlatfileClient:
         def fetch(at: int) -> RowPage:
             return self._row_page(batch_id, deadline, at, take, filters)
 
-        pages = _pages(fetch, skip, ahead)
+        pages = _pages(fetch, skip, ahead, take, expected_total)
         try:
             for page in pages:
                 if check_order:
@@ -635,25 +637,35 @@ def _count(value: Any, what: str) -> int:
     return whole_number(value, f"`totalRows` of Flatfile's GraphQL {what}", low=0, error=ContractError)
 
 
-def _pages(fetch: Callable[[int], RowPage], skip: int, ahead: int) -> Generator[RowPage, None, None]:
+def _pages(
+    fetch: Callable[[int], RowPage], skip: int, ahead: int, take: int, expected_total: int | None = None
+) -> Generator[RowPage, None, None]:
     """Pages from offset `skip` on, each asked for where the one before it ended, with up to `ahead` requests
     in flight (`ahead.in_order`; 1: one request at a time).
 
-    Offsets ahead are guessed from the size of the page before; a page of another size drops the guesses
-    (their answers are never yielded) and the walk goes on from where that page really ended. Closing the
-    generator lets go of the requests asked ahead at once.
+    Offsets ahead are guessed from the size of the page before (of `take` up to `expected_total` for the first
+    round, when a hint says how many rows there are; else the first page is asked for alone); a page of another
+    size drops the guesses (their answers are never yielded) and the walk goes on from where that page really
+    ended. Closing the generator lets go of the requests asked ahead at once.
     """
-    page = fetch(skip)
-    yield page
-    while not page.last:
-        step = len(page.rows)
-        offsets = range(page.next_skip, page.total_count, step)
-        with closing(in_order(fetch, offsets, ahead, name="flatfile-rows")) as answers:
-            for at, answer in answers:
+    if expected_total is not None and expected_total > skip:
+        at, step, end = skip, take, expected_total
+    else:
+        page = fetch(skip)
+        yield page
+        if page.last:
+            return
+        at, step, end = page.next_skip, len(page.rows), page.total_count
+    while True:
+        with closing(in_order(fetch, range(at, end, step), ahead, name="flatfile-rows")) as answers:
+            for offset, answer in answers:
                 page = answer.result()
                 yield page
-                if page.last or page.next_skip != at + step:
+                if page.last or page.next_skip != offset + step:
                     break
+        if page.last:
+            return
+        at, step, end = page.next_skip, len(page.rows), page.total_count
 
 
 def _check_order(page: RowPage, batch_id: str, last_sequence: int | None) -> int | None:

@@ -97,10 +97,11 @@ class LegacySource:
         return Disposition.PENDING
 
     def export_job(self, item_id: str, item: Batch, trigger: str) -> ExportJob:
-        """The export job of a batch."""
-        from flatfile_relay.jobs import ExportJob  # deferred: see DEFERRED_IMPORTS
+        """The export job of a batch, with what the list said of it (`BatchSnapshot`: the exporter starts with
+        the rows)."""
+        from flatfile_relay.jobs import BatchSnapshot, ExportJob  # deferred: see DEFERRED_IMPORTS
 
-        return ExportJob.create(item_id, trigger=trigger)
+        return ExportJob.create(item_id, trigger=trigger, batch=BatchSnapshot.of_batch(item))
 
 
 __all__ = ["FINAL_STATUSES", "SUBMITTED", "Batch", "LegacySource"]
