@@ -49,7 +49,9 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         raise
     metrics.add_metric(name="RowsConsumed", unit=MetricUnit.Count, value=summary.rows)
     sheets = "".join(f"; sheet {sheet.slug}: {sheet.rows} records, {sheet.invalid} invalid" for sheet in summary.sheets)
-    logger.info(f"{summary.source} export {summary.batch_id}: {summary.rows} rows consumed{sheets}",
+    invalid = summary.invalid_fields()
+    fields = f"; fields with invalid cells: {', '.join(invalid)}" if invalid else ""
+    logger.info(f"{summary.source} export {summary.batch_id}: {summary.rows} rows consumed{sheets}{fields}",
                 extra={"summary": summary.to_dict()})
     return summary.to_dict()
 

@@ -4,10 +4,12 @@ or `export_platform_job` (a Flatfile Platform submit job), by the job's `source`
 Each record is one export job. A record fails by raising (it comes back after the visibility timeout and
 lands in the DLQ after maxReceiveCount); the others in the same event are not affected. A Platform job's record on
 its last delivery (`ApproximateReceiveCount` reaching EXPORT_JOBS_MAX_RECEIVE_COUNT) fails the Flatfile job before
-it goes to the DLQ. Every outcome (exported, skipped, busy, continued, left alone, ...) acknowledges the job. A
-failure is logged by what `flatfile_relay.failures.classify` says it is: a secret not configured yet is one
-warning, a configuration problem one error naming it (a Platform job while the secret holds no Platform keys
-names them), anything else an error with its stack trace.
+it goes to the DLQ. Exported rows that disagree with the source's own counts publish nothing and fail the record
+(retried); on its last delivery the failure is for good (`ReconciliationFailed` is counted). Every outcome
+(exported, skipped, busy, continued, left alone, ...) acknowledges the job. A failure is logged by what
+`flatfile_relay.failures.classify` says it is: a secret not configured yet is one warning, a configuration problem
+one error naming it (a Platform job while the secret holds no Platform keys names them), anything else an error
+with its stack trace.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from flatfile_relay.ids import PLATFORM
 from flatfile_relay.jobs import ExportJob, InvalidJobError
 from flatfile_relay.measurements import request_measurements
 from flatfile_relay.observability import get_logger, get_metrics, publish, traced
+from flatfile_relay.reconcile import ReconciliationFailedError
 from flatfile_relay.sqs_batch import partial_batch_response
 
 if TYPE_CHECKING:  # Powertools' batch utility is imported with the first event (`flatfile_relay.sqs_batch`)
@@ -60,7 +63,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str
                 last_delivery=last_delivery, secret_values=runtime.connection.secret().secret_values,
             )
         return export_batch(job, client, clients.s3, clients.sqs, runtime.ledger, settings, deadline, owner,
-                            events=clients.events)
+                            events=clients.events, last_delivery=last_delivery)
 
     try:
         outcome = runtime.connection.run(work, source=job.source)
@@ -90,6 +93,8 @@ def _failed(error: Exception, job: ExportJob, record: SQSRecord) -> None:
         logger.warning(f"not configured, export of batch {job.batch_id} postponed: {error}", extra=extra)
         return
     metrics.add_metric(name="ExportJobsFailed", unit=MetricUnit.Count, value=1)
+    if isinstance(error, ReconciliationFailedError):
+        metrics.add_metric(name="ReconciliationFailed", unit=MetricUnit.Count, value=1)
     if kind is ErrorKind.CONFIGURATION:
         logger.error(f"export of batch {job.batch_id} needs a configuration fix: {type(error).__name__}: {error}",
                      extra=extra)

@@ -45,10 +45,10 @@ from support.webhook import Answer, encode, function_url_event, payload
 
 #: the public contract's field names (docs/architecture.md §6)
 MANIFEST_KEYS = {"schemaVersion", "source", "batchId", "batch", "rowCount", "parts", "exportedAt", "trigger",
-                 "filename", "submittedAt", "customer"}
+                 "filename", "submittedAt", "customer", "counts", "schema", "fieldStats"}
 PART_KEYS = {"uri", "rows", "bytes", "sha256"}
 NOTICE_KEYS = {"type", "schemaVersion", "source", "batchId", "manifestUri", "rowCount", "trigger", "exportedAt",
-               "filename", "submittedAt", "customer"}
+               "filename", "submittedAt", "customer", "schema"}
 #: small batch-list pages, so a few dozen batches make a multi-page list
 PAGE = 5
 FUNCTIONS = {"PollerFunction": "poller", "ExporterFunction": "exporter", "WebhookFunction": "webhook",
@@ -143,15 +143,16 @@ class Relay:
 
     def export(self, batch_id: str, *, trigger: str = "schedule", resume: bool = False, **options: Any
                ) -> ExportOutcome:
-        """Export one batch by the library (options: deadline, owner, client, reserve)."""
+        """Export one batch by the library (options: deadline, owner, client, reserve, last_delivery)."""
         return self.run_job(ExportJob.create(batch_id, trigger=trigger, resume=resume), **options)
 
     def run_job(self, job: ExportJob, *, deadline: Deadline | None = None, owner: str | None = None,
-                client: FlatfileClient | None = None, reserve: float = 0.0) -> ExportOutcome:
+                client: FlatfileClient | None = None, reserve: float = 0.0, last_delivery: bool = False
+                ) -> ExportOutcome:
         return export_batch(
             job, client or self.client, self.clients.s3, self.sqs, self.ledger, self.settings,
             deadline or Deadline.never(), owner or f"test-{uuid.uuid4()}", reserve=reserve,
-            events=self.clients.events,
+            events=self.clients.events, last_delivery=last_delivery,
         )
 
     # -- the Flatfile Platform ------------------------------------------------------------------------

@@ -17,5 +17,5 @@ def test_an_outcome_serialises_for_logs() -> None:
     outcome = ExportOutcome("exported", "b-1", rows_written=3, parts_written=1, row_count=3, manifest_uri="s3://b/k")
     assert outcome.to_dict() == {
         "status": "exported", "batchId": "b-1", "rowsWritten": 3, "partsWritten": 1, "rowCount": 3,
-        "manifestUri": "s3://b/k", "detail": "", "lagSeconds": None,
+        "manifestUri": "s3://b/k", "detail": "", "lagSeconds": None, "schemaChanges": 0,
     }

@@ -49,10 +49,11 @@ def test_a_poll_reports_what_it_did() -> None:
 
 def test_an_export_reports_rows_parts_batches_and_its_lag_in_seconds() -> None:
     exported = ExportOutcome(EXPORTED, "b", rows_written=250, parts_written=3, lag_seconds=270.0).measurements()
-    assert values(exported) == {"RowsExported": 250, "PartsWritten": 3, "BatchesExported": 1, "ExportLag": 270.0}
+    assert values(exported) == {"RowsExported": 250, "PartsWritten": 3, "BatchesExported": 1, "SchemaChanged": 0,
+                                "ExportLag": 270.0}
     assert [m.unit for m in exported if m.name == "ExportLag"] == ["Seconds"]
     assert values(ExportOutcome(CONTINUED, "b", 100, 1).measurements()) == {
-        "RowsExported": 100, "PartsWritten": 1, "BatchesExported": 0,
+        "RowsExported": 100, "PartsWritten": 1, "BatchesExported": 0, "SchemaChanged": 0,
     }
     assert "ExportLag" not in values(ExportOutcome(BUSY, "b").measurements())
 

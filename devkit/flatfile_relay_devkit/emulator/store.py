@@ -59,6 +59,7 @@ class State:
         self._labels: dict[str, str] = {}
         self._next_row_id = FIRST_ROW_ID
         self._rng = random.Random(f"flatfile-emulator:{account.seed}:added")
+        self._skews: dict[str, tuple[dict[str, int], int | None]] = {}
 
     @classmethod
     def with_samples(cls, seed: int = 7, anchor: datetime | str | None = None) -> State:
@@ -148,8 +149,10 @@ class State:
         return copy.deepcopy(found) if found is not None else None
 
     def batch_detail(self, batch_id: str) -> dict[str, Any]:
-        """The batch as ``GET /rest/batch/{id}`` returns it (with ``__endUser__`` and friends)."""
+        """The batch as ``GET /rest/batch/{id}`` returns it (with ``__endUser__`` and friends; counts skewed by
+        :meth:`skew_counts`)."""
         detail = self.batch(batch_id)
+        self._apply_skew(detail)
         end_user = self.end_user(detail.get("endUserId"))
         detail["__endUser__"] = end_user
         detail["__has_endUser__"] = end_user is not None
@@ -304,6 +307,28 @@ class State:
             elif status == "failed":
                 batch["failedAt"] = now
             return copy.deepcopy(batch)
+
+    def skew_counts(self, batch_id: str, *, reads: int | None = None, **deltas: int) -> None:
+        """Make ``GET /rest/batch/{id}`` disagree with the rows: add ``deltas`` to its counts (``countRows=1``,
+        ``countRowsAccepted=-2``...) for the next ``reads`` reads (``None``: for good; 0 ends a skew).
+
+        Example: ``state.skew_counts(batch_id, reads=1, countRows=1)``: the first read says one row more than the
+        rows endpoint returns (a batch still settling), the reads after it agree again.
+        """
+        with self.lock:
+            key = self._key(batch_id)
+            self._find(key)
+            self._skews[key] = (dict(deltas), reads)
+
+    def _apply_skew(self, detail: dict[str, Any]) -> None:
+        with self.lock:
+            key = self._key(str(detail.get("id")))
+            deltas, reads = self._skews.get(key, ({}, 0))
+            if reads is not None and reads <= 0:
+                return
+            for name, delta in deltas.items():
+                detail[name] = int(detail.get(name) or 0) + delta
+            self._skews[key] = (deltas, None if reads is None else reads - 1)
 
     def update_batch(self, batch_id: str, **fields: Any) -> dict[str, Any]:
         """Overwrite wire fields of a batch (no automatic timestamps); returns a copy."""

@@ -43,7 +43,11 @@ _QUERY = re.compile(r"^\d+\.\s+(?P<title>[^\n]+?):?\n+```sql\n(?P<sql>.*?)\n```"
 #: Athena's (Trino's) JSON function, as DuckDB spells it
 #: where the example queries are documented (a numbered list of ```sql blocks under "### Example queries")
 EXAMPLES = "docs/output.md"
-ATHENA_FUNCTIONS = "CREATE OR REPLACE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)"
+ATHENA_FUNCTIONS = (
+    "CREATE OR REPLACE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)",
+    "CREATE OR REPLACE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)",
+    "SET lambda_syntax = 'ENABLE_SINGLE_ARROW'",  # Athena's lambdas: filter(sheets, s -> ...)
+)
 
 
 def glue_type(declared: str) -> str:
@@ -105,7 +109,7 @@ def _view(table: Mapping[str, Any], local_root: Path) -> str:
         hive_types = ", ".join(f"'{key['Name']}': '{glue_type(key['Type'])}'" for key in partitions)
         partitioning = f", hive_partitioning = true, hive_types = {{{hive_types}}}"
     else:
-        files = location.rstrip("/") + "/*"
+        files = location.rstrip("/") + "/**"  # every object under the location, as Athena reads it
         partitioning = ", hive_partitioning = false"
     declared = ", ".join(f"'{key}': '{kind}'" for key, kind, _ in dict.fromkeys(columns.values()))
     selected = ", ".join(f"{made or _quoted(key)} AS {_quoted(name)}" for name, (key, _, made) in columns.items())
@@ -150,7 +154,8 @@ def connect(template: Template, local_root: Path, ref: Any, getatt: Any) -> Any:
     import duckdb
 
     connection = duckdb.connect()
-    connection.execute(ATHENA_FUNCTIONS)
+    for statement in ATHENA_FUNCTIONS:
+        connection.execute(statement)
     for statement in table_views(template, local_root, ref, getatt).values():
         connection.execute(statement)
     return connection

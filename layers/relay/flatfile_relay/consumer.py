@@ -68,6 +68,8 @@ class RowSummary:
             null, not an empty or blank string, not an empty list or object), rounded to 4 decimals.
         sheets: a Platform export's sheets, in the order their rows came (every sheet of the manifest, those
             without records included, once `handle_notice` set them); empty for a legacy batch.
+        field_stats: the manifest's `fieldStats` (per field: `filled`, `invalid`, first `messages`), a Platform
+            export's per sheet slug; set by `handle_notice` (empty for a manifest without them).
         batch_id, manifest_uri, source: set by `handle_notice`.
     """
 
@@ -77,6 +79,7 @@ class RowSummary:
     deleted: int = 0
     fill_rates: dict[str, float] = field(default_factory=dict)
     sheets: tuple[SheetSummary, ...] = ()
+    field_stats: dict[str, Any] = field(default_factory=dict)
     batch_id: str | None = None
     manifest_uri: str | None = None
     source: str | None = None
@@ -89,7 +92,22 @@ class RowSummary:
         }
         if self.sheets:
             summary["sheets"] = [sheet.to_dict() for sheet in self.sheets]
+        if self.field_stats:
+            summary["fieldStats"] = self.field_stats
         return summary
+
+    def invalid_fields(self) -> list[str]:
+        """The fields with invalid cells, worded for a log line: ``email: 3 invalid ("Must be a valid ...")``
+        (a Platform field prefixed with its sheet's slug)."""
+        stats = self.field_stats
+        per_sheet = {f"{slug}.{key}": value for slug, fields in stats.items() for key, value in fields.items()} \
+            if self.source == PLATFORM else stats
+        worded = []
+        for key, value in per_sheet.items():
+            if value.get("invalid"):
+                said = f" ({'; '.join(value['messages'])})" if value.get("messages") else ""
+                worded.append(f"{key}: {value['invalid']} invalid{said}")
+        return worded
 
 
 class _Counts:
@@ -159,7 +177,18 @@ def handle_notice(body: str | bytes, s3: Any) -> RowSummary:
     summary = summarize(iter_rows(manifest, s3))
     if manifest.source == PLATFORM:
         summary = replace(summary, sheets=_sheets_of(manifest, summary))
-    return replace(summary, batch_id=notice.batch_id, manifest_uri=notice.manifest_uri, source=manifest.source)
+    return replace(summary, batch_id=notice.batch_id, manifest_uri=notice.manifest_uri, source=manifest.source,
+                   field_stats=_field_stats_of(manifest))
+
+
+def _field_stats_of(manifest: Manifest) -> dict[str, Any]:
+    """The manifest's field quality as plain JSON: `{field: stats}`, a Platform export's `{sheet: {field: stats}}`."""
+    def plain(stats: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {key: value.to_dict() for key, value in (stats or {}).items()}
+
+    if manifest.source == PLATFORM:
+        return {sheet.slug: plain(sheet.field_stats) for sheet in manifest.sheets or () if sheet.field_stats}
+    return plain(manifest.field_stats)
 
 
 def _sheets_of(manifest: Manifest, summary: RowSummary) -> tuple[SheetSummary, ...]:

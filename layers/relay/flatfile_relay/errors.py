@@ -24,6 +24,8 @@
     │   ├── ledger.LeaseLostError                another invocation took the lease over: stop writing
     │   ├── exporter.EventNotPublishedError      (also RuntimeError) EventBridge refused the export's event
     │   ├── exporter.StaleObjectsError           (also RuntimeError) old row parts could not be deleted
+    │   ├── reconcile.CountsDisagreeError        (also RuntimeError) rows and the source's counts disagree: retried
+    │   ├── schema_drift.SchemaMovingError       (also RuntimeError) other exports kept moving a slug's last schema
     │   └── export_source.SourceChangedError     (also RuntimeError) rows changed while read: read them again
     │       └── platform_export.SheetsChangedError   a Platform workbook's records changed during its export
     └── ContractError                        the input breaks the contract: retrying will not help, the item is given up
@@ -32,6 +34,7 @@
         │   ├── flatfile.GraphQLError                the GraphQL answer holds `errors`
         │   └── flatfile.BodyTooLargeError           an answer larger than the relay reads (MAX_BODY_BYTES)
         ├── export_source.HandbackError          a source hands the export back while reading (the run catches it)
+        ├── reconcile.ReconciliationFailedError  (also RuntimeError) counts still disagree on the last delivery
         ├── ledger.AlreadyExportedError          the batch was exported: only a replay exports it again
         ├── ledger.InconsistentEntryError        a ledger entry breaks the ledger's own rules: replay the batch
         ├── models.InvalidDocumentError          (also ValueError) a JSON document does not fit its model

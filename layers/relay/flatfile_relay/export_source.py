@@ -9,6 +9,10 @@ job and the outcome. An `ExportSource` says only what is the source's own:
   (nothing to export now, and what the ledger should say);
 - `pages`: the rows from where the finished parts end, a page at a time, in order (`RowPage`): each page says
   what a part record ending inside it holds (`RowPage.mark`) and whether a part must end with it;
+- `count`: add rows to the counts and `fieldStats` kept while the rows stream (`flatfile_relay.tally`);
+- `schemas`: the schema of what was written, per group (`flatfile_relay.schema_drift`);
+- `counts`: the source's own counts, per group of rows (`BATCH`, or a Platform sheet's slug), which what was
+  written must match before anything is published (`flatfile_relay.reconcile`);
 - `manifest_fields`: the manifest's `batch` and the fields the source adds (`source`, `filename`, ...);
 - `finish`, `give_up`, `close`: the source's own start/finish/give-up steps (a Platform job is completed once
   the export is durable, failed when the relay gives up on it, its sheets unlocked whatever happens).
@@ -32,8 +36,12 @@ from typing import Any, Protocol
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.errors import ContractError, TransientError
 from flatfile_relay.ledger import LedgerEntry
+from flatfile_relay.reconcile import SourceCounts
+from flatfile_relay.schema_drift import ExportSchema
+from flatfile_relay.tally import BATCH, Tally
 
 __all__ = [
+    "BATCH",
     "LEFT_ALONE",
     "NOT_FOUND",
     "NOT_READY",
@@ -103,6 +111,7 @@ class RowPage:
             (where a resumed export carries on: a legacy row's `sequence`, a Platform sheet and offset).
         closes_part: a part must end with this page (the last page of a Platform sheet: a part never spans two).
         last: no page follows (the run then writes the last part whatever the time left).
+        group: whose counts the rows add to (`BATCH`, or the slug of a Platform sheet).
     """
 
     mark: Callable[[int], dict[str, Any]]
@@ -110,6 +119,7 @@ class RowPage:
     rows: Sequence[Mapping[str, Any]] = field(default=())
     closes_part: bool = False
     last: bool = False
+    group: str = BATCH
 
     @property
     def count(self) -> int:
@@ -134,6 +144,18 @@ class ExportSource(Protocol):
 
     def pages(self, parts: Sequence[Mapping[str, Any]], next_skip: int, deadline: Deadline) -> Iterator[RowPage]:
         """The rows after the finished `parts` (`next_skip` rows in all), a page at a time, to the last one."""
+        ...
+
+    def count(self, rows: Sequence[Mapping[str, Any]], tally: Tally) -> None:
+        """Add rows of `RowPage.rows` (validity, deleted, cells) to `tally`."""
+        ...
+
+    def schemas(self, tallies: Mapping[str, Tally]) -> dict[str, ExportSchema]:
+        """The schema of each group's rows (`tallies`: what was written of each, its fields as first seen)."""
+        ...
+
+    def counts(self, deadline: Deadline) -> dict[str, SourceCounts]:
+        """The source's own counts per group (`RowPage.group`), read now (after the last row)."""
         ...
 
     def manifest_fields(self, parts: Sequence[Mapping[str, Any]], deadline: Deadline) -> dict[str, Any]:

@@ -18,10 +18,13 @@ same export:
    they are read (`SourceChangedError`) has its parts forgotten and is read again from the first row.
 4. When the Lambda's time runs short it drops the unfinished part, gives the lease up and sends itself a
    continuation job, which resumes after the last finished part.
-5. After the last row it writes the manifest (so a reader never sees a partial export), deletes row parts
-   of an earlier export the manifest no longer lists, sends the notice, publishes the EventBridge event, lets
-   the source finish (a Platform job is completed) and marks the export done. The ledger records the notice and
-   the event as each is made, so a retry after a failure between them makes only what is missing.
+5. After the last row it checks what it wrote against the source's own counts (`flatfile_relay.reconcile`): a
+   disagreement publishes nothing, forgets the parts and fails the job (retried from the first row; on the job's
+   last delivery a `ReconciliationFailedError`, for the dead-letter queue). Then it writes the manifest (so a
+   reader never sees a partial export), deletes row parts of an earlier export the manifest no longer lists,
+   sends the notice, publishes the EventBridge event, lets the source finish (a Platform job is completed) and
+   marks the export done. The ledger records the notice and the event as each is made, so a retry after a
+   failure between them makes only what is missing.
 
 Example:
     >>> outcome = export_batch(job, client, clients.s3, clients.sqs, ledger, settings,   # doctest: +SKIP
@@ -36,6 +39,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import logging
 import math
 import time
@@ -67,10 +71,29 @@ from flatfile_relay.ledger import (
     LedgerEntry,
 )
 from flatfile_relay.legacy_export import LegacySource
-from flatfile_relay.manifest import Manifest, Notice, Part, event_entry
+from flatfile_relay.manifest import (
+    Counts,
+    FieldStat,
+    Manifest,
+    Notice,
+    Part,
+    SchemaChangeDoc,
+    SchemaRef,
+    event_entry,
+    schema_events,
+)
 from flatfile_relay.measurements import SECONDS, Measurement
 from flatfile_relay.parts import CONTENT_TYPE, FinishedPart, PartWriter
+from flatfile_relay.reconcile import (
+    CountsDisagreeError,
+    ReconciliationFailedError,
+    SourceCounts,
+    disagreements,
+    manifest_counts,
+)
+from flatfile_relay.schema_drift import ExportSchema, record_schema, schema_key, store_schema
 from flatfile_relay.settings import Settings
+from flatfile_relay.tally import BATCH, Tally
 from flatfile_relay.timestamps import parse_timestamp_or_none, utc_now_iso
 
 if TYPE_CHECKING:
@@ -162,25 +185,28 @@ class ExportOutcome:
     manifest_uri: str | None = None
     detail: str = ""
     lag_seconds: float | None = None
+    schema_changes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status, "batchId": self.batch_id, "rowsWritten": self.rows_written,
             "partsWritten": self.parts_written, "rowCount": self.row_count, "manifestUri": self.manifest_uri,
-            "detail": self.detail, "lagSeconds": self.lag_seconds,
+            "detail": self.detail, "lagSeconds": self.lag_seconds, "schemaChanges": self.schema_changes,
         }
 
     def measurements(self) -> list[Measurement]:
-        """The export's metrics: rows and parts written, batches exported, and the export lag when known.
+        """The export's metrics: rows and parts written, batches exported, schema changes announced, and the export
+        lag when known.
 
         Example:
             >>> [m.name for m in ExportOutcome(EXPORTED, "b", 10, 1, lag_seconds=2.5).measurements()]
-            ['RowsExported', 'PartsWritten', 'BatchesExported', 'ExportLag']
+            ['RowsExported', 'PartsWritten', 'BatchesExported', 'SchemaChanged', 'ExportLag']
         """
         measured = [
             Measurement("RowsExported", self.rows_written),
             Measurement("PartsWritten", self.parts_written),
             Measurement("BatchesExported", 1 if self.status == EXPORTED else 0),
+            Measurement("SchemaChanged", self.schema_changes),
         ]
         if self.lag_seconds is not None:
             measured.append(Measurement("ExportLag", self.lag_seconds, SECONDS))
@@ -237,17 +263,19 @@ def export_batch(
     owner: str,
     *,
     events: Any,
+    last_delivery: bool = False,
     reserve: float = DEFAULT_RESERVE,
     clock: Callable[[], float] = time.time,
 ) -> ExportOutcome:
     """Export the legacy batch of `job` (see the module docs). `owner` identifies this invocation's lease; `clock`
-    (epoch seconds) dates the export (`exportedAt`).
+    (epoch seconds) dates the export (`exportedAt`); `last_delivery`: the job's message will not come back (a count
+    that still disagrees then fails for good, `ReconciliationFailedError`).
 
     Raises (the job should be retried later): Flatfile client errors, `ContractError` (rows out of order or
     incomplete), `ExportStalledError`, AWS errors. The lease is given up first, so a retry resumes at once.
     """
     return run_export(job, LegacySource(client, job.batch_id, settings, job.batch), s3, sqs, ledger, settings, deadline,
-                      owner, events=events, reserve=reserve, clock=clock)
+                      owner, events=events, last_delivery=last_delivery, reserve=reserve, clock=clock)
 
 
 def export_platform_job(
@@ -278,8 +306,8 @@ def export_platform_job(
 
     source = PlatformSource(client, job, ledger, owner, settings, last_delivery=last_delivery,
                             secret_values=secret_values)
-    return run_export(job, source, s3, sqs, ledger, settings, deadline, owner, events=events, reserve=reserve,
-                      clock=clock)
+    return run_export(job, source, s3, sqs, ledger, settings, deadline, owner, events=events,
+                      last_delivery=last_delivery, reserve=reserve, clock=clock)
 
 
 def run_export(
@@ -293,6 +321,7 @@ def run_export(
     owner: str,
     *,
     events: Any,
+    last_delivery: bool = False,
     reserve: float = DEFAULT_RESERVE,
     clock: Callable[[], float] = time.time,
 ) -> ExportOutcome:
@@ -315,7 +344,8 @@ def run_export(
     except BatchBusyError as error:
         logger.info("batch %s is being exported by another invocation; leaving it to it", batch_id)
         return ExportOutcome(BUSY, batch_id, detail=str(error))
-    run = _Export(job, source, s3, sqs, events, ledger, settings, deadline, owner, reserve, entry, clock)
+    run = _Export(job, source, s3, sqs, events, ledger, settings, deadline, owner, reserve, entry, clock,
+                  last_delivery)
     try:
         outcome = run.run()
     except LeaseLostError as error:
@@ -336,7 +366,7 @@ class _Export:
     def __init__(
         self, job: ExportJob, source: ExportSource, s3: Any, sqs: Any, events: Any, ledger: Ledger,
         settings: Settings, deadline: Deadline, owner: str, reserve: float, entry: LedgerEntry,
-        clock: Callable[[], float],
+        clock: Callable[[], float], last_delivery: bool = False,
     ) -> None:
         self.job, self.source, self.s3, self.sqs, self.events, self.ledger = job, source, s3, sqs, events, ledger
         self.settings, self.deadline, self.owner, self.reserve = settings, deadline, owner, reserve
@@ -349,12 +379,15 @@ class _Export:
         self.next_skip = entry.next_skip
         self.rows_written = 0
         self.parts_written = 0
+        self.last_delivery = last_delivery
+        self.schema_changes = 0  # schema change events this invocation published
         done = sum(int(part.get("rows", 0)) for part in self.parts)
         if done != self.next_skip:
             raise InconsistentEntryError(
                 f"ledger entry of batch {self.batch_id} is inconsistent: its parts hold {done} rows but "
                 f"nextSkip is {self.next_skip}; replay the batch to export it from scratch"
             )
+        self.tallies = _tallies(entry.tally, self.next_skip)
 
     # -- the steps -------------------------------------------------------------------------------------
 
@@ -391,6 +424,10 @@ class _Export:
 
     def _read_all(self) -> bool:
         """`_stream_rows`, from the first row again when the source changed meanwhile (`MAX_RESTARTS` times)."""
+        if self.tallies is None:  # parts of an export begun before the relay counted them: counted again
+            logger.info("batch %s: its finished parts were not counted; exporting it again from its first row",
+                        self.batch_id)
+            self._forget_parts()
         for restart in range(MAX_RESTARTS + 1):
             try:
                 return self._stream_rows()
@@ -398,9 +435,14 @@ class _Export:
                 if restart == MAX_RESTARTS:
                     raise
                 logger.warning("batch %s: %s; exporting it again from its first row", self.batch_id, error)
-                self.ledger.reset_parts(self.batch_id, owner=self.owner)
-                self.parts, self.next_skip, self.rows_written, self.parts_written = [], 0, 0, 0
+                self._forget_parts()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _forget_parts(self) -> None:
+        """The next read starts from the first row (the ledger forgets the parts and their counts)."""
+        self.ledger.reset_parts(self.batch_id, owner=self.owner)
+        self.parts, self.next_skip, self.rows_written, self.parts_written = [], 0, 0, 0
+        self.tallies = {}
 
     def _stream_rows(self) -> bool:
         """Write every remaining row into parts; False when the time ran short first."""
@@ -415,10 +457,7 @@ class _Export:
                     if writer is None:
                         writer = PartWriter()
                     end = min(count, position + max_rows - writer.rows)
-                    if page.texts is not None:
-                        writer.write_rows((), page.texts[position:end])
-                    else:
-                        writer.write_rows(page.rows[position:end])
+                    self._write(writer, page, position, end)
                     position, ended = end, (page, end)
                     if writer.rows >= max_rows:
                         self._store(writer, ended)
@@ -442,6 +481,17 @@ class _Export:
                 close()
             if writer is not None:
                 writer.close()
+
+    def _write(self, writer: PartWriter, page: RowPage, start: int, end: int) -> None:
+        """Write rows `start:end` of the page and count them (`flatfile_relay.tally`)."""
+        if page.texts is not None:
+            writer.write_rows((), page.texts[start:end])
+        else:
+            writer.write_rows(page.rows[start:end])
+        rows = page.rows[start:end] if page.rows else [json.loads(text) for text in (page.texts or ())[start:end]]
+        if self.tallies is None:  # pragma: no cover - `_read_all` sets them before any row is read
+            raise RuntimeError("rows counted before the export's counts were set")
+        self.source.count(rows, self.tallies.setdefault(page.group, Tally()))
 
     def _store(self, writer: PartWriter, ended: tuple[RowPage, int] | None) -> None:
         """Store the writer's part (its last row is row `ended[1]` of page `ended[0]`) and let the writer go."""
@@ -479,6 +529,7 @@ class _Export:
         self.lease_until = self.ledger.record_part(
             self.batch_id, owner=self.owner, part=record, next_skip=self.next_skip,
             lease_seconds=_lease_seconds(self.deadline),
+            tally={group: tally.to_dict() for group, tally in (self.tallies or {}).items()},
         )
         self.parts.append(record)
         self.rows_written += part.rows
@@ -489,7 +540,8 @@ class _Export:
     def _finish(self, opened: Opened) -> ExportOutcome:
         current = self._current()
         if current.notice is None:
-            notice = self._write_manifest()
+            counts = self._reconcile()
+            notice = self._write_manifest(counts, self._describe())
             sent = self._send_notice(notice)
         else:  # a retry after the notice went out: the manifest exists, announce that same export
             notice, sent = Notice.from_json(current.notice), None
@@ -499,6 +551,8 @@ class _Export:
             if current.event_published_at is None:
                 self._publish_event(notice)
                 event = True
+            if current.extra.get("schemaEventsPublishedAt") is None:
+                self.schema_changes = self._publish_schema_events(notice)
             if self.source.record_before_finish:
                 self._record(sent, event)
                 sent, event = None, False
@@ -516,7 +570,46 @@ class _Export:
             self.batch_id, notice.row_count, len(self.parts), self.rows_written, notice.manifest_uri,
         )
         return self._outcome(EXPORTED, row_count=notice.row_count, manifest_uri=notice.manifest_uri,
-                             lag_seconds=self._lag(opened.submitted_at, notice.exported_at))
+                             lag_seconds=self._lag(opened.submitted_at, notice.exported_at),
+                             schema_changes=self.schema_changes)
+
+    def _reconcile(self) -> dict[str, SourceCounts]:
+        """The source's counts, once they agree with what was written (else nothing is published: the parts are
+        forgotten and the job retried, `CountsDisagreeError`; on its last delivery `ReconciliationFailedError`)."""
+        counts = self.source.counts(self.deadline)
+        tallies = self.tallies or {}
+        problems = disagreements(counts, tallies)
+        if not problems:
+            return counts
+        self._forget_parts()
+        said = "; ".join(problems)
+        if self.last_delivery:
+            raise ReconciliationFailedError(
+                f"batch {self.batch_id}: what was exported still disagrees with the source's own counts on the job's "
+                f"last delivery ({said}); nothing was published"
+            )
+        raise CountsDisagreeError(
+            f"batch {self.batch_id}: what was exported disagrees with the source's own counts ({said}); nothing "
+            "was published, the export is retried from its first row"
+        )
+
+    def _describe(self) -> dict[str, dict[str, Any]]:
+        """Each group's schema (stored once per fingerprint) and its change since the last export of its template
+        or sheet (`flatfile_relay.schema_drift`), as `Manifest` fields."""
+        bucket, prefix = self.settings.export_bucket, self.settings.export_prefix
+        described: dict[str, dict[str, Any]] = {}
+        for group, schema in self.source.schemas(self.tallies or {}).items():
+            def store(schema: ExportSchema = schema) -> str:
+                return store_schema(self.s3, bucket, prefix, schema)
+            change = record_schema(self.ledger, schema, self.batch_id, store) if schema.tracked else None
+            if not schema.tracked:
+                store()
+            described[group] = {
+                "export_schema": SchemaRef(fingerprint=schema.fingerprint,
+                                           uri=s3_uri(bucket, schema_key(prefix, schema))),
+                "schema_change": SchemaChangeDoc.model_validate(change.to_dict()) if change else None,
+            }
+        return described
 
     def _record(self, notice: str | None, event: bool) -> None:
         """Record the notice (its text, when this invocation sent it) and the event (when it published it) not
@@ -540,8 +633,18 @@ class _Export:
             raise LeaseLostError(f"lost the export lease of batch {self.batch_id} to another invocation")
         return current
 
-    def _write_manifest(self) -> Notice:
+    def _write_manifest(self, counts: Mapping[str, SourceCounts], described: Mapping[str, dict[str, Any]]) -> Notice:
         """Write the manifest, then remove row parts it no longer lists; the notice announcing it."""
+        fields = self.source.manifest_fields(self.parts, self.deadline)
+        tallies = self.tallies or {}
+        if fields.get("sheets") is not None:
+            fields["sheets"] = tuple(sheet.model_copy(update={
+                "counts": Counts.model_validate(manifest_counts(
+                    [counts[sheet.slug]] if sheet.slug in counts else [], [tallies.get(sheet.slug, Tally())])),
+                **described.get(sheet.slug, {}), "field_stats": _field_stats(tallies.get(sheet.slug, Tally())),
+            }) for sheet in fields["sheets"])
+        else:
+            fields.update(described.get(BATCH, {}), field_stats=_field_stats(tallies.get(BATCH, Tally())))
         manifest = Manifest(
             batch_id=self.output_id,
             row_count=self.next_skip,
@@ -552,7 +655,8 @@ class _Export:
             exported_at=utc_now_iso(self.clock),
             trigger=self.job.trigger,
             non_finite_rows=sum(int(p.get("nonFiniteRows", 0)) for p in self.parts) or None,
-            **self.source.manifest_fields(self.parts, self.deadline),
+            counts=Counts.model_validate(manifest_counts(counts.values(), tallies.values())),
+            **fields,
         )
         key = manifest_key(self.settings.export_prefix, self.output_id)
         body = manifest.to_json().encode("utf-8")
@@ -620,6 +724,24 @@ class _Export:
                 f"event ({code}); the job is retried and publishes it then"
             )
 
+    def _publish_schema_events(self, notice: Notice) -> int:
+        """Publish one `flatfile.schema.changed` event per schema change the export announces (`schema_events`);
+        how many. Recorded in the ledger, so a retry of the export does not announce them again."""
+        entries = schema_events(notice, self.settings.event_bus_name)
+        if not entries:
+            return 0
+        for start in range(0, len(entries), 10):
+            answer = self.events.put_events(Entries=entries[start:start + 10])
+            failed = [entry for entry in answer.get("Entries", []) if entry.get("ErrorCode")]
+            if answer.get("FailedEntryCount") or failed:
+                code = failed[0].get("ErrorCode") if failed else "unknown"
+                raise EventNotPublishedError(
+                    f"batch {self.batch_id}: EventBridge bus {self.settings.event_bus_name!r} refused a schema "
+                    f"change event ({code}); the job is retried and publishes it then"
+                )
+        self.ledger.record_schema_events(self.batch_id, owner=self.owner)
+        return len(entries)
+
     def _lag(self, submitted_at: Any, exported_at: str) -> float | None:
         """`export_lag` of this export (reads the poller's checkpoint only for a scheduled export)."""
         trigger = self.job.trigger
@@ -659,6 +781,21 @@ class _Export:
 def _lease_seconds(deadline: Deadline) -> float:
     remaining = deadline.remaining()
     return (UNBOUNDED_LEASE if math.isinf(remaining) else remaining) + LEASE_MARGIN
+
+
+def _field_stats(tally: Tally) -> dict[str, FieldStat]:
+    return {key: FieldStat.model_validate(stats) for key, stats in tally.field_stats().items()}
+
+
+def _tallies(stored: Mapping[str, Any] | None, rows: int) -> dict[str, Tally] | None:
+    """The counts the ledger kept of the finished parts (`rows` rows); None when it kept none that fit them."""
+    if rows == 0:
+        return {}
+    try:
+        tallies = {str(group): Tally.from_dict(data) for group, data in (stored or {}).items()}
+    except ValueError:
+        return None
+    return tallies if stored and sum(tally.rows for tally in tallies.values()) == rows else None
 
 
 def _release_quietly(ledger: Ledger, batch_id: str, owner: str) -> None:

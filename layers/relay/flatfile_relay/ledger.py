@@ -139,6 +139,8 @@ class LedgerEntry:
     checked_at: str | None = None
     job_acknowledged_at: str | None = None
     locked_sheets: tuple[str, ...] = ()
+    #: what the finished parts hold, counted (`flatfile_relay.tally`): `{group: Tally.to_dict()}`
+    tally: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -168,6 +170,7 @@ class LedgerEntry:
             checked_at=data.get("checkedAt"),
             job_acknowledged_at=data.get("jobAcknowledgedAt"),
             locked_sheets=tuple(data.get("lockedSheets") or ()),
+            tally=data.get("exportTally") if isinstance(data.get("exportTally"), dict) else None,
             extra=data,
         )
 
@@ -372,7 +375,7 @@ class Ledger:
             restart = (
                 "SET #s = :exporting, leaseOwner = :owner, leaseExpiresAt = :until, #t = :trigger, "
                 "updatedAt = :now, exportStartedAt = :now, parts = :empty, nextSkip = :zero "
-                "REMOVE manifestUri, rowCount, exportedAt, notice, noticeSentAt, eventPublishedAt"
+                "REMOVE manifestUri, rowCount, exportedAt, notice, noticeSentAt, eventPublishedAt, exportTally"
             )
             landed, item = self._update(batch_id, restart, "#s = :exported", values, names={"#t": "trigger"})
             if landed or item is None:
@@ -387,9 +390,10 @@ class Ledger:
         )
 
     def record_part(self, batch_id: str, *, owner: str, part: Mapping[str, Any], next_skip: int,
-                    lease_seconds: float) -> float:
+                    lease_seconds: float, tally: Mapping[str, Any] | None = None) -> float:
         """Append a finished part and extend the lease; return when the lease now expires (the ledger's clock, see
-        `lease_holds`). LeaseLostError if the lease was taken over.
+        `lease_holds`). LeaseLostError if the lease was taken over. `tally`: what the finished parts hold so far,
+        counted (replaces the one recorded with the previous part).
 
         The append happens once even when botocore resends the update because its answer was lost: the
         condition on `nextSkip` fails the resend, which then finds its own part recorded.
@@ -398,8 +402,10 @@ class Ledger:
         until = self._clock() + lease_seconds
         self._owned(
             batch_id, owner,
-            "SET parts = list_append(parts, :part), nextSkip = :next, leaseExpiresAt = :until, updatedAt = :now",
-            {":part": [record], ":next": next_skip, ":before": next_skip - int(record["rows"]), ":until": until},
+            "SET parts = list_append(parts, :part), nextSkip = :next, leaseExpiresAt = :until, updatedAt = :now, "
+            "exportTally = :tally",
+            {":part": [record], ":next": next_skip, ":before": next_skip - int(record["rows"]), ":until": until,
+             ":tally": dict(tally or {})},
             also="nextSkip = :before",
             landed=lambda entry: entry.state == EXPORTING and entry.lease_owner == owner
             and entry.next_skip == next_skip and bool(entry.parts) and entry.parts[-1] == record,
@@ -431,6 +437,10 @@ class Ledger:
         """Record that the export's EventBridge event was published."""
         self._owned(batch_id, owner, "SET eventPublishedAt = :now, updatedAt = :now", {})
 
+    def record_schema_events(self, batch_id: str, *, owner: str) -> None:
+        """Record that the export's schema change events were published (kept by a replay: announced once)."""
+        self._owned(batch_id, owner, "SET schemaEventsPublishedAt = :now, updatedAt = :now", {})
+
     def mark_exported(self, batch_id: str, *, owner: str, manifest_uri: str, row_count: int, exported_at: str,
                       notice: str | None = None) -> None:
         """Finish an export: the manifest is written, the notice sent and the event published.
@@ -450,10 +460,28 @@ class Ledger:
             and entry.exported_at == exported_at,
         )
 
+    def schema_item(self, key: str) -> dict[str, Any] | None:
+        """The last schema recorded under `key` (`flatfile_relay.schema_drift`), or None."""
+        answer = self._db.get_item(TableName=self.table_name, Key=_key(key), ConsistentRead=True)
+        item = answer.get("Item")
+        return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()} if item else None
+
+    def move_schema(self, key: str, previous: str | None, fingerprint: str, fields: list[dict[str, Any]],
+                    change: dict[str, Any] | None, export_id: str) -> bool:
+        """Record `fingerprint` as the last schema under `key` if the last one is still `previous` (None: none yet);
+        False when another export moved it first."""
+        condition = "attribute_not_exists(batchId)" if previous is None else "fingerprint = :previous"
+        return self._transition(
+            key, "SET fingerprint = :fingerprint, #f = :fields, #c = :change, changedBy = :by, updatedAt = :now",
+            condition, {":previous": previous, ":fingerprint": fingerprint, ":fields": fields, ":change": change,
+                        ":by": export_id},
+            names={"#f": "fields", "#c": "change"},
+        )
+
     def reset_parts(self, batch_id: str, *, owner: str) -> None:
         """Forget the finished parts: the export starts again from its first row (the source changed while it was
         read). The objects stay until the new parts overwrite them or the new manifest's clean-up deletes them."""
-        self._owned(batch_id, owner, "SET parts = :empty, nextSkip = :zero, updatedAt = :now",
+        self._owned(batch_id, owner, "SET parts = :empty, nextSkip = :zero, updatedAt = :now REMOVE exportTally",
                     {":empty": [], ":zero": 0},
                     landed=lambda entry: entry.state == EXPORTING and entry.lease_owner == owner and not entry.parts)
 
@@ -473,7 +501,7 @@ class Ledger:
         self._owned(
             batch_id, owner,
             "SET #s = :closed, batchStatus = :status, parts = :empty, nextSkip = :zero, updatedAt = :now "
-            "REMOVE leaseOwner, leaseExpiresAt",
+            "REMOVE leaseOwner, leaseExpiresAt, exportTally",
             {":closed": CLOSED, ":status": status, ":empty": [], ":zero": 0},
             landed=lambda entry: entry.state == CLOSED and entry.lease_owner is None,
         )

@@ -14,6 +14,9 @@ must belong to the batch, and the rows must not end before the count the API ann
 is the batch as the API returned it (the relay's secrets scrubbed), with its `filename`, `submittedAt` and end
 user as routing fields.
 
+The batch's own counts (`counts`) are `countRows`, `countRowsAccepted` (or `countRowsValid`) and
+`countRowsInvalid`, as the batch read at `open` gives them: accepted and invalid count rows not deleted.
+
 Example:
     >>> source = LegacySource(client, batch_id, settings, job.batch)                 # doctest: +SKIP
     >>> opened = source.open(entry, deadline)                                         # doctest: +SKIP
@@ -28,19 +31,26 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from flatfile_relay.deadline import Deadline
-from flatfile_relay.export_source import NOT_FOUND, NOT_READY, Handback, Opened, RowPage
+from flatfile_relay.export_source import BATCH, NOT_FOUND, NOT_READY, Handback, Opened, RowPage
 from flatfile_relay.flatfile import ContractError, FlatfileClient, NotFoundError
 from flatfile_relay.ids import same_batch
 from flatfile_relay.layout import submitted_date
 from flatfile_relay.ledger import SUBMITTED, LedgerEntry
 from flatfile_relay.manifest import routing
+from flatfile_relay.reconcile import SourceCounts
 from flatfile_relay.redaction import scrub
+from flatfile_relay.schema_drift import ExportSchema, legacy_schema
 from flatfile_relay.settings import Settings
+from flatfile_relay.tally import Tally
 
 if TYPE_CHECKING:
     from flatfile_relay.jobs import BatchSnapshot
 
-__all__ = ["LegacySource"]
+__all__ = ["BATCH_COUNTS", "LegacySource"]
+
+#: the batch's count fields behind each of the manifest's counts, the first one present counting
+BATCH_COUNTS = {"rows": ("countRows",), "valid": ("countRowsAccepted", "countRowsValid"),
+                "invalid": ("countRowsInvalid",), "deleted": ()}
 
 
 class LegacySource:
@@ -128,6 +138,24 @@ class LegacySource:
                     f"batch {str(row_batch)[:64]}."
                 )
 
+    def count(self, rows: Sequence[Mapping[str, Any]], tally: Tally) -> None:
+        tally.add_legacy_rows(rows)
+
+    def schemas(self, tallies: Mapping[str, Tally]) -> dict[str, ExportSchema]:
+        """The batch's template (`__schema__`) for the keys its rows hold (`flatfile_relay.schema_drift`)."""
+        tally = tallies.get(BATCH)
+        return {BATCH: legacy_schema(self.batch, tally.fields if tally is not None else ())}
+
+    def counts(self, deadline: Deadline) -> dict[str, SourceCounts]:
+        values: dict[str, int | None] = {}
+        names: dict[str, str] = {}
+        for name, fields in BATCH_COUNTS.items():
+            found = next((f for f in fields if _whole(self.batch.get(f))), None)
+            values[name] = self.batch[found] if found is not None else None
+            if found is not None:
+                names[name] = found
+        return {BATCH: SourceCounts(values, names)}
+
     def manifest_fields(self, parts: Sequence[Mapping[str, Any]], deadline: Deadline) -> dict[str, Any]:
         # Flatfile shows the webhook URL; the relay's client holds the secret's Credentials, whose secret
         # values include the webhook tokens
@@ -186,6 +214,10 @@ class _Begun:
 def _sequence_mark(rows: list[dict[str, Any]]) -> Callable[[int], dict[str, Any]]:
     """`RowPage.mark` of a page of rows: the `sequence` of the part's last row (where a resumed export goes on)."""
     return lambda end: {"lastSequence": rows[end - 1]["sequence"]}
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _output_id(batch: dict[str, Any], batch_id: str) -> str:

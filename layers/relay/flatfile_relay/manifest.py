@@ -7,9 +7,11 @@ Manifest (`{prefix}manifests/{batchId}.json`, one line of JSON, written last)::
      "exportedAt": "<ISO-8601 UTC>", "trigger": "schedule" | "webhook" | "replay" | "backfill",
      "filename": ..., "submittedAt": ..., "customer": ...}     (the last three copied from `batch`)
 
-plus ``"nonFiniteRows": n`` when n rows held ``NaN`` or ``±Infinity``, which JSON lacks: their parts hold
-``null`` there, and each such row names the original texts by JSON pointer in its `nonFinite` field
-(`flatfile_relay.parts`).
+plus ``"counts": {"source": {"rows", "valid", "invalid", "deleted"}, "exported": {...the same...}}``: the source's
+own counts (null where it gives no figure) and what the export wrote, checked to agree before anything was published
+(`flatfile_relay.reconcile`; a Platform export's sheets carry their own), and ``"nonFiniteRows": n`` when n rows
+held ``NaN`` or ``±Infinity``, which JSON lacks: their parts hold ``null`` there, and each such row names the
+original texts by JSON pointer in its `nonFinite` field (`flatfile_relay.parts`).
 
 Notice (one per exported batch, on the notices queue)::
 
@@ -68,15 +70,21 @@ __all__ = [
     "EVENT_SOURCE",
     "NOTICE_TYPE",
     "PLATFORM_FIELDS",
+    "SCHEMA_CHANGED",
+    "Counts",
+    "FieldStat",
     "Manifest",
     "ManifestError",
     "Notice",
     "Part",
     "S3Uri",
+    "SchemaChangeDoc",
+    "SchemaRef",
     "Sheet",
     "UnsupportedSchemaError",
     "event_entry",
     "routing",
+    "schema_events",
 ]
 
 NOTICE_TYPE: Final = "flatfile.batch.exported"
@@ -110,10 +118,48 @@ BoundText = Annotated[str, AfterValidator(bound_text)]
 BoundCustomer = Annotated[dict[str, Any], AfterValidator(bound_customer)]
 
 
+class Counts(Document):
+    """A manifest's `counts`: the source's own (`rows`, `valid`, `invalid`, `deleted`; null where the source gives no
+    figure) and what the export wrote (`flatfile_relay.reconcile`)."""
+
+    source: dict[str, Count | None]
+    exported: dict[str, Count]
+
+
+class SchemaRef(Document):
+    """Where an export's schema is stored (`flatfile_relay.schema_drift`): its fingerprint and s3:// URI."""
+
+    fingerprint: Text
+    uri: S3Uri
+
+
+class SchemaChangeDoc(Document):
+    """How the schema differs from the last export of the same template or sheet: the `previous` fingerprint and
+    the field keys `added`, `removed` and `retyped`."""
+
+    previous: Text
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    retyped: tuple[str, ...] = ()
+
+
+class FieldStat(Document):
+    """One field's quality in an export: cells `filled`, cells `invalid` (null when the source flags no cell),
+    the first distinct validation `messages` (at most three)."""
+
+    filled: Count
+    invalid: Count | None = None
+    messages: tuple[str, ...] = ()
+
+
+#: what an export says of its rows' shape (a legacy manifest and notice at their top, a Platform one per sheet)
+SchemaField = Annotated[SchemaRef | None, Field(default=None, alias="schema")]
+
+
 #: fields only a Platform export writes: left out of a legacy export's documents when empty
 PLATFORM_FIELDS = frozenset({"workbookId", "spaceId", "environmentId", "sheets", "sheet"})
-#: fields written only when they say something (a count above zero)
-OPTIONAL_FIELDS = PLATFORM_FIELDS | {"nonFiniteRows"}
+#: fields written only when they say something (a count above zero, what an older manifest lacks)
+OPTIONAL_FIELDS = PLATFORM_FIELDS | {"nonFiniteRows", "counts", "schema", "schemaChange", "fieldStats"}
 
 
 class _Exported(Document):
@@ -130,6 +176,10 @@ def _without_empty_platform_fields(data: dict[str, Any]) -> dict[str, Any]:
     for part in data.get("parts") or ():
         if isinstance(part, dict) and part.get("sheet", "") is None:
             del part["sheet"]
+    for sheet in data.get("sheets") or ():
+        for name in OPTIONAL_FIELDS.intersection(sheet) if isinstance(sheet, dict) else ():
+            if sheet[name] is None:
+                del sheet[name]
     return data
 
 
@@ -145,12 +195,18 @@ class Part(_Exported):
 
 
 class Sheet(Document):
-    """One sheet of a Platform export: its id, slug, name and how many records the export holds."""
+    """One sheet of a Platform export: its id, slug, name and how many records the export holds (a manifest's
+    sheets add the sheet's `counts`, `schema`, `schemaChange` and `fieldStats`; a notice's its `schema` and
+    `schemaChange`)."""
 
     id: Text
     slug: Text
     name: str
     row_count: Count
+    counts: Counts | None = None
+    export_schema: SchemaField = None
+    schema_change: SchemaChangeDoc | None = None
+    field_stats: dict[str, FieldStat] | None = None
 
 
 class _Platform(_Exported):
@@ -161,9 +217,12 @@ class _Platform(_Exported):
     environment_id: str | None = None
     sheets: tuple[Sheet, ...] | None = None
 
-    def platform_fields(self) -> dict[str, Any]:
-        """The Platform fields, to copy from a manifest into its notice."""
-        return {name: getattr(self, name) for name in ("workbook_id", "space_id", "environment_id", "sheets")}
+    def notice_fields(self) -> dict[str, Any]:
+        """The Platform fields, to copy from a manifest into its notice (sheets without the manifest's counts)."""
+        fields = {name: getattr(self, name) for name in ("workbook_id", "space_id", "environment_id")}
+        fields["sheets"] = None if self.sheets is None else tuple(
+            sheet.model_copy(update={"counts": None, "field_stats": None}) for sheet in self.sheets)
+        return fields
 
 
 class Manifest(_Platform):
@@ -183,6 +242,13 @@ class Manifest(_Platform):
     customer: CleanCustomer | None = None
     #: rows whose NaN / ±Infinity were written as null (their `nonFinite` field keeps the original text)
     non_finite_rows: Count | None = None
+    #: the source's own counts and what was written, which agreed (`flatfile_relay.reconcile`)
+    counts: Counts | None = None
+    #: a legacy export's schema, its change since the last export of its template, its fields' quality (a Platform
+    #: export's are in its `sheets`)
+    export_schema: SchemaField = None
+    schema_change: SchemaChangeDoc | None = None
+    field_stats: dict[str, FieldStat] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
@@ -193,6 +259,8 @@ class Manifest(_Platform):
             raise ValueError(f"rowCount {self.row_count} differs from the sum of its parts' rows {total}")
         if self.sheets is not None and sum(sheet.row_count for sheet in self.sheets) != self.row_count:
             raise ValueError(f"rowCount {self.row_count} differs from the sum of its sheets' rowCount")
+        if self.counts is not None and self.counts.exported.get("rows") != self.row_count:
+            raise ValueError(f"rowCount {self.row_count} differs from counts.exported.rows")
         return self
 
     def to_json(self) -> str:
@@ -225,6 +293,9 @@ class Notice(_Platform):
     filename: BoundText | None = None
     submitted_at: str | None = None
     customer: BoundCustomer | None = None
+    #: a legacy export's schema and its change (a Platform export's are in its `sheets`)
+    export_schema: SchemaField = None
+    schema_change: SchemaChangeDoc | None = None
 
     model_config = ConfigDict(extra="allow")
 
@@ -239,7 +310,8 @@ class Notice(_Platform):
             source=manifest.source, batch_id=manifest.batch_id, manifest_uri=manifest_uri,
             row_count=manifest.row_count, trigger=manifest.trigger, exported_at=manifest.exported_at,
             filename=manifest.filename, submitted_at=manifest.submitted_at, customer=manifest.customer,
-            **manifest.platform_fields(),
+            export_schema=manifest.export_schema, schema_change=manifest.schema_change,
+            **manifest.notice_fields(),
         )
 
     def to_json(self) -> str:
@@ -307,6 +379,40 @@ def event_entry(notice: Notice, bus_name: str) -> dict[str, Any]:
     """
     return {"Source": EVENT_SOURCE, "DetailType": EVENT_DETAIL_TYPE, "Detail": notice.to_json(),
             "EventBusName": bus_name}
+
+
+#: the EventBridge `detail-type` of a schema change (one event per change: `schema_events`)
+SCHEMA_CHANGED: Final = "flatfile.schema.changed"
+
+
+def schema_events(notice: Notice, bus_name: str) -> list[dict[str, Any]]:
+    """The `PutEvents` entries announcing the schema changes of an export (a legacy batch's, each Platform sheet's):
+    detail ``{"type", "schemaVersion", "source", "slug", "sheet", "fingerprint", "schemaUri", "previous", "added",
+    "removed", "retyped", "batchId", "manifestUri", "exportedAt"}`` (`slug`: the template's or sheet's, from the
+    schema's URI; `sheet`: the Platform sheet's slug, else null).
+
+    Example:
+        >>> notice = Notice(batch_id="b-1", manifest_uri="s3://b/m.json", row_count=0, trigger="replay",
+        ...                 exported_at="2021-03-01T20:23:04.512Z",
+        ...                 schema={"fingerprint": "f2", "uri": "s3://b/schemas/legacy/products/f2.json"},
+        ...                 schema_change={"previous": "f1", "added": ["quantity"], "removed": ["qty"]})
+        >>> [(e["DetailType"], json.loads(e["Detail"])["slug"]) for e in schema_events(notice, "default")]
+        [('flatfile.schema.changed', 'products')]
+    """
+    described: list[tuple[str | None, SchemaRef | None, SchemaChangeDoc | None]] = [
+        (None, notice.export_schema, notice.schema_change)]
+    described += [(sheet.slug, sheet.export_schema, sheet.schema_change) for sheet in notice.sheets or ()]
+    entries = []
+    for sheet, schema, change in described:
+        if schema is None or change is None:
+            continue
+        detail = {"type": SCHEMA_CHANGED, "schemaVersion": SCHEMA_VERSION, "source": notice.source,
+                  "slug": schema.uri.rsplit("/", 2)[-2], "sheet": sheet, "fingerprint": schema.fingerprint,
+                  "schemaUri": schema.uri, **change.to_dict(), "batchId": notice.batch_id,
+                  "manifestUri": notice.manifest_uri, "exportedAt": notice.exported_at}
+        entries.append({"Source": EVENT_SOURCE, "DetailType": SCHEMA_CHANGED, "EventBusName": bus_name,
+                        "Detail": json.dumps(detail, ensure_ascii=False, separators=(",", ":"))})
+    return entries
 
 
 def _parse(model: type[D], text: str | bytes, what: str) -> D:

@@ -16,6 +16,8 @@ The relay is the job's listener (architecture.md item 10):
   `RECORD_PAGES_AHEAD`); a part never spans two sheets. Each row line is the record's own text with `batchId`,
   `sheet`, `sheetId` and `mapped` spliced in (`flatfile_relay.platform_rows`). Progress goes to the job at the
   end of each sheet but the last and every `PROGRESS_PAGES` pages, when its percentage moved.
+- `counts` reads `GET sheets/{id}/counts` of every sheet once the last record is read (S requests): what was
+  written must match them before anything is published (`flatfile_relay.reconcile`).
 - `finish` (the export is durable: manifest, notice, event) unlocks the sheets, then completes the job with an
   outcome the end user reads (`outcome_message`: "Exported 12,345 records to AWS"). A job found complete with that
   message is not completed again (an earlier invocation did, then stopped before the ledger's mark).
@@ -33,8 +35,9 @@ first record; a sheet whose pages name no commit falls back to its record count.
 `make bench` and the emulator's request log (requests per job of S sheets): the lock costs 2 x S (lock, unlock)
 and stops end users, the commit pin costs nothing (it rides on the record pages), the check before the manifest
 costs S - 1; counts before and after would cost 2 x S and miss an edit that changes a value but not a count;
-comparing commit lists would cost 2 x S and read lists that only grow. A job of one sheet of up to 10,000
-records costs 8 requests in all: job, workbook, lock, records, space, unlock, complete, plus the acknowledgement.
+comparing commit lists would cost 2 x S and read lists that only grow. Reconciliation costs S (`counts`). A job of
+one sheet of up to 10,000 records costs 9 requests in all: job, workbook, lock, records, counts, space, unlock,
+complete, plus the acknowledgement.
 
 Example:
     >>> outcome_message(12_345), outcome_message(1)
@@ -63,8 +66,11 @@ from flatfile_relay.manifest import Sheet as ManifestSheet
 from flatfile_relay.platform import MAX_RECORD_PAGE_SIZE, Change, Job, PlatformClient, RecordPage, Sheet, Workbook
 from flatfile_relay.platform.records import ends_walk
 from flatfile_relay.platform_rows import row_lines, sheet_tail
+from flatfile_relay.reconcile import SourceCounts
 from flatfile_relay.redaction import scrub
+from flatfile_relay.schema_drift import ExportSchema, platform_schema
 from flatfile_relay.settings import Settings
+from flatfile_relay.tally import Tally
 
 __all__ = [
     "ACKNOWLEDGED_INFO",
@@ -315,7 +321,7 @@ class PlatformSource:
                     raise SheetsChangedError(f"sheet {sheet.slug} held {first.total} records when its reading began "
                                              f"and {page.next_offset} when it ended")
                 mark = _marker(index, sheet, begin, len(records), final, page)
-                yield RowPage(mark, row_lines(records, texts, tail), closes_part=final)
+                yield RowPage(mark, row_lines(records, texts, tail), records, closes_part=final, group=sheet.slug)
                 read.add(sheet.id, len(records))
                 if number % PROGRESS_PAGES == 0 and not final:
                     self._report(read.percent(), deadline)
@@ -376,6 +382,22 @@ class PlatformSource:
             raise HandbackError(Handback(export_source.LEFT_ALONE, job.status, f"job {job.status} during the export"))
 
     # -- the end -----------------------------------------------------------------------------------------
+
+    def count(self, rows: Sequence[Mapping[str, Any]], tally: Tally) -> None:
+        tally.add_records(rows)
+
+    def schemas(self, tallies: Mapping[str, Tally]) -> dict[str, ExportSchema]:
+        """Each sheet's configured fields (`key`, `label`, `type`), whatever its records hold."""
+        return {sheet.slug: platform_schema(sheet.slug, sheet.fields) for sheet in self._workbook().sheets}
+
+    def counts(self, deadline: Deadline) -> dict[str, SourceCounts]:
+        """`GET sheets/{id}/counts` of every sheet: `total`, `valid` and `error` (records with an error)."""
+        found: dict[str, SourceCounts] = {}
+        for sheet in self._workbook().sheets:
+            counts = self.client.sheet_counts(sheet.id, deadline)
+            found[sheet.slug] = SourceCounts({"rows": counts.total, "valid": counts.valid, "invalid": counts.error,
+                                              "deleted": None}, {"rows": "total", "valid": "valid", "invalid": "error"})
+        return found
 
     def manifest_fields(self, parts: Sequence[Mapping[str, Any]], deadline: Deadline) -> dict[str, Any]:
         workbook, job = self._workbook(), self._job()

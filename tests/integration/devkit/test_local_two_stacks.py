@@ -71,7 +71,7 @@ def test_moto_holds_both_stacks_side_by_side(stacks: dict[str, LocalDeployment])
         stack.replace("-", "_") for stack in STACKS}
     for deployment in stacks.values():
         tables = client("glue").get_tables(DatabaseName=deployment.physical["GlueDatabase"])["TableList"]
-        assert sorted(table["Name"] for table in tables) == ["batches", "rows"]
+        assert sorted(table["Name"] for table in tables) == ["batches", "rows", "schemas"]
     layers = {layer["LayerName"]: layer["LatestMatchingVersion"]["Version"]
               for layer in client("lambda").list_layers()["Layers"]}
     assert layers == {f"{stack}-relay": 1 for stack in STACKS}

@@ -35,7 +35,8 @@ def test_a_submitted_batch_exports_every_row_exactly_with_manifest_and_notice(re
 
     assert outcome.status == "exported"
     prefix = relay.rows_folder(batch_id)
-    assert relay.object_keys() == [f"flatfile/manifests/{batch_id}.json", prefix + "part-00000.jsonl.gz"]
+    assert relay.object_keys() == [f"flatfile/manifests/{batch_id}.json", prefix + "part-00000.jsonl.gz",
+                                   relay.manifest_dict(batch_id)["schema"]["uri"].split("/", 3)[3]]
     assert prefix.startswith("flatfile/rows/submitted_date=")
     # the manifest: exactly the contract's fields
     manifest = relay.manifest_dict(batch_id)
@@ -83,6 +84,7 @@ def test_a_submitted_batch_exports_every_row_exactly_with_manifest_and_notice(re
         "manifestUri": f"s3://{relay.bucket}/flatfile/manifests/{batch_id}.json", "rowCount": 31,
         "trigger": "webhook", "exportedAt": manifest["exportedAt"], "filename": manifest["batch"]["filename"],
         "submittedAt": manifest["batch"]["submittedAt"], "customer": manifest["batch"]["__endUser__"],
+        "schema": manifest["schema"],
     }
     assert notice["filename"]
     assert notice["submittedAt"]
@@ -104,7 +106,7 @@ def test_an_empty_batch_has_row_count_zero_and_no_parts(relay: Relay) -> None:
 
     assert outcome.status == "exported"
     assert outcome.row_count == 0
-    assert relay.object_keys() == [f"flatfile/manifests/{batch_id}.json"]
+    assert relay.object_keys("flatfile/rows/") == []
     manifest = relay.manifest_dict(batch_id)
     assert manifest["rowCount"] == 0
     assert manifest["parts"] == []

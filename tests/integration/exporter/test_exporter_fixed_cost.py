@@ -173,13 +173,16 @@ def ledger_calls(relay: Relay, job: ExportJob) -> Counter[str]:
     return calls
 
 
-def test_a_one_part_export_makes_three_ledger_writes_and_no_read(relay: Relay) -> None:
-    """Claim (the write answers with the entry), the part, and the end (notice, event and exported at once)."""
-    batch_id = relay.add_batch(rows_of(7))
+def test_a_one_part_export_makes_three_ledger_writes_and_one_schema_read(relay: Relay) -> None:
+    """Claim (the write answers with the entry), the part, and the end (notice, event and exported at once); besides,
+    the template's last schema is read (`flatfile_relay.schema_drift`), and recorded when it is new."""
+    first, batch_id = relay.add_batch(rows_of(7)), relay.add_batch(rows_of(7))
 
-    calls = ledger_calls(relay, snapshot_job(relay, batch_id, trigger="webhook"))
+    calls = ledger_calls(relay, snapshot_job(relay, first, trigger="webhook"))
+    again = ledger_calls(relay, snapshot_job(relay, batch_id, trigger="webhook"))
 
-    assert calls == Counter({"UpdateItem": 3})
+    assert calls == Counter({"UpdateItem": 4, "GetItem": 1})  # the template's first schema: read, then recorded
+    assert again == Counter({"UpdateItem": 3, "GetItem": 1})  # the same template's schema again: read only
     entry = relay.entry(batch_id)
     assert entry.state == "exported"
     assert entry.notice is not None
@@ -193,7 +196,8 @@ def test_a_replay_of_an_exported_batch_claims_it_without_a_read(relay: Relay) ->
 
     calls = ledger_calls(relay, ExportJob.create(batch_id, trigger="replay"))
 
-    assert calls == Counter({"UpdateItem": 4})  # the claim refused (the entry comes with the refusal), the restart
+    # the claim refused (the entry comes with the refusal), the restart, the part, the end; the schema read
+    assert calls == Counter({"UpdateItem": 4, "GetItem": 1})
     assert len(relay.notices()) == 2
 
 

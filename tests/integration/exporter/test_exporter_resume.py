@@ -55,8 +55,8 @@ def test_a_crash_between_parts_leaves_no_manifest_and_a_rerun_resumes_after_the_
     assert outcome.status == "exported"
     assert (outcome.rows_written, outcome.parts_written, outcome.row_count) == (27, 3, 47)
     assert rows_requests(relay, batch_id) == [20, 30, 40]
-    assert relay.object_keys() == [f"flatfile/manifests/{batch_id}.json",
-                                   *(prefix + f"part-{i:05d}.jsonl.gz" for i in range(5))]
+    assert relay.object_keys("flatfile/manifests/") + relay.object_keys("flatfile/rows/") == [
+        f"flatfile/manifests/{batch_id}.json", *(prefix + f"part-{i:05d}.jsonl.gz" for i in range(5))]
     for key, data in first_parts.items():
         assert relay.object_bytes(key) == data
     rows = relay.exported_rows(batch_id)

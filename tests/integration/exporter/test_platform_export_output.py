@@ -33,8 +33,8 @@ def relay(platform_relay: Callable[..., Relay]) -> Relay:
 #: a one-sheet job of up to 10,000 records: job, ack, workbook, lock, records, space, unlock, complete
 ONE_SHEET_CALLS = [
     "GET /v1/jobs/{jobId}", "POST /v1/jobs/{jobId}/ack", "GET /v1/workbooks/{workbookId}",
-    "POST /v1/sheets/{sheetId}/lock", "GET /v1/sheets/{sheetId}/records", "GET /v1/spaces/{spaceId}",
-    "POST /v1/sheets/{sheetId}/unlock", "POST /v1/jobs/{jobId}/complete",
+    "POST /v1/sheets/{sheetId}/lock", "GET /v1/sheets/{sheetId}/records", "GET /v1/sheets/{sheetId}/counts",
+    "GET /v1/spaces/{spaceId}", "POST /v1/sheets/{sheetId}/unlock", "POST /v1/jobs/{jobId}/complete",
 ]
 
 
@@ -49,10 +49,11 @@ def test_a_two_sheet_workbook_lands_sheet_by_sheet_with_its_manifest_notice_and_
     assert (outcome.status, outcome.row_count) == ("exported", 42)
     day = datetime.fromisoformat(job["createdAt"].replace("Z", "+00:00")).astimezone(UTC).date().isoformat()
     folder = f"flatfile/rows/submitted_date={day}/{job_id}/"
-    assert relay.object_keys() == [f"flatfile/manifests/{job_id}.json", f"{folder}part-00000.jsonl.gz",
-                                   f"{folder}part-00001.jsonl.gz"]  # one part a sheet: a part never spans two
+    assert relay.object_keys("flatfile/manifests/") + relay.object_keys("flatfile/rows/") == [
+        f"flatfile/manifests/{job_id}.json", f"{folder}part-00000.jsonl.gz",
+        f"{folder}part-00001.jsonl.gz"]  # one part a sheet: a part never spans two
     manifest = relay.manifest_dict(job_id)
-    assert set(manifest) == MANIFEST_KEYS | PLATFORM_KEYS
+    assert set(manifest) == MANIFEST_KEYS - {"schema", "fieldStats"} | PLATFORM_KEYS  # those per sheet
     assert (manifest["source"], manifest["batchId"], manifest["rowCount"], manifest["trigger"]) == (
         "platform", job_id, 42, "webhook")
     assert manifest["batch"]["workbook"] == platform.workbook(workbook_id)
@@ -61,9 +62,11 @@ def test_a_two_sheet_workbook_lands_sheet_by_sheet_with_its_manifest_notice_and_
     space = platform.spaces[platform.workbooks[workbook_id]["spaceId"]]
     assert (manifest["workbookId"], manifest["spaceId"], manifest["environmentId"]) == (
         workbook_id, space["id"], relay.emu.platform_secret["platformEnvironmentId"])
-    assert manifest["sheets"] == [
+    described = {"counts", "schema", "schemaChange", "fieldStats"}
+    assert [{k: v for k, v in sheet.items() if k not in described} for sheet in manifest["sheets"]] == [
         {"id": platform.sample_id("customers"), "slug": "customers", "name": "Customers", "rowCount": 12},
         {"id": platform.sample_id("orders"), "slug": "orders", "name": "Orders", "rowCount": 30}]
+    assert [sheet["counts"]["exported"]["rows"] for sheet in manifest["sheets"]] == [12, 30]
     assert [(part["sheet"], part["rows"]) for part in manifest["parts"]] == [("customers", 12), ("orders", 30)]
     assert all(set(part) == PART_KEYS | {"sheet"} for part in manifest["parts"])
     assert (manifest["filename"], manifest["submittedAt"], manifest["customer"]) == (
@@ -75,11 +78,13 @@ def test_a_two_sheet_workbook_lands_sheet_by_sheet_with_its_manifest_notice_and_
                for row in [value for _, value in strict_rows(relay, {"parts": [part]})])
     # one notice and one event, announcing it
     [notice] = relay.notice_bodies()
-    assert set(notice) == NOTICE_KEYS | PLATFORM_KEYS
+    assert set(notice) == NOTICE_KEYS - {"schema"} | PLATFORM_KEYS
     assert (notice["source"], notice["batchId"], notice["rowCount"], notice["filename"], notice["submittedAt"]) == (
         "platform", job_id, 42, "Customers and orders", job["createdAt"])
     assert notice["customer"] == space["metadata"]["userInfo"]
-    assert (notice["sheets"], notice["workbookId"]) == (manifest["sheets"], workbook_id)
+    assert (notice["sheets"], notice["workbookId"]) == (
+        [{k: v for k, v in sheet.items() if k not in {"counts", "fieldStats"}} for sheet in manifest["sheets"]],
+        workbook_id)
     [event] = relay.export_events()
     assert (event["source"], event["detail-type"], event["detail"]) == (
         "flatfile-relay", "flatfile.batch.exported", notice)
@@ -125,8 +130,12 @@ def test_an_empty_sheet_gives_an_empty_export_and_a_job_completed_with_zero_reco
 
     manifest = relay.manifest_dict(job_id)
     assert (manifest["rowCount"], manifest["parts"], manifest["customer"]) == (0, [], None)
-    assert manifest["sheets"] == [{"id": platform.sample_id("returns_sheet"), "slug": "returns", "name": "Returns",
-                                   "rowCount": 0}]
+    [sheet] = manifest["sheets"]
+    assert {k: v for k, v in sheet.items() if k not in {"schema", "fieldStats"}} == {
+        "id": platform.sample_id("returns_sheet"), "slug": "returns", "name": "Returns", "rowCount": 0,
+        "counts": {"source": {"rows": 0, "valid": 0, "invalid": 0, "deleted": None},
+                   "exported": {"rows": 0, "valid": 0, "invalid": 0, "deleted": 0}}}
+    assert sheet["fieldStats"] == {}  # no records: no field seen
     assert relay.object_keys("flatfile/rows/") == []
     [notice] = relay.notice_bodies()
     assert (notice["rowCount"], notice["customer"]) == (0, None)
@@ -134,7 +143,7 @@ def test_an_empty_sheet_gives_an_empty_export_and_a_job_completed_with_zero_reco
 
 
 @pytest.mark.parametrize("records", [1, 9_999, 10_000])
-def test_a_one_sheet_job_of_up_to_10000_records_costs_eight_requests(
+def test_a_one_sheet_job_of_up_to_10000_records_costs_nine_requests(
     platform_relay: Callable[..., Relay], records: int
 ) -> None:
     relay = platform_relay(part_max_rows=50_000)
@@ -209,6 +218,7 @@ def test_each_further_sheet_costs_its_lock_records_check_progress_and_unlock(rel
         "GET /v1/sheets/{sheetId}/records", "POST /v1/jobs/{jobId}/ack",  # the first sheet, then progress
         "GET /v1/sheets/{sheetId}/records",
         "GET /v1/sheets/{sheetId}/records",  # the first sheet is still at the commit it was read at
+        "GET /v1/sheets/{sheetId}/counts", "GET /v1/sheets/{sheetId}/counts",  # reconciliation
         "GET /v1/spaces/{spaceId}", "POST /v1/sheets/{sheetId}/unlock", "POST /v1/sheets/{sheetId}/unlock",
         "POST /v1/jobs/{jobId}/complete",
     ]

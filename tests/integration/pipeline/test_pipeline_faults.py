@@ -98,7 +98,7 @@ def test_a_failed_part_upload_fails_the_job_and_its_redelivery_resumes_after_the
     assert big not in pipeline.acknowledged
     written = len(faults.keys())
     pipeline.deliver(export_job_of(pipeline, big))  # the redelivery: parts 2 and 3, then the manifest
-    again = faults.keys()[written:]
+    again = [key for key in faults.keys()[written:] if "/schemas/" not in key]  # a new shape's schema too
     assert [key.rsplit("/", 1)[-1] for key in again[:-1]] == ["part-00002.jsonl.gz", "part-00003.jsonl.gz"], again
     pipeline.drain()
     pipeline.check(batches)
@@ -386,7 +386,7 @@ def test_an_exporter_killed_after_two_parts_resumes_after_them_when_the_job_come
     assert (entry.state, entry.next_skip, entry.lease_owner is not None) == (EXPORTING, 2 * PART_ROWS, True)
     before = len(faults.keys())
     pipeline.deliver(export_job_of(pipeline, batch_id))  # after the visibility timeout (the lease expired too)
-    names = [key.rsplit("/", 1)[-1] for key in faults.keys()[before:]]
+    names = [key.rsplit("/", 1)[-1] for key in faults.keys()[before:] if "/schemas/" not in key]
     assert names == ["part-00002.jsonl.gz", "part-00003.jsonl.gz", "part-00004.jsonl.gz", f"{batch_id}.json"]
     pipeline.drain()
     pipeline.check(batches)

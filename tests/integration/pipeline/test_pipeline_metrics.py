@@ -4,9 +4,9 @@ The pipeline runs through the local runner (template.yaml's resources in moto, t
 handler invoked like Lambda), along the good paths and the failing ones: a throttled Flatfile, a webhook
 accepted and one rejected, export jobs and notices that fail, polls of both sources and a poll of each that
 fails, a secret still holding its placeholders, a webhook event that is not an upload, a webhook that cannot
-read its secret. The EMF documents the handlers printed are collected; each metric of the relay's namespace
-that template.yaml watches must be among them with the same dimensions (an alarm on a metric nobody emits
-would never fire).
+read its secret, a batch whose counts never agree with its rows. The EMF documents the handlers printed are
+collected; each metric of the relay's namespace that template.yaml watches must be among them with the same
+dimensions (an alarm on a metric nobody emits would never fire).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from support.cloudwatch import NAMESPACE, Watched, alarm_metrics, dashboard_metrics, emitted_metrics
 
+from flatfile_relay.jobs import ExportJob
 from flatfile_relay_devkit.emulator import Emulator, EmulatorConfig, FaultRule
 from flatfile_relay_devkit.local.runner import LocalRun
 from flatfile_relay_devkit.local.template import load_yaml
@@ -64,6 +65,12 @@ def exercise(run: LocalRun) -> dict[str, Any]:
     answers["ignored"] = run.lambdas.invoke("WebhookFunction", webhook_event(token, submitted, "space:v1:created"))
     # an export job and a notice nobody can use: they fail (and end in their DLQs)
     run.clients.sqs.send_message(QueueUrl=run.settings.export_jobs_queue_url, MessageBody="not a job")
+    # a batch whose counts never agree with its rows: it ends in the DLQ (ReconciliationFailed)
+    skewed = run.emulator.state.add_batch("submitted")["id"]
+    run.emulator.state.add_rows(skewed, [{"sku": "S-1"}])
+    run.emulator.state.skew_counts(skewed, countRows=1)
+    run.clients.sqs.send_message(QueueUrl=run.settings.export_jobs_queue_url,
+                                 MessageBody=ExportJob.create(skewed, trigger="webhook").to_message())
     run.export()
     run.clients.sqs.send_message(QueueUrl=run.deployment.refs["ConsumerQueue"], MessageBody='{"not": "a notice"}')
     run.consume()

@@ -46,16 +46,20 @@ def check(name: str, document: Any) -> None:
 def test_every_schema_is_published_and_names_the_contract_fields() -> None:
     assert sorted(path.name for path in SCHEMAS.glob("*.json")) == [
         "export-event.schema.json", "export-job.schema.json", "manifest.schema.json", "notice.schema.json",
-        "row-legacy.schema.json", "row-platform.schema.json", "row.schema.json",
+        "row-legacy.schema.json", "row-platform.schema.json", "row.schema.json", "schema-changed-event.schema.json",
     ]
     platform = PLATFORM_FIELDS - {"sheet"}  # a part's field
-    assert set(schema("manifest")["required"]) | {"source", "filename", "submittedAt", "customer"} == MANIFEST_KEYS
+    # counts: absent from manifests written before the relay reconciled
+    assert set(schema("manifest")["required"]) | {"source", "filename", "submittedAt", "customer",
+                                                  "counts", "schema", "fieldStats"} == MANIFEST_KEYS
     # nonFiniteRows only when there are any, the Platform's fields only in a Platform export
-    assert set(schema("manifest")["properties"]) == MANIFEST_KEYS | {"nonFiniteRows"} | platform
+    # schemaChange only when the shape changed
+    assert set(schema("manifest")["properties"]) == MANIFEST_KEYS | {"nonFiniteRows", "schemaChange"} | platform
     assert set(schema("manifest")["properties"]["parts"]["items"]["properties"]) == {"uri", "rows", "bytes",
                                                                                      "sha256", "sheet"}
-    assert set(schema("notice")["required"]) | {"source", "filename", "submittedAt", "customer"} == NOTICE_KEYS
-    assert set(schema("notice")["properties"]) == NOTICE_KEYS | platform
+    assert set(schema("notice")["required"]) | {"source", "filename", "submittedAt", "customer",
+                                                "schema"} == NOTICE_KEYS
+    assert set(schema("notice")["properties"]) == NOTICE_KEYS | {"schemaChange"} | platform
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in SCHEMAS.glob("*.json"):
         assert f"(events/schemas/{path.name})" in readme, f"README does not link {path.name}"
@@ -225,3 +229,26 @@ def test_a_platform_document_that_keeps_the_contract_fits() -> None:
     check("manifest", PLATFORM_MANIFEST)
     check("row-platform", {"id": "us_rc_1", "batchId": "us_jb_4fX2kQ", "sheet": "s", "sheetId": "us_sh_1",
                            "values": {"sku": {"value": "A"}}, "mapped": {"sku": "A"}})
+
+
+def test_a_schema_change_fits_the_schemas_in_manifest_notice_and_its_own_event(relay: Relay) -> None:
+    clients, bus = relay.clients, relay.settings.event_bus_name
+    url = clients.sqs.create_queue(QueueName="schema-changes")["QueueUrl"]
+    arn = clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients.events.put_rule(Name="schema-changes", EventBusName=bus,
+                            EventPattern=json.dumps({"detail-type": ["flatfile.schema.changed"]}))
+    clients.events.put_targets(Rule="schema-changes", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    first = relay.add_batch([{"sku": "A", "qty": "1"}], valid=[False])
+    second = relay.add_batch([{"sku": "A", "quantity": "1"}])
+    relay.export(first)
+    relay.export(second)
+
+    manifest = relay.manifest_dict(second)
+    assert manifest["schemaChange"]["added"] == ["quantity"]
+    for batch_id in (first, second):
+        check("manifest", relay.manifest_dict(batch_id))
+    for notice in relay.notice_bodies():
+        check("notice", notice)
+    [event] = [json.loads(message["Body"]) for message in relay.drain(url)]
+    check("schema-changed-event", event)
+    assert event["detail"]["schemaUri"] == manifest["schema"]["uri"]

@@ -35,6 +35,10 @@ def exported(moto_server: Any, emulator_factory: Any, tmp_path: Path) -> Any:
     moto_server.reset()
     run = LocalRun(ROOT, emulator_factory(), moto_server)
     run.cycle()
+    # an import of the same template whose rows renamed a field: a schema change
+    renamed = run.emulator.state.add_batch("submitted", filename="renamed.csv")["id"]
+    run.emulator.state.add_rows(renamed, [{"sku": "R-1", "quantity": "2", "notes": ""}])
+    run.cycle()
     platform = [platform_export(run.emulator.platform, submit(run.emulator.platform, label), run.settings.export_bucket,
                                 prefix=run.settings.export_prefix, part_max_rows=10)
                 for label in ("customers_orders", "products")]
@@ -106,7 +110,10 @@ def test_the_batches_table_reads_one_row_per_manifest(exported: Any, db: Any) ->
         assert (row["customer"] or {}).get("userId") == (manifest["customer"] or {}).get("userId")
         assert (row["workbookId"], row["spaceId"], row["environmentId"]) == (
             manifest.get("workbookId"), manifest.get("spaceId"), manifest.get("environmentId"))
-        assert row["sheets"] == manifest.get("sheets")  # a list of structs, as the manifest lists them
+        # a list of structs, as the manifest lists them (fields the manifest lacks read as null)
+        assert [{k: v for k, v in sheet.items() if k in wrote} for sheet, wrote in zip(
+            row["sheets"] or [], manifest.get("sheets") or [], strict=True)] == (manifest.get("sheets") or [])
+        assert (row["schema"], row["schemaChange"]) == (manifest.get("schema"), manifest.get("schemaChange"))
     legacy = [manifest for manifest in manifests if manifest["source"] == "legacy"]
     for manifest in legacy:
         customer = manifest["batch"].get("__endUser__")
@@ -126,7 +133,8 @@ def test_the_views_come_from_the_template_so_a_renamed_column_reads_nothing(expo
         assert db.execute("SELECT count(batch_id), count(*) FROM rows").fetchone()[0] == 0
     finally:
         rows[1]["Name"] = original
-    assert set(table_views(template, out, run.deployment.ref, run.deployment.getatt)) == {"rows", "batches"}
+    assert set(table_views(template, out, run.deployment.ref, run.deployment.getatt)) == {"rows", "batches",
+                                                                                          "schemas"}
 
 
 def test_the_rows_table_needs_the_openx_serde_and_its_key_mappings(exported: Any) -> None:
@@ -166,7 +174,7 @@ def test_the_example_queries_run_and_answer(exported: Any, db: Any) -> None:
     queries = example_queries(OUTPUT)
     documented = blocks("docs/output.md", "### Example queries", "sql")
     assert [sql for _, sql in queries] == [b.text.strip() for b in documented]
-    assert len(queries) == 8
+    assert len(queries) == 9
     medium = run.emulator.samples["medium"]
     answers = {}
     for title, sql in queries:
@@ -183,3 +191,22 @@ def test_the_example_queries_run_and_answer(exported: Any, db: Any) -> None:
     platform_rows = sum(len(export.rows) for export in platform)
     deleted = db.execute("SELECT count(*) FROM rows WHERE deleted").fetchone()[0]
     assert by_source == {"legacy": legacy_rows - deleted, "platform": platform_rows}
+    [(batch_id, filename, _, change, sheets)] = answers[queries[8][0]]  # the one import that changed shape
+    assert (filename, sheets) == ("renamed.csv", None)
+    manifest = db.execute("SELECT schemaChange FROM batches WHERE batchId = ?", [batch_id]).fetchone()[0]
+    assert change == manifest
+    assert "quantity" in change["added"]
+    assert "qty" in change["removed"]
+
+
+def test_the_schemas_table_reads_one_row_per_stored_schema(exported: Any, db: Any) -> None:
+    _, out, _ = exported
+    documents = json_lines(sorted(out.rglob("schemas/*/*/*.json")))
+    assert len(documents) == 2  # the samples' template, then the renamed one
+
+    got = db.execute("SELECT source, slug, fingerprint, fields FROM schemas ORDER BY fingerprint").fetchall()
+
+    assert got == sorted(((d["source"], d["slug"], d["fingerprint"], d["fields"]) for d in documents),
+                         key=lambda row: row[2])
+    fingerprints = {row[0] for row in db.execute("SELECT schema.fingerprint FROM batches").fetchall()} - {None}
+    assert fingerprints == {d["fingerprint"] for d in documents}

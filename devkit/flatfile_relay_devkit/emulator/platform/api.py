@@ -269,7 +269,7 @@ class PlatformApi:
 
     def get_counts(self, call: _Call) -> Response:
         with self.state.lock:
-            counts = self.state.records[self._sheet(call)].counts()
+            counts = self.state.served_counts(self._sheet(call))
             return json_response(200, {"data": {"counts": counts, "success": True}})
 
     def list_commits(self, call: _Call) -> Response:

@@ -84,6 +84,7 @@ class PlatformState:
         self._labels: dict[str, str] = {}
         self._rng = random.Random(f"flatfile-emulator:{account.seed}:platform")
         self._page_hooks: list[Callable[[str, int], None]] = []
+        self._skews: dict[str, tuple[dict[str, int], int | None]] = {}
         for environment in account.environments():
             self.environments[environment["id"]] = environment
 
@@ -266,6 +267,23 @@ class PlatformState:
         """``{"total", "valid", "error"}`` of the sheet."""
         with self.lock:
             return self.records[sheet_id].counts()
+
+    def skew_counts(self, sheet_id: str, *, reads: int | None = None, **deltas: int) -> None:
+        """Make ``GET sheets/{id}/counts`` disagree with the records: add ``deltas`` (``total=1``, ``valid=-1``...)
+        to the next ``reads`` answers (``None``: for good; 0 ends a skew)."""
+        with self.lock:
+            self.live_sheet(sheet_id)
+            self._skews[sheet_id] = (dict(deltas), reads)
+
+    def served_counts(self, sheet_id: str) -> dict[str, int]:
+        """The counts ``GET sheets/{id}/counts`` answers: :meth:`counts`, skewed by :meth:`skew_counts`."""
+        with self.lock:
+            counts = self.records[sheet_id].counts()
+            deltas, reads = self._skews.get(sheet_id, ({}, 0))
+            if reads is None or reads > 0:
+                counts = {name: value + deltas.get(name, 0) for name, value in counts.items()}
+                self._skews[sheet_id] = (deltas, None if reads is None else reads - 1)
+            return counts
 
     def commits_of(self, sheet_id: str) -> list[dict[str, Any]]:
         """Copies of the sheet's commits, oldest first."""

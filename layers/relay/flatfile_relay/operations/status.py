@@ -86,7 +86,7 @@ def count_states_by_source(dynamodb: Any, table: str, deadline: Deadline) -> dic
         page = dynamodb.scan(**kwargs)
         for item in page.get("Items", []):
             key = item["batchId"]["S"]
-            if not is_checkpoint_id(key):
+            if not is_checkpoint_id(key) and not key.startswith("#"):  # nor the reserved items (`#schema:`)
                 counts[source_of(key)][item.get("state", {}).get("S", "unknown")] += 1
         kwargs["ExclusiveStartKey"] = page.get("LastEvaluatedKey")
         if not kwargs["ExclusiveStartKey"]:
