@@ -106,7 +106,7 @@ class RowPage:
 
     Attributes:
         texts: each row's JSON Lines text (without its line break), when the source has it.
-        rows: the rows as objects (written as compact JSON when `texts` is None).
+        rows: the rows as objects, always (counted for the manifest; written as compact JSON when `texts` is None).
         mark: the fields of the ledger record of a part that ends after the first `end` rows of this page
             (where a resumed export carries on: a legacy row's `sequence`, a Platform sheet and offset).
         closes_part: a part must end with this page (the last page of a Platform sheet: a part never spans two).

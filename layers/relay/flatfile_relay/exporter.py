@@ -39,7 +39,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 import logging
 import math
 import time
@@ -488,10 +487,9 @@ class _Export:
             writer.write_rows((), page.texts[start:end])
         else:
             writer.write_rows(page.rows[start:end])
-        rows = page.rows[start:end] if page.rows else [json.loads(text) for text in (page.texts or ())[start:end]]
         if self.tallies is None:  # pragma: no cover - `_read_all` sets them before any row is read
             raise RuntimeError("rows counted before the export's counts were set")
-        self.source.count(rows, self.tallies.setdefault(page.group, Tally()))
+        self.source.count(page.rows[start:end], self.tallies.setdefault(page.group, Tally()))
 
     def _store(self, writer: PartWriter, ended: tuple[RowPage, int] | None) -> None:
         """Store the writer's part (its last row is row `ended[1]` of page `ended[0]`) and let the writer go."""
