@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from flatfile_relay.platform.account import DEFAULT_BASE_URL, PlatformAccount
@@ -42,24 +41,42 @@ if TYPE_CHECKING:
     )
     from flatfile_relay.platform.records import record_pages
 
-#: the names served on first use (PEP 562), by the module that holds them: the client and the record walk are
-#: built on `requests`, and a legacy export needs none of the models
-_LAZY = {
-    **dict.fromkeys(("MAX_RECORD_PAGE_SIZE", "PlatformClient"), "client"),
-    "record_pages": "records",
-    **dict.fromkeys(("ENDED_STATUSES", "Change", "Commit", "Event", "EventPage", "Job", "JobChange", "JobPage",
-                     "RecordPage", "Sheet", "SheetCounts", "Space", "Workbook"), "models"),
-}
+#: the names that live in the modules built on `requests`, served on first use (PEP 562)
+_CLIENT_NAMES = frozenset({"MAX_RECORD_PAGE_SIZE", "PlatformClient", "record_pages"})
+#: the models' names, served on first use too (a legacy export needs none of them)
+_MODEL_NAMES = frozenset({"ENDED_STATUSES",
+                          "Change",
+                          "Commit",
+                          "Event",
+                          "EventPage",
+                          "Job",
+                          "JobChange",
+                          "JobPage",
+                          "RecordPage",
+                          "Sheet",
+                          "SheetCounts",
+                          "Space",
+                          "Workbook"})
 
 
 def __getattr__(name: str) -> Any:
     """The models, `PlatformClient` and the other names of the HTTP side, imported when first asked for."""
-    module = _LAZY.get(name)
-    if module is None:
+    if name in _MODEL_NAMES:
+        from flatfile_relay.platform import models  # deferred: see DEFERRED_IMPORTS
+
+        value = vars(models)[name]
+        globals()[name] = value
+        return value
+    if name not in _CLIENT_NAMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)  # deferred: see DEFERRED_IMPORTS
-    globals()[name] = value
-    return value
+    from flatfile_relay.platform import client, records  # deferred: see DEFERRED_IMPORTS
+
+    for module in (client, records):
+        if name in vars(module):
+            value = vars(module)[name]
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")  # pragma: no cover - names above
 
 
 __all__ = [
