@@ -117,6 +117,8 @@ PLATFORM_PART_MAX_ROWS = 50_000
 #: Platform requests of a one-sheet job besides its record pages and progress reports: job, ack, workbook, lock,
 #: counts (reconciliation), space, unlock, complete
 PLATFORM_JOB_REQUESTS = 8
+#: the Platform requests of a one-sheet job of one record page, at most (issue 15)
+MAX_ONE_PAGE_JOB_REQUESTS = 8
 MiB = 1024 * 1024
 
 
@@ -443,13 +445,14 @@ def measure_platform(stack: LocalRun, sheets: PlatformSheets, latency: float, re
 
 
 def measure_one_page_job(stack: LocalRun, sheets: PlatformSheets, results: dict[str, Any]) -> Check:
-    """The requests of a one-sheet job of 10,000 records (one record page): at most 9 in all."""
+    """The requests of a one-sheet job of 10,000 records (one record page, read without a lock): at most 8 in all
+    (issue 15's budget; 7 today: job, ack, workbook, records, counts, space, complete)."""
     job = str(stack.emulator.platform.submit(sheets.ten_thousand)["id"])
     run_platform_worker(stack, [{"kind": "export", "jobs": [job]}])
     count = _requests_of(stack.emulator, job, sheets.ten_thousand, sheets.space)
     results["platformOnePageJobRequests"] = count
-    return Check(f"Platform requests per job (one sheet of {PLATFORM_PAGE_SIZE:,} records)", f"{count}", "<= 9",
-                 count <= 9)
+    return Check(f"Platform requests per job (one sheet of {PLATFORM_PAGE_SIZE:,} records)", f"{count}",
+                 f"<= {MAX_ONE_PAGE_JOB_REQUESTS}", count <= MAX_ONE_PAGE_JOB_REQUESTS)
 
 
 def _requests_of(emulator: Emulator, job_id: str, workbook_id: str, space_id: str) -> int:

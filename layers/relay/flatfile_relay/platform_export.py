@@ -25,19 +25,23 @@ The relay is the job's listener (architecture.md item 10):
   last delivery (SQS `ApproximateReceiveCount` = the queue's `maxReceiveCount`); other failures are retried.
 - `close` unlocks the sheets this export holds, whatever happened.
 
-Records edited during the export: the relay locks every sheet while it reads (`POST /sheets/{id}/lock`, so end
+Records edited during the export: the relay locks the sheets while it reads (`POST /sheets/{id}/lock`, so end
 users cannot edit; a sheet locked by someone else stays theirs and is never unlocked by the relay) and pins what it
 reads to the sheet's commit: every record page names the commit it was read at (`commitId`), and every page of a
 sheet must name the commit of its first page (recorded with each part, so a continuation checks it too); before
 the manifest, every sheet but the one read last is read again at one record to check that its commit has not
 moved. A change anywhere (`SourceChangedError`) has the export forget its parts and read the job again from its
-first record; a sheet whose pages name no commit falls back to its record count. Why both, measured with
-`make bench` and the emulator's request log (requests per job of S sheets): the lock costs 2 x S (lock, unlock)
-and stops end users, the commit pin costs nothing (it rides on the record pages), the check before the manifest
-costs S - 1; counts before and after would cost 2 x S and miss an edit that changes a value but not a count;
-comparing commit lists would cost 2 x S and read lists that only grow. Reconciliation costs S (`counts`). A job of
-one sheet of up to 10,000 records costs 9 requests in all: job, workbook, lock, records, counts, space, unlock,
-complete, plus the acknowledgement.
+first record; a sheet whose pages name no commit falls back to its record count. A workbook of several sheets
+(or an export carried on from its parts) has every sheet locked before its first page. A workbook of one sheet
+has it locked only when it takes a second page, just before that page is asked for: a sheet held by one page is
+one answer of the server, a view that cannot be mixed, and its job saves the lock and the unlock (a first page
+that names no commit is then read again under the lock). Why both, measured with `make bench` and the
+emulator's request log (requests per job of S sheets): the lock costs 2 x S (lock, unlock) and stops end users,
+the commit pin costs nothing (it rides on the record pages), the check before the manifest costs S - 1; counts
+before and after would cost 2 x S and miss an edit that changes a value but not a count; comparing commit lists
+would cost 2 x S and read lists that only grow. Reconciliation costs S (`counts`). A job of one sheet of up to
+10,000 records costs 7 requests in all: job, acknowledgement, workbook, records, counts, space, complete (9 with
+the lock and unlock of a longer sheet).
 
 Example:
     >>> outcome_message(12_345), outcome_message(1)
@@ -285,7 +289,7 @@ class PlatformSource:
         workbook = self._workbook()
         resume = _resume(parts, workbook)
         read = _Read(workbook, parts)
-        if self.listener and self.touch and not self.locking_done:
+        if self.listener and self.touch and not self.locking_done and (len(workbook.sheets) > 1 or parts):
             self._lock(workbook.sheets, deadline)
             self.locking_done = True
         for index, sheet in enumerate(workbook.sheets):
@@ -314,6 +318,8 @@ class PlatformSource:
                 first = first or replace(page, records=[], texts=None)  # its length and commit, not its records
                 read.pin(sheet, page.commit_id)
                 final = ends_walk(page, first, True)
+                if not final and self.listener and self.touch and not self.locking_done:
+                    self._lock_before_second_page(sheet, page, deadline)
                 records = page.records[drop:]
                 texts = page.texts[drop:] if page.texts is not None else None
                 begin, drop = page.offset + len(page.records) - len(records), 0
@@ -351,6 +357,16 @@ class PlatformSource:
         if refused:
             logger.info("job %s: sheet(s) %s locked by someone else: left so", self.job_id, ", ".join(refused))
             self.ledger.record_locks(self.job_id, owner=self.owner, sheet_ids=held)
+
+    def _lock_before_second_page(self, sheet: Sheet, first: RecordPage, deadline: Deadline) -> None:
+        """The one sheet of the workbook takes more than a page: lock it before the second is asked for. An edit
+        made before the lock moves the commit the next pages name (`_Read.pin`); a first page that names no commit
+        could hide one, so the sheet is read again from its first page, under the lock."""
+        self._lock([sheet], deadline)
+        self.locking_done = True
+        if first.commit_id is None:
+            raise SheetsChangedError(f"sheet {sheet.slug} takes more than one page and its first page, read before "
+                                     "the lock, names no commit to check it by")
 
     def _unlock(self, deadline: Deadline) -> None:
         """Unlock the sheets this export holds; the ones that stay locked stay in the ledger (raises the first
