@@ -32,7 +32,7 @@ PLATFORM = f"{PACKAGE}.platform"
 LEAVES = frozenset(
     f"{PACKAGE}.{name}"
     for name in ("errors", "deadline", "timestamps", "backoff", "retry", "checks", "redaction", "json_types", "ahead",
-                 "ids", "walk")
+                 "ids", "walk", "collection")
 )
 #: the root of the relay's errors: every module may import it, and it imports nothing
 ROOT_ERRORS = f"{PACKAGE}.errors"

@@ -48,6 +48,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flatfile_relay import export_source
+from flatfile_relay.collection import collection_paused
 from flatfile_relay.deadline import Deadline, DeadlineExceededError
 from flatfile_relay.errors import ConfigurationError, TransientError
 from flatfile_relay.export_source import (
@@ -444,7 +445,14 @@ class _Export:
         self.tallies = {}
 
     def _stream_rows(self) -> bool:
-        """Write every remaining row into parts; False when the time ran short first."""
+        """Write every remaining row into parts; False when the time ran short first.
+
+        The cyclic collector rests meanwhile (`flatfile_relay.collection`): the pages are made, written and dropped
+        without a cycle among them, and it would otherwise walk every page in flight at each of its rounds."""
+        with collection_paused():
+            return self._write_parts()
+
+    def _write_parts(self) -> bool:
         writer: PartWriter | None = None
         ended: tuple[RowPage, int] | None = None  # where the rows in `writer` end: (page, rows of it)
         max_rows = self.settings.part_max_rows

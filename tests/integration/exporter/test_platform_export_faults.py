@@ -4,6 +4,7 @@ sheet locks that are always given back and never taken from someone else."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 import pytest
@@ -139,6 +140,47 @@ def test_a_record_edited_between_two_pages_is_caught_and_the_job_exported_again_
     assert [r.query["pageNumber"] for r in walks] == ["1", "1"]  # read again from its first page
     assert len(job_posts(relay, job_id, "complete")) == 1
     assert relay.manifest_dict(job_id)["rowCount"] == 35
+
+
+def test_a_long_sheet_whose_first_page_names_no_commit_is_read_again_under_the_lock(platform_relay: Factory) -> None:
+    """An edit between the first page and the lock would go unseen without a commit to compare: the one sheet of the
+    job is read again from its first page once it is locked."""
+    relay = paged(platform_relay)
+    platform = relay.emu.platform
+    workbook = platform.add_generated_workbook("No commits", [25])
+    sheet = platform.sheet_ids(workbook["id"])[0]
+    with platform.lock:
+        platform.commits[sheet].clear()  # a server whose record pages name no commit
+    job_id = relay.submit(workbook["id"])
+    relay.emu.clear_request_log()
+
+    assert relay.export_job(job_id).status == EXPORTED
+
+    pages = [(r.method, r.query.get("pageNumber")) for r in relay.emu.request_log
+             if r.path.startswith(f"/v1/sheets/{sheet}/") and not r.path.endswith("/counts")]
+    assert pages[:3] == [("GET", "1"), ("POST", None), ("GET", "1")]  # page 1, the lock, page 1 again
+    assert sorted(pages[3:-1]) == [("GET", "2"), ("GET", "3")]
+    assert pages[-1] == ("POST", None)  # the unlock
+    rows_equal_records(relay, job_id, workbook["id"])
+    assert relay.manifest_dict(job_id)["rowCount"] == 25
+    assert unlocked(relay, workbook["id"])
+
+
+def test_the_cyclic_collector_rests_while_the_rows_stream_and_runs_again_after(platform_relay: Factory) -> None:
+    relay = paged(platform_relay)
+    platform = relay.emu.platform
+    workbook = platform.add_generated_workbook("Collected", [35])
+    sheet = platform.sheet_ids(workbook["id"])[0]
+    seen: list[tuple[int, bool]] = []
+    platform.on_records_page(lambda sheet_id, page: seen.append((page, gc.isenabled())) if sheet_id == sheet else None)
+    job_id = relay.submit(workbook["id"])
+    assert gc.isenabled()
+
+    assert relay.export_job(job_id).status == EXPORTED
+
+    assert sorted(seen) == [(1, False), (2, False), (3, False), (4, False)]  # the emulator runs in this process
+    assert gc.isenabled()
+    rows_equal_records(relay, job_id, workbook["id"])
 
 
 def test_an_end_user_cannot_edit_while_the_sheets_are_locked(platform_relay: Factory) -> None:

@@ -23,18 +23,16 @@ Example:
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
-import threading
-from collections.abc import Callable, Generator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
+from flatfile_relay.collection import collection_paused
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile.errors import (
     BadRequestError,
@@ -498,34 +496,8 @@ def _split_records(content: bytes) -> tuple[Any, list[str] | None]:
 
 
 def _split_exact_records(content: bytes) -> tuple[Any, list[str] | None]:
-    with _collection_paused():
+    with collection_paused():
         return split_list_answer(content, ("data", "records"), decoder=EXACT_DECODER)
-
-
-_pause_lock = threading.Lock()
-_pausing = 0
-_resume_collection = False
-
-
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while a record page is decoded: decoding a page makes a hundred
-    thousand objects (JSON holds no cycle), and each batch of new objects would have the collector walk every live
-    object (in `make bench`, a fifth of an export's time). Threads decoding at once share one pause; the last one
-    out resumes collection, unless it was off before."""
-    global _pausing, _resume_collection
-    with _pause_lock:
-        if _pausing == 0:
-            _resume_collection = gc.isenabled()
-            gc.disable()
-        _pausing += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _pausing -= 1
-            if _pausing == 0 and _resume_collection:
-                gc.enable()
 
 
 def _job_page(jobs: list[Job], pagination: Any, number: int, size: int, what: str) -> JobPage:

@@ -1,4 +1,4 @@
-"""Record pages read with exact numbers are decoded with the garbage collector paused, and it always resumes."""
+"""The cyclic collector paused while pages are decoded and written (`flatfile_relay.collection`), always resumed."""
 
 from __future__ import annotations
 
@@ -7,25 +7,26 @@ import threading
 
 import pytest
 
+from flatfile_relay.collection import collection_paused
 from flatfile_relay.platform import client
 
 
-def test_the_collector_is_paused_while_pages_decode_and_resumed_by_the_last_decoder() -> None:
+def test_pauses_are_shared_between_threads_and_the_last_one_out_resumes_the_collector() -> None:
     assert gc.isenabled()
     inside = threading.Event()
     leave = threading.Event()
 
     def decode_slowly() -> None:
-        with client._collection_paused():
+        with collection_paused():
             inside.set()
             leave.wait(5)
 
     other = threading.Thread(target=decode_slowly)
     other.start()
     assert inside.wait(5)
-    with client._collection_paused():
+    with collection_paused():
         assert not gc.isenabled()
-    assert not gc.isenabled()  # the other decoder still runs
+    assert not gc.isenabled()  # the other thread still holds its pause
     leave.set()
     other.join(5)
     assert gc.isenabled()
@@ -45,3 +46,9 @@ def test_a_collector_turned_off_by_the_application_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_block_that_raises_still_resumes_the_collector() -> None:
+    with pytest.raises(RuntimeError, match="boom"), collection_paused():
+        raise RuntimeError("boom")
+    assert gc.isenabled()
