@@ -41,11 +41,6 @@ MESSAGES_KEPT = 3
 MESSAGE_CHARS = 200
 
 
-def _filled(value: Any) -> bool:
-    """A cell holds a value: not null, not an empty or blank string."""
-    return value is not None and not (type(value) is str and not value.strip())
-
-
 @dataclass
 class _Field:
     filled: int = 0
@@ -111,8 +106,14 @@ class Tally:
     def add_records(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Count Platform records: `valid`, and per cell of `values` its `value`, `valid` and error `messages`."""
         fields = self.fields
+        rows = valid_rows = invalid_rows = 0
         for record in records:
-            self._row(record.get("valid"), False)
+            rows += 1
+            valid = record.get("valid")
+            if valid is True:
+                valid_rows += 1
+            elif valid is False:
+                invalid_rows += 1
             values = record.get("values")
             if not isinstance(values, dict):
                 continue
@@ -120,15 +121,26 @@ class Tally:
                 stats = fields.get(key) or self._field(key, 0)
                 if not isinstance(cell, dict):
                     continue
-                if _filled(cell.get("value")):
+                value = cell.get("value")
+                if value is not None and (type(value) is not str or value.strip()):
                     stats.filled += 1
-                messages = cell.get("messages")
-                errors = [m for m in messages if isinstance(m, dict) and m.get("type", "error") == "error"] \
-                    if messages else ()
-                if cell.get("valid") is False or (errors and cell.get("valid") is not True):
-                    stats.invalid = (stats.invalid or 0) + 1
-                for message in errors:
-                    stats.keep(str(message.get("message", "")))
+                if cell.get("valid") is False or cell.get("messages"):  # the usual cell: valid, no message
+                    self._cell_messages(stats, cell)
+        self.rows += rows
+        self.valid += valid_rows
+        self.invalid += invalid_rows
+
+    @staticmethod
+    def _cell_messages(stats: _Field, cell: Mapping[str, Any]) -> None:
+        """A cell flagged invalid or with messages: counted invalid when it is (its flag, else an error message),
+        and its error messages kept."""
+        messages = cell.get("messages")
+        errors = [m for m in messages if isinstance(m, dict) and m.get("type", "error") == "error"] \
+            if isinstance(messages, list) else []
+        if cell.get("valid") is False or (errors and cell.get("valid") is not True):
+            stats.invalid = (stats.invalid or 0) + 1
+        for message in errors:
+            stats.keep(str(message.get("message", "")))
 
     def counts(self) -> dict[str, int]:
         """`{"rows", "valid", "invalid", "deleted"}`: valid and invalid count rows not deleted."""
