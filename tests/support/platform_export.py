@@ -98,6 +98,25 @@ def calls(relay: Relay, job_id: str | None = None) -> list[str]:
     return [f"{record.method} {record.route}" for record in platform_requests(relay)]
 
 
+#: the reads made together before the manifest (`PlatformSource.counts`): their order in the log is the network's
+TOGETHER = ("GET /v1/sheets/{sheetId}/counts", "GET /v1/spaces/{spaceId}")
+
+
+def settled(made: list[str]) -> list[str]:
+    """`calls` with each run of the reads made together (`TOGETHER`) in a fixed order: counts first, then space."""
+    out: list[str] = []
+    run: list[str] = []
+    for call in [*made, ""]:
+        if call in TOGETHER:
+            run.append(call)
+            continue
+        out += sorted(run, key=TOGETHER.index)
+        run = []
+        if call:
+            out.append(call)
+    return out
+
+
 def job_posts(relay: Relay, job_id: str, verb: str) -> list[Any]:
     """The POSTs to `/v1/jobs/{job_id}/{verb}` the emulator received."""
     return relay.emu.requests_to(f"/v1/jobs/{job_id}/{verb}", "POST")

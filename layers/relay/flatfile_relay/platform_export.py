@@ -17,7 +17,8 @@ The relay is the job's listener (architecture.md item 10):
   `sheet`, `sheetId` and `mapped` spliced in (`flatfile_relay.platform_rows`). Progress goes to the job at the
   end of each sheet but the last and every `PROGRESS_PAGES` pages, when its percentage moved.
 - `counts` reads `GET sheets/{id}/counts` of every sheet once the last record is read (S requests): what was
-  written must match them before anything is published (`flatfile_relay.reconcile`).
+  written must match them before anything is published (`flatfile_relay.reconcile`). The workbook's space (the
+  manifest's `customer`) is read at the same time, the S + 1 requests in flight together.
 - `finish` (the export is durable: manifest, notice, event) unlocks the sheets, then completes the job with an
   outcome the end user reads (`outcome_message`: "Exported 12,345 records to AWS"). A job found complete with that
   message is not completed again (an earlier invocation did, then stopped before the ledger's mark).
@@ -57,6 +58,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flatfile_relay import export_source
+from flatfile_relay.ahead import in_order
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.errors import ContractError
 from flatfile_relay.export_source import Handback, HandbackError, Opened, RowPage, SourceChangedError
@@ -67,7 +69,17 @@ from flatfile_relay.jobs import ExportJob
 from flatfile_relay.layout import submitted_date
 from flatfile_relay.ledger import LeaseLostError, Ledger, LedgerEntry
 from flatfile_relay.manifest import Sheet as ManifestSheet
-from flatfile_relay.platform import MAX_RECORD_PAGE_SIZE, Change, Job, PlatformClient, RecordPage, Sheet, Workbook
+from flatfile_relay.platform import (
+    MAX_RECORD_PAGE_SIZE,
+    Change,
+    Job,
+    PlatformClient,
+    RecordPage,
+    Sheet,
+    SheetCounts,
+    Space,
+    Workbook,
+)
 from flatfile_relay.platform.records import ends_walk
 from flatfile_relay.platform_rows import row_lines, sheet_tail
 from flatfile_relay.reconcile import SourceCounts
@@ -101,6 +113,8 @@ PROGRESS_PAGES = 5
 RECORD_PAGES_AHEAD = 2
 #: triggers whose exports never touch the job (no acknowledgement, progress, lock, completion or failure)
 UNTOUCHED_TRIGGERS = frozenset({"replay", "backfill"})
+#: requests made at once for the counts of the sheets and the space (before the manifest)
+_READS_AT_ONCE = 4
 #: what the relay allows itself after the invocation's deadline to fail a job it gives up on
 _GIVE_UP_SECONDS = 5.0
 
@@ -219,6 +233,7 @@ class PlatformSource:
         self.locked: list[str] = []  # sheets this export holds locked (the ledger's `lockedSheets`)
         self.locking_done = False  # this invocation locked the sheets (a restart does not lock them again)
         self.deadline = Deadline.never()
+        self.space: Space | None = None  # read with the counts, for the manifest
 
     # -- open: the job -----------------------------------------------------------------------------------
 
@@ -407,17 +422,31 @@ class PlatformSource:
         return {sheet.slug: platform_schema(sheet.slug, sheet.fields) for sheet in self._workbook().sheets}
 
     def counts(self, deadline: Deadline) -> dict[str, SourceCounts]:
-        """`GET sheets/{id}/counts` of every sheet: `total`, `valid` and `error` (records with an error)."""
+        """`GET sheets/{id}/counts` of every sheet: `total`, `valid` and `error` (records with an error); the space
+        `manifest_fields` needs is read alongside (`None` among the keys)."""
+        workbook = self._workbook()
+        keys: list[Sheet | None] = [None, *workbook.sheets]
+
+        def read(sheet: Sheet | None) -> Space | SheetCounts:
+            if sheet is None:
+                return self.client.get_space(workbook.space_id, deadline)
+            return self.client.sheet_counts(sheet.id, deadline)
+
         found: dict[str, SourceCounts] = {}
-        for sheet in self._workbook().sheets:
-            counts = self.client.sheet_counts(sheet.id, deadline)
-            found[sheet.slug] = SourceCounts({"rows": counts.total, "valid": counts.valid, "invalid": counts.error,
-                                              "deleted": None}, {"rows": "total", "valid": "valid", "invalid": "error"})
+        with closing(in_order(read, keys, min(len(keys), _READS_AT_ONCE), name="flatfile-counts")) as answers:
+            for sheet, answer in answers:
+                counts = answer.result()
+                if isinstance(counts, Space):
+                    self.space = counts
+                elif sheet is not None:
+                    found[sheet.slug] = SourceCounts(
+                        {"rows": counts.total, "valid": counts.valid, "invalid": counts.error, "deleted": None},
+                        {"rows": "total", "valid": "valid", "invalid": "error"})
         return found
 
     def manifest_fields(self, parts: Sequence[Mapping[str, Any]], deadline: Deadline) -> dict[str, Any]:
         workbook, job = self._workbook(), self._job()
-        space = self.client.get_space(workbook.space_id, deadline)
+        space = self.space if self.space is not None else self.client.get_space(workbook.space_id, deadline)
         rows = {sheet.id: 0 for sheet in workbook.sheets}
         for part in parts:
             rows[str(part.get("sheetId"))] = rows.get(str(part.get("sheetId")), 0) + int(part["rows"])

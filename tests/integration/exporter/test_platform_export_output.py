@@ -15,6 +15,7 @@ from support.platform_export import (
     calls,
     expected_lines,
     platform_requests,
+    settled,
     strict_loads,
     strict_rows,
     unlocked,
@@ -22,6 +23,7 @@ from support.platform_export import (
 from support.relay import MANIFEST_KEYS, NOTICE_KEYS, PART_KEYS, Relay
 
 from flatfile_relay.ledger import EXPORTED
+from flatfile_relay_devkit.emulator.faults import FaultRule
 from flatfile_relay_devkit.emulator.platform.samples import HUGE_NUMBER
 
 
@@ -154,7 +156,7 @@ def test_a_one_sheet_job_of_up_to_10000_records_costs_seven_requests(
 
     assert relay.export_job(job_id).row_count == records
 
-    assert calls(relay) == ONE_SHEET_CALLS
+    assert settled(calls(relay)) == ONE_SHEET_CALLS
     assert relay.emu.platform.job(job_id)["outcome"] == {
         "message": f"Exported {records:,} record{'' if records == 1 else 's'} to AWS"}
 
@@ -169,7 +171,7 @@ def test_a_one_sheet_job_longer_than_a_page_locks_its_sheet_before_the_second_pa
 
     assert relay.export_job(job_id).row_count == 10_001
 
-    assert calls(relay) == [
+    assert settled(calls(relay)) == [
         "GET /v1/jobs/{jobId}", "POST /v1/jobs/{jobId}/ack", "GET /v1/workbooks/{workbookId}",
         "GET /v1/sheets/{sheetId}/records", "POST /v1/sheets/{sheetId}/lock", "GET /v1/sheets/{sheetId}/records",
         "GET /v1/sheets/{sheetId}/counts", "GET /v1/spaces/{spaceId}", "POST /v1/sheets/{sheetId}/unlock",
@@ -178,6 +180,22 @@ def test_a_one_sheet_job_longer_than_a_page_locks_its_sheet_before_the_second_pa
     assert [r.query["pageNumber"] for r in relay.emu.requests_to("/v1/sheets/", "GET")
             if r.path.endswith("/records")] == ["1", "2"]
     assert unlocked(relay, workbook["id"])
+
+
+def test_the_counts_of_the_sheets_and_the_space_are_read_together(relay: Relay) -> None:
+    job_id = relay.submit("customers_orders")
+    relay.emu.inject(FaultRule(kind="slow", path="/v1/sheets/*/counts", delay=1.5, count=2))
+    relay.emu.clear_request_log()
+
+    assert relay.export_job(job_id).row_count == 42
+
+    [space] = [r for r in relay.emu.request_log if r.path.startswith("/v1/spaces/")]
+    counts = [r for r in relay.emu.request_log if r.path.endswith("/counts")]
+    assert len(counts) == 2
+    arrived = [r.at for r in (*counts, space)]
+    assert max(arrived) - min(arrived) < 1.0  # all three asked before the first answer (1.5 s) came back
+    assert relay.manifest_dict(job_id)["customer"] == relay.emu.platform.spaces[space.path.rsplit("/", 1)[1]][
+        "metadata"]["userInfo"]
 
 
 def test_a_part_never_spans_two_sheets(platform_relay: Callable[..., Relay]) -> None:
@@ -234,7 +252,7 @@ def test_each_further_sheet_costs_its_lock_records_check_progress_and_unlock(rel
 
     assert relay.export_job(job_id).row_count == 42
 
-    assert calls(relay) == [
+    assert settled(calls(relay)) == [
         "GET /v1/jobs/{jobId}", "POST /v1/jobs/{jobId}/ack", "GET /v1/workbooks/{workbookId}",
         "POST /v1/sheets/{sheetId}/lock", "POST /v1/sheets/{sheetId}/lock",
         "GET /v1/sheets/{sheetId}/records", "POST /v1/jobs/{jobId}/ack",  # the first sheet, then progress
