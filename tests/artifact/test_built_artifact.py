@@ -95,6 +95,23 @@ def test_the_library_in_the_layer_has_no_development_module_and_imports_none(bui
     assert imported == set()
 
 
+#: the bytecode flags of `compileall --invalidation-mode unchecked-hash` (PEP 552): hash-based, source not checked
+UNCHECKED_HASH = 0b01
+
+
+def test_every_module_of_the_layer_ships_bytecode_that_lambda_uses_as_it_is(build: Path) -> None:
+    """/opt is read-only in Lambda: a module without bytecode there is compiled again at every cold start."""
+    layer = build / "RelayLayer" / "python"
+    sources = sorted(layer.rglob("*.py"))
+    assert len([path for path in sources if "flatfile_relay" in path.parts]) > 40
+    flags = {}
+    for source in sources:
+        cached = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        flags[str(source.relative_to(layer))] = (
+            int.from_bytes(cached.read_bytes()[4:8], "little") if cached.exists() else None)
+    assert {name: flag for name, flag in flags.items() if flag != UNCHECKED_HASH} == {}
+
+
 def _imported_names(node: ast.AST) -> list[str]:
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
