@@ -355,7 +355,7 @@ def platform_loop(base_url: str, secret_key: str, sheet_id: str) -> dict[str, An
     announced is read."""
     with requests.Session() as session:
         headers = {"Authorization": f"Bearer {secret_key}"}
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         records, number, total = 0, 1, None
         while total is None or records < total:
             params: dict[str, Any] = {"pageSize": PLATFORM_PAGE_SIZE, "pageNumber": number, "includeMessages": "true"}
@@ -368,7 +368,7 @@ def platform_loop(base_url: str, secret_key: str, sheet_id: str) -> dict[str, An
                 break
             records += len(data["records"])
             number += 1
-        return {"seconds": time.perf_counter() - started, "rows": records}
+        return {"seconds": time.perf_counter() - started, "rows": records, "cpu": time.process_time() - cpu}
 
 
 def platform_worker(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -382,7 +382,7 @@ def platform_worker(spec: dict[str, Any]) -> list[dict[str, Any]]:
                         record_prefetch=settings.row_prefetch) as client:
 
         def export(job_ids: list[str]) -> dict[str, Any]:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             rows = 0
             for job_id in job_ids:
                 outcome = export_platform_job(ExportJob.create(job_id, trigger="schedule"), client, clients.s3,
@@ -391,7 +391,7 @@ def platform_worker(spec: dict[str, Any]) -> list[dict[str, Any]]:
                 if outcome.status != EXPORTED:
                     raise BenchError(f"export of job {job_id} ended {outcome.status!r}: {outcome.detail}")
                 rows += outcome.row_count or 0
-            return {"seconds": time.perf_counter() - started, "rows": rows}
+            return {"seconds": time.perf_counter() - started, "rows": rows, "cpu": time.process_time() - cpu}
 
         export([spec["warmup"]])
         results = []
@@ -427,13 +427,15 @@ def measure_platform(stack: LocalRun, sheets: PlatformSheets, latency: float, re
     pages = -(-BIG_ROWS // PLATFORM_PAGE_SIZE)
     reports = (pages - 1) // PROGRESS_PAGES
     results[label] = {"latencySeconds": latency, "records": BIG_ROWS, "exportSeconds": export["seconds"],
-                      "loopSeconds": loop["seconds"], "requestsPerJob": requests_per_job,
+                      "loopSeconds": loop["seconds"], "exportCpuSeconds": export["cpu"], "loopCpuSeconds": loop["cpu"],
+                      "requestsPerJob": requests_per_job,
                       "peakBytes": {str(SMALL_ROWS): peaks[0]["peak"], str(BIG_ROWS): peaks[1]["peak"]}}
     checks = [
         Check(f"{label} export {BIG_ROWS:,} records", f"{BIG_ROWS / export['seconds']:,.0f} records/s "
               f"({export['seconds']:.1f} s)"),
         Check(f"{label} sequential loop, same pages", f"{BIG_ROWS / loop['seconds']:,.0f} records/s "
               f"({loop['seconds']:.1f} s)"),
+        Check(f"{label} process CPU time: export / loop", f"{export['cpu']:.1f} / {loop['cpu']:.1f} s"),
         _speed_check(label, latency, speedup),
         Check(f"{label} requests per job (one sheet of {BIG_ROWS:,})", f"{requests_per_job}",
               f"= {PLATFORM_JOB_REQUESTS} + {pages} pages + {reports} progress",
