@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["whole_number"]
+__all__ = ["is_count", "whole_number"]
 
 
 def whole_number(
@@ -41,3 +41,13 @@ def whole_number(
         bounds = f"of at least {low}" if high is None else f"between {low} and {high}"
         raise error(f"{name} must be a whole number {bounds}, got {repr(value)[:64]}")
     return value
+
+
+def is_count(value: Any) -> bool:
+    """Whether `value` is a count an API may give: an `int` (not a bool) of at least 0.
+
+    Example:
+        >>> is_count(0), is_count(12), is_count(-1), is_count(True), is_count(3.0)
+        (True, True, False, False, False)
+    """
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -721,13 +721,17 @@ class _Export:
 
     def _publish_event(self, notice: Notice) -> None:
         """Publish the export's event (detail = the notice); raise when EventBridge did not take it."""
-        answer = self.events.put_events(Entries=[event_entry(notice, self.settings.event_bus_name)])
+        self._put_events([event_entry(notice, self.settings.event_bus_name)], "the export's event")
+
+    def _put_events(self, entries: list[dict[str, Any]], what: str) -> None:
+        """`PutEvents` of up to 10 entries; EventNotPublishedError (naming `what`) when EventBridge refused any."""
+        answer = self.events.put_events(Entries=entries)
         failed = [entry for entry in answer.get("Entries", []) if entry.get("ErrorCode")]
         if answer.get("FailedEntryCount") or failed:
             code = failed[0].get("ErrorCode") if failed else "unknown"
             raise EventNotPublishedError(
-                f"batch {self.batch_id}: EventBridge bus {self.settings.event_bus_name!r} refused the export's "
-                f"event ({code}); the job is retried and publishes it then"
+                f"batch {self.batch_id}: EventBridge bus {self.settings.event_bus_name!r} refused {what} ({code}); "
+                "the job is retried and publishes it then"
             )
 
     def _publish_schema_events(self, notice: Notice) -> int:
@@ -737,14 +741,7 @@ class _Export:
         if not entries:
             return 0
         for start in range(0, len(entries), 10):
-            answer = self.events.put_events(Entries=entries[start:start + 10])
-            failed = [entry for entry in answer.get("Entries", []) if entry.get("ErrorCode")]
-            if answer.get("FailedEntryCount") or failed:
-                code = failed[0].get("ErrorCode") if failed else "unknown"
-                raise EventNotPublishedError(
-                    f"batch {self.batch_id}: EventBridge bus {self.settings.event_bus_name!r} refused a schema "
-                    f"change event ({code}); the job is retried and publishes it then"
-                )
+            self._put_events(entries[start:start + 10], "a schema change event")
         self.ledger.record_schema_events(self.batch_id, owner=self.owner)
         return len(entries)
 

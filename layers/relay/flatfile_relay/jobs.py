@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import Field, Strict, ValidationInfo, field_validator, model_validator
 
 from flatfile_relay import ids
+from flatfile_relay.checks import is_count
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.errors import ContractError, TransientError
 from flatfile_relay.ledger import Ledger, LedgerEntry
@@ -114,7 +115,7 @@ class BatchSnapshot(Document):
         filename = batch.get("filename")
         return cls(
             status=_text_or_none(batch.get("status")),
-            count_rows=count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None,
+            count_rows=count if is_count(count) else None,
             filename=filename[:MAX_FILENAME] if isinstance(filename, str) else None,
             submitted_at=_text_or_none(batch.get("submittedAt")),
         )

@@ -30,6 +30,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from flatfile_relay.checks import is_count
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.export_source import BATCH, NOT_FOUND, NOT_READY, Handback, Opened, RowPage
 from flatfile_relay.flatfile import ContractError, FlatfileClient, NotFoundError
@@ -150,7 +151,7 @@ class LegacySource:
         values: dict[str, int | None] = {}
         names: dict[str, str] = {}
         for name, fields in BATCH_COUNTS.items():
-            found = next((f for f in fields if _whole(self.batch.get(f))), None)
+            found = next((f for f in fields if is_count(self.batch.get(f))), None)
             values[name] = self.batch[found] if found is not None else None
             if found is not None:
                 names[name] = found
@@ -214,10 +215,6 @@ class _Begun:
 def _sequence_mark(rows: list[dict[str, Any]]) -> Callable[[int], dict[str, Any]]:
     """`RowPage.mark` of a page of rows: the `sequence` of the part's last row (where a resumed export goes on)."""
     return lambda end: {"lastSequence": rows[end - 1]["sequence"]}
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _output_id(batch: dict[str, Any], batch_id: str) -> str:

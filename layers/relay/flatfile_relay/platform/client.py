@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import requests
 
+from flatfile_relay.checks import is_count
 from flatfile_relay.collection import collection_paused
 from flatfile_relay.deadline import Deadline
 from flatfile_relay.flatfile.errors import (
@@ -505,16 +506,12 @@ def _job_page(jobs: list[Job], pagination: Any, number: int, size: int, what: st
     if not isinstance(pagination, dict):
         return JobPage(jobs, number, size, (number - 1) * size, None, None, len(jobs) < size)
     total, pages = pagination.get("totalCount"), pagination.get("pageCount")
-    if not (isinstance(total, int) and isinstance(pages, int) and _whole(total) and _whole(pages)):
+    if not (isinstance(total, int) and isinstance(pages, int) and is_count(total) and is_count(pages)):
         raise ContractError(f"Flatfile answered {what} with a `pagination` without whole numbers "
                             "`totalCount` and `pageCount`.")
     last = not jobs or number >= pages
     offset = total if not jobs else total - len(jobs) if last else (number - 1) * len(jobs)
     return JobPage(jobs, number, size, max(0, offset), total, pages, last)
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _unready(job: Job, info: str) -> Change:
